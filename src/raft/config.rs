@@ -1,0 +1,112 @@
+//! The core's configuration, validated once at construction. Logical ticks only: the node maps
+//! milliseconds to ticks at the edge.
+
+use thiserror::Error;
+
+use super::types::NodeId;
+
+/// Tunables of one core. Every queue or batch the core builds has its limit here.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// This node's id; must be one of `voters`.
+    pub id: NodeId,
+    /// Every voting member, this node included.
+    pub voters: Vec<NodeId>,
+    /// A follower starts an election after a random timeout in `[min, max)` ticks without a leader.
+    pub election_timeout_ticks_min: u32,
+    pub election_timeout_ticks_max: u32,
+    /// A leader sends heartbeats every this many ticks; must be below the minimum election timeout.
+    pub heartbeat_interval_ticks: u32,
+    /// Bound on entries carried by one `Append`.
+    pub max_entries_per_msg: usize,
+    /// Bound on the approximate bytes of entries carried by one `Append` (at least one entry is sent).
+    pub max_bytes_per_msg: usize,
+    /// Bound on unacknowledged `Append`s to one follower in steady state (pipelining).
+    pub max_inflight_msgs: usize,
+    /// Bound on entries appended by this leader but not yet committed; proposals beyond it are refused.
+    pub max_uncommitted_entries: usize,
+    /// Bound on ReadIndex requests waiting for leadership confirmation.
+    pub max_pending_reads: usize,
+    /// Campaign with a pre-vote round first, so a rejoining node does not disrupt the cluster.
+    pub pre_vote: bool,
+    /// Leaders step down without contact from a majority for an election timeout; followers that hear
+    /// from a leader ignore vote requests for the minimum election timeout (leader lease).
+    pub check_quorum: bool,
+    /// Test-only: make the core deliberately unsafe, so the simulator's checker can be shown to fire.
+    #[doc(hidden)]
+    pub injected_bug: Option<InjectedBug>,
+}
+
+/// Deliberate protocol violations used as negative controls for the simulator's safety checker.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InjectedBug {
+    /// Commit any entry replicated on a majority, even from an earlier term (the Figure 8 mistake).
+    CommitPreviousTermByCounting,
+    /// Grant a vote to every candidate whose log is up to date, even after voting in the same term.
+    VoteTwiceInATerm,
+    /// Acknowledge entries to the leader before they are durable.
+    AckBeforePersist,
+}
+
+impl Config {
+    /// A configuration with sensible limits for the given membership.
+    pub fn new(id: NodeId, voters: Vec<NodeId>) -> Self {
+        Config {
+            id,
+            voters,
+            election_timeout_ticks_min: 10,
+            election_timeout_ticks_max: 20,
+            heartbeat_interval_ticks: 2,
+            max_entries_per_msg: 512,
+            max_bytes_per_msg: 1 << 20,
+            max_inflight_msgs: 64,
+            max_uncommitted_entries: 1 << 16,
+            max_pending_reads: 1 << 14,
+            pre_vote: true,
+            check_quorum: true,
+            injected_bug: None,
+        }
+    }
+
+    /// Checks every limit; the core refuses to start with an invalid configuration.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |why: &str| Err(ConfigError(why.to_string()));
+        if self.id == 0 {
+            return bad("node id 0 is reserved");
+        }
+        if !self.voters.contains(&self.id) {
+            return bad("this node's id is not among the voters");
+        }
+        let mut sorted = self.voters.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != self.voters.len() || sorted.contains(&0) {
+            return bad("voter ids must be unique and non-zero");
+        }
+        if self.heartbeat_interval_ticks == 0 {
+            return bad("heartbeat_interval_ticks must be at least 1");
+        }
+        if self.election_timeout_ticks_min <= self.heartbeat_interval_ticks {
+            return bad("election_timeout_ticks_min must exceed heartbeat_interval_ticks");
+        }
+        if self.election_timeout_ticks_max <= self.election_timeout_ticks_min {
+            return bad("election_timeout_ticks_max must exceed election_timeout_ticks_min");
+        }
+        if self.max_entries_per_msg == 0 || self.max_bytes_per_msg == 0 {
+            return bad("max_entries_per_msg and max_bytes_per_msg must be at least 1");
+        }
+        if self.max_inflight_msgs == 0 {
+            return bad("max_inflight_msgs must be at least 1");
+        }
+        if self.max_uncommitted_entries == 0 || self.max_pending_reads == 0 {
+            return bad("max_uncommitted_entries and max_pending_reads must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Why a core configuration was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("invalid raft configuration: {0}")]
+pub struct ConfigError(pub String);

@@ -1,0 +1,18 @@
+//! The Raft core: a deterministic state machine with no I/O, no clock, no threads.
+//!
+//! Time enters as [`Raft::tick`], randomness through an injected seeded RNG, messages through
+//! [`Raft::step`], client work through [`Raft::propose`] and [`Raft::read_index`]. Every effect the
+//! caller must carry out comes back from [`Raft::take_output`] as an [`Output`], whose doc states the
+//! order in which persisting and sending must happen.
+
+mod config;
+mod log;
+mod message;
+mod output;
+mod types;
+
+pub use config::{Config, ConfigError, InjectedBug};
+pub use log::RaftLog;
+pub use message::{Body, ConflictHint, Message};
+pub use output::{Output, ReadState};
+pub use types::{Entry, HardState, Index, NodeId, Payload, Role, Term};
