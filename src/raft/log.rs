@@ -17,12 +17,10 @@ impl RaftLog {
     /// A log whose entries follow `(prev_index, prev_term)`. Panics if `entries` break the invariant:
     /// that is corrupt storage, and starting on it would be worse than stopping.
     pub fn new(prev_index: Index, prev_term: Term, entries: Vec<Entry>) -> Self {
-        let mut expected = prev_index + 1;
         let mut term = prev_term;
-        for e in &entries {
+        for (expected, e) in (prev_index + 1..).zip(&entries) {
             assert_eq!(e.index, expected, "log entries are not contiguous");
             assert!(e.term >= term, "log terms decrease at index {}", e.index);
-            expected += 1;
             term = e.term;
         }
         RaftLog {
@@ -95,7 +93,10 @@ impl RaftLog {
 
     /// Drops every entry at or after `index`. Never drops the prefix.
     pub fn truncate_from(&mut self, index: Index) {
-        assert!(index > self.prev_index, "cannot truncate into the compacted prefix");
+        assert!(
+            index > self.prev_index,
+            "cannot truncate into the compacted prefix"
+        );
         let keep = (index - self.prev_index - 1) as usize;
         self.entries.truncate(keep);
     }

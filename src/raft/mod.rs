@@ -6,13 +6,19 @@
 //! order in which persisting and sending must happen.
 
 mod config;
+mod election;
 mod log;
 mod message;
+mod node;
 mod output;
+mod progress;
+mod read_index;
+mod replication;
 mod types;
 
 pub use config::{Config, ConfigError, InjectedBug};
 pub use log::RaftLog;
 pub use message::{Body, ConflictHint, Message};
+pub use node::{ProposeError, Raft, ReadError, Restored, Status};
 pub use output::{Output, ReadState};
 pub use types::{Entry, HardState, Index, NodeId, Payload, Role, Term};

@@ -1,0 +1,411 @@
+//! The core's state and public API. Role-specific handling lives in `election`, `replication` and
+//! `read_index`; this file owns the fields, the entry points and the output batch.
+
+use bytes::Bytes;
+use rand::{Rng, RngCore};
+use thiserror::Error;
+
+use super::config::{Config, ConfigError};
+use super::log::RaftLog;
+use super::message::{Body, Message};
+use super::output::{Output, ReadState};
+use super::progress::Progress;
+use super::read_index::ReadQueue;
+use super::types::{Entry, HardState, Index, NodeId, Payload, Role, Term};
+
+/// What survived a crash: the persisted hard state and log.
+#[derive(Clone, Debug, Default)]
+pub struct Restored {
+    pub hard_state: HardState,
+    /// The index and term just before `entries` (0 and 0 for a log that was never compacted).
+    pub prev_index: Index,
+    pub prev_term: Term,
+    pub entries: Vec<Entry>,
+    /// Entries through this index are already applied to the caller's state machine.
+    pub applied: Index,
+}
+
+/// Why a proposal was refused. Refused proposals were not appended anywhere.
+#[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
+pub enum ProposeError {
+    #[error("not the leader (leader: {leader:?})")]
+    NotLeader { leader: Option<NodeId> },
+    #[error("leadership is being transferred")]
+    Transferring,
+    #[error("too many uncommitted entries")]
+    Busy,
+}
+
+/// Why a read request was refused at once.
+#[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
+pub enum ReadError {
+    #[error("no known leader")]
+    NoLeader,
+    #[error("too many pending reads")]
+    Busy,
+}
+
+/// A snapshot of the core's volatile state, for status pages and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub id: NodeId,
+    pub role: Role,
+    pub term: Term,
+    pub vote: Option<NodeId>,
+    pub leader: Option<NodeId>,
+    pub commit_index: Index,
+    pub applied_index: Index,
+    pub last_index: Index,
+    pub persisted_index: Index,
+}
+
+/// One Raft participant.
+pub struct Raft {
+    pub(super) cfg: Config,
+    pub(super) rng: Box<dyn RngCore + Send>,
+    pub(super) role: Role,
+    pub(super) term: Term,
+    pub(super) vote: Option<NodeId>,
+    pub(super) leader: Option<NodeId>,
+    pub(super) log: RaftLog,
+    /// Invariant: `applied <= commit` and `applied <= persisted`; neither goes backwards.
+    pub(super) commit: Index,
+    /// The highest index handed to the caller in `Output::committed`.
+    pub(super) applied: Index,
+    /// The highest index known durable locally and still part of `log`.
+    pub(super) persisted: Index,
+    /// Ticks since the last election reset (followers, candidates) or CheckQuorum round (leader).
+    pub(super) election_elapsed: u32,
+    pub(super) heartbeat_elapsed: u32,
+    /// This term's randomized election timeout, in `[min, max)` ticks.
+    pub(super) election_timeout: u32,
+    /// Votes (or pre-votes) received in the current campaign, one per voter.
+    pub(super) votes: Vec<(NodeId, bool)>,
+    /// Leader only: one per peer (self excluded), in `cfg.voters` order.
+    pub(super) progress: Vec<(NodeId, Progress)>,
+    /// Leader only: a transfer target and the ticks since it started.
+    pub(super) transfer: Option<(NodeId, u32)>,
+    pub(super) reads: ReadQueue,
+    /// The last hard state put in an output.
+    pub(super) emitted_hard_state: HardState,
+    pub(super) out: Output,
+}
+
+impl Raft {
+    /// Builds a core from what survived a crash (use `Restored::default()` for a new node).
+    pub fn new(
+        cfg: Config,
+        restored: Restored,
+        rng: Box<dyn RngCore + Send>,
+    ) -> Result<Self, ConfigError> {
+        cfg.validate()?;
+        let log = RaftLog::new(restored.prev_index, restored.prev_term, restored.entries);
+        let hs = restored.hard_state;
+        // The commit hint may run ahead of a log whose tail was lost: clamp it, it is only a hint.
+        let commit = hs.commit.min(log.last_index()).max(restored.applied);
+        if restored.applied > log.last_index() {
+            return Err(ConfigError(format!(
+                "applied index {} is beyond the log's last index {}",
+                restored.applied,
+                log.last_index()
+            )));
+        }
+        let mut raft = Raft {
+            reads: ReadQueue::new(cfg.max_pending_reads),
+            cfg,
+            rng,
+            role: Role::Follower,
+            term: hs.term,
+            vote: hs.vote,
+            leader: None,
+            persisted: log.last_index(),
+            log,
+            commit,
+            applied: restored.applied,
+            election_elapsed: 0,
+            heartbeat_elapsed: 0,
+            election_timeout: 0,
+            votes: Vec::new(),
+            progress: Vec::new(),
+            transfer: None,
+            emitted_hard_state: HardState {
+                term: hs.term,
+                vote: hs.vote,
+                commit,
+            },
+            out: Output::default(),
+        };
+        raft.reset_election_timer();
+        Ok(raft)
+    }
+
+    /// Advances logical time by one tick.
+    pub fn tick(&mut self) {
+        match self.role {
+            Role::Leader => self.tick_leader(),
+            _ => self.tick_election(),
+        }
+    }
+
+    /// Handles a message from peer `from`. Messages from unknown ids are ignored.
+    pub fn step(&mut self, from: NodeId, msg: Message) {
+        if from == self.cfg.id || !self.cfg.voters.contains(&from) {
+            return;
+        }
+        if !self.observe_term(from, &msg) {
+            return;
+        }
+        match msg.body {
+            Body::PreVote {
+                last_log_index,
+                last_log_term,
+            } => self.handle_pre_vote(from, msg.term, last_log_index, last_log_term),
+            Body::Vote {
+                last_log_index,
+                last_log_term,
+                ..
+            } => self.handle_vote(from, last_log_index, last_log_term),
+            Body::PreVoteResponse { granted } => {
+                // Grants echo the term asked about; refusals carry the refuser's (not higher) term.
+                if self.role == Role::PreCandidate && (msg.term == self.term + 1 || !granted) {
+                    self.record_vote(from, granted);
+                }
+            }
+            Body::VoteResponse { granted } => {
+                if self.role == Role::Candidate && msg.term == self.term {
+                    self.record_vote(from, granted);
+                }
+            }
+            Body::Append {
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            } => {
+                self.follow(from);
+                self.handle_append(from, prev_log_index, prev_log_term, entries, leader_commit);
+            }
+            Body::AppendResponse {
+                success,
+                index,
+                hint,
+            } => self.handle_append_response(from, success, index, hint),
+            Body::Heartbeat { commit, read_seq } => {
+                self.follow(from);
+                self.handle_heartbeat(from, commit, read_seq);
+            }
+            Body::HeartbeatResponse { read_seq } => self.handle_heartbeat_response(from, read_seq),
+            Body::TimeoutNow => {
+                if self.role == Role::Follower && self.leader == Some(from) {
+                    self.campaign(true);
+                }
+            }
+            Body::ReadIndex { id } => self.handle_remote_read(from, id),
+            Body::ReadIndexResponse { id, index } => {
+                if self.role != Role::Leader {
+                    self.out.reads.push(ReadState { id, index });
+                }
+            }
+        }
+    }
+
+    /// Appends a command to the log if this node leads. Returns the entry's index and term: the
+    /// command took effect iff an entry with that index *and* term is later committed.
+    pub fn propose(&mut self, data: Bytes) -> Result<(Index, Term), ProposeError> {
+        if self.role != Role::Leader {
+            return Err(ProposeError::NotLeader {
+                leader: self.leader,
+            });
+        }
+        if self.transfer.is_some() {
+            return Err(ProposeError::Transferring);
+        }
+        let uncommitted = self.log.last_index() - self.commit;
+        if uncommitted >= self.cfg.max_uncommitted_entries as Index {
+            return Err(ProposeError::Busy);
+        }
+        Ok(self.append_own(Payload::Command(data)))
+    }
+
+    /// Starts a linearizable read identified by `id` (ReadIndex, thesis §6.4). The answer arrives as a
+    /// [`ReadState`] in a later output. A follower forwards the request to its leader.
+    pub fn read_index(&mut self, id: u64) -> Result<(), ReadError> {
+        match self.role {
+            Role::Leader => self.start_read(None, id),
+            _ => match self.leader {
+                Some(leader) => {
+                    self.send(leader, Body::ReadIndex { id });
+                    Ok(())
+                }
+                None => Err(ReadError::NoLeader),
+            },
+        }
+    }
+
+    /// Hands leadership to `target` (thesis §3.10): once it is caught up it is told to campaign.
+    /// Proposals are refused meanwhile; the attempt is abandoned after an election timeout.
+    pub fn transfer_leadership(&mut self, target: NodeId) -> Result<(), ProposeError> {
+        if self.role != Role::Leader {
+            return Err(ProposeError::NotLeader {
+                leader: self.leader,
+            });
+        }
+        if target == self.cfg.id || !self.cfg.voters.contains(&target) {
+            return Ok(());
+        }
+        self.transfer = Some((target, 0));
+        self.maybe_send_timeout_now(target);
+        Ok(())
+    }
+
+    /// Reports that every batch up to one ending at `(index, term)` is durable.
+    pub fn persisted(&mut self, index: Index, term: Term) {
+        // A later truncation may have replaced the entry: then a later report will cover it.
+        if index > self.persisted && self.log.matches(index, term) {
+            self.persisted = index;
+            if self.role == Role::Leader {
+                self.maybe_commit();
+            }
+        }
+    }
+
+    /// Takes the work accumulated since the last call. See [`Output`] for the ordering contract.
+    pub fn take_output(&mut self) -> Output {
+        if self.role == Role::Leader {
+            self.flush_reads();
+            self.broadcast_appends();
+        }
+        let ready_to = self.commit.min(self.persisted);
+        if ready_to > self.applied {
+            let entries = self.log.slice(self.applied + 1, ready_to);
+            self.out.committed.extend_from_slice(entries);
+            self.applied = ready_to;
+        }
+        let hs = self.hard_state();
+        if hs != self.emitted_hard_state {
+            self.out.hard_state = Some(hs);
+            self.emitted_hard_state = hs;
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// The current volatile state.
+    pub fn status(&self) -> Status {
+        Status {
+            id: self.cfg.id,
+            role: self.role,
+            term: self.term,
+            vote: self.vote,
+            leader: self.leader,
+            commit_index: self.commit,
+            applied_index: self.applied,
+            last_index: self.log.last_index(),
+            persisted_index: self.persisted,
+        }
+    }
+
+    /// The log as this node holds it (durable or not).
+    pub fn log(&self) -> &RaftLog {
+        &self.log
+    }
+
+    /// Leader only: how far `peer`'s log is known to match ours.
+    pub fn match_index(&self, peer: NodeId) -> Option<Index> {
+        if peer == self.cfg.id {
+            return (self.role == Role::Leader).then_some(self.persisted);
+        }
+        self.progress
+            .iter()
+            .find(|(id, _)| *id == peer)
+            .map(|(_, p)| p.match_index)
+    }
+
+    /// The configuration this core runs with.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub(super) fn hard_state(&self) -> HardState {
+        HardState {
+            term: self.term,
+            vote: self.vote,
+            commit: self.commit,
+        }
+    }
+
+    pub(super) fn quorum(&self) -> usize {
+        self.cfg.voters.len() / 2 + 1
+    }
+
+    pub(super) fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
+        let me = self.cfg.id;
+        self.cfg.voters.iter().copied().filter(move |&id| id != me)
+    }
+
+    /// Queues a message that may leave at once.
+    pub(super) fn send(&mut self, to: NodeId, body: Body) {
+        let msg = Message {
+            term: self.term,
+            body,
+        };
+        self.out.messages.push((to, msg));
+    }
+
+    /// Queues a message that promises durable state: it leaves only after this batch is persisted.
+    pub(super) fn send_after_persist(&mut self, to: NodeId, body: Body) {
+        let msg = Message {
+            term: self.term,
+            body,
+        };
+        self.out.messages_after_persist.push((to, msg));
+    }
+
+    pub(super) fn reset_election_timer(&mut self) {
+        self.election_elapsed = 0;
+        let (lo, hi) = (
+            self.cfg.election_timeout_ticks_min,
+            self.cfg.election_timeout_ticks_max,
+        );
+        self.election_timeout = self.rng.random_range(lo..hi);
+    }
+
+    /// Appends an entry of this leader's term to its own log and schedules it for persistence.
+    pub(super) fn append_own(&mut self, payload: Payload) -> (Index, Term) {
+        let entry = Entry {
+            index: self.log.last_index() + 1,
+            term: self.term,
+            payload,
+        };
+        let at = (entry.index, entry.term);
+        self.out.entries.push(entry.clone());
+        self.log.push(entry);
+        at
+    }
+
+    /// Appends entries received from a leader, truncating a conflicting suffix first, and schedules
+    /// the change for persistence with the same truncate-then-append meaning.
+    pub(super) fn append_from_leader(&mut self, entries: &[Entry]) {
+        let Some(first) = entries.first() else {
+            return;
+        };
+        let start = first.index;
+        if start <= self.log.last_index() {
+            assert!(
+                start > self.commit,
+                "leader tried to overwrite committed index {start} (commit {})",
+                self.commit
+            );
+            self.log.truncate_from(start);
+            self.persisted = self.persisted.min(start - 1);
+        }
+        // Keep the pending batch consistent with the same truncate-then-append meaning.
+        if let Some(pending_first) = self.out.entries.first().map(|e| e.index) {
+            let keep = start.saturating_sub(pending_first) as usize;
+            self.out.entries.truncate(keep);
+        }
+        for e in entries {
+            self.log.push(e.clone());
+        }
+        self.out.entries.extend_from_slice(entries);
+    }
+}

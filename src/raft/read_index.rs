@@ -1,0 +1,148 @@
+//! Linearizable reads by ReadIndex (thesis §6.4): record the commit index, confirm leadership with a
+//! heartbeat round acknowledged by a majority, then serve once applied through that index.
+
+use std::collections::VecDeque;
+
+use super::message::Body;
+use super::node::{Raft, ReadError};
+use super::output::ReadState;
+use super::types::{Index, NodeId, Role};
+
+/// A read waiting for its heartbeat round. `from` is `None` for this node's own clients.
+#[derive(Clone, Copy, Debug)]
+struct PendingRead {
+    from: Option<NodeId>,
+    id: u64,
+    index: Index,
+    /// The heartbeat round whose majority acknowledgement confirms this read.
+    seq: u64,
+}
+
+/// The leader's reads in flight, bounded by `max`.
+///
+/// Invariant: `pending` is sorted by `seq`; `seq` only grows, across terms too.
+#[derive(Debug)]
+pub(super) struct ReadQueue {
+    max: usize,
+    seq: u64,
+    round_wanted: bool,
+    /// Reads that arrived before this leader committed an entry of its term: its commit index may
+    /// still lag the previous leader's, so no read index can be chosen yet.
+    awaiting_commit: Vec<(Option<NodeId>, u64)>,
+    pending: VecDeque<PendingRead>,
+}
+
+impl ReadQueue {
+    pub(super) fn new(max: usize) -> Self {
+        ReadQueue {
+            max,
+            seq: 0,
+            round_wanted: false,
+            awaiting_commit: Vec::new(),
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// The round number the latest heartbeats carry.
+    pub(super) fn current_seq(&self) -> u64 {
+        self.seq
+    }
+
+    fn len(&self) -> usize {
+        self.awaiting_commit.len() + self.pending.len()
+    }
+
+    fn push(&mut self, from: Option<NodeId>, id: u64, index: Index) {
+        self.pending.push_back(PendingRead {
+            from,
+            id,
+            index,
+            seq: self.seq + 1,
+        });
+        self.round_wanted = true;
+    }
+}
+
+impl Raft {
+    pub(super) fn start_read(&mut self, from: Option<NodeId>, id: u64) -> Result<(), ReadError> {
+        if self.reads.len() >= self.reads.max {
+            return Err(ReadError::Busy);
+        }
+        if self.log.term(self.commit) == Some(self.term) {
+            let commit = self.commit;
+            self.reads.push(from, id, commit);
+        } else {
+            self.reads.awaiting_commit.push((from, id));
+        }
+        Ok(())
+    }
+
+    pub(super) fn handle_remote_read(&mut self, from: NodeId, id: u64) {
+        let accepted = self.role == Role::Leader && self.start_read(Some(from), id).is_ok();
+        if !accepted {
+            self.send(from, Body::ReadIndexResponse { id, index: None });
+        }
+    }
+
+    /// The leader committed its first entry of the term: reads that waited can now be indexed.
+    pub(super) fn on_first_commit_in_term(&mut self) {
+        let commit = self.commit;
+        for (from, id) in std::mem::take(&mut self.reads.awaiting_commit) {
+            self.reads.push(from, id, commit);
+        }
+    }
+
+    /// Starts one heartbeat round for all reads that arrived since the last one.
+    pub(super) fn flush_reads(&mut self) {
+        if self.reads.round_wanted {
+            self.reads.round_wanted = false;
+            self.reads.seq += 1;
+            self.broadcast_heartbeats();
+        }
+        self.confirm_reads();
+    }
+
+    /// Answers every read whose round a majority (this leader included) has acknowledged.
+    pub(super) fn confirm_reads(&mut self) {
+        if self.reads.pending.is_empty() {
+            return;
+        }
+        let mut acked: Vec<u64> = self
+            .progress
+            .iter()
+            .map(|(_, p)| p.read_seq_acked)
+            .collect();
+        acked.push(self.reads.seq);
+        acked.sort_unstable_by(|a, b| b.cmp(a));
+        let confirmed = acked[self.quorum() - 1];
+        while let Some(read) = self.reads.pending.front().copied() {
+            if read.seq > confirmed {
+                break;
+            }
+            self.reads.pending.pop_front();
+            self.answer_read(read.from, read.id, Some(read.index));
+        }
+    }
+
+    /// Fails every read in flight: leadership is lost, so none can be confirmed any more.
+    pub(super) fn fail_pending_reads(&mut self) {
+        let pending: Vec<_> = self
+            .reads
+            .pending
+            .drain(..)
+            .map(|r| (r.from, r.id))
+            .collect();
+        let waiting = std::mem::take(&mut self.reads.awaiting_commit);
+        self.reads.round_wanted = false;
+        for (from, id) in pending.into_iter().chain(waiting) {
+            self.answer_read(from, id, None);
+        }
+    }
+
+    fn answer_read(&mut self, from: Option<NodeId>, id: u64, index: Option<Index>) {
+        match from {
+            None => self.out.reads.push(ReadState { id, index }),
+            Some(peer) => self.send(peer, Body::ReadIndexResponse { id, index }),
+        }
+    }
+}

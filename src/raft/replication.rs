@@ -1,0 +1,274 @@
+//! Log replication and the commit rule (§5.3, §5.4), with batching, pipelining and fast backtracking.
+
+use super::config::InjectedBug;
+use super::message::{Body, ConflictHint};
+use super::node::Raft;
+use super::progress::Mode;
+use super::types::{Entry, Index, NodeId, Role, Term};
+
+impl Raft {
+    pub(super) fn handle_append(
+        &mut self,
+        from: NodeId,
+        prev_log_index: Index,
+        prev_log_term: Term,
+        entries: Vec<Entry>,
+        leader_commit: Index,
+    ) {
+        if prev_log_index < self.commit {
+            // Everything through our commit index matches any leader's log; answer for that part
+            // only, so a stale or duplicated message can never truncate committed entries.
+            self.acknowledge_append(from, self.commit);
+            return;
+        }
+        if !self.log.matches(prev_log_index, prev_log_term) {
+            let hint = match self.log.term(prev_log_index) {
+                None => ConflictHint {
+                    conflict_term: None,
+                    first_index: self.log.last_index() + 1,
+                },
+                Some(term) => ConflictHint {
+                    conflict_term: Some(term),
+                    first_index: self.log.first_index_of_term_at(prev_log_index),
+                },
+            };
+            self.send_after_persist(
+                from,
+                Body::AppendResponse {
+                    success: false,
+                    index: prev_log_index,
+                    hint: Some(hint),
+                },
+            );
+            return;
+        }
+        let last_new = prev_log_index + entries.len() as Index;
+        // Skip what we already hold: a reordered or duplicated message must not truncate a log that
+        // has no conflict (§5.3: delete only on a conflicting entry).
+        let conflict = entries
+            .iter()
+            .position(|e| !self.log.matches(e.index, e.term));
+        if let Some(at) = conflict {
+            self.append_from_leader(&entries[at..]);
+        }
+        let new_commit = leader_commit.min(last_new);
+        if new_commit > self.commit {
+            self.commit = new_commit;
+        }
+        self.acknowledge_append(from, last_new);
+    }
+
+    fn acknowledge_append(&mut self, to: NodeId, index: Index) {
+        let body = Body::AppendResponse {
+            success: true,
+            index,
+            hint: None,
+        };
+        if self.cfg.injected_bug == Some(InjectedBug::AckBeforePersist) {
+            self.send(to, body);
+        } else {
+            self.send_after_persist(to, body);
+        }
+    }
+
+    pub(super) fn handle_append_response(
+        &mut self,
+        from: NodeId,
+        success: bool,
+        index: Index,
+        hint: Option<ConflictHint>,
+    ) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let last_index = self.log.last_index();
+        let next = if success {
+            None
+        } else {
+            hint.map(|h| self.next_after_conflict(index, h))
+        };
+        let Some(pr) = self.progress_mut(from) else {
+            return;
+        };
+        pr.recent_active = true;
+        if success {
+            // Clamp: a follower never acknowledges beyond what we sent, but be defensive.
+            if pr.acknowledge(index.min(last_index)) {
+                self.maybe_commit();
+                if let Some((target, _)) = self.transfer {
+                    if target == from {
+                        self.maybe_send_timeout_now(from);
+                    }
+                }
+            }
+            return;
+        }
+        // A rejection is stale if it answers something older than what we now probe for.
+        let stale = match pr.mode {
+            Mode::Replicate => index <= pr.match_index,
+            Mode::Probe => index + 1 != pr.next_index,
+        };
+        if stale {
+            return;
+        }
+        let next = next.unwrap_or(index).min(index).max(1);
+        pr.become_probe(next);
+    }
+
+    /// Where to retry after a rejection of `prev_log_index = rejected` (fast backtracking): skip the
+    /// follower's whole conflicting term, or jump to its log end.
+    fn next_after_conflict(&self, rejected: Index, hint: ConflictHint) -> Index {
+        let next = match hint.conflict_term {
+            Some(term) => match self.log.last_index_of_term(term) {
+                Some(last) => last + 1,
+                None => hint.first_index,
+            },
+            None => hint.first_index,
+        };
+        next.min(rejected)
+    }
+
+    pub(super) fn handle_heartbeat(&mut self, from: NodeId, commit: Index, read_seq: u64) {
+        // The leader sends at most our match index, so this never commits an unverified entry; the
+        // clamp guards against a log that lost its unsynced tail.
+        let commit = commit.min(self.log.last_index());
+        if commit > self.commit {
+            self.commit = commit;
+        }
+        self.send(from, Body::HeartbeatResponse { read_seq });
+    }
+
+    pub(super) fn handle_heartbeat_response(&mut self, from: NodeId, read_seq: u64) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let last_index = self.log.last_index();
+        let max_inflight = self.cfg.max_inflight_msgs;
+        let Some(pr) = self.progress_mut(from) else {
+            return;
+        };
+        pr.recent_active = true;
+        pr.read_seq_acked = pr.read_seq_acked.max(read_seq);
+        let mut send_probe = false;
+        if pr.match_index < last_index {
+            match pr.mode {
+                Mode::Probe => {
+                    // The outstanding probe may have been lost: allow another.
+                    pr.probe_sent = false;
+                }
+                Mode::Replicate => {
+                    // An Append may have been lost: free a slot and send from `next`; if the
+                    // follower misses entries it rejects and we fall back to probing.
+                    if pr.inflight.len() >= max_inflight {
+                        pr.inflight.pop_front();
+                    }
+                    send_probe = true;
+                }
+            }
+        }
+        if send_probe {
+            self.send_append(from, true);
+        }
+        self.confirm_reads();
+    }
+
+    /// Sends every peer what it lacks, as far as flow control allows. Called once per output batch,
+    /// so all proposals of a turn travel in one message per follower.
+    pub(super) fn broadcast_appends(&mut self) {
+        for i in 0..self.progress.len() {
+            let peer = self.progress[i].0;
+            while self.send_append(peer, false) {}
+        }
+    }
+
+    /// Sends `peer` one `Append` from its next index. Returns true if one with entries was sent.
+    pub(super) fn send_append(&mut self, peer: NodeId, allow_empty: bool) -> bool {
+        let last_index = self.log.last_index();
+        let (max_entries, max_bytes) = (self.cfg.max_entries_per_msg, self.cfg.max_bytes_per_msg);
+        let max_inflight = self.cfg.max_inflight_msgs;
+        let Some(pr) = self.progress_mut(peer) else {
+            return false;
+        };
+        if pr.is_paused(max_inflight) && !allow_empty {
+            return false;
+        }
+        let next = pr.next_index;
+        if next > last_index && !allow_empty {
+            return false;
+        }
+        let prev_log_index = next - 1;
+        let prev_log_term = self
+            .log
+            .term(prev_log_index)
+            .expect("a follower's next index is always within the leader's log");
+        let mut entries = Vec::new();
+        let mut bytes = 0;
+        for e in self.log.slice(next, last_index) {
+            bytes += e.size_bytes();
+            if !entries.is_empty() && (entries.len() >= max_entries || bytes > max_bytes) {
+                break;
+            }
+            entries.push(e.clone());
+        }
+        let carried = !entries.is_empty();
+        let last = prev_log_index + entries.len() as Index;
+        let leader_commit = self.commit;
+        let pr = self.progress_mut(peer).expect("checked above");
+        pr.sent(last, carried);
+        self.send(
+            peer,
+            Body::Append {
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            },
+        );
+        carried
+    }
+
+    pub(super) fn broadcast_heartbeats(&mut self) {
+        let read_seq = self.reads.current_seq();
+        for i in 0..self.progress.len() {
+            let (peer, ref pr) = self.progress[i];
+            // Never tell a follower to commit beyond what it is known to hold.
+            let commit = self.commit.min(pr.match_index);
+            self.send(peer, Body::Heartbeat { commit, read_seq });
+        }
+    }
+
+    /// Advances the commit index to the highest index held durably by a majority, if that entry is
+    /// from the current term (§5.4.2, Figure 8).
+    pub(super) fn maybe_commit(&mut self) {
+        let mut matched: Vec<Index> = self.progress.iter().map(|(_, p)| p.match_index).collect();
+        matched.push(self.persisted);
+        matched.sort_unstable_by(|a, b| b.cmp(a));
+        let candidate = matched[self.quorum() - 1];
+        if candidate <= self.commit {
+            return;
+        }
+        let own_term = self.log.term(candidate) == Some(self.term);
+        let bug = self.cfg.injected_bug == Some(InjectedBug::CommitPreviousTermByCounting);
+        if own_term || bug {
+            let first_commit_in_term = self.log.term(self.commit) != Some(self.term);
+            self.commit = candidate;
+            if first_commit_in_term {
+                self.on_first_commit_in_term();
+            }
+            self.confirm_reads();
+        }
+    }
+
+    pub(super) fn maybe_send_timeout_now(&mut self, target: NodeId) {
+        if self.match_index(target) == Some(self.log.last_index()) {
+            self.send(target, Body::TimeoutNow);
+        }
+    }
+
+    pub(super) fn progress_mut(&mut self, peer: NodeId) -> Option<&mut super::progress::Progress> {
+        self.progress
+            .iter_mut()
+            .find(|(id, _)| *id == peer)
+            .map(|(_, p)| p)
+    }
+}
