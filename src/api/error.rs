@@ -1,0 +1,117 @@
+//! The one place where failures become HTTP status codes and JSON error bodies.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::replicator::ClientError;
+use crate::state::ApplyResult;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the body is {got} bytes or more; the limit is {limit}")]
+    TooLarge { got: usize, limit: usize },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("no route for {method} {path}")]
+    UnknownRoute { method: String, path: String },
+    #[error("the stack is empty")]
+    StackEmpty,
+    #[error("request seq is older than this client's last one")]
+    StaleSession,
+    /// Redirect to the leader's HTTP address (307 keeps the method and body, so `curl -L` works).
+    #[error("not the leader; redirecting to {location}")]
+    Redirect { location: String },
+    #[error("no leader is known; retry shortly")]
+    NoLeader,
+    #[error("the request timed out; it may or may not have taken effect")]
+    Timeout,
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Busy(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::TooLarge { .. } => "too_large",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::UnknownRoute { .. } => "unknown_route",
+            ApiError::StackEmpty => "stack_empty",
+            ApiError::StaleSession => "stale_request",
+            ApiError::Redirect { .. } => "not_leader",
+            ApiError::NoLeader => "no_leader",
+            ApiError::Timeout => "timeout",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Busy(_) => "busy",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// Maps a replicator failure; `redirect` turns a known leader id into its URL for this request.
+    pub fn from_client(err: ClientError, redirect: impl FnOnce(u64) -> Option<String>) -> Self {
+        match err {
+            ClientError::NotLeader { leader: Some(id) } => match redirect(id) {
+                Some(location) => ApiError::Redirect { location },
+                None => ApiError::NoLeader,
+            },
+            ClientError::NotLeader { leader: None } | ClientError::NoLeader => ApiError::NoLeader,
+            ClientError::Timeout => ApiError::Timeout,
+            ClientError::Dropped => ApiError::Unavailable(err.to_string()),
+            ClientError::Busy => ApiError::Busy(err.to_string()),
+            ClientError::Stopping => ApiError::Unavailable(err.to_string()),
+        }
+    }
+
+    /// Maps a replicated error result; `None` when the result is a success.
+    pub fn from_result(result: &ApplyResult, what: &str) -> Option<Self> {
+        match result {
+            ApplyResult::NotFound => Some(ApiError::NotFound(format!("{what} not found"))),
+            ApplyResult::StackEmpty => Some(ApiError::StackEmpty),
+            ApplyResult::BadCommand(why) => Some(ApiError::BadRequest(why.clone())),
+            ApplyResult::StaleSession => Some(ApiError::StaleSession),
+            _ => None,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotFound(_) | ApiError::UnknownRoute { .. } => StatusCode::NOT_FOUND,
+            ApiError::StackEmpty | ApiError::StaleSession => StatusCode::CONFLICT,
+            ApiError::Redirect { .. } => StatusCode::TEMPORARY_REDIRECT,
+            ApiError::NoLeader | ApiError::Unavailable(_) | ApiError::Busy(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut body = json!({ "error": self.code(), "message": self.to_string() });
+        let mut builder = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::Redirect { location } => {
+                builder.insert_header((header::LOCATION, location.as_str()));
+                body["location"] = json!(location);
+            }
+            ApiError::NoLeader | ApiError::Unavailable(_) | ApiError::Busy(_) => {
+                builder.insert_header((header::RETRY_AFTER, "1"));
+            }
+            ApiError::Timeout => body["outcome"] = json!("unknown"),
+            _ => {}
+        }
+        builder.json(body)
+    }
+}

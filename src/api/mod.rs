@@ -1,0 +1,178 @@
+//! The HTTP API (actix-web), served by every node on its configured http address.
+//!
+//! Handlers translate HTTP into replicator messages and results back into HTTP; they never touch the
+//! log. Failures become status codes in one place, [`error`].
+
+mod admin;
+mod error;
+mod kv;
+mod legacy;
+mod stacks;
+mod students;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures::StreamExt;
+use serde::Deserialize;
+
+pub use error::ApiError;
+
+use crate::config::Config;
+use crate::raft::NodeId;
+use crate::replicator::{Answer, ClientError, Consistency, Propose, Read, Replicator};
+use crate::state::{Command, Request};
+
+/// What every handler needs: the local replicator and the cluster's addresses.
+#[derive(Clone)]
+pub struct ApiState {
+    pub replicator: Addr<Replicator>,
+    pub config: Arc<Config>,
+    pub id: NodeId,
+}
+
+/// Registers every route; unknown routes answer 404 with a JSON error.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    kv::routes(cfg);
+    students::routes(cfg);
+    stacks::routes(cfg);
+    legacy::routes(cfg);
+    admin::routes(cfg);
+    cfg.default_service(web::to(unknown_route));
+}
+
+async fn unknown_route(req: HttpRequest) -> ApiError {
+    ApiError::UnknownRoute {
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+    }
+}
+
+/// The `consistency` query parameter of reads.
+#[derive(Debug, Default, Deserialize)]
+struct ReadParams {
+    consistency: Option<String>,
+}
+
+/// Parses `?consistency=linearizable|local|log` (default linearizable).
+fn consistency(req: &HttpRequest) -> Result<Consistency, ApiError> {
+    let params = web::Query::<ReadParams>::from_query(req.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("bad query string: {e}")))?;
+    match params.consistency.as_deref() {
+        None | Some("linearizable") => Ok(Consistency::Linearizable),
+        Some("local") => Ok(Consistency::Local),
+        Some("log") => Ok(Consistency::Log),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "consistency must be linearizable, local or log, not {other:?}"
+        ))),
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes with 413 before buffering them.
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge {
+                got: body.len() + chunk.len(),
+                limit,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Parses a JSON body, with a 400 that says what was wrong.
+fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+/// Parses a numeric path segment, with a 400 naming it.
+fn parse_id<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, ApiError> {
+    text.trim()
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("{what} must be a number, not {text:?}")))
+}
+
+impl ApiState {
+    /// The largest request body accepted (values plus JSON framing).
+    fn body_limit(&self) -> usize {
+        self.config.cluster().max_value_bytes as usize + 4096
+    }
+
+    fn timeout(&self) -> Duration {
+        self.config.request_timeout()
+    }
+
+    /// The URL of this request on `leader`, for a redirect.
+    fn leader_url(&self, leader: NodeId, req: &HttpRequest) -> Option<String> {
+        let node = self.config.node(leader).ok()?;
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        Some(format!("http://{}{}", node.http, path))
+    }
+
+    fn map_err(&self, err: ClientError, req: &HttpRequest) -> ApiError {
+        ApiError::from_client(err, |leader| self.leader_url(leader, req))
+    }
+
+    /// Proposes `command` through the log, with the caller's exactly-once session if it sent one.
+    async fn propose(&self, req: &HttpRequest, command: Command) -> Result<Answer, ApiError> {
+        let request = match session(req)? {
+            Some((client_id, seq)) => Request::with_session(client_id, seq, command),
+            None => Request::new(command),
+        };
+        let answer = tokio::time::timeout(self.timeout(), self.replicator.send(Propose(request)))
+            .await
+            .map_err(|_| ApiError::Timeout)?
+            .map_err(|_| ApiError::Unavailable("the node is stopping".into()))?;
+        answer.map_err(|e| self.map_err(e, req))
+    }
+
+    /// Serves a read command with the consistency the request asks for.
+    async fn read(&self, req: &HttpRequest, command: Command) -> Result<Answer, ApiError> {
+        let consistency = consistency(req)?;
+        if consistency == Consistency::Log {
+            return self.propose(req, command).await;
+        }
+        let msg = Read {
+            command,
+            consistency,
+        };
+        let answer = tokio::time::timeout(self.timeout(), self.replicator.send(msg))
+            .await
+            .map_err(|_| ApiError::Timeout)?
+            .map_err(|_| ApiError::Unavailable("the node is stopping".into()))?;
+        answer.map_err(|e| self.map_err(e, req))
+    }
+}
+
+/// The optional `Client-Id` and `Request-Seq` headers (both or neither).
+fn session(req: &HttpRequest) -> Result<Option<(u64, u64)>, ApiError> {
+    let header = |name: &str| -> Result<Option<u64>, ApiError> {
+        match req.headers().get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .to_str()
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .map(Some)
+                .ok_or_else(|| ApiError::BadRequest(format!("{name} must be an unsigned integer"))),
+        }
+    };
+    match (header("Client-Id")?, header("Request-Seq")?) {
+        (Some(c), Some(s)) => Ok(Some((c, s))),
+        (None, None) => Ok(None),
+        _ => Err(ApiError::BadRequest(
+            "Client-Id and Request-Seq go together".into(),
+        )),
+    }
+}
+
+/// A JSON 200 response.
+fn ok_json(value: serde_json::Value) -> HttpResponse {
+    HttpResponse::Ok().json(value)
+}

@@ -1,0 +1,3 @@
+//! The `raftkv` command line.
+
+pub mod node;

@@ -1,0 +1,100 @@
+//! `raftkv node --id N --config FILE`: run one node (replicator + HTTP API) until stopped.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use actix_web::{web, App, HttpServer};
+
+use crate::api::{self, ApiState};
+use crate::config::Config;
+use crate::raft::NodeId;
+use crate::replicator::{Replicator, TransferLeadership};
+
+/// Exit code for a node that could not start (bad config, data dir, port in use).
+pub const EXIT_START_FAILURE: i32 = 2;
+
+/// Runs node `id` of the cluster described by `config_path` (or the embedded default); returns the
+/// process exit code.
+pub fn run_node(id: NodeId, config_path: Option<&Path>) -> i32 {
+    let config = match config_path {
+        Some(path) => match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("raftkv: {e}");
+                return EXIT_START_FAILURE;
+            }
+        },
+        None => Config::default_cluster(),
+    };
+    let config = Arc::new(config);
+    let system = System::new();
+    let started = system.block_on(start(id, Arc::clone(&config)));
+    let server = match started {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("raftkv: node {id}: {e}");
+            return EXIT_START_FAILURE;
+        }
+    };
+    system.runtime().spawn(server);
+    match system.run_with_code() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("raftkv: node {id}: {e}");
+            1
+        }
+    }
+}
+
+/// Builds and starts the replicator and its HTTP server; the returned future runs the server.
+async fn start(
+    id: NodeId,
+    config: Arc<Config>,
+) -> Result<actix_web::dev::Server, Box<dyn std::error::Error>> {
+    let replicator = Replicator::with_config(id, Arc::clone(&config))?.start();
+    let http = config.node(id)?.http.to_string();
+    let state = ApiState {
+        replicator: replicator.clone(),
+        config: Arc::clone(&config),
+        id,
+    };
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .configure(api::routes)
+    })
+    .workers(2)
+    .disable_signals()
+    .bind(&http)
+    .map_err(|e| format!("cannot listen on {http}: {e}"))?
+    .run();
+    log::info!("node {id}: serving HTTP on http://{http}");
+    let handle = server.handle();
+    actix::spawn(shutdown_on_signal(replicator, handle));
+    Ok(server)
+}
+
+/// On SIGINT or SIGTERM: hand leadership away if held, then stop the server and the node.
+async fn shutdown_on_signal(replicator: Addr<Replicator>, server: actix_web::dev::ServerHandle) {
+    wait_for_signal().await;
+    log::info!("stopping: transferring leadership if held");
+    let _ = replicator.send(TransferLeadership(None)).await;
+    // Give the transfer a moment to take: the target campaigns at once on TimeoutNow.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    server.stop(true).await;
+    System::current().stop();
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        _ => futures::future::pending::<()>().await,
+    }
+}

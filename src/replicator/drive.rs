@@ -1,0 +1,215 @@
+//! Carrying out the core's output in the order of safety: send, persist, then acknowledge; apply;
+//! answer.
+
+use std::time::Instant;
+
+use actix::prelude::*;
+
+use super::messages::Answer;
+use super::{Replicator, Unsynced, EXIT_STORAGE_FAILURE};
+use crate::cluster::Envelope;
+use crate::raft::{Body, Message, NodeId, Role};
+use crate::storage::Report;
+
+/// The writer thread's word on a batch.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct WriterReport(pub Report);
+
+/// Runs [`Replicator::drive`] once the mailbox has been worked through.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct Drive;
+
+/// Bucket upper bounds of the persist latency histogram, in microseconds.
+const LATENCY_BUCKETS_US: [u64; 10] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000];
+
+/// Stops the node after an environmental failure: continuing could acknowledge what is not durable.
+pub(super) fn fatal(ctx: &mut Context<Replicator>, why: &str) {
+    log::error!("fatal: {why}; stopping the node");
+    ctx.stop();
+    System::current().stop_with_code(EXIT_STORAGE_FAILURE);
+}
+
+impl Replicator {
+    /// Asks for a [`Replicator::drive`] after the messages already queued are handled, so that all
+    /// the work of one mailbox turn shares one output batch (and one fsync).
+    pub(super) fn schedule_drive(&mut self, ctx: &mut Context<Self>) {
+        if !self.drive_scheduled {
+            self.drive_scheduled = true;
+            ctx.notify(Drive);
+        }
+    }
+
+    /// Takes the core's output and carries it out.
+    pub(super) fn drive(&mut self, ctx: &mut Context<Self>) {
+        self.drive_scheduled = false;
+        let out = self.raft.take_output();
+        if out.is_empty() {
+            return;
+        }
+        self.log_heartbeats(&out.messages);
+        for (to, msg) in out.messages {
+            self.send(to, msg);
+        }
+        if out.needs_persist() {
+            let batch_id = self.next_batch_id;
+            self.next_batch_id += 1;
+            self.unsynced.push_back(Unsynced {
+                batch_id,
+                last: out.entries.last().map(|e| (e.index, e.term)),
+                after_persist: out.messages_after_persist,
+                submitted: Instant::now(),
+            });
+            let writer = self.writer.as_ref().expect("the writer runs while the actor does");
+            if let Err(e) = writer.submit(batch_id, out.hard_state, out.entries) {
+                fatal(ctx, &format!("log writer: {e}"));
+                return;
+            }
+        } else if !out.messages_after_persist.is_empty() {
+            // Nothing new to persist, but an earlier batch may still be in flight: these promises
+            // rest on it too, so they wait for it.
+            match self.unsynced.back_mut() {
+                Some(batch) => batch.after_persist.extend(out.messages_after_persist),
+                None => {
+                    for (to, msg) in out.messages_after_persist {
+                        self.send(to, msg);
+                    }
+                }
+            }
+        }
+        if !out.committed.is_empty() {
+            if let Err(e) = self.apply(&out.committed) {
+                fatal(ctx, &format!("transaction log: {e}"));
+                return;
+            }
+        }
+        for read in out.reads {
+            self.waiters.read_indexed(read.id, read.index);
+        }
+        let state = &self.state;
+        self.waiters
+            .serve_reads(state.applied_index(), |command| Answer {
+                index: state.applied_index(),
+                result: state.read(command).expect("only read commands are queued as reads"),
+            });
+        self.log_role_change();
+    }
+
+    fn apply(&mut self, entries: &[crate::raft::Entry]) -> Result<(), crate::state::TxLogError> {
+        let results = self.state.apply_batch(entries, &mut self.txlog)?;
+        for (entry, result) in entries.iter().zip(results) {
+            self.waiters.applied(entry.index, entry.term, || Answer {
+                index: entry.index,
+                result,
+            });
+        }
+        Ok(())
+    }
+
+    /// The writer made batches through `batch_id` durable: release their promises.
+    fn on_durable(&mut self, batch_id: u64, ctx: &mut Context<Self>) {
+        while self.unsynced.front().is_some_and(|b| b.batch_id <= batch_id) {
+            let batch = self.unsynced.pop_front().expect("checked above");
+            self.record_fsync_latency(batch.submitted);
+            for (to, msg) in batch.after_persist {
+                self.send(to, msg);
+            }
+            if let Some((index, term)) = batch.last {
+                self.raft.persisted(index, term);
+            }
+        }
+        self.schedule_drive(ctx);
+    }
+
+    fn send(&mut self, to: NodeId, msg: Message) {
+        self.next_msg_id += 1;
+        self.metrics.messages_sent_total += 1;
+        let envelope = Envelope {
+            pid: to,
+            msg_id: self.next_msg_id,
+            msg,
+        };
+        // The cluster layer drops (and counts) rather than block when a peer's queue is full.
+        self.outbox.send(envelope);
+    }
+
+    fn record_fsync_latency(&mut self, submitted: Instant) {
+        let us = submitted.elapsed().as_micros() as u64;
+        let m = &mut self.metrics;
+        if m.fsync_latency_us_buckets.is_empty() {
+            m.fsync_latency_us_buckets = LATENCY_BUCKETS_US.iter().map(|&le| (le, 0)).collect();
+        }
+        if let Some(bucket) = m.fsync_latency_us_buckets.iter_mut().find(|(le, _)| us <= *le) {
+            bucket.1 += 1;
+        }
+        m.fsync_total += 1;
+        m.fsync_latency_us_sum += us;
+    }
+
+    /// The visible heartbeat "tick": a live leader shows it; it stops without a quorum.
+    fn log_heartbeats(&self, messages: &[(NodeId, Message)]) {
+        if log::log_enabled!(log::Level::Debug)
+            && messages
+                .iter()
+                .any(|(_, m)| matches!(m.body, Body::Heartbeat { .. }))
+        {
+            let s = self.raft.status();
+            log::debug!("tick: leader {} term {} commit {}", self.id, s.term, s.commit_index);
+        }
+    }
+
+    fn log_role_change(&mut self) {
+        let s = self.raft.status();
+        let now = (s.role, s.term, s.leader);
+        if now != self.last_seen {
+            if now.2 != self.last_seen.2 && now.2.is_some() {
+                self.metrics.leader_changes_total += 1;
+            }
+            match s.role {
+                Role::Leader => log::info!("node {}: became leader in term {}", self.id, s.term),
+                role => log::info!(
+                    "node {}: {role} in term {}, leader {}",
+                    self.id,
+                    s.term,
+                    s.leader.map_or("unknown".to_string(), |l| l.to_string())
+                ),
+            }
+            self.last_seen = now;
+        }
+    }
+}
+
+impl Handler<Drive> for Replicator {
+    type Result = ();
+
+    fn handle(&mut self, _: Drive, ctx: &mut Context<Self>) {
+        self.drive(ctx);
+    }
+}
+
+impl Handler<WriterReport> for Replicator {
+    type Result = ();
+
+    fn handle(&mut self, report: WriterReport, ctx: &mut Context<Self>) {
+        match report.0 {
+            Ok(durable) => self.on_durable(durable.batch_id, ctx),
+            Err(e) => fatal(ctx, &format!("log writer failed: {e}")),
+        }
+    }
+}
+
+impl StreamHandler<Envelope<Message>> for Replicator {
+    fn handle(&mut self, envelope: Envelope<Message>, ctx: &mut Context<Self>) {
+        self.metrics.messages_received_total += 1;
+        if self.inbox_tap.receiver_count() > 0 {
+            let _ = self.inbox_tap.send(envelope.clone());
+        }
+        self.raft.step(envelope.pid, envelope.msg);
+        self.schedule_drive(ctx);
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {
+        // The inbox closes only when the cluster layer shuts down, i.e. while stopping.
+    }
+}

@@ -1,0 +1,195 @@
+//! Client requests: each is turned into a proposal, a read or a look at the local state.
+
+use std::time::Instant;
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use super::messages::*;
+use super::Replicator;
+use crate::raft::{ProposeError, ReadError, Role};
+use crate::state;
+
+/// Waits for the actor's answer; a dropped reply (deadline passed) is a timeout.
+fn await_reply(
+    rx: oneshot::Receiver<Result<Answer, ClientError>>,
+) -> ResponseFuture<Result<Answer, ClientError>> {
+    Box::pin(async move { rx.await.unwrap_or(Err(ClientError::Timeout)) })
+}
+
+fn ready(result: Result<Answer, ClientError>) -> ResponseFuture<Result<Answer, ClientError>> {
+    Box::pin(async move { result })
+}
+
+impl Replicator {
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.config.request_timeout()
+    }
+}
+
+impl Handler<Propose> for Replicator {
+    type Result = ResponseFuture<Result<Answer, ClientError>>;
+
+    fn handle(&mut self, msg: Propose, ctx: &mut Context<Self>) -> Self::Result {
+        let data = state::encode(&msg.0);
+        match self.raft.propose(data) {
+            Ok((index, term)) => {
+                self.metrics.proposals_total += 1;
+                let (tx, rx) = oneshot::channel();
+                let deadline = self.deadline();
+                self.waiters.add_proposal(index, term, deadline, tx);
+                self.schedule_drive(ctx);
+                await_reply(rx)
+            }
+            Err(e) => {
+                self.metrics.proposals_failed_total += 1;
+                ready(Err(match e {
+                    ProposeError::NotLeader { leader } => ClientError::NotLeader { leader },
+                    ProposeError::Transferring => ClientError::NoLeader,
+                    ProposeError::Busy => ClientError::Busy,
+                }))
+            }
+        }
+    }
+}
+
+impl Handler<Read> for Replicator {
+    type Result = ResponseFuture<Result<Answer, ClientError>>;
+
+    fn handle(&mut self, msg: Read, ctx: &mut Context<Self>) -> Self::Result {
+        self.metrics.reads_total += 1;
+        let local = |state: &state::StateMachine, command: &state::Command| {
+            state.read(command).map(|result| Answer {
+                index: state.applied_index(),
+                result,
+            })
+        };
+        match msg.consistency {
+            Consistency::Local => ready(local(&self.state, &msg.command).ok_or(ClientError::Busy)),
+            Consistency::Log => {
+                // Through the log like a write: the caller should use `Propose`; do it for them.
+                self.handle(Propose(state::Request::new(msg.command)), ctx)
+            }
+            Consistency::Linearizable => {
+                if self.state.read(&msg.command).is_none() {
+                    return self.handle(Propose(state::Request::new(msg.command)), ctx);
+                }
+                self.next_read_id += 1;
+                let id = self.next_read_id;
+                match self.raft.read_index(id) {
+                    Ok(()) => {
+                        let (tx, rx) = oneshot::channel();
+                        let deadline = self.deadline();
+                        self.waiters.add_read(id, msg.command, deadline, tx);
+                        self.schedule_drive(ctx);
+                        await_reply(rx)
+                    }
+                    Err(ReadError::NoLeader) => ready(Err(ClientError::NoLeader)),
+                    Err(ReadError::Busy) => ready(Err(ClientError::Busy)),
+                }
+            }
+        }
+    }
+}
+
+impl Handler<GetStatus> for Replicator {
+    type Result = MessageResult<GetStatus>;
+
+    fn handle(&mut self, _: GetStatus, _: &mut Context<Self>) -> Self::Result {
+        let s = self.raft.status();
+        MessageResult(NodeStatus {
+            id: self.id,
+            role: s.role,
+            term: s.term,
+            leader: s.leader,
+            commit_index: s.commit_index,
+            applied_index: self.state.applied_index(),
+            last_log_index: s.last_index,
+        })
+    }
+}
+
+impl Handler<GetMembers> for Replicator {
+    type Result = MessageResult<GetMembers>;
+
+    fn handle(&mut self, _: GetMembers, _: &mut Context<Self>) -> Self::Result {
+        let s = self.raft.status();
+        let members = self
+            .config
+            .peers()
+            .iter()
+            .map(|p| {
+                let role = if Some(p.id) == s.leader {
+                    "leader"
+                } else if p.id == self.id {
+                    match s.role {
+                        Role::Leader => "leader",
+                        Role::Follower => "follower",
+                        Role::PreCandidate | Role::Candidate => "candidate",
+                    }
+                } else if s.leader.is_some() {
+                    "follower"
+                } else {
+                    "unknown"
+                };
+                Member {
+                    id: p.id,
+                    raft: p.raft.to_string(),
+                    http: p.http.to_string(),
+                    role: role.to_string(),
+                    match_index: self.raft.match_index(p.id),
+                }
+            })
+            .collect();
+        MessageResult(members)
+    }
+}
+
+impl Handler<GetState> for Replicator {
+    type Result = MessageResult<GetState>;
+
+    fn handle(&mut self, _: GetState, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.state.to_json())
+    }
+}
+
+impl Handler<GetMetrics> for Replicator {
+    type Result = MessageResult<GetMetrics>;
+
+    fn handle(&mut self, _: GetMetrics, _: &mut Context<Self>) -> Self::Result {
+        let s = self.raft.status();
+        let mut m = self.metrics.clone();
+        m.term = s.term;
+        m.is_leader = s.role == Role::Leader;
+        m.commit_index = s.commit_index;
+        m.applied_index = self.state.applied_index();
+        m.messages_dropped_total = self.cluster.counters().dropped_total();
+        MessageResult(m)
+    }
+}
+
+impl Handler<TransferLeadership> for Replicator {
+    type Result = Result<(), ClientError>;
+
+    fn handle(&mut self, msg: TransferLeadership, ctx: &mut Context<Self>) -> Self::Result {
+        let s = self.raft.status();
+        if s.role != Role::Leader {
+            return Ok(());
+        }
+        // Pick the most caught-up peer unless one was named.
+        let target = msg.0.or_else(|| {
+            self.config
+                .ids()
+                .into_iter()
+                .filter(|&id| id != self.id)
+                .max_by_key(|&id| self.raft.match_index(id).unwrap_or(0))
+        });
+        if let Some(target) = target {
+            self.raft
+                .transfer_leadership(target)
+                .map_err(|_| ClientError::NoLeader)?;
+            self.schedule_drive(ctx);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,148 @@
+//! What the outside world asks a replicator, as actix messages, and the errors it can answer with.
+
+use actix::Message;
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::raft::{Index, NodeId, Role, Term};
+use crate::state::{ApplyResult, Command, Request};
+
+/// Why a client request did not produce a result. Each variant maps to one HTTP status in `api`.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum ClientError {
+    /// This node does not lead; `leader` is the one it follows, if known.
+    #[error("not the leader")]
+    NotLeader { leader: Option<NodeId> },
+    /// No leader is known (an election is under way, or there is no quorum).
+    #[error("no leader is known")]
+    NoLeader,
+    /// The request was handed to Raft but its fate was not learned in time: it may or may not
+    /// take effect.
+    #[error("timed out; the outcome is unknown")]
+    Timeout,
+    /// The request definitely did not take effect (its log slot went to another leader's entry).
+    #[error("the request was dropped by a leader change; it did not take effect")]
+    Dropped,
+    /// Too many requests in flight; retry later.
+    #[error("busy: too many requests in flight")]
+    Busy,
+    /// The node is shutting down.
+    #[error("the node is stopping")]
+    Stopping,
+}
+
+/// How a read is served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Consistency {
+    /// ReadIndex through the leader: reflects every write acknowledged before the read began.
+    #[default]
+    Linearizable,
+    /// This node's applied state, without a round trip: may be stale.
+    Local,
+    /// Through the Raft log like a write, so every node's transaction log records it.
+    Log,
+}
+
+/// An applied request's result and the log index it was applied at (or read at).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub index: Index,
+    pub result: ApplyResult,
+}
+
+/// Proposes a write (or any command) through the log; resolves once applied on this node.
+pub struct Propose(pub Request);
+
+impl Message for Propose {
+    type Result = Result<Answer, ClientError>;
+}
+
+/// Serves a read command with the given consistency.
+pub struct Read {
+    pub command: Command,
+    pub consistency: Consistency,
+}
+
+impl Message for Read {
+    type Result = Result<Answer, ClientError>;
+}
+
+/// A node's view of itself, as `GET /v1/status` shows it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct NodeStatus {
+    pub id: NodeId,
+    pub role: Role,
+    pub term: Term,
+    pub leader: Option<NodeId>,
+    pub commit_index: Index,
+    pub applied_index: Index,
+    pub last_log_index: Index,
+}
+
+/// Asks for [`NodeStatus`].
+pub struct GetStatus;
+
+impl Message for GetStatus {
+    type Result = NodeStatus;
+}
+
+/// One member as `GET /v1/members` lists it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Member {
+    pub id: NodeId,
+    pub raft: String,
+    pub http: String,
+    /// This node's belief: `leader` for the leader it follows, `self` role for itself, else `follower`
+    /// or `unknown` when no leader is known.
+    pub role: String,
+    /// Known only on the leader.
+    pub match_index: Option<Index>,
+}
+
+/// Asks for the member list.
+pub struct GetMembers;
+
+impl Message for GetMembers {
+    type Result = Vec<Member>;
+}
+
+/// Asks for the whole state machine as JSON.
+pub struct GetState;
+
+impl Message for GetState {
+    type Result = serde_json::Value;
+}
+
+/// Counters and gauges for `GET /metrics`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Metrics {
+    pub term: Term,
+    pub is_leader: bool,
+    pub commit_index: Index,
+    pub applied_index: Index,
+    pub proposals_total: u64,
+    pub proposals_failed_total: u64,
+    pub reads_total: u64,
+    pub fsync_total: u64,
+    /// Counts of fsyncs by latency bucket, upper bounds in microseconds.
+    pub fsync_latency_us_buckets: Vec<(u64, u64)>,
+    pub fsync_latency_us_sum: u64,
+    pub messages_sent_total: u64,
+    pub messages_received_total: u64,
+    pub messages_dropped_total: u64,
+    pub leader_changes_total: u64,
+}
+
+/// Asks for [`Metrics`].
+pub struct GetMetrics;
+
+impl Message for GetMetrics {
+    type Result = Metrics;
+}
+
+/// Hands leadership to another node if this one leads (used before a graceful stop).
+pub struct TransferLeadership(pub Option<NodeId>);
+
+impl Message for TransferLeadership {
+    type Result = Result<(), ClientError>;
+}

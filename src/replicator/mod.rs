@@ -1,0 +1,219 @@
+//! The `Replicator`: one node as an actix actor. It moves data between the Raft core, the log
+//! writer, the cluster layer and the state machine — and does nothing else.
+//!
+//! Persistence order (see [`crate::raft::Output`]): messages that promise nothing leave at once;
+//! the batch's hard state and entries go to the group-commit writer thread; only when the writer
+//! reports the batch durable do its `messages_after_persist` leave and the core hear `persisted`.
+//! Committed entries are applied in order and answer the proposer waiting on them.
+
+mod drive;
+mod handlers;
+mod messages;
+mod waiters;
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use thiserror::Error;
+use tokio::sync::broadcast;
+
+pub use messages::{
+    Answer, ClientError, Consistency, GetMembers, GetMetrics, GetState, GetStatus, Member,
+    Metrics, NodeStatus, Propose, Read, TransferLeadership,
+};
+
+use crate::cluster::{Cluster, ClusterError, Envelope, Outbox};
+use crate::config::{Config, ConfigError};
+use crate::raft::{self, Message, NodeId, Raft, Restored, Role, Term};
+use crate::state::{StateConfig, StateMachine, TxLog, TxLogError};
+use crate::storage::{FileStore, FileStoreOptions, GroupCommit, LogStore, StorageError};
+use waiters::Waiters;
+
+/// Exit code of a node stopped by a storage failure (disk full, fsync error, corrupt log).
+pub const EXIT_STORAGE_FAILURE: i32 = 3;
+
+/// Why a replicator could not be built.
+#[derive(Debug, Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("raft: {0}")]
+    Raft(#[from] raft::ConfigError),
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("transaction log: {0}")]
+    TxLog(#[from] TxLogError),
+    #[error("cluster: {0}")]
+    Cluster(#[from] ClusterError),
+    #[error("state machine: {0}")]
+    State(String),
+}
+
+/// A batch handed to the writer and not yet reported durable.
+struct Unsynced {
+    batch_id: u64,
+    last: Option<(raft::Index, Term)>,
+    after_persist: Vec<(NodeId, Message)>,
+    submitted: Instant,
+}
+
+/// One raftkv node.
+pub struct Replicator {
+    id: NodeId,
+    config: Arc<Config>,
+    raft: Raft,
+    state: StateMachine,
+    txlog: TxLog,
+    /// The store until `started` moves it into the writer thread.
+    store: Option<FileStore>,
+    writer: Option<GroupCommit<FileStore>>,
+    cluster: Cluster<Message>,
+    outbox: Outbox<Message>,
+    /// A copy of every inbound envelope for observers (tests); costs nothing without subscribers.
+    inbox_tap: broadcast::Sender<Envelope<Message>>,
+    next_batch_id: u64,
+    unsynced: VecDeque<Unsynced>,
+    next_msg_id: u64,
+    next_read_id: u64,
+    waiters: Waiters,
+    drive_scheduled: bool,
+    metrics: Metrics,
+    last_seen: (Role, Term, Option<NodeId>),
+}
+
+impl Replicator {
+    /// Builds node `id` from the TOML config at `config_path`: opens (or creates) its data
+    /// directory and transaction log, recovers the Raft log, and binds its raft address.
+    pub fn new(id: NodeId, config_path: impl AsRef<Path>) -> Result<Self, NodeError> {
+        let config = Config::load(config_path)?;
+        Self::with_config(id, Arc::new(config))
+    }
+
+    /// Like [`Replicator::new`] with an already loaded config.
+    pub fn with_config(id: NodeId, config: Arc<Config>) -> Result<Self, NodeError> {
+        config.node(id)?;
+        let mut store = FileStore::open(config.data_dir_for(id), FileStoreOptions::default())?;
+        let loaded = store.load()?;
+        let restored = Restored {
+            hard_state: loaded.hard_state,
+            prev_index: loaded.prev_index,
+            prev_term: loaded.prev_term,
+            entries: loaded.entries,
+            // The state machine is rebuilt from the log on every start.
+            applied: loaded.prev_index,
+        };
+        let raft = Raft::new(core_config(&config, id), restored, Box::new(StdRng::from_os_rng()))?;
+        let state = StateMachine::new(StateConfig::default()).map_err(|e| NodeError::State(e.to_string()))?;
+        let txlog = TxLog::open(&config.cluster().log_dir, id)?;
+        let cluster = Cluster::start(id, config.raft_addrs()?, Default::default())?;
+        let outbox = cluster.outbox();
+        let (inbox_tap, _) = broadcast::channel(1024);
+        let status = raft.status();
+        log::info!(
+            "node {id}: recovered term {} with log through {} (commit hint {}), transaction log through {}",
+            status.term,
+            status.last_index,
+            status.commit_index,
+            txlog.last_index()
+        );
+        Ok(Replicator {
+            id,
+            last_seen: (status.role, status.term, status.leader),
+            config,
+            raft,
+            state,
+            txlog,
+            store: Some(store),
+            writer: None,
+            cluster,
+            outbox,
+            inbox_tap,
+            next_batch_id: 0,
+            unsynced: VecDeque::new(),
+            next_msg_id: 0,
+            next_read_id: 0,
+            waiters: Waiters::default(),
+            drive_scheduled: false,
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// The node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The outbox: envelopes put here go to the peer named by `pid` (or every peer for the broadcast
+    /// id) over ZeroMQ.
+    pub fn outbox(&self) -> Outbox<Message> {
+        self.outbox.clone()
+    }
+
+    /// A subscription to the inbox: every envelope this node receives from now on, with `pid` set to
+    /// the sender.
+    pub fn inbox(&self) -> broadcast::Receiver<Envelope<Message>> {
+        self.inbox_tap.subscribe()
+    }
+}
+
+/// Maps the file config (milliseconds) onto the core's logical ticks.
+fn core_config(config: &Config, id: NodeId) -> raft::Config {
+    let mut c = raft::Config::new(id, config.ids());
+    c.heartbeat_interval_ticks = config.heartbeat_interval_ticks();
+    c.election_timeout_ticks_min = config.election_timeout_ticks_min();
+    c.election_timeout_ticks_max = config.election_timeout_ticks_max();
+    c
+}
+
+impl Actor for Replicator {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Bounded in practice by the writer's queue: `submit` blocks when it is full.
+        ctx.set_mailbox_capacity(usize::MAX);
+        let addr = ctx.address();
+        let store = self.store.take().expect("a replicator is started once");
+        match GroupCommit::spawn(store, Default::default(), move |report| {
+            addr.do_send(drive::WriterReport(report));
+        }) {
+            Ok(writer) => self.writer = Some(writer),
+            Err(e) => {
+                drive::fatal(ctx, &format!("cannot start the log writer: {e}"));
+                return;
+            }
+        }
+        if let Some(inbox) = self.cluster.take_inbox() {
+            ctx.add_stream(tokio_stream_from(inbox));
+        }
+        ctx.run_interval(self.config.tick(), |act, ctx| {
+            act.raft.tick();
+            act.drive(ctx);
+        });
+        let sweep = self.config.tick() * 10;
+        ctx.run_interval(sweep, |act, _| {
+            let expired = act.waiters.expire(Instant::now());
+            act.metrics.proposals_failed_total += expired as u64;
+        });
+        log::info!("node {}: started", self.id);
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.waiters.fail_all(ClientError::Stopping);
+        self.cluster.shutdown();
+        // Dropping the writer flushes what it holds and joins its thread.
+        self.writer = None;
+        log::info!("node {}: stopped", self.id);
+    }
+}
+
+/// Adapts a tokio receiver into a stream the actor can consume.
+fn tokio_stream_from<T: 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
