@@ -1,0 +1,213 @@
+//! Starting and stopping a bridge. It runs on its own OS thread with its own single-threaded
+//! tokio runtime, so it behaves the same under actix's runtime, plain tokio, or a plain test, and
+//! a stalled socket can never stall the node's own executor.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{SocketAddr, TcpListener};
+use std::thread::JoinHandle;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use zeromq::{RouterSocket, Socket};
+
+use super::counters::Counters;
+use super::envelope::{Envelope, BROADCAST};
+use super::error::ClusterError;
+use super::faults::Faults;
+use super::inbound::Inbound;
+use super::limits::Limits;
+use super::outbound::PeerLink;
+use super::outbox::Outbox;
+use crate::raft::NodeId;
+
+/// Starts cluster bridges.
+pub struct Cluster;
+
+/// A running bridge. Dropping it shuts it down.
+pub struct ClusterHandle<M> {
+    my_id: NodeId,
+    local_addr: SocketAddr,
+    outbox: Outbox<M>,
+    inbox: Option<mpsc::Receiver<Envelope<M>>>,
+    counters: Counters,
+    faults: Faults,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Cluster {
+    /// Listens on `peers[my_id]` and connects to every other peer.
+    ///
+    /// Returns once the listening socket is bound (so a peer may send at once); connections to
+    /// peers are made in the background and remade whenever lost. `peers` lists every member,
+    /// this node included.
+    pub fn start<M>(
+        my_id: NodeId,
+        peers: &BTreeMap<NodeId, SocketAddr>,
+        limits: Limits,
+    ) -> Result<ClusterHandle<M>, ClusterError>
+    where
+        M: Serialize + DeserializeOwned + Send + 'static,
+    {
+        limits.validate()?;
+        if let Some(&id) = peers.keys().find(|&&id| id == 0 || id == BROADCAST) {
+            return Err(ClusterError::ReservedId(id));
+        }
+        let addr = *peers.get(&my_id).ok_or(ClusterError::NotAMember(my_id))?;
+        // Bound here, synchronously, so an address in use fails `start` itself. std sets
+        // SO_REUSEADDR on Unix, so a restarted node can rebind while old connections linger.
+        let listener =
+            TcpListener::bind(addr).map_err(|source| ClusterError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ClusterError::Bind { addr, source })?;
+
+        let counters = Counters::default();
+        let others: BTreeSet<NodeId> = peers.keys().copied().filter(|&id| id != my_id).collect();
+        let faults = Faults::new(others.iter().copied());
+        let mut queues = BTreeMap::new();
+        let mut links = Vec::with_capacity(others.len());
+        for &peer in &others {
+            let (tx, rx) = mpsc::channel(limits.peer_queue_len);
+            queues.insert(peer, tx);
+            links.push(PeerLink {
+                my_id,
+                peer,
+                addr: peers[&peer],
+                queue: rx,
+                limits: limits.clone(),
+                counters: counters.clone(),
+            });
+        }
+        let (inbox_tx, inbox_rx) = mpsc::channel(limits.inbox_len);
+        let inbound = Inbound {
+            my_id,
+            senders: others,
+            max_frame_bytes: limits.max_frame_bytes,
+            inbox: inbox_tx,
+            counters: counters.clone(),
+            faults: faults.clone(),
+        };
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name(format!("raftkv-cluster-{my_id}"))
+            .spawn(move || run(listener, inbound, links, stop_rx, ready_tx))
+            .map_err(|e| ClusterError::Start(e.to_string()))?;
+        let started = ready_rx
+            .recv()
+            .unwrap_or_else(|_| Err("the bridge thread exited while starting".to_string()));
+        if let Err(why) = started {
+            // The thread has already returned (it reports failure as its last act).
+            let _ = thread.join();
+            return Err(ClusterError::Start(why));
+        }
+        Ok(ClusterHandle {
+            my_id,
+            local_addr,
+            outbox: Outbox::new(my_id, queues, counters.clone(), faults.clone()),
+            inbox: Some(inbox_rx),
+            counters,
+            faults,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// The bridge thread: bind the ROUTER, spawn the receive loop and one task per peer, wait for
+/// the stop signal, then drop the runtime, which cancels every task and closes every socket.
+fn run<M: DeserializeOwned + Send + 'static>(
+    listener: TcpListener,
+    inbound: Inbound<M>,
+    links: Vec<PeerLink>,
+    stop: oneshot::Receiver<()>,
+    ready: std::sync::mpsc::SyncSender<Result<(), String>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = ready.send(Err(format!("cannot build a runtime: {e}")));
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let mut router = RouterSocket::new();
+        if let Err(e) = router.bind_listener(listener).await {
+            let _ = ready.send(Err(format!("cannot listen: {e}")));
+            return;
+        }
+        tokio::spawn(inbound.run(router));
+        for link in links {
+            tokio::spawn(link.run());
+        }
+        let _ = ready.send(Ok(()));
+        // Err means the handle was dropped without `shutdown`: stop all the same.
+        let _ = stop.await;
+    });
+    drop(runtime);
+}
+
+impl<M> ClusterHandle<M> {
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.my_id
+    }
+
+    /// The address the ROUTER listens on (the configured one, with the real port if it was 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A sender of envelopes to peers; clone it freely.
+    pub fn outbox(&self) -> Outbox<M> {
+        self.outbox.clone()
+    }
+
+    /// The receiver of envelopes from peers (`pid` = sender). There is one: the first call takes it.
+    pub fn take_inbox(&mut self) -> Option<mpsc::Receiver<Envelope<M>>> {
+        self.inbox.take()
+    }
+
+    /// The bridge's counters (a live view; call `snapshot`).
+    pub fn counters(&self) -> Counters {
+        self.counters.clone()
+    }
+
+    /// The test-only switch that drops traffic with chosen peers.
+    pub fn faults(&self) -> Faults {
+        self.faults.clone()
+    }
+
+    /// Stops the bridge: closes every socket and frees the listening port before returning.
+    /// Afterwards the outbox answers [`super::OutboxError::Closed`] and the inbox ends.
+    /// Idempotent. Blocks briefly on the bridge thread; call it off any latency-critical path.
+    pub fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            // A panic on the bridge thread is a bug; surface it rather than hide it.
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
+impl<M> Drop for ClusterHandle<M> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Do not risk a second panic while unwinding; just ask the thread to stop.
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+            return;
+        }
+        self.shutdown();
+    }
+}

@@ -1,0 +1,111 @@
+//! What the bridge did with every frame, for tests, metrics and the operator.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A cheap, cloneable view of one bridge's counters. Counts only grow.
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    cells: Arc<Cells>,
+}
+
+#[derive(Debug, Default)]
+struct Cells {
+    sent: AtomicU64,
+    received: AtomicU64,
+    dropped_queue_full: AtomicU64,
+    dropped_unreachable: AtomicU64,
+    dropped_decode: AtomicU64,
+    dropped_unknown_sender: AtomicU64,
+    dropped_oversized: AtomicU64,
+    dropped_inbox_full: AtomicU64,
+    dropped_fault_out: AtomicU64,
+    dropped_fault_in: AtomicU64,
+    reconnects: AtomicU64,
+}
+
+/// The counters at one instant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    /// Frames handed to a peer's ZeroMQ socket (per destination: a broadcast to 4 peers is 4).
+    pub sent: u64,
+    /// Envelopes delivered to the inbox.
+    pub received: u64,
+    /// Outbound frames dropped because the peer's queue was full.
+    pub dropped_queue_full: u64,
+    /// Outbound frames dropped because the peer could not be reached, failed, or stalled.
+    pub dropped_unreachable: u64,
+    /// Inbound frames that were not exactly one well-formed envelope.
+    pub dropped_decode: u64,
+    /// Inbound envelopes whose sender id is not a peer.
+    pub dropped_unknown_sender: u64,
+    /// Inbound frames larger than the limit.
+    pub dropped_oversized: u64,
+    /// Inbound envelopes dropped because the inbox was full or no longer read.
+    pub dropped_inbox_full: u64,
+    /// Outbound envelopes dropped by the test-only fault switch.
+    pub dropped_fault_out: u64,
+    /// Inbound envelopes dropped by the test-only fault switch.
+    pub dropped_fault_in: u64,
+    /// Outbound connections made again after an earlier connection to the same peer was lost.
+    pub reconnects: u64,
+}
+
+/// Names a counter for [`Counters::add`].
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Counter {
+    Sent,
+    Received,
+    DroppedQueueFull,
+    DroppedUnreachable,
+    DroppedDecode,
+    DroppedUnknownSender,
+    DroppedOversized,
+    DroppedInboxFull,
+    DroppedFaultOut,
+    DroppedFaultIn,
+    Reconnects,
+}
+
+impl Counters {
+    /// Reads every counter (each read is atomic; the set is not one atomic snapshot).
+    pub fn snapshot(&self) -> CounterSnapshot {
+        let c = &self.cells;
+        let get = |cell: &AtomicU64| cell.load(Ordering::Relaxed);
+        CounterSnapshot {
+            sent: get(&c.sent),
+            received: get(&c.received),
+            dropped_queue_full: get(&c.dropped_queue_full),
+            dropped_unreachable: get(&c.dropped_unreachable),
+            dropped_decode: get(&c.dropped_decode),
+            dropped_unknown_sender: get(&c.dropped_unknown_sender),
+            dropped_oversized: get(&c.dropped_oversized),
+            dropped_inbox_full: get(&c.dropped_inbox_full),
+            dropped_fault_out: get(&c.dropped_fault_out),
+            dropped_fault_in: get(&c.dropped_fault_in),
+            reconnects: get(&c.reconnects),
+        }
+    }
+
+    pub(super) fn add(&self, counter: Counter, n: u64) {
+        let c = &self.cells;
+        let cell = match counter {
+            Counter::Sent => &c.sent,
+            Counter::Received => &c.received,
+            Counter::DroppedQueueFull => &c.dropped_queue_full,
+            Counter::DroppedUnreachable => &c.dropped_unreachable,
+            Counter::DroppedDecode => &c.dropped_decode,
+            Counter::DroppedUnknownSender => &c.dropped_unknown_sender,
+            Counter::DroppedOversized => &c.dropped_oversized,
+            Counter::DroppedInboxFull => &c.dropped_inbox_full,
+            Counter::DroppedFaultOut => &c.dropped_fault_out,
+            Counter::DroppedFaultIn => &c.dropped_fault_in,
+            Counter::Reconnects => &c.reconnects,
+        };
+        cell.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(super) fn incr(&self, counter: Counter) {
+        self.add(counter, 1);
+    }
+}

@@ -1,0 +1,102 @@
+//! The receiving half: one ROUTER bound to this node's address takes frames from every peer's
+//! DEALER, checks them, and hands envelopes to the inbox without ever waiting on the node.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc::{self, error::TrySendError};
+use zeromq::{RouterSocket, SocketRecv, ZmqMessage};
+
+use super::counters::{Counter, Counters};
+use super::envelope::Envelope;
+use super::faults::Faults;
+use super::warn_limit::WarnLimit;
+use super::wire;
+use crate::raft::NodeId;
+
+/// Everything the receive loop needs; moved onto the bridge's runtime.
+pub(super) struct Inbound<M> {
+    pub my_id: NodeId,
+    /// Ids a frame may claim as its sender: the other members.
+    pub senders: BTreeSet<NodeId>,
+    pub max_frame_bytes: usize,
+    pub inbox: mpsc::Sender<Envelope<M>>,
+    pub counters: Counters,
+    pub faults: Faults,
+}
+
+impl<M: DeserializeOwned + Send + 'static> Inbound<M> {
+    /// Receives until the runtime is dropped.
+    pub(super) async fn run(self, mut router: RouterSocket) {
+        let mut warn = WarnLimit::new(Duration::from_secs(1));
+        loop {
+            match router.recv().await {
+                Ok(message) => self.accept(message, &mut warn),
+                Err(e) => {
+                    // Not expected (the library handles per-connection errors itself); pause so
+                    // a persistent failure cannot spin the bridge's thread.
+                    warn.warn(format_args!("node {}: receive failed: {e}", self.my_id));
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+
+    /// Checks one ROUTER message (`[connection identity, frame]`) and delivers it or counts why not.
+    fn accept(&self, message: ZmqMessage, warn: &mut WarnLimit) {
+        let me = self.my_id;
+        if message.len() != 2 {
+            self.counters.incr(Counter::DroppedDecode);
+            let parts = message.len().saturating_sub(1);
+            warn.warn(format_args!(
+                "node {me}: dropped a {parts}-part message (expected 1)"
+            ));
+            return;
+        }
+        let Some(frame) = message.get(1) else { return };
+        if frame.len() > self.max_frame_bytes {
+            self.counters.incr(Counter::DroppedOversized);
+            let (len, max) = (frame.len(), self.max_frame_bytes);
+            warn.warn(format_args!(
+                "node {me}: dropped a {len}-byte frame (limit {max})"
+            ));
+            return;
+        }
+        let (from, msg_id, msg) = match wire::decode::<M>(frame) {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                self.counters.incr(Counter::DroppedDecode);
+                warn.warn(format_args!("node {me}: dropped an undecodable frame: {e}"));
+                return;
+            }
+        };
+        if !self.senders.contains(&from) {
+            self.counters.incr(Counter::DroppedUnknownSender);
+            warn.warn(format_args!(
+                "node {me}: dropped a frame from unknown node {from}"
+            ));
+            return;
+        }
+        if self.faults.is_blocked(from) {
+            self.counters.incr(Counter::DroppedFaultIn);
+            return;
+        }
+        match self.inbox.try_reserve() {
+            Ok(slot) => {
+                // Counted before it becomes visible, so whoever reads it sees it counted.
+                self.counters.incr(Counter::Received);
+                slot.send(Envelope {
+                    pid: from,
+                    msg_id,
+                    msg,
+                });
+            }
+            // Closed means the node stopped reading; either way the envelope is lost, as on a
+            // lossy network.
+            Err(TrySendError::Full(()) | TrySendError::Closed(())) => {
+                self.counters.incr(Counter::DroppedInboxFull);
+            }
+        }
+    }
+}

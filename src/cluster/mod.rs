@@ -1,0 +1,31 @@
+//! The bridge between a node's envelopes and ZeroMQ.
+//!
+//! ```text
+//!  node ──Outbox::send──▶ per-peer bounded queue ──▶ DEALER ──tcp──▶ peer's ROUTER
+//!  node ◀──inbox (mpsc)── checks (size, decode, sender, faults) ◀── ROUTER ◀──tcp── peers' DEALERs
+//! ```
+//! Each node binds one ROUTER for everything it receives and owns one DEALER per peer for what it
+//! sends; each socket carries traffic one way. A frame is the MessagePack array
+//! `[from, msg_id, msg]` ([`wire`]). Delivery is best effort, as Raft assumes: a full queue, an
+//! unreachable or stalled peer, a malformed frame all drop the envelope and bump a counter, and
+//! never block the node or grow memory beyond the [`Limits`].
+
+mod bridge;
+mod counters;
+mod envelope;
+mod error;
+mod faults;
+mod inbound;
+mod limits;
+mod outbound;
+mod outbox;
+mod warn_limit;
+pub mod wire;
+
+pub use bridge::{Cluster, ClusterHandle};
+pub use counters::{CounterSnapshot, Counters};
+pub use envelope::{Envelope, BROADCAST};
+pub use error::{ClusterError, OutboxError};
+pub use faults::Faults;
+pub use limits::Limits;
+pub use outbox::Outbox;

@@ -1,0 +1,193 @@
+//! The sending half toward one peer: a task that owns a DEALER connected to the peer's ROUTER,
+//! drains the peer's bounded queue into it, and rebuilds the socket whenever the connection is
+//! lost, because zeromq 0.7 DEALERs never reconnect on their own.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::{self, error::TryRecvError};
+use zeromq::{
+    DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketEvent, SocketOptions, SocketRecv,
+    SocketSend, ZmqMessage,
+};
+
+use super::counters::{Counter, Counters};
+use super::limits::Limits;
+use crate::raft::NodeId;
+
+/// Frames sent in one go before the task looks at connection events again.
+const BATCH_MAX: usize = 256;
+
+/// One peer's outbound path; moved onto the bridge's runtime.
+pub(super) struct PeerLink {
+    pub my_id: NodeId,
+    pub peer: NodeId,
+    pub addr: SocketAddr,
+    pub queue: mpsc::Receiver<Bytes>,
+    pub limits: Limits,
+    pub counters: Counters,
+}
+
+/// A live connection: the DEALER's halves and its event stream.
+struct Session {
+    tx: DealerSendHalf,
+    /// Never carries data (the peer's ROUTER does not answer); polled so that the library sees
+    /// the peer close the connection and reports `Disconnected` at once, not on a later write.
+    rx: DealerRecvHalf,
+    events: futures::channel::mpsc::Receiver<SocketEvent>,
+}
+
+/// Why a session ended.
+enum End {
+    /// The connection failed or stalled: build a new one.
+    Lost,
+    /// Every outbox handle is gone: nothing will ever be sent again.
+    Closed,
+}
+
+impl PeerLink {
+    /// Connects, pumps, reconnects, until the outbox is dropped or the runtime shuts down.
+    pub(super) async fn run(mut self) {
+        let min = Duration::from_millis(self.limits.reconnect_backoff_ms_min);
+        let max = Duration::from_millis(self.limits.reconnect_backoff_ms_max);
+        let mut backoff = min;
+        let mut ever_connected = false;
+        loop {
+            let Some(session) = self.connect().await else {
+                // Frames queued for an unreachable peer are stale by the time it returns; Raft
+                // resends what still matters, so free the queue for fresh ones.
+                if !self.drop_queued() {
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(max);
+                continue;
+            };
+            backoff = min;
+            if ever_connected {
+                self.counters.incr(Counter::Reconnects);
+            }
+            ever_connected = true;
+            log::debug!(
+                "node {}: connected to node {} at {}",
+                self.my_id,
+                self.peer,
+                self.addr
+            );
+            match self.pump(session).await {
+                End::Lost => log::debug!("node {}: lost node {}", self.my_id, self.peer),
+                End::Closed => return,
+            }
+        }
+    }
+
+    async fn connect(&self) -> Option<Session> {
+        let timeout = self.limits.connect_timeout();
+        // A bare TCP probe first: zeromq's own connect retries a refused port on a 50, 100,
+        // 200 ms schedule, which would delay reaching a restarted peer; the probe lets our
+        // shorter backoff decide how soon to try again.
+        match tokio::time::timeout(timeout, TcpStream::connect(self.addr)).await {
+            Ok(Ok(probe)) => drop(probe),
+            _ => return None,
+        }
+        let mut options = SocketOptions::default();
+        options.connect_timeout(timeout);
+        let mut socket = DealerSocket::with_options(options);
+        let events = socket.monitor();
+        if let Err(e) = socket.connect(&format!("tcp://{}", self.addr)).await {
+            log::debug!(
+                "node {}: cannot connect to node {}: {e}",
+                self.my_id,
+                self.peer
+            );
+            return None;
+        }
+        let (tx, rx) = socket.split();
+        Some(Session { tx, rx, events })
+    }
+
+    /// Moves frames from the queue to the socket until the connection is lost.
+    async fn pump(&mut self, session: Session) -> End {
+        let Session {
+            mut tx,
+            mut rx,
+            mut events,
+        } = session;
+        loop {
+            tokio::select! {
+                biased;
+                event = events.next() => match event {
+                    Some(SocketEvent::Disconnected(_)) | None => return End::Lost,
+                    Some(_) => {}
+                },
+                received = rx.recv() => {
+                    if received.is_err() {
+                        return End::Lost;
+                    }
+                }
+                frame = self.queue.recv() => {
+                    let Some(frame) = frame else { return End::Closed };
+                    if !self.send(&mut tx, frame).await {
+                        return End::Lost;
+                    }
+                    // Drain what is already queued without going back through select!.
+                    for _ in 1..BATCH_MAX {
+                        let Ok(frame) = self.queue.try_recv() else { break };
+                        if !self.send(&mut tx, frame).await {
+                            return End::Lost;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands one frame to the socket; false when the connection must be rebuilt.
+    async fn send(&self, tx: &mut DealerSendHalf, frame: Bytes) -> bool {
+        // `send` only blocks once ZeroMQ holds 100,000 frames for a peer that stopped reading;
+        // the timeout turns that into a reconnect, which also frees those frames.
+        match tokio::time::timeout(self.limits.send_timeout(), tx.send(ZmqMessage::from(frame)))
+            .await
+        {
+            Ok(Ok(())) => {
+                self.counters.incr(Counter::Sent);
+                true
+            }
+            Ok(Err(e)) => {
+                self.counters.incr(Counter::DroppedUnreachable);
+                log::debug!(
+                    "node {}: send to node {} failed: {e}",
+                    self.my_id,
+                    self.peer
+                );
+                false
+            }
+            Err(_) => {
+                self.counters.incr(Counter::DroppedUnreachable);
+                log::warn!(
+                    "node {}: node {} stalled; reconnecting",
+                    self.my_id,
+                    self.peer
+                );
+                false
+            }
+        }
+    }
+
+    /// Drops every queued frame (counted); false once the queue is closed and empty.
+    fn drop_queued(&mut self) -> bool {
+        let mut dropped = 0;
+        let open = loop {
+            match self.queue.try_recv() {
+                Ok(_) => dropped += 1,
+                Err(TryRecvError::Empty) => break true,
+                Err(TryRecvError::Disconnected) => break false,
+            }
+        };
+        self.counters.add(Counter::DroppedUnreachable, dropped);
+        open
+    }
+}

@@ -1,0 +1,222 @@
+//! The cluster's TOML configuration: read once, validated once, with errors that name the file, the
+//! line and the field (`config/x.toml:7: cluster.heartbeat_interval_ms: expected an integer, found a
+//! string`).
+//!
+//! One file describes the whole cluster; every node reads the same file and picks its own entry
+//! with [`Config::node`]. Times are milliseconds here, at the edge; [`Config::raft_core_config`]
+//! turns them into the logical ticks the core counts.
+//!
+//! Relative `data_dir` and `log_dir` are kept as written, so they resolve against the current
+//! directory of the process that uses them (not against the config file's directory): running
+//! `raftkv` from the repository root puts data in `./data/node-<id>`.
+
+mod address;
+mod error;
+mod locate;
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use address::Address;
+pub use error::ConfigError;
+
+use crate::raft::{self, NodeId};
+
+/// The shipped five-node cluster, `config/cluster.toml`, compiled in.
+const DEFAULT_CLUSTER_TOML: &str = include_str!("../config/cluster.toml");
+const DEFAULT_CLUSTER_PATH: &str = "config/cluster.toml";
+
+/// Upper bound on `max_value_bytes`: a value must fit in one network frame with room to spare
+/// (the cluster layer's default frame limit is twice this).
+pub const MAX_VALUE_BYTES_LIMIT: u64 = 32 << 20;
+
+/// A validated cluster configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file name used in messages.
+    path: String,
+    cluster: ClusterSettings,
+    /// In file order; ids and addresses unique.
+    peers: Vec<PeerConfig>,
+    /// Line of the first `[[peers]]` entry, for errors about the list as a whole.
+    peers_line: usize,
+    /// Line of each peer's `raft` address, parallel to `peers`, for errors found after loading.
+    raft_lines: Vec<usize>,
+}
+
+/// The `[cluster]` table. Invariant (checked at load): `tick_ms <= heartbeat_interval_ms <
+/// election_timeout_min_ms < election_timeout_max_ms`, and the same strict order holds after
+/// rounding each to whole ticks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// The core's logical tick.
+    pub tick_ms: u64,
+    /// A leader's heartbeat period.
+    pub heartbeat_interval_ms: u64,
+    /// Followers wait a random time in `[min, max)` without a leader before campaigning.
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// Each node keeps its durable state in `<data_dir>/node-<id>`.
+    pub data_dir: PathBuf,
+    /// Each node writes its transaction log to `<log_dir>/node-<id>.log`.
+    pub log_dir: PathBuf,
+    /// Largest value a client may store; at most [`MAX_VALUE_BYTES_LIMIT`].
+    pub max_value_bytes: u64,
+    /// How long a client request may wait for commit before it fails.
+    pub request_timeout_ms: u64,
+    /// Expose the test-only switch that blocks traffic to chosen peers.
+    pub test_faults: bool,
+}
+
+/// One `[[peers]]` entry: a member and the three addresses it listens on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// Non-zero, unique in the file.
+    pub id: NodeId,
+    /// Raft traffic between nodes (ZeroMQ).
+    pub raft: Address,
+    /// The HTTP API.
+    pub http: Address,
+    /// The memcached-style text protocol.
+    pub text: Address,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Config::parse(&text, &shown)
+    }
+
+    /// Parses and validates `text`; `path_for_messages` names it in errors.
+    pub fn parse(text: &str, path_for_messages: &str) -> Result<Config, ConfigError> {
+        let raw = toml::from_str(text)
+            .map_err(|e| ConfigError::from_toml(path_for_messages, text, &e))?;
+        validate::validate(path_for_messages, text, raw)
+    }
+
+    /// The shipped five-node local cluster (`config/cluster.toml`), embedded in the binary.
+    pub fn default_cluster() -> Config {
+        // The embedded file is checked by a test; failing here is a build defect, not user error.
+        Config::parse(DEFAULT_CLUSTER_TOML, DEFAULT_CLUSTER_PATH)
+            .expect("the embedded config/cluster.toml is valid")
+    }
+
+    /// The file name this configuration was read from, as used in messages.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The `[cluster]` settings.
+    pub fn cluster(&self) -> &ClusterSettings {
+        &self.cluster
+    }
+
+    /// Every member, in file order.
+    pub fn peers(&self) -> &[PeerConfig] {
+        &self.peers
+    }
+
+    /// Every member's id, ascending.
+    pub fn ids(&self) -> Vec<NodeId> {
+        let mut ids: Vec<NodeId> = self.peers.iter().map(|p| p.id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The entry of node `id`, or an error naming the file and the ids it does define.
+    pub fn node(&self, id: NodeId) -> Result<&PeerConfig, ConfigError> {
+        self.peers
+            .iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| ConfigError::Invalid {
+                path: self.path.clone(),
+                line: self.peers_line,
+                field: Some("peers".to_string()),
+                message: format!("no node with id {id}; the file defines {:?}", self.ids()),
+            })
+    }
+
+    /// The Raft address of every member, resolved (host names are looked up once, here).
+    pub fn raft_addrs(&self) -> Result<BTreeMap<NodeId, SocketAddr>, ConfigError> {
+        self.peers
+            .iter()
+            .zip(&self.raft_lines)
+            .enumerate()
+            .map(|(i, (p, &line))| {
+                let addr = p.raft.resolve().map_err(|e| ConfigError::Invalid {
+                    path: self.path.clone(),
+                    line,
+                    field: Some(format!("peers[{i}].raft")),
+                    message: format!("cannot resolve {}: {e}", p.raft),
+                })?;
+                Ok((p.id, addr))
+            })
+            .collect()
+    }
+
+    /// Node `id`'s data directory, `<data_dir>/node-<id>`.
+    pub fn data_dir_for(&self, id: NodeId) -> PathBuf {
+        self.cluster.data_dir.join(format!("node-{id}"))
+    }
+
+    /// Node `id`'s transaction log file, `<log_dir>/node-<id>.log`.
+    pub fn log_file_for(&self, id: NodeId) -> PathBuf {
+        self.cluster.log_dir.join(format!("node-{id}.log"))
+    }
+
+    /// The period of the core's logical tick.
+    pub fn tick(&self) -> Duration {
+        Duration::from_millis(self.cluster.tick_ms)
+    }
+
+    /// How long a client request may wait.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.cluster.request_timeout_ms)
+    }
+
+    /// The heartbeat period in ticks (rounded down).
+    pub fn heartbeat_interval_ticks(&self) -> u32 {
+        self.ms_to_ticks(self.cluster.heartbeat_interval_ms)
+    }
+
+    /// The shortest election timeout in ticks (rounded down).
+    pub fn election_timeout_ticks_min(&self) -> u32 {
+        self.ms_to_ticks(self.cluster.election_timeout_min_ms)
+    }
+
+    /// The longest election timeout in ticks (rounded down).
+    pub fn election_timeout_ticks_max(&self) -> u32 {
+        self.ms_to_ticks(self.cluster.election_timeout_max_ms)
+    }
+
+    /// Whole ticks in `ms`, rounded down.
+    pub fn ms_to_ticks(&self, ms: u64) -> u32 {
+        validate::ms_to_ticks(ms, self.cluster.tick_ms)
+    }
+
+    /// The core's configuration for node `id`: every member votes; timeouts in ticks; the other
+    /// limits keep the core's defaults.
+    pub fn raft_core_config(&self, id: NodeId) -> Result<raft::Config, ConfigError> {
+        self.node(id)?;
+        let mut core = raft::Config::new(id, self.ids());
+        core.heartbeat_interval_ticks = self.heartbeat_interval_ticks();
+        core.election_timeout_ticks_min = self.election_timeout_ticks_min();
+        core.election_timeout_ticks_max = self.election_timeout_ticks_max();
+        // Validation at load guarantees the tick order the core checks; a failure here is a bug.
+        assert!(
+            core.validate().is_ok(),
+            "validated config yields a bad core config"
+        );
+        Ok(core)
+    }
+}

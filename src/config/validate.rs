@@ -1,0 +1,190 @@
+//! Every check on a parsed file, each naming the line and field it rejects. Runs once, at load.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use toml::Spanned;
+
+use super::raw::{RawCluster, RawFile, RawPeer};
+use super::{Address, ClusterSettings, Config, ConfigError, PeerConfig, MAX_VALUE_BYTES_LIMIT};
+
+/// Whole ticks in `ms` (rounded down), saturating at `u32::MAX`.
+pub(super) fn ms_to_ticks(ms: u64, tick_ms: u64) -> u32 {
+    debug_assert!(tick_ms > 0, "tick_ms is validated non-zero");
+    u32::try_from(ms / tick_ms).unwrap_or(u32::MAX)
+}
+
+/// Reports errors against one file's text.
+struct Checker<'a> {
+    path: &'a str,
+    text: &'a str,
+}
+
+impl Checker<'_> {
+    fn fail<T>(&self, value: &Spanned<T>, field: &str, message: String) -> Result<(), ConfigError> {
+        Err(ConfigError::at(
+            self.path,
+            self.text,
+            value.span(),
+            field,
+            message,
+        ))
+    }
+
+    fn line<T>(&self, value: &Spanned<T>) -> usize {
+        super::locate::line_of(self.text, value.span().start)
+    }
+}
+
+/// Turns the raw file into a [`Config`], or names the first problem found.
+pub(super) fn validate(path: &str, text: &str, raw: RawFile) -> Result<Config, ConfigError> {
+    let check = Checker { path, text };
+    let cluster = check_cluster(&check, raw.cluster.into_inner())?;
+    let (peers, raft_lines) = check_peers(&check, &raw.peers)?;
+    let peers_line = raw
+        .peers
+        .get_ref()
+        .first()
+        .map_or_else(|| check.line(&raw.peers), |p| check.line(p));
+    Ok(Config {
+        path: path.to_string(),
+        cluster,
+        peers,
+        peers_line,
+        raft_lines,
+    })
+}
+
+fn check_cluster(check: &Checker<'_>, raw: RawCluster) -> Result<ClusterSettings, ConfigError> {
+    let tick = *raw.tick_ms.get_ref();
+    if tick == 0 {
+        check.fail(&raw.tick_ms, "cluster.tick_ms", "must be at least 1".into())?;
+    }
+    let heartbeat = &raw.heartbeat_interval_ms;
+    let min = &raw.election_timeout_min_ms;
+    let max = &raw.election_timeout_max_ms;
+    if *heartbeat.get_ref() < tick {
+        let msg = format!("must be at least one tick (tick_ms = {tick})");
+        check.fail(heartbeat, "cluster.heartbeat_interval_ms", msg)?;
+    }
+    if min.get_ref() <= heartbeat.get_ref() {
+        let msg = format!(
+            "must exceed heartbeat_interval_ms ({}), or followers time out between heartbeats",
+            heartbeat.get_ref()
+        );
+        check.fail(min, "cluster.election_timeout_min_ms", msg)?;
+    }
+    if max.get_ref() <= min.get_ref() {
+        let msg = format!("must exceed election_timeout_min_ms ({})", min.get_ref());
+        check.fail(max, "cluster.election_timeout_max_ms", msg)?;
+    }
+    check_ticks(check, &raw)?;
+    let max_value = &raw.max_value_bytes;
+    if !(1..=MAX_VALUE_BYTES_LIMIT).contains(max_value.get_ref()) {
+        let msg = format!("must be between 1 and {MAX_VALUE_BYTES_LIMIT}");
+        check.fail(max_value, "cluster.max_value_bytes", msg)?;
+    }
+    if *raw.request_timeout_ms.get_ref() == 0 {
+        let msg = "must be at least 1".to_string();
+        check.fail(&raw.request_timeout_ms, "cluster.request_timeout_ms", msg)?;
+    }
+    for (dir, field) in [
+        (&raw.data_dir, "cluster.data_dir"),
+        (&raw.log_dir, "cluster.log_dir"),
+    ] {
+        if dir.get_ref().trim().is_empty() {
+            check.fail(dir, field, "must name a directory".into())?;
+        }
+    }
+    Ok(ClusterSettings {
+        tick_ms: tick,
+        heartbeat_interval_ms: raw.heartbeat_interval_ms.into_inner(),
+        election_timeout_min_ms: raw.election_timeout_min_ms.into_inner(),
+        election_timeout_max_ms: raw.election_timeout_max_ms.into_inner(),
+        data_dir: PathBuf::from(raw.data_dir.into_inner()),
+        log_dir: PathBuf::from(raw.log_dir.into_inner()),
+        max_value_bytes: raw.max_value_bytes.into_inner(),
+        request_timeout_ms: raw.request_timeout_ms.into_inner(),
+        test_faults: raw.test_faults,
+    })
+}
+
+/// The core counts whole ticks: the strict order heartbeat < min < max must survive rounding down.
+fn check_ticks(check: &Checker<'_>, raw: &RawCluster) -> Result<(), ConfigError> {
+    let tick = *raw.tick_ms.get_ref();
+    let ticks = |v: &Spanned<u64>| ms_to_ticks(*v.get_ref(), tick);
+    let (heartbeat, min, max) = (
+        ticks(&raw.heartbeat_interval_ms),
+        ticks(&raw.election_timeout_min_ms),
+        ticks(&raw.election_timeout_max_ms),
+    );
+    if min <= heartbeat {
+        let msg = format!(
+            "is {min} whole ticks of {tick} ms, not more than the heartbeat's {heartbeat}; \
+             use a smaller tick_ms or a longer timeout"
+        );
+        check.fail(
+            &raw.election_timeout_min_ms,
+            "cluster.election_timeout_min_ms",
+            msg,
+        )?;
+    }
+    if max <= min {
+        let msg = format!("is {max} whole ticks of {tick} ms, not more than the minimum's {min}");
+        check.fail(
+            &raw.election_timeout_max_ms,
+            "cluster.election_timeout_max_ms",
+            msg,
+        )?;
+    }
+    Ok(())
+}
+
+/// Returns the peers in file order and the line of each one's `raft` address.
+fn check_peers(
+    check: &Checker<'_>,
+    raw: &Spanned<Vec<Spanned<RawPeer>>>,
+) -> Result<(Vec<PeerConfig>, Vec<usize>), ConfigError> {
+    if raw.get_ref().is_empty() {
+        check.fail(
+            raw,
+            "peers",
+            "at least one [[peers]] entry is required".into(),
+        )?;
+    }
+    let mut ids: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut addresses: BTreeMap<Address, String> = BTreeMap::new();
+    let mut peers = Vec::with_capacity(raw.get_ref().len());
+    let mut raft_lines = Vec::with_capacity(raw.get_ref().len());
+    for (i, peer) in raw.get_ref().iter().enumerate() {
+        let peer = peer.get_ref();
+        let id = *peer.id.get_ref();
+        let id_field = format!("peers[{i}].id");
+        if id == 0 {
+            check.fail(&peer.id, &id_field, "0 is reserved; ids start at 1".into())?;
+        }
+        if let Some(first) = ids.insert(id, i) {
+            let msg = format!("duplicate id {id} (also peers[{first}].id)");
+            check.fail(&peer.id, &id_field, msg)?;
+        }
+        let mut address = |value: &Spanned<String>, name: &str| {
+            let field = format!("peers[{i}].{name}");
+            let parsed = Address::parse(value.get_ref()).map_err(|msg| {
+                ConfigError::at(check.path, check.text, value.span(), &field, msg)
+            })?;
+            if let Some(other) = addresses.insert(parsed.clone(), field.clone()) {
+                let msg = format!("address {parsed} is already used by {other}");
+                check.fail(value, &field, msg)?;
+            }
+            Ok::<Address, ConfigError>(parsed)
+        };
+        peers.push(PeerConfig {
+            id,
+            raft: address(&peer.raft, "raft")?,
+            http: address(&peer.http, "http")?,
+            text: address(&peer.text, "text")?,
+        });
+        raft_lines.push(check.line(&peer.raft));
+    }
+    Ok((peers, raft_lines))
+}

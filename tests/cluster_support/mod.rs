@@ -1,0 +1,99 @@
+//! Shared helpers of the `cluster_*` tests: free ports, bridges on loopback, waiting on conditions.
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use raftkv::cluster::{Cluster, ClusterHandle, Envelope, Limits, Outbox};
+use raftkv::raft::NodeId;
+use tokio::sync::mpsc::Receiver;
+
+/// The test message type: any serde type works; a string keeps assertions readable.
+pub type Msg = String;
+
+/// Generous: the machine is shared, and a deadline only bounds a failing test.
+pub const DEADLINE: Duration = Duration::from_secs(5);
+
+/// `n` loopback addresses whose ports the OS reported free just now.
+pub fn free_addrs(n: usize) -> Vec<SocketAddr> {
+    // Hold every listener until all ports are chosen, so the OS does not hand one out twice.
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind port 0"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local addr"))
+        .collect()
+}
+
+/// Ids 1..=n mapped to `n` free addresses.
+pub fn cluster_of(n: usize) -> BTreeMap<NodeId, SocketAddr> {
+    (1..).zip(free_addrs(n)).collect()
+}
+
+/// Starts node `id` with default limits.
+pub fn start(id: NodeId, peers: &BTreeMap<NodeId, SocketAddr>) -> ClusterHandle<Msg> {
+    start_with(id, peers, Limits::default())
+}
+
+/// Starts node `id` with `limits`.
+pub fn start_with(
+    id: NodeId,
+    peers: &BTreeMap<NodeId, SocketAddr>,
+    limits: Limits,
+) -> ClusterHandle<Msg> {
+    Cluster::start(id, peers, limits).unwrap_or_else(|e| panic!("start node {id}: {e}"))
+}
+
+/// The next envelope on `inbox`, failing the test if none comes before the deadline.
+pub async fn recv(inbox: &mut Receiver<Envelope<Msg>>) -> Envelope<Msg> {
+    match tokio::time::timeout(DEADLINE, inbox.recv()).await {
+        Ok(Some(envelope)) => envelope,
+        Ok(None) => panic!("inbox closed"),
+        Err(_) => panic!("nothing received within {DEADLINE:?}"),
+    }
+}
+
+/// Polls `condition` every few milliseconds until it holds; false if the deadline passes first.
+pub async fn eventually(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < deadline {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    condition()
+}
+
+/// Sends `msg` to `to` every few milliseconds (connections come up in the background) until one
+/// arrives on `inbox`; `None` if the deadline passes first.
+pub async fn send_until_received(
+    outbox: &Outbox<Msg>,
+    to: NodeId,
+    msg: &str,
+    inbox: &mut Receiver<Envelope<Msg>>,
+    deadline: Duration,
+) -> Option<Envelope<Msg>> {
+    let start = Instant::now();
+    let mut msg_id = 0;
+    while start.elapsed() < deadline {
+        msg_id += 1;
+        let _ = outbox.send(envelope(to, msg_id, msg));
+        let wait = tokio::time::timeout(Duration::from_millis(5), inbox.recv());
+        if let Ok(Some(envelope)) = wait.await {
+            return Some(envelope);
+        }
+    }
+    None
+}
+
+/// An envelope addressed to `pid`.
+pub fn envelope(pid: NodeId, msg_id: u64, msg: &str) -> Envelope<Msg> {
+    Envelope {
+        pid,
+        msg_id,
+        msg: msg.to_string(),
+    }
+}

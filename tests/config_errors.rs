@@ -1,0 +1,275 @@
+//! Every bad file is refused with the file name, the line and the field in the message, so the
+//! person editing it can go straight to the mistake.
+
+use raftkv::config::Config;
+
+/// A valid three-node file; each case below edits one line of it.
+const GOOD: &str = r#"[cluster]
+tick_ms = 10
+heartbeat_interval_ms = 50
+election_timeout_min_ms = 300
+election_timeout_max_ms = 600
+data_dir = "data"
+log_dir = "logs"
+max_value_bytes = 1048576
+request_timeout_ms = 3000
+
+[[peers]]
+id = 1
+raft = "127.0.0.1:12379"
+http = "127.0.0.1:12380"
+text = "127.0.0.1:12381"
+
+[[peers]]
+id = 2
+raft = "127.0.0.1:22379"
+http = "127.0.0.1:22380"
+text = "127.0.0.1:22381"
+
+[[peers]]
+id = 3
+raft = "127.0.0.1:32379"
+http = "127.0.0.1:32380"
+text = "127.0.0.1:32381"
+"#;
+
+/// `GOOD` with line `line` (1-based) replaced by `with`.
+fn edit(line: usize, with: &str) -> String {
+    let mut lines: Vec<&str> = GOOD.lines().collect();
+    lines[line - 1] = with;
+    lines.join("\n") + "\n"
+}
+
+/// Asserts that `text` is refused with `file:line: field` in the message and `detail` after it.
+fn assert_refused(case: &str, text: &str, line: usize, field: &str, detail: &str) {
+    let path = "config/x.toml";
+    let err = match Config::parse(text, path) {
+        Ok(_) => panic!("{case}: accepted"),
+        Err(e) => e.to_string(),
+    };
+    let location = format!("{path}:{line}: {field}:");
+    assert!(
+        err.starts_with(&location),
+        "{case}: {err:?} does not start with {location:?}"
+    );
+    assert!(
+        err.contains(detail),
+        "{case}: {err:?} does not mention {detail:?}"
+    );
+}
+
+#[test]
+fn the_template_is_valid() {
+    let config = Config::parse(GOOD, "config/x.toml").unwrap();
+    assert_eq!(config.ids(), vec![1, 2, 3]);
+}
+
+#[test]
+fn wrong_types_name_what_was_expected() {
+    let text = edit(3, r#"heartbeat_interval_ms = "fast""#);
+    assert_refused(
+        "string for integer",
+        &text,
+        3,
+        "cluster.heartbeat_interval_ms",
+        "expected an integer, found a string",
+    );
+    let text = edit(19, "raft = 22379");
+    assert_refused(
+        "integer for address",
+        &text,
+        19,
+        "peers[1].raft",
+        "expected a string",
+    );
+    let text = edit(2, "tick_ms = -5");
+    assert_refused("negative integer", &text, 2, "cluster.tick_ms", "-5");
+}
+
+#[test]
+fn unknown_fields_are_named() {
+    let text = edit(9, "request_timeout_ms = 3000\nheartbeat_ms = 5");
+    assert_refused(
+        "unknown cluster field",
+        &text,
+        10,
+        "cluster.heartbeat_ms",
+        "unknown field",
+    );
+    let text = edit(24, "id = 3\nweight = 2");
+    assert_refused(
+        "unknown peer field",
+        &text,
+        25,
+        "peers[2].weight",
+        "unknown field",
+    );
+    let text = format!("{GOOD}\n[extra]\nx = 1\n");
+    assert_refused("unknown table", &text, 29, "extra", "unknown field");
+}
+
+#[test]
+fn missing_fields_are_named() {
+    let text = edit(7, "");
+    assert_refused(
+        "missing log_dir",
+        &text,
+        1,
+        "cluster.log_dir",
+        "missing field `log_dir`",
+    );
+    let text = edit(15, "");
+    assert_refused(
+        "missing text",
+        &text,
+        11,
+        "peers[0].text",
+        "missing field `text`",
+    );
+    let peers_cut: String = GOOD.lines().take(9).collect::<Vec<_>>().join("\n");
+    assert_refused(
+        "missing peers",
+        &peers_cut,
+        1,
+        "peers",
+        "missing field `peers`",
+    );
+}
+
+#[test]
+fn an_empty_peer_list_is_refused() {
+    let text = "peers = []\n".to_string() + &GOOD.lines().take(9).collect::<Vec<_>>().join("\n");
+    assert_refused("empty peers", &text, 1, "peers", "at least one");
+}
+
+#[test]
+fn ids_must_be_unique_and_non_zero() {
+    let text = edit(18, "id = 1");
+    assert_refused("duplicate id", &text, 18, "peers[1].id", "duplicate id 1");
+    let text = edit(12, "id = 0");
+    assert_refused("zero id", &text, 12, "peers[0].id", "reserved");
+}
+
+#[test]
+fn addresses_must_be_unique_and_well_formed() {
+    let text = edit(21, r#"text = "127.0.0.1:12379""#);
+    assert_refused(
+        "duplicate port",
+        &text,
+        21,
+        "peers[1].text",
+        "already used by peers[0].raft",
+    );
+    let text = edit(26, r#"http = "127.0.0.1""#);
+    assert_refused("no port", &text, 26, "peers[2].http", "expected host:port");
+    let text = edit(13, r#"raft = "127.0.0.1:99999""#);
+    assert_refused(
+        "port out of range",
+        &text,
+        13,
+        "peers[0].raft",
+        "expected host:port",
+    );
+}
+
+#[test]
+fn timeouts_must_be_ordered() {
+    let text = edit(3, "heartbeat_interval_ms = 300");
+    assert_refused(
+        "heartbeat = election timeout",
+        &text,
+        4,
+        "cluster.election_timeout_min_ms",
+        "must exceed heartbeat_interval_ms (300)",
+    );
+    let text = edit(5, "election_timeout_max_ms = 300");
+    assert_refused(
+        "min = max",
+        &text,
+        5,
+        "cluster.election_timeout_max_ms",
+        "must exceed election_timeout_min_ms (300)",
+    );
+    let text = edit(2, "tick_ms = 0");
+    assert_refused("zero tick", &text, 2, "cluster.tick_ms", "at least 1");
+    let text = edit(2, "tick_ms = 100");
+    assert_refused(
+        "heartbeat under a tick",
+        &text,
+        3,
+        "cluster.heartbeat_interval_ms",
+        "at least one tick",
+    );
+    let text = edit(2, "tick_ms = 40");
+    let text = text.replace(
+        "election_timeout_min_ms = 300",
+        "election_timeout_min_ms = 70",
+    );
+    assert_refused(
+        "timeouts equal after rounding to ticks",
+        &text,
+        4,
+        "cluster.election_timeout_min_ms",
+        "whole ticks",
+    );
+}
+
+#[test]
+fn other_limits_are_checked() {
+    let text = edit(8, "max_value_bytes = 0");
+    assert_refused(
+        "zero value size",
+        &text,
+        8,
+        "cluster.max_value_bytes",
+        "between 1 and",
+    );
+    let text = edit(9, "request_timeout_ms = 0");
+    assert_refused(
+        "zero request timeout",
+        &text,
+        9,
+        "cluster.request_timeout_ms",
+        "at least 1",
+    );
+    let text = edit(6, r#"data_dir = """#);
+    assert_refused(
+        "empty data dir",
+        &text,
+        6,
+        "cluster.data_dir",
+        "must name a directory",
+    );
+}
+
+#[test]
+fn syntax_errors_name_the_line() {
+    let text = edit(14, "http = 127.0.0.1:12380");
+    let err = Config::parse(&text, "config/x.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("config/x.toml:14: "), "{err}");
+    let text = edit(24, "id = 3\nid = 4");
+    assert_refused("duplicate key", &text, 25, "id", "duplicate key");
+}
+
+#[test]
+fn an_absent_node_id_is_named() {
+    let config = Config::parse(GOOD, "config/x.toml").unwrap();
+    let err = config.node(7).unwrap_err().to_string();
+    assert!(err.starts_with("config/x.toml:11: peers:"), "{err}");
+    assert!(
+        err.contains("no node with id 7") && err.contains("[1, 2, 3]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_file_name_comes_from_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, edit(3, r#"heartbeat_interval_ms = "x""#)).unwrap();
+    let err = Config::load(&path).unwrap_err().to_string();
+    let expected = format!("{}:3: cluster.heartbeat_interval_ms:", path.display());
+    assert!(err.starts_with(&expected), "{err}");
+}

@@ -1,0 +1,84 @@
+//! The shipped config files load, follow the Procfile port convention, and convert to ticks.
+
+use raftkv::config::Config;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn load(name: &str) -> Config {
+    let path = format!("{ROOT}/config/{name}");
+    Config::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Node N listens on 127.0.0.1:N2379 (raft), N2380 (http), N2381 (text), as in raftexample.
+fn assert_procfile_ports(config: &Config, nodes: u64) {
+    assert_eq!(config.ids(), (1..=nodes).collect::<Vec<_>>());
+    for peer in config.peers() {
+        let base = peer.id as u16 * 10_000;
+        assert_eq!(peer.raft.to_string(), format!("127.0.0.1:{}", base + 2379));
+        assert_eq!(peer.http.to_string(), format!("127.0.0.1:{}", base + 2380));
+        assert_eq!(peer.text.to_string(), format!("127.0.0.1:{}", base + 2381));
+    }
+}
+
+#[test]
+fn shipped_files_load_with_the_procfile_ports() {
+    assert_procfile_ports(&load("cluster.toml"), 5);
+    assert_procfile_ports(&load("three.toml"), 3);
+    assert_procfile_ports(&load("single.toml"), 1);
+}
+
+#[test]
+fn default_cluster_is_the_embedded_five_node_file() {
+    let embedded = Config::default_cluster();
+    let on_disk = load("cluster.toml");
+    assert_eq!(embedded.cluster(), on_disk.cluster());
+    assert_eq!(embedded.peers(), on_disk.peers());
+    assert_eq!(embedded.path(), "config/cluster.toml");
+}
+
+#[test]
+fn milliseconds_become_ticks_for_the_core() {
+    let config = Config::default_cluster();
+    let settings = config.cluster();
+    assert_eq!(settings.tick_ms, 10);
+    assert_eq!(config.heartbeat_interval_ticks(), 5);
+    assert_eq!(config.election_timeout_ticks_min(), 30);
+    assert_eq!(config.election_timeout_ticks_max(), 60);
+    assert_eq!(config.ms_to_ticks(3000), 300);
+    let core = config.raft_core_config(3).unwrap();
+    assert_eq!(core.id, 3);
+    assert_eq!(core.voters, vec![1, 2, 3, 4, 5]);
+    assert_eq!(core.heartbeat_interval_ticks, 5);
+    assert_eq!(core.election_timeout_ticks_min, 30);
+    assert_eq!(core.election_timeout_ticks_max, 60);
+    assert!(core.validate().is_ok());
+    assert!(config.raft_core_config(9).is_err());
+}
+
+#[test]
+fn paths_are_per_node_and_relative_to_the_current_directory() {
+    let config = Config::default_cluster();
+    assert_eq!(config.data_dir_for(2), std::path::Path::new("data/node-2"));
+    assert_eq!(
+        config.log_file_for(2),
+        std::path::Path::new("logs/node-2.log")
+    );
+    assert!(!config.cluster().test_faults);
+}
+
+#[test]
+fn node_lookup_and_raft_addresses() {
+    let config = load("three.toml");
+    assert_eq!(config.node(2).unwrap().http.port(), 22380);
+    let addrs = config.raft_addrs().unwrap();
+    assert_eq!(addrs.len(), 3);
+    assert_eq!(addrs[&3], "127.0.0.1:32379".parse().unwrap());
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let err = Config::load("config/does-not-exist.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("config/does-not-exist.toml"), "{err}");
+}
