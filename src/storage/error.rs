@@ -1,0 +1,63 @@
+//! The ways storage can fail. All are environmental failures that stop the node, except
+//! `RecordTooLarge`, which rejects one write and leaves the store usable.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A storage failure. I/O and corruption errors name the file (and the byte offset when known) so an
+/// operator can find the damage.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A system call failed.
+    #[error("cannot {op} {}: {source}", .path.display())]
+    Io {
+        /// What was being done, as a verb phrase ("create the data directory", "fsync").
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The stored log cannot be trusted from `offset` of `path` on, and the damage is not a torn
+    /// tail that recovery may drop.
+    #[error("corrupt log: {} at byte offset {offset}: {reason}", .path.display())]
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    /// One record would exceed the configured limit; nothing of the batch was written.
+    #[error("a record of {size_bytes} bytes exceeds the limit of {limit_bytes} bytes")]
+    RecordTooLarge { size_bytes: u64, limit_bytes: u64 },
+    /// An earlier write or fsync failed. After a failed fsync the kernel may have dropped the dirty
+    /// pages, so retrying could report durability that does not exist: the store stays failed.
+    #[error(
+        "the log store failed earlier and refuses further work (first failure: {first_failure})"
+    )]
+    Failed { first_failure: String },
+    /// The store's options are out of range.
+    #[error("invalid storage options: {0}")]
+    InvalidOptions(String),
+    /// The group-commit writer thread could not be started.
+    #[error("cannot start the log writer thread: {0}")]
+    Spawn(#[source] io::Error),
+    /// The group-commit writer thread has stopped (after an error, or because it was closed).
+    #[error("the log writer has stopped")]
+    WriterStopped,
+}
+
+impl StorageError {
+    /// Adapter for `map_err`: wraps an `io::Error` with what was being done and to which path.
+    pub(crate) fn io(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StorageError {
+        let path = path.to_path_buf();
+        move |source| StorageError::Io { op, path, source }
+    }
+
+    /// A corruption error at `offset` of `path`.
+    pub(crate) fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> StorageError {
+        StorageError::Corrupt {
+            path: path.to_path_buf(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+}

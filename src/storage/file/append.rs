@@ -1,0 +1,76 @@
+//! Appending to the active segment, and starting a new segment when it is full.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+
+use super::FileStore;
+use crate::raft::Index;
+use crate::storage::error::StorageError;
+use crate::storage::segment::{self, sync_dir, SegmentFile};
+
+impl FileStore {
+    /// Makes sure a segment can take the next records, starting a new one if the last is full.
+    /// Returns the position the next record will have.
+    pub(super) fn prepare_active(&mut self) -> Result<(usize, u64), StorageError> {
+        let last_index = self.last_index();
+        let needs_new = match self.segments.last() {
+            None => true,
+            // A segment without entries keeps taking records: its successor would need its name.
+            Some(last) => {
+                last.len_bytes >= self.options.segment_bytes_max && last.first_index <= last_index
+            }
+        };
+        if needs_new {
+            self.roll(last_index + 1)?;
+        }
+        let slot = self.segments.len() - 1;
+        if self.active.is_none() {
+            let path = &self.segments[slot].path;
+            let file = OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map_err(StorageError::io("open the segment", path))?;
+            self.active = Some(file);
+        }
+        Ok((slot, self.segments[slot].len_bytes))
+    }
+
+    /// Starts segment `wal-<first_index>.log`.
+    pub(super) fn roll(&mut self, first_index: Index) -> Result<(), StorageError> {
+        // Recovery treats damage in any segment but the last as corruption, so a segment must be
+        // whole on disk before a later one exists.
+        self.sync_active()?;
+        let path = self.dir.join(segment::file_name(first_index));
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(StorageError::io("create the segment", &path))?;
+        sync_dir(&self.dir)?;
+        self.segments.push(SegmentFile {
+            first_index,
+            path,
+            len_bytes: 0,
+        });
+        self.active = Some(file);
+        Ok(())
+    }
+
+    /// Appends `buf` to the active segment with one `write_all`.
+    pub(super) fn append(&mut self, buf: &[u8]) -> Result<(), StorageError> {
+        let segment = self.segments.last_mut().expect("prepare_active ran first");
+        let file = self.active.as_mut().expect("prepare_active ran first");
+        file.write_all(buf)
+            .map_err(StorageError::io("append to the segment", &segment.path))?;
+        segment.len_bytes += buf.len() as u64;
+        Ok(())
+    }
+
+    pub(super) fn sync_active(&mut self) -> Result<(), StorageError> {
+        if let (Some(file), Some(segment)) = (&self.active, self.segments.last()) {
+            file.sync_data()
+                .map_err(StorageError::io("fsync the segment", &segment.path))?;
+        }
+        Ok(())
+    }
+}

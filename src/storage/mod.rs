@@ -1,0 +1,53 @@
+//! The durable Raft log: entries and hard state, written in batches and made durable by fsync.
+//!
+//! [`LogStore`] is the contract; [`MemStore`] implements it in memory (tests, simulation, crash
+//! modelling) and [`FileStore`] as a write-ahead log on disk. [`GroupCommit`] runs a store on its
+//! own thread and makes many batches durable with one fsync.
+//!
+//! # File format
+//!
+//! A data directory holds segment files `wal-<first index, 20 digits>.log`, each named after the
+//! first entry it holds or will hold; segment `k + 1` starts right after the last entry of segment
+//! `k`. A segment is a sequence of records, all integers little-endian:
+//!
+//! ```text
+//! record      = len: u32 | crc: u32 | type: u8 | body: [u8; len]
+//!               crc = CRC-32 (crc32fast) of the len bytes, the type byte and the body
+//! type 1      = entry:      index: u64 | term: u64 | kind: u8 (0 no-op, 1 command) | data (rest)
+//! type 2      = hard state: term: u64 | has_vote: u8 | vote: u64 | commit: u64
+//! type 3      = truncate intent: cut_index: u64 | hard state body  (only in `truncate.intent`)
+//! ```
+//!
+//! A batch (a hard state and/or entries) is encoded into one buffer and appended with one write.
+//! The latest hard-state record in log order is the hard state. When the active segment exceeds
+//! its size limit it is fsynced and a new one is created (and the directory fsynced). Deleting a
+//! conflicting suffix removes later segments (newest first, each durably) and shortens the segment
+//! holding the cut (durably, before anything new is appended). If the cut would remove the latest
+//! hard-state record, the hard state is first saved in `truncate.intent` and written again after
+//! the cut; an intent found at startup means that sequence was interrupted, and it is finished.
+//!
+//! # Recovery rule
+//!
+//! Segments are read in order. Entries must be contiguous across records and segments (a gap is
+//! corruption) and their terms must not decrease. A bad record — incomplete, too long, failing its
+//! checksum, of unknown type or malformed — is a **torn tail** if it lies in the last segment and
+//! no valid record starts at any later byte of that segment: it and everything after it are cut
+//! off and a warning names the file, offset and bytes dropped. Any other bad record is a startup
+//! error naming the file and byte offset; nothing is ever skipped silently.
+
+mod error;
+mod file;
+mod group_commit;
+mod intent;
+mod mem;
+mod record;
+mod recovery;
+mod segment;
+mod store;
+
+pub use error::StorageError;
+pub use file::{FileStore, FileStoreOptions};
+pub use group_commit::{Durable, GroupCommit, GroupCommitOptions, Report};
+pub use mem::MemStore;
+pub use record::encode_entry as encode_entry_record;
+pub use store::{Loaded, LogStore};

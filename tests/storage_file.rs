@@ -1,0 +1,453 @@
+//! `FileStore` alone: recovery from torn tails, refusal of corrupt middles, directory handling,
+//! interrupted truncations, and a model check of random write/truncate/reopen sequences.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use proptest::prelude::*;
+use raftkv::raft::{Entry, HardState, Index, Payload, Term};
+use raftkv::storage::{FileStore, FileStoreOptions, LogStore, StorageError};
+
+/// With 100-byte payloads every entry record is 9 (header) + 17 (index, term, kind) + 100 bytes.
+const PAYLOAD_BYTES: usize = 100;
+const ENTRY_RECORD_BYTES: u64 = 126;
+const HARD_STATE_RECORD_BYTES: u64 = 34;
+
+fn entry(index: Index, term: Term) -> Entry {
+    Entry {
+        index,
+        term,
+        payload: Payload::Command(Bytes::from(vec![index as u8; PAYLOAD_BYTES])),
+    }
+}
+
+fn entries(from: Index, to: Index, term: Term) -> Vec<Entry> {
+    (from..=to).map(|i| entry(i, term)).collect()
+}
+
+fn open(dir: &Path) -> Result<FileStore, StorageError> {
+    FileStore::open(dir, FileStoreOptions::default())
+}
+
+/// A log of entries 1..=`count` (term 1) in one segment, synced and closed. Returns the segment.
+fn write_log(dir: &Path, count: Index) -> PathBuf {
+    let mut store = open(dir).unwrap();
+    store.write(None, &entries(1, count, 1)).unwrap();
+    store.sync().unwrap();
+    segments(dir).pop().unwrap()
+}
+
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+fn flip_byte(path: &Path, offset: u64) {
+    let mut bytes = fs::read(path).unwrap();
+    bytes[offset as usize] ^= 0x5A;
+    fs::write(path, bytes).unwrap();
+}
+
+fn assert_corrupt_at(result: Result<FileStore, StorageError>, file: &Path, at: u64) {
+    match result {
+        Err(StorageError::Corrupt {
+            path,
+            offset,
+            reason,
+        }) => {
+            assert_eq!((path.as_path(), offset), (file, at), "{reason}");
+            let message = StorageError::Corrupt {
+                path,
+                offset,
+                reason,
+            }
+            .to_string();
+            let name = file.file_name().unwrap().to_str().unwrap();
+            assert!(
+                message.contains(name) && message.contains(&at.to_string()),
+                "{message}"
+            );
+        }
+        Err(other) => panic!("expected a corruption error, got {other}"),
+        Ok(_) => panic!("expected a corruption error, the log opened"),
+    }
+}
+
+#[test]
+fn a_last_record_cut_mid_way_is_dropped_and_the_earlier_entries_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let segment = write_log(dir.path(), 5);
+    let file = OpenOptions::new().write(true).open(&segment).unwrap();
+    file.set_len(4 * ENTRY_RECORD_BYTES + 50).unwrap();
+
+    let mut store = open(dir.path()).unwrap();
+    assert_eq!(store.load().unwrap().entries, entries(1, 4, 1));
+    assert_eq!(
+        fs::metadata(&segment).unwrap().len(),
+        4 * ENTRY_RECORD_BYTES
+    );
+    // The log continues cleanly where the torn record was.
+    store.write(None, &entries(5, 6, 2)).unwrap();
+    drop(store);
+    let mut expected = entries(1, 4, 1);
+    expected.extend(entries(5, 6, 2));
+    assert_eq!(open(dir.path()).unwrap().load().unwrap().entries, expected);
+}
+
+#[test]
+fn a_cut_inside_the_header_is_a_torn_tail_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let segment = write_log(dir.path(), 3);
+    let file = OpenOptions::new().write(true).open(&segment).unwrap();
+    file.set_len(2 * ENTRY_RECORD_BYTES + 4).unwrap();
+    assert_eq!(
+        open(dir.path()).unwrap().load().unwrap().entries,
+        entries(1, 2, 1)
+    );
+}
+
+#[test]
+fn garbage_after_the_last_record_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let segment = write_log(dir.path(), 5);
+    let garbage: Vec<u8> = (0..1000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    OpenOptions::new()
+        .append(true)
+        .open(&segment)
+        .unwrap()
+        .write_all(&garbage)
+        .unwrap();
+
+    assert_eq!(
+        open(dir.path()).unwrap().load().unwrap().entries,
+        entries(1, 5, 1)
+    );
+    assert_eq!(
+        fs::metadata(&segment).unwrap().len(),
+        5 * ENTRY_RECORD_BYTES
+    );
+}
+
+#[test]
+fn a_damaged_record_followed_by_valid_ones_is_an_error_naming_file_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let segment = write_log(dir.path(), 10);
+    let damaged_at = 3 * ENTRY_RECORD_BYTES;
+    flip_byte(&segment, damaged_at + 40);
+    assert_corrupt_at(open(dir.path()), &segment, damaged_at);
+    // Nothing was "repaired": the file is as the damage left it.
+    assert_eq!(
+        fs::metadata(&segment).unwrap().len(),
+        10 * ENTRY_RECORD_BYTES
+    );
+}
+
+#[test]
+fn a_damaged_last_record_of_an_earlier_segment_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = FileStoreOptions {
+        segment_bytes_max: 4 * ENTRY_RECORD_BYTES,
+        ..FileStoreOptions::default()
+    };
+    let mut store = FileStore::open(dir.path(), options).unwrap();
+    for index in 1..=12 {
+        store.write(None, &[entry(index, 1)]).unwrap();
+    }
+    store.sync().unwrap();
+    drop(store);
+    let first = segments(dir.path()).remove(0);
+    assert_eq!(fs::metadata(&first).unwrap().len(), 4 * ENTRY_RECORD_BYTES);
+    flip_byte(&first, 3 * ENTRY_RECORD_BYTES + 20);
+    assert_corrupt_at(
+        FileStore::open(dir.path(), options),
+        &first,
+        3 * ENTRY_RECORD_BYTES,
+    );
+}
+
+#[test]
+fn a_missing_middle_segment_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = FileStoreOptions {
+        segment_bytes_max: 2 * ENTRY_RECORD_BYTES,
+        ..FileStoreOptions::default()
+    };
+    let mut store = FileStore::open(dir.path(), options).unwrap();
+    for index in 1..=6 {
+        store.write(None, &[entry(index, 1)]).unwrap();
+    }
+    drop(store);
+    let all = segments(dir.path());
+    assert_eq!(all.len(), 3);
+    fs::remove_file(&all[1]).unwrap();
+    assert_corrupt_at(FileStore::open(dir.path(), options), &all[2], 0);
+}
+
+#[test]
+fn an_entry_out_of_sequence_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let segment = write_log(dir.path(), 2);
+    // Append a well-formed record of a store that wrote index 5 after index 2.
+    let other = tempfile::tempdir().unwrap();
+    let mut store = open(other.path()).unwrap();
+    store.write(None, &entries(1, 5, 1)).unwrap();
+    drop(store);
+    let other_bytes = fs::read(segments(other.path()).pop().unwrap()).unwrap();
+    let fifth = &other_bytes[4 * ENTRY_RECORD_BYTES as usize..];
+    OpenOptions::new()
+        .append(true)
+        .open(&segment)
+        .unwrap()
+        .write_all(fifth)
+        .unwrap();
+    assert_corrupt_at(open(dir.path()), &segment, 2 * ENTRY_RECORD_BYTES);
+}
+
+#[test]
+fn a_missing_data_directory_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("a").join("b").join("log");
+    let mut store = open(&nested).unwrap();
+    assert!(nested.is_dir());
+    store
+        .write(Some(&HardState::default()), &entries(1, 1, 1))
+        .unwrap();
+    drop(store);
+    assert_eq!(
+        open(&nested).unwrap().load().unwrap().entries,
+        entries(1, 1, 1)
+    );
+}
+
+#[test]
+fn a_data_directory_that_is_a_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("log");
+    fs::write(&file, b"not a directory").unwrap();
+    let message = open(&file).unwrap_err().to_string();
+    assert!(
+        message.contains("data directory") && message.contains("not a directory"),
+        "{message}"
+    );
+}
+
+/// The documented truncate-intent record: type 3, body = cut index then the hard-state body.
+fn intent_record(cut_index: Index, hs: &HardState) -> Vec<u8> {
+    let mut body = cut_index.to_le_bytes().to_vec();
+    body.extend_from_slice(&hs.term.to_le_bytes());
+    body.push(u8::from(hs.vote.is_some()));
+    body.extend_from_slice(&hs.vote.unwrap_or(0).to_le_bytes());
+    body.extend_from_slice(&hs.commit.to_le_bytes());
+    let len = (body.len() as u32).to_le_bytes();
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&len);
+    hasher.update(&[3]);
+    hasher.update(&body);
+    let mut record = len.to_vec();
+    record.extend_from_slice(&hasher.finalize().to_le_bytes());
+    record.push(3);
+    record.extend_from_slice(&body);
+    record
+}
+
+#[test]
+fn a_truncation_interrupted_after_the_cut_is_finished_with_the_saved_hard_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let hs = HardState {
+        term: 4,
+        vote: Some(2),
+        commit: 3,
+    };
+    let mut store = open(dir.path()).unwrap();
+    store.write(None, &entries(1, 10, 1)).unwrap();
+    store.write(Some(&hs), &[]).unwrap();
+    store.sync().unwrap();
+    drop(store);
+    // The state a crash leaves mid-truncation from index 5: intent durable, log cut, hard state
+    // not yet written again.
+    let segment = segments(dir.path()).pop().unwrap();
+    fs::write(dir.path().join("truncate.intent"), intent_record(5, &hs)).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(4 * ENTRY_RECORD_BYTES)
+        .unwrap();
+
+    let mut store = open(dir.path()).unwrap();
+    let loaded = store.load().unwrap();
+    assert_eq!((loaded.hard_state, loaded.entries), (hs, entries(1, 4, 1)));
+    assert!(!dir.path().join("truncate.intent").exists());
+    drop(store);
+    assert_eq!(open(dir.path()).unwrap().load().unwrap().hard_state, hs);
+}
+
+#[test]
+fn a_truncation_interrupted_before_the_cut_is_redone() {
+    let dir = tempfile::tempdir().unwrap();
+    let hs = HardState {
+        term: 4,
+        vote: None,
+        commit: 0,
+    };
+    let mut store = open(dir.path()).unwrap();
+    store.write(None, &entries(1, 10, 1)).unwrap();
+    store.write(Some(&hs), &[]).unwrap();
+    drop(store);
+    fs::write(dir.path().join("truncate.intent"), intent_record(7, &hs)).unwrap();
+    let loaded = open(dir.path()).unwrap().load().unwrap();
+    assert_eq!((loaded.hard_state, loaded.entries), (hs, entries(1, 6, 1)));
+}
+
+#[test]
+fn a_torn_truncate_intent_is_discarded_and_the_log_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 10);
+    let hs = HardState::default();
+    let intent = intent_record(5, &hs);
+    fs::write(
+        dir.path().join("truncate.intent"),
+        &intent[..intent.len() - 3],
+    )
+    .unwrap();
+    assert_eq!(
+        open(dir.path()).unwrap().load().unwrap().entries,
+        entries(1, 10, 1)
+    );
+    assert!(!dir.path().join("truncate.intent").exists());
+}
+
+#[test]
+fn a_hard_state_written_last_is_its_own_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let segment = write_log(dir.path(), 2);
+    let mut store = open(dir.path()).unwrap();
+    store.write(Some(&HardState::default()), &[]).unwrap();
+    assert_eq!(
+        fs::metadata(&segment).unwrap().len(),
+        2 * ENTRY_RECORD_BYTES + HARD_STATE_RECORD_BYTES
+    );
+}
+
+#[test]
+fn an_oversized_entry_is_refused_and_the_store_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = FileStoreOptions {
+        record_bytes_max: 64,
+        ..FileStoreOptions::default()
+    };
+    let mut store = FileStore::open(dir.path(), options).unwrap();
+    let err = store.write(None, &entries(1, 1, 1)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StorageError::RecordTooLarge {
+                size_bytes: 117,
+                limit_bytes: 64
+            }
+        ),
+        "{err}"
+    );
+    let small = Entry {
+        index: 1,
+        term: 1,
+        payload: Payload::Noop,
+    };
+    store.write(None, std::slice::from_ref(&small)).unwrap();
+    assert_eq!(store.load().unwrap().entries, vec![small]);
+}
+
+/// One step of the model check.
+#[derive(Clone, Debug)]
+enum Op {
+    /// Write a batch starting `back` entries before the end (clipped), `count` entries whose term
+    /// is the previous entry's plus `bump`.
+    Write {
+        hard_state: Option<HardState>,
+        back: u64,
+        count: u64,
+        bump: u64,
+        payload_bytes: usize,
+    },
+    Sync,
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let hard_state = (0..5u64, proptest::option::of(1..4u64), 0..20u64)
+        .prop_map(|(term, vote, commit)| HardState { term, vote, commit });
+    prop_oneof![
+        6 => (proptest::option::of(hard_state), 0..6u64, 0..6u64, 0..2u64, 0..200usize).prop_map(
+            |(hard_state, back, count, bump, payload_bytes)| Op::Write {
+                hard_state,
+                back,
+                count,
+                bump,
+                payload_bytes,
+            }
+        ),
+        1 => Just(Op::Sync),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn random_writes_truncations_and_reopens_match_a_model(
+        ops in proptest::collection::vec(op(), 1..60),
+        segment_bytes_max in 200..2000u64,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let options = FileStoreOptions { segment_bytes_max, ..FileStoreOptions::default() };
+        let mut store = FileStore::open(dir.path(), options).unwrap();
+        let mut model_entries: Vec<Entry> = Vec::new();
+        let mut model_hard_state = HardState::default();
+        for (step, op) in ops.into_iter().enumerate() {
+            match op {
+                Op::Write { hard_state, back, count, bump, payload_bytes } => {
+                    let last = model_entries.len() as u64;
+                    let from = last + 1 - back.min(last);
+                    let term = model_entries.get((from as usize).wrapping_sub(2)).map_or(1, |e| e.term) + bump;
+                    let batch: Vec<Entry> = (from..from + count)
+                        .map(|index| Entry {
+                            index,
+                            term,
+                            payload: Payload::Command(Bytes::from(vec![step as u8; payload_bytes])),
+                        })
+                        .collect();
+                    store.write(hard_state.as_ref(), &batch).unwrap();
+                    if let Some(hs) = hard_state {
+                        model_hard_state = hs;
+                    }
+                    if !batch.is_empty() {
+                        model_entries.truncate(from as usize - 1);
+                        model_entries.extend(batch);
+                    }
+                }
+                Op::Sync => store.sync().unwrap(),
+                Op::Reopen => {
+                    drop(store);
+                    store = FileStore::open(dir.path(), options).unwrap();
+                }
+            }
+            let loaded = store.load().unwrap();
+            prop_assert_eq!(&loaded.entries, &model_entries, "after step {}", step);
+            prop_assert_eq!(loaded.hard_state, model_hard_state, "after step {}", step);
+        }
+        drop(store);
+        let loaded = FileStore::open(dir.path(), options).unwrap().load().unwrap();
+        prop_assert_eq!(loaded.entries, model_entries);
+        prop_assert_eq!(loaded.hard_state, model_hard_state);
+    }
+}

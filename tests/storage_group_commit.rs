@@ -1,0 +1,275 @@
+//! The group-commit writer: ordering, batching under one fsync, error reporting, clean shutdown.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use raftkv::raft::{Entry, HardState, Index, Payload, Term};
+use raftkv::storage::{
+    Durable, FileStore, FileStoreOptions, GroupCommit, GroupCommitOptions, Loaded, LogStore,
+    MemStore, Report, StorageError,
+};
+
+fn entry(index: Index, term: Term) -> Entry {
+    Entry {
+        index,
+        term,
+        payload: Payload::Command(Bytes::from(vec![7; 256])),
+    }
+}
+
+/// Waits for `count` reports, failing the test after a generous deadline instead of hanging.
+fn receive(reports: &mpsc::Receiver<Report>, count: usize) -> Vec<Report> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    (0..count)
+        .map(|_| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            reports
+                .recv_timeout(left)
+                .expect("the writer reported in time")
+        })
+        .collect()
+}
+
+fn durable_ids(reports: Vec<Report>) -> Vec<u64> {
+    reports
+        .into_iter()
+        .map(|r| r.expect("durable").batch_id)
+        .collect()
+}
+
+#[test]
+fn batches_submitted_quickly_are_reported_in_order_with_fewer_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::open(dir.path(), FileStoreOptions::default()).unwrap();
+    let (sender, reports) = mpsc::channel();
+    let writer = GroupCommit::spawn(store, GroupCommitOptions::default(), move |r| {
+        sender.send(r).unwrap()
+    })
+    .unwrap();
+    let batches = 500u64;
+    for id in 0..batches {
+        let index = id * 2 + 1;
+        writer
+            .submit(id, None, vec![entry(index, 1), entry(index + 1, 1)])
+            .unwrap();
+    }
+    let reports = receive(&reports, batches as usize);
+    let expected: Vec<Durable> = (0..batches)
+        .map(|id| Durable {
+            batch_id: id,
+            last: Some((id * 2 + 2, 1)),
+        })
+        .collect();
+    assert_eq!(
+        reports.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+        expected
+    );
+    let syncs = writer.sync_count();
+    assert!(
+        syncs >= 1 && syncs < batches,
+        "{syncs} syncs for {batches} batches"
+    );
+    let mut store = writer.close();
+    assert_eq!(store.load().unwrap().entries.len() as u64, 2 * batches);
+}
+
+/// A store whose `sync` waits until the test opens a gate, so batches pile up meanwhile.
+struct GatedStore {
+    inner: MemStore,
+    gate: Arc<(Mutex<bool>, Condvar)>,
+    syncs_started: mpsc::Sender<()>,
+}
+
+impl LogStore for GatedStore {
+    fn load(&mut self) -> Result<Loaded, StorageError> {
+        self.inner.load()
+    }
+
+    fn write(
+        &mut self,
+        hard_state: Option<&HardState>,
+        entries: &[Entry],
+    ) -> Result<(), StorageError> {
+        self.inner.write(hard_state, entries)
+    }
+
+    fn sync(&mut self) -> Result<(), StorageError> {
+        let _ = self.syncs_started.send(());
+        let (open, opened) = &*self.gate;
+        let mut open = open.lock().unwrap();
+        while !*open {
+            open = opened.wait(open).unwrap();
+        }
+        self.inner.sync()
+    }
+}
+
+#[test]
+fn batches_queued_during_a_sync_share_the_next_one() {
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let (syncs_started, sync_started) = mpsc::channel();
+    let store = GatedStore {
+        inner: MemStore::new(),
+        gate: Arc::clone(&gate),
+        syncs_started,
+    };
+    let (sender, reports) = mpsc::channel();
+    let writer = GroupCommit::spawn(store, GroupCommitOptions::default(), move |r| {
+        sender.send(r).unwrap()
+    })
+    .unwrap();
+    writer
+        .submit(0, Some(HardState::default()), vec![entry(1, 1)])
+        .unwrap();
+    sync_started.recv_timeout(Duration::from_secs(30)).unwrap();
+    // The writer is inside its first sync: everything submitted now waits for the next round.
+    for id in 1..=100 {
+        writer.submit(id, None, vec![entry(id + 1, 1)]).unwrap();
+    }
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    assert_eq!(
+        durable_ids(receive(&reports, 101)),
+        (0..=100).collect::<Vec<_>>()
+    );
+    assert_eq!(writer.sync_count(), 2);
+    let mut store = writer.close();
+    assert_eq!(store.inner.sync_count(), 2);
+    assert_eq!(store.load().unwrap().entries.len(), 101);
+}
+
+/// A store whose `sync` fails, as a full or failing disk does.
+struct FailingStore;
+
+impl LogStore for FailingStore {
+    fn load(&mut self) -> Result<Loaded, StorageError> {
+        Ok(Loaded::default())
+    }
+
+    fn write(&mut self, _: Option<&HardState>, _: &[Entry]) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), StorageError> {
+        Err(StorageError::Io {
+            op: "fsync the segment",
+            path: "wal-1.log".into(),
+            source: std::io::Error::other("no space left on device"),
+        })
+    }
+}
+
+#[test]
+fn an_io_error_is_reported_as_a_value_and_stops_the_writer() {
+    let (sender, reports) = mpsc::channel();
+    let writer = GroupCommit::spawn(FailingStore, GroupCommitOptions::default(), move |r| {
+        sender.send(r).unwrap()
+    })
+    .unwrap();
+    writer.submit(0, None, vec![entry(1, 1)]).unwrap();
+    let report = receive(&reports, 1).pop().unwrap();
+    let message = report.unwrap_err().to_string();
+    assert!(
+        message.contains("wal-1.log") && message.contains("no space"),
+        "{message}"
+    );
+    // The writer is gone: later submissions fail rather than vanish.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while writer.submit(1, None, vec![]).is_ok() {
+        assert!(Instant::now() < deadline, "the writer did not stop");
+        std::thread::yield_now();
+    }
+    assert!(matches!(
+        writer.submit(2, None, vec![]),
+        Err(StorageError::WriterStopped)
+    ));
+    assert!(
+        reports.try_recv().is_err(),
+        "nothing is reported after the error"
+    );
+}
+
+#[test]
+fn closing_flushes_every_queued_batch() {
+    let (sender, reports) = mpsc::channel();
+    let writer = GroupCommit::spawn(MemStore::new(), GroupCommitOptions::default(), move |r| {
+        sender.send(r).unwrap()
+    })
+    .unwrap();
+    for id in 0..50 {
+        writer.submit(id, None, vec![entry(id + 1, 1)]).unwrap();
+    }
+    let mut store = writer.close();
+    // Every batch was synced: a crash now loses nothing.
+    store.crash();
+    assert_eq!(store.load().unwrap().entries.len(), 50);
+    assert_eq!(
+        durable_ids(receive(&reports, 50)),
+        (0..50).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_group_is_bounded_by_its_limit() {
+    let options = GroupCommitOptions {
+        queue_batches_max: 64,
+        group_batches_max: 4,
+    };
+    let (sender, reports) = mpsc::channel();
+    let writer =
+        GroupCommit::spawn(MemStore::new(), options, move |r| sender.send(r).unwrap()).unwrap();
+    for id in 0..40 {
+        writer.submit(id, None, vec![entry(id + 1, 1)]).unwrap();
+    }
+    assert_eq!(
+        durable_ids(receive(&reports, 40)),
+        (0..40).collect::<Vec<_>>()
+    );
+    assert!(
+        writer.sync_count() >= 10,
+        "{} syncs for 40 batches of at most 4",
+        writer.sync_count()
+    );
+}
+
+#[test]
+fn reports_can_be_awaited_from_async_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::open(dir.path(), FileStoreOptions::default()).unwrap();
+    let (writer, mut reports) =
+        GroupCommit::spawn_with_channel(store, GroupCommitOptions::default()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let hs = HardState {
+        term: 1,
+        vote: Some(1),
+        commit: 0,
+    };
+    writer.submit(10, Some(hs), vec![]).unwrap();
+    writer.submit(11, None, vec![entry(1, 1)]).unwrap();
+    let received = runtime.block_on(async {
+        let first = reports.recv().await.unwrap().unwrap();
+        let second = reports.recv().await.unwrap().unwrap();
+        (first, second)
+    });
+    assert_eq!(
+        received,
+        (
+            Durable {
+                batch_id: 10,
+                last: None
+            },
+            Durable {
+                batch_id: 11,
+                last: Some((1, 1))
+            }
+        )
+    );
+    drop(writer);
+    // The channel closes once the writer has stopped.
+    assert!(runtime.block_on(reports.recv()).is_none());
+}
