@@ -5,3 +5,4 @@
 //! state machine and transaction logs) → `api` (HTTP) and `cli`.
 
 pub mod raft;
+pub mod state;
