@@ -4,7 +4,11 @@
 //! (the actix actor) → `raft` (the pure core) → `storage` (durable log) → `state` (the replicated
 //! state machine and transaction logs) → `api` (HTTP) and `cli`.
 
+pub mod api;
+pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod raft;
+pub mod replicator;
+pub mod state;
 pub mod storage;

@@ -1,0 +1,226 @@
+//! Client requests as they travel inside `Payload::Command`: the envelope, the commands and their
+//! MessagePack encoding.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::raft::Payload;
+
+/// An exactly-once session: the client's id and the sequence number of this request. See the
+/// module docs of [`crate::state`] for the rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Chosen by the client; unique among live clients.
+    pub client_id: u64,
+    /// Grows by one (or more) with every new request of this client; a retry reuses it.
+    pub seq: u64,
+}
+
+/// What a proposer puts in the log: an optional session and one command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// `None` for requests that need no deduplication (reads, or clients without sessions).
+    pub session: Option<Session>,
+    /// The operation to apply.
+    pub command: Command,
+}
+
+impl Request {
+    /// A request without a session.
+    pub fn new(command: Command) -> Self {
+        Request {
+            session: None,
+            command,
+        }
+    }
+
+    /// A request deduplicated under `(client_id, seq)`.
+    pub fn with_session(client_id: u64, seq: u64, command: Command) -> Self {
+        Request {
+            session: Some(Session { client_id, seq }),
+            command,
+        }
+    }
+}
+
+/// Every operation the state machine knows. Reads are commands too, so that a read sent through the
+/// log is recorded in every node's transaction log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Insert or replace the student with this roll number.
+    StudentPut {
+        /// The student's key.
+        roll_no: u64,
+        /// Full name.
+        name: String,
+        /// Postal address.
+        address: String,
+        /// Phone number, as typed.
+        phone: String,
+    },
+    /// Remove a student; the result says whether it existed.
+    StudentDelete {
+        /// The student's key.
+        roll_no: u64,
+    },
+    /// Read a student.
+    StudentGet {
+        /// The student's key.
+        roll_no: u64,
+    },
+    /// Set a key; its version becomes the index of this entry.
+    KvPut {
+        /// Must not be empty.
+        key: String,
+        /// Any bytes.
+        value: Bytes,
+    },
+    /// Remove a key; the result says whether it existed.
+    KvDelete {
+        /// The key.
+        key: String,
+    },
+    /// Read a key with its version.
+    KvGet {
+        /// The key.
+        key: String,
+    },
+    /// Create a stack under `label`, or return the id of the one that already has it.
+    StackCreate {
+        /// The client's name for the stack.
+        label: i64,
+    },
+    /// The id of the stack with this label.
+    StackId {
+        /// The client's name for the stack.
+        label: i64,
+    },
+    /// Push an item.
+    StackPush {
+        /// From `StackCreate` or `StackId`.
+        stack_id: u64,
+        /// The value pushed.
+        item: i64,
+    },
+    /// Pop and return the top item.
+    StackPop {
+        /// From `StackCreate` or `StackId`.
+        stack_id: u64,
+    },
+    /// The top item, left in place.
+    StackTop {
+        /// From `StackCreate` or `StackId`.
+        stack_id: u64,
+    },
+    /// The number of items.
+    StackSize {
+        /// From `StackCreate` or `StackId`.
+        stack_id: u64,
+    },
+}
+
+impl Command {
+    /// True for commands that change nothing, which can also be answered without the log.
+    pub fn is_read(&self) -> bool {
+        matches!(
+            self,
+            Command::StudentGet { .. }
+                | Command::KvGet { .. }
+                | Command::StackId { .. }
+                | Command::StackTop { .. }
+                | Command::StackSize { .. }
+        )
+    }
+}
+
+/// A payload that is not a valid encoded [`Request`]. It applies as
+/// [`crate::state::ApplyResult::BadCommand`]; it never panics.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("undecodable command: {0}")]
+pub struct DecodeError(pub String);
+
+/// Encodes a request for `Payload::Command`.
+pub fn encode(request: &Request) -> Bytes {
+    // Only strings, integers, bytes and enums: MessagePack can encode every value of these types,
+    // so a failure here is a bug.
+    let data = rmp_serde::to_vec(request).expect("a Request always encodes to MessagePack");
+    Bytes::from(data)
+}
+
+/// Decodes a payload produced by [`encode`]. Trailing bytes are an error: a payload is one request.
+pub fn decode(data: &[u8]) -> Result<Request, DecodeError> {
+    let mut rest = data;
+    let request = {
+        let mut de = rmp_serde::Deserializer::new(&mut rest);
+        Request::deserialize(&mut de).map_err(|e| DecodeError(e.to_string()))?
+    };
+    if !rest.is_empty() {
+        return Err(DecodeError(format!(
+            "{} trailing bytes after the request",
+            rest.len()
+        )));
+    }
+    Ok(request)
+}
+
+/// A committed entry's payload, decoded once and shared by the state machine and the transaction log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// A leader's no-op.
+    Noop,
+    /// A decoded client request.
+    Request(Request),
+    /// A command payload that does not decode.
+    Undecodable(DecodeError),
+}
+
+impl Operation {
+    /// Decodes an entry's payload; never fails, an invalid payload becomes [`Operation::Undecodable`].
+    pub fn from_payload(payload: &Payload) -> Self {
+        match payload {
+            Payload::Noop => Operation::Noop,
+            Payload::Command(data) => match decode(data) {
+                Ok(request) => Operation::Request(request),
+                Err(e) => Operation::Undecodable(e),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_then_decode_gives_the_same_request() {
+        let request = Request::with_session(
+            7,
+            3,
+            Command::KvPut {
+                key: "k".into(),
+                value: Bytes::from_static(b"\x00\xffv"),
+            },
+        );
+        assert_eq!(decode(&encode(&request)), Ok(request));
+    }
+
+    #[test]
+    fn garbage_and_truncated_and_trailing_payloads_are_decode_errors() {
+        let good = encode(&Request::new(Command::StackPop { stack_id: 1 }));
+        assert!(decode(b"").is_err());
+        assert!(decode(b"\xc1\xc1\xc1").is_err());
+        assert!(decode(&good[..good.len() - 1]).is_err());
+        let mut trailing = good.to_vec();
+        trailing.push(0);
+        let err = decode(&trailing).unwrap_err();
+        assert!(err.0.contains("trailing"), "{err}");
+    }
+
+    #[test]
+    fn only_reads_are_reads() {
+        assert!(Command::KvGet { key: "a".into() }.is_read());
+        assert!(Command::StackSize { stack_id: 1 }.is_read());
+        assert!(!Command::StackPop { stack_id: 1 }.is_read());
+        assert!(!Command::StackCreate { label: 1 }.is_read());
+    }
+}

@@ -1,0 +1,268 @@
+//! The deterministic state machine: applies committed entries in log order.
+
+use std::io::Write;
+
+use super::command::{Command, Operation, Request};
+use super::config::{StateConfig, StateConfigError};
+use super::kv::{KvStore, KvValue};
+use super::result::ApplyResult;
+use super::sessions::{SessionCheck, SessionTable};
+use super::stacks::{StackError, Stacks};
+use super::students::{Student, Students};
+use super::txlog::{TxLog, TxLogError};
+use super::view;
+use crate::raft::{Entry, Index, Payload, Term};
+
+/// What applying one entry produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The answer for the proposer.
+    pub result: ApplyResult,
+    /// True when the entry repeated a client's last request and `result` is the cached answer:
+    /// nothing was applied again.
+    pub replayed: bool,
+}
+
+impl Applied {
+    fn fresh(result: ApplyResult) -> Self {
+        Applied {
+            result,
+            replayed: false,
+        }
+    }
+}
+
+/// Students, keys and stacks, plus the client sessions, as of `applied_index`.
+#[derive(Clone, Debug)]
+pub struct StateMachine {
+    /// Invariant: the entries `1..=applied_index` were applied in order, each exactly once.
+    applied_index: Index,
+    /// The term of the entry at `applied_index` (0 before any). Terms never decrease along the log.
+    applied_term: Term,
+    students: Students,
+    kv: KvStore,
+    stacks: Stacks,
+    sessions: SessionTable,
+}
+
+impl From<StackError> for ApplyResult {
+    fn from(e: StackError) -> Self {
+        match e {
+            StackError::NotFound => ApplyResult::NotFound,
+            StackError::Empty => ApplyResult::StackEmpty,
+        }
+    }
+}
+
+/// Folds a stack operation's outcome into a result.
+fn stack_result<T>(
+    outcome: Result<T, StackError>,
+    ok: impl FnOnce(T) -> ApplyResult,
+) -> ApplyResult {
+    outcome.map_or_else(ApplyResult::from, ok)
+}
+
+impl StateMachine {
+    /// An empty state machine that has applied nothing.
+    pub fn new(config: StateConfig) -> Result<Self, StateConfigError> {
+        config.validate()?;
+        Ok(StateMachine {
+            applied_index: 0,
+            applied_term: 0,
+            students: Students::default(),
+            kv: KvStore::default(),
+            stacks: Stacks::default(),
+            sessions: SessionTable::new(config.max_sessions),
+        })
+    }
+
+    /// The index of the last applied entry (0 before any).
+    pub fn applied_index(&self) -> Index {
+        self.applied_index
+    }
+
+    /// The term of the last applied entry (0 before any).
+    pub fn applied_term(&self) -> Term {
+        self.applied_term
+    }
+
+    /// Applies the committed entry at `index`. Panics unless `index == applied_index() + 1`: the core
+    /// delivers committed entries in order, so a gap or a repeat is a bug that would corrupt state.
+    pub fn apply(&mut self, index: Index, term: Term, payload: &Payload) -> ApplyResult {
+        self.apply_operation(index, term, &Operation::from_payload(payload))
+            .result
+    }
+
+    /// Like [`StateMachine::apply`], for a payload already decoded (so the transaction log can
+    /// render the same [`Operation`] without decoding it again).
+    pub fn apply_operation(&mut self, index: Index, term: Term, op: &Operation) -> Applied {
+        assert_eq!(
+            index,
+            self.applied_index + 1,
+            "entries must be applied in order without gaps"
+        );
+        assert!(
+            term >= self.applied_term,
+            "term {term} of entry {index} is below the previous entry's {}",
+            self.applied_term
+        );
+        self.applied_index = index;
+        self.applied_term = term;
+        match op {
+            Operation::Noop => Applied::fresh(ApplyResult::Noop),
+            Operation::Undecodable(e) => Applied::fresh(ApplyResult::BadCommand(e.to_string())),
+            Operation::Request(request) => self.apply_request(index, request),
+        }
+    }
+
+    /// Applies a batch of committed entries, records each in `txlog`, and writes the batch's lines
+    /// with one write. On `Err` the entries *were* applied; only the file write failed, which is an
+    /// environmental failure: the caller should stop the node.
+    pub fn apply_batch<W: Write>(
+        &mut self,
+        entries: &[Entry],
+        txlog: &mut TxLog<W>,
+    ) -> Result<Vec<ApplyResult>, TxLogError> {
+        let mut results = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let op = Operation::from_payload(&entry.payload);
+            let applied = self.apply_operation(entry.index, entry.term, &op);
+            txlog.push(entry.index, entry.term, &op, &applied);
+            results.push(applied.result);
+        }
+        txlog.flush()?;
+        Ok(results)
+    }
+
+    /// Runs a request through its session, if it has one.
+    fn apply_request(&mut self, index: Index, request: &Request) -> Applied {
+        let Some(session) = request.session else {
+            return Applied::fresh(self.execute(index, &request.command));
+        };
+        match self.sessions.check(session.client_id, session.seq) {
+            SessionCheck::Apply => {
+                let result = self.execute(index, &request.command);
+                self.sessions
+                    .record(session.client_id, session.seq, index, result.clone());
+                Applied::fresh(result)
+            }
+            SessionCheck::Replay(result) => Applied {
+                result,
+                replayed: true,
+            },
+            SessionCheck::Stale => Applied::fresh(ApplyResult::StaleSession),
+        }
+    }
+
+    /// Carries out one command as the entry at `index`.
+    fn execute(&mut self, index: Index, command: &Command) -> ApplyResult {
+        match command {
+            Command::StudentPut {
+                roll_no,
+                name,
+                address,
+                phone,
+            } => {
+                self.students.put(Student {
+                    roll_no: *roll_no,
+                    name: name.clone(),
+                    address: address.clone(),
+                    phone: phone.clone(),
+                });
+                ApplyResult::Written
+            }
+            Command::StudentDelete { roll_no } => {
+                ApplyResult::Deleted(self.students.delete(*roll_no))
+            }
+            Command::KvPut { key, .. } if key.is_empty() => {
+                ApplyResult::BadCommand("the key must not be empty".to_string())
+            }
+            Command::KvPut { key, value } => {
+                // Bytes clones share the buffer: no copy of the value.
+                self.kv.put(key.clone(), value.clone(), index);
+                ApplyResult::Stored { version: index }
+            }
+            Command::KvDelete { key } => ApplyResult::Deleted(self.kv.delete(key)),
+            Command::StackCreate { label } => ApplyResult::StackId(self.stacks.create(*label)),
+            Command::StackPush { stack_id, item } => {
+                stack_result(self.stacks.push(*stack_id, *item), |_| ApplyResult::Written)
+            }
+            Command::StackPop { stack_id } => {
+                stack_result(self.stacks.pop(*stack_id), ApplyResult::Item)
+            }
+            read => self
+                .read(read)
+                .expect("every command not matched above is a read"),
+        }
+    }
+
+    /// Answers a read command from the current state without the log (for local and
+    /// linearizable reads); `None` if `command` is a write.
+    pub fn read(&self, command: &Command) -> Option<ApplyResult> {
+        let result = match command {
+            Command::StudentGet { roll_no } => {
+                ApplyResult::Student(self.students.get(*roll_no).cloned())
+            }
+            Command::KvGet { key } => ApplyResult::Value(self.kv.get(key).cloned()),
+            Command::StackId { label } => {
+                stack_result(self.stacks.id(*label), ApplyResult::StackId)
+            }
+            Command::StackTop { stack_id } => {
+                stack_result(self.stacks.top(*stack_id), ApplyResult::Item)
+            }
+            Command::StackSize { stack_id } => {
+                stack_result(self.stacks.size(*stack_id), ApplyResult::Size)
+            }
+            _ => return None,
+        };
+        Some(result)
+    }
+
+    /// The student with this roll number.
+    pub fn get_student(&self, roll_no: u64) -> Option<&Student> {
+        self.students.get(roll_no)
+    }
+
+    /// Every student, by ascending roll number.
+    pub fn list_students(&self) -> impl Iterator<Item = &Student> + '_ {
+        self.students.iter()
+    }
+
+    /// A key's value and version.
+    pub fn kv_get(&self, key: &str) -> Option<&KvValue> {
+        self.kv.get(key)
+    }
+
+    /// The id of the stack labelled `label`.
+    pub fn stack_id(&self, label: i64) -> Result<u64, StackError> {
+        self.stacks.id(label)
+    }
+
+    /// The top item of a stack.
+    pub fn stack_top(&self, stack_id: u64) -> Result<i64, StackError> {
+        self.stacks.top(stack_id)
+    }
+
+    /// The number of items on a stack.
+    pub fn stack_size(&self, stack_id: u64) -> Result<u64, StackError> {
+        self.stacks.size(stack_id)
+    }
+
+    /// The number of exactly-once sessions held (at most `max_sessions`).
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The whole state with its applied index, as JSON a person can read (for `GET /v1/state`).
+    /// Identical on every replica that applied the same entries: every collection is ordered.
+    pub fn to_json(&self) -> serde_json::Value {
+        view::state_json(
+            self.applied_index,
+            self.applied_term,
+            &self.students,
+            &self.kv,
+            &self.stacks,
+            &self.sessions,
+        )
+    }
+}

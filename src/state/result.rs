@@ -1,0 +1,55 @@
+//! What the proposer of an entry gets back once it is applied.
+
+use serde::{Deserialize, Serialize};
+
+use super::kv::KvValue;
+use super::students::Student;
+use crate::raft::Index;
+
+/// The outcome of applying one entry (or of answering a read locally). Expected failures are
+/// variants too: they are replicated results, identical on every node, not local errors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApplyResult {
+    /// A leader's no-op was applied.
+    Noop,
+    /// A student was stored, or an item pushed.
+    Written,
+    /// A key was stored; `version` is the index of the entry that wrote it.
+    Stored {
+        /// The key's new version.
+        version: Index,
+    },
+    /// A delete: `true` if the student or key existed.
+    Deleted(bool),
+    /// A student read.
+    Student(Option<Student>),
+    /// A key read, with the key's version.
+    Value(Option<KvValue>),
+    /// The id of a created or looked-up stack.
+    StackId(u64),
+    /// A popped or peeked item.
+    Item(i64),
+    /// A stack's length.
+    Size(u64),
+    /// No stack has this id, or no stack has this label.
+    NotFound,
+    /// Pop or top of an empty stack.
+    StackEmpty,
+    /// The payload did not decode, or the command is invalid (the text says why).
+    BadCommand(String),
+    /// The request's `seq` is older than the client's last applied one: it was superseded.
+    StaleSession,
+}
+
+impl ApplyResult {
+    /// True for the variants that report a failure to the client.
+    pub fn is_error(&self) -> bool {
+        matches!(
+            self,
+            ApplyResult::NotFound
+                | ApplyResult::StackEmpty
+                | ApplyResult::BadCommand(_)
+                | ApplyResult::StaleSession
+        )
+    }
+}

@@ -1,0 +1,133 @@
+//! Stacks of integers, created under a label and addressed by id.
+
+use std::collections::BTreeMap;
+
+/// Why a stack operation could not be carried out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StackError {
+    /// No stack has this id, or no stack has this label.
+    #[error("no such stack")]
+    NotFound,
+    /// Pop or top of an empty stack.
+    #[error("stack is empty")]
+    Empty,
+}
+
+/// One stack.
+#[derive(Clone, Debug)]
+pub(super) struct Stack {
+    pub(super) label: i64,
+    /// Bottom first.
+    pub(super) items: Vec<i64>,
+}
+
+/// All stacks.
+///
+/// Invariant: `by_label` and `by_id` describe the same stacks (label ↔ id is a bijection), and every
+/// id is below `next_id`. Ids are handed out 1, 2, 3, … in order of creation, which is the same on
+/// every replica.
+#[derive(Clone, Debug)]
+pub(super) struct Stacks {
+    by_id: BTreeMap<u64, Stack>,
+    by_label: BTreeMap<i64, u64>,
+    next_id: u64,
+}
+
+impl Default for Stacks {
+    fn default() -> Self {
+        Stacks {
+            by_id: BTreeMap::new(),
+            by_label: BTreeMap::new(),
+            next_id: 1,
+        }
+    }
+}
+
+impl Stacks {
+    /// The id of the stack labelled `label`, creating an empty one if there is none.
+    pub(super) fn create(&mut self, label: i64) -> u64 {
+        if let Some(&id) = self.by_label.get(&label) {
+            return id;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.by_label.insert(label, id);
+        let previous = self.by_id.insert(
+            id,
+            Stack {
+                label,
+                items: Vec::new(),
+            },
+        );
+        assert!(previous.is_none(), "stack id {id} handed out twice");
+        id
+    }
+
+    /// The id of the stack labelled `label`.
+    pub(super) fn id(&self, label: i64) -> Result<u64, StackError> {
+        self.by_label
+            .get(&label)
+            .copied()
+            .ok_or(StackError::NotFound)
+    }
+
+    /// Pushes `item`; returns the new length.
+    pub(super) fn push(&mut self, id: u64, item: i64) -> Result<u64, StackError> {
+        let stack = self.by_id.get_mut(&id).ok_or(StackError::NotFound)?;
+        stack.items.push(item);
+        Ok(stack.items.len() as u64)
+    }
+
+    /// Removes and returns the top item.
+    pub(super) fn pop(&mut self, id: u64) -> Result<i64, StackError> {
+        let stack = self.by_id.get_mut(&id).ok_or(StackError::NotFound)?;
+        stack.items.pop().ok_or(StackError::Empty)
+    }
+
+    /// The top item.
+    pub(super) fn top(&self, id: u64) -> Result<i64, StackError> {
+        let stack = self.by_id.get(&id).ok_or(StackError::NotFound)?;
+        stack.items.last().copied().ok_or(StackError::Empty)
+    }
+
+    /// The number of items.
+    pub(super) fn size(&self, id: u64) -> Result<u64, StackError> {
+        let stack = self.by_id.get(&id).ok_or(StackError::NotFound)?;
+        Ok(stack.items.len() as u64)
+    }
+
+    /// Every stack with its id, by ascending id.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u64, &Stack)> + '_ {
+        self.by_id.iter().map(|(&id, stack)| (id, stack))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_handed_out_in_creation_order_and_labels_are_reused() {
+        let mut stacks = Stacks::default();
+        assert_eq!(stacks.create(-5), 1);
+        assert_eq!(stacks.create(9), 2);
+        assert_eq!(stacks.create(-5), 1);
+        assert_eq!(stacks.id(9), Ok(2));
+        assert_eq!(stacks.id(10), Err(StackError::NotFound));
+    }
+
+    #[test]
+    fn push_pop_top_size_follow_last_in_first_out() {
+        let mut stacks = Stacks::default();
+        let id = stacks.create(1);
+        assert_eq!(stacks.push(id, 10), Ok(1));
+        assert_eq!(stacks.push(id, 20), Ok(2));
+        assert_eq!(stacks.top(id), Ok(20));
+        assert_eq!(stacks.pop(id), Ok(20));
+        assert_eq!(stacks.size(id), Ok(1));
+        assert_eq!(stacks.pop(id), Ok(10));
+        assert_eq!(stacks.pop(id), Err(StackError::Empty));
+        assert_eq!(stacks.top(id), Err(StackError::Empty));
+        assert_eq!(stacks.push(99, 1), Err(StackError::NotFound));
+    }
+}

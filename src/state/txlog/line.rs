@@ -1,0 +1,221 @@
+//! The text of one transaction log line, and the little that is parsed back from it.
+//!
+//! `<index, 12+ digits> t<term> <operation> <arguments> [client=<id> seq=<n>] -> <result> [replay]`
+//!
+//! e.g. `000000000042 t3 student.put roll=7 name="Ada" address="1 Main St" phone="555" -> ok`.
+
+use std::fmt::Write;
+
+use super::escape::{push_quoted_bytes, push_quoted_str};
+use crate::raft::{Index, Term};
+use crate::state::command::{Command, Operation};
+use crate::state::machine::Applied;
+use crate::state::result::ApplyResult;
+use crate::state::students::Student;
+
+/// Appends the line for one applied entry, with its trailing newline.
+pub(super) fn render(
+    out: &mut String,
+    index: Index,
+    term: Term,
+    op: &Operation,
+    applied: &Applied,
+) {
+    let _ = write!(out, "{index:012} t{term} ");
+    match op {
+        Operation::Noop => out.push_str("noop"),
+        Operation::Undecodable(_) => out.push_str("undecodable"),
+        Operation::Request(request) => {
+            push_command(out, &request.command);
+            if let Some(s) = request.session {
+                let _ = write!(out, " client={} seq={}", s.client_id, s.seq);
+            }
+        }
+    }
+    out.push_str(" -> ");
+    push_result(out, &applied.result);
+    if applied.replayed {
+        out.push_str(" [replay]");
+    }
+    out.push('\n');
+}
+
+/// Appends the operation name and its arguments.
+fn push_command(out: &mut String, command: &Command) {
+    let _ = match command {
+        Command::StudentPut {
+            roll_no,
+            name,
+            address,
+            phone,
+        } => {
+            let _ = write!(out, "student.put roll={roll_no}");
+            push_student_fields(out, name, address, phone);
+            Ok(())
+        }
+        Command::StudentDelete { roll_no } => write!(out, "student.delete roll={roll_no}"),
+        Command::StudentGet { roll_no } => write!(out, "student.get roll={roll_no}"),
+        Command::KvPut { key, value } => {
+            out.push_str("kv.put key=");
+            push_quoted_str(out, key);
+            out.push_str(" value=");
+            push_quoted_bytes(out, value);
+            Ok(())
+        }
+        Command::KvDelete { key } => {
+            out.push_str("kv.delete key=");
+            push_quoted_str(out, key);
+            Ok(())
+        }
+        Command::KvGet { key } => {
+            out.push_str("kv.get key=");
+            push_quoted_str(out, key);
+            Ok(())
+        }
+        Command::StackCreate { label } => write!(out, "stack.create label={label}"),
+        Command::StackId { label } => write!(out, "stack.id label={label}"),
+        Command::StackPush { stack_id, item } => {
+            write!(out, "stack.push stack={stack_id} item={item}")
+        }
+        Command::StackPop { stack_id } => write!(out, "stack.pop stack={stack_id}"),
+        Command::StackTop { stack_id } => write!(out, "stack.top stack={stack_id}"),
+        Command::StackSize { stack_id } => write!(out, "stack.size stack={stack_id}"),
+    };
+}
+
+/// Appends ` name=".." address=".." phone=".."`.
+fn push_student_fields(out: &mut String, name: &str, address: &str, phone: &str) {
+    out.push_str(" name=");
+    push_quoted_str(out, name);
+    out.push_str(" address=");
+    push_quoted_str(out, address);
+    out.push_str(" phone=");
+    push_quoted_str(out, phone);
+}
+
+/// Appends a result in the line's words: `ok`, `deleted`, `item=3`, `error stack-empty`, ….
+pub(in crate::state) fn push_result(out: &mut String, result: &ApplyResult) {
+    let _ = match result {
+        ApplyResult::Noop | ApplyResult::Written => write!(out, "ok"),
+        ApplyResult::Stored { version } => write!(out, "ok version={version}"),
+        ApplyResult::Deleted(true) => write!(out, "deleted"),
+        ApplyResult::Deleted(false) => write!(out, "absent"),
+        ApplyResult::Student(None) | ApplyResult::Value(None) => write!(out, "none"),
+        ApplyResult::Student(Some(Student {
+            roll_no,
+            name,
+            address,
+            phone,
+        })) => {
+            let _ = write!(out, "student roll={roll_no}");
+            push_student_fields(out, name, address, phone);
+            Ok(())
+        }
+        ApplyResult::Value(Some(v)) => {
+            out.push_str("value=");
+            push_quoted_bytes(out, &v.value);
+            write!(out, " version={}", v.version)
+        }
+        ApplyResult::StackId(id) => write!(out, "stack={id}"),
+        ApplyResult::Item(item) => write!(out, "item={item}"),
+        ApplyResult::Size(n) => write!(out, "size={n}"),
+        ApplyResult::NotFound => write!(out, "error not-found"),
+        ApplyResult::StackEmpty => write!(out, "error stack-empty"),
+        ApplyResult::BadCommand(why) => {
+            out.push_str("error bad-command ");
+            push_quoted_str(out, why);
+            Ok(())
+        }
+        ApplyResult::StaleSession => write!(out, "error stale-session"),
+    };
+}
+
+/// The index of a complete line (without its newline), or why the line is not one of ours. Only
+/// the prefix `<index> t<term> <operation>` is checked: the rest is for people.
+pub(super) fn parse_index(line: &[u8]) -> Result<Index, String> {
+    let text = std::str::from_utf8(line).map_err(|_| "not UTF-8".to_string())?;
+    let mut fields = text.splitn(3, ' ');
+    let index = fields.next().unwrap_or_default();
+    let term = fields.next().unwrap_or_default();
+    let rest = fields.next().unwrap_or_default();
+    if index.len() < 12 || !index.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "expected an index of at least 12 digits, found {index:?}"
+        ));
+    }
+    let index: Index = index
+        .parse()
+        .map_err(|_| format!("index {index} does not fit in 64 bits"))?;
+    let term_digits = term.strip_prefix('t').unwrap_or_default();
+    if term_digits.is_empty() || !term_digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("expected a term like t3, found {term:?}"));
+    }
+    if !rest.contains(" -> ") {
+        return Err("no \" -> \" before the result".to_string());
+    }
+    Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::command::Request;
+
+    fn line(op: &Operation, result: ApplyResult, replayed: bool) -> String {
+        let mut out = String::new();
+        render(&mut out, 42, 3, op, &Applied { result, replayed });
+        out
+    }
+
+    #[test]
+    fn a_student_put_reads_like_the_example() {
+        let op = Operation::Request(Request::new(Command::StudentPut {
+            roll_no: 7,
+            name: "Ada".into(),
+            address: "1 Main St".into(),
+            phone: "555".into(),
+        }));
+        assert_eq!(
+            line(&op, ApplyResult::Written, false),
+            "000000000042 t3 student.put roll=7 name=\"Ada\" address=\"1 Main St\" phone=\"555\" -> ok\n"
+        );
+    }
+
+    #[test]
+    fn sessions_replays_and_errors_are_shown() {
+        let op = Operation::Request(Request::with_session(
+            5,
+            9,
+            Command::StackPop { stack_id: 2 },
+        ));
+        assert_eq!(
+            line(&op, ApplyResult::StackEmpty, true),
+            "000000000042 t3 stack.pop stack=2 client=5 seq=9 -> error stack-empty [replay]\n"
+        );
+    }
+
+    #[test]
+    fn rendered_lines_parse_back_to_their_index() {
+        let text = line(&Operation::Noop, ApplyResult::Noop, false);
+        assert_eq!(text, "000000000042 t3 noop -> ok\n");
+        assert_eq!(parse_index(text.trim_end().as_bytes()), Ok(42));
+    }
+
+    #[test]
+    fn foreign_lines_are_rejected() {
+        for bad in [
+            &b"42 t3 noop -> ok"[..],
+            b"000000000042 3 noop -> ok",
+            b"000000000042 t3 noop",
+            b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+            b"000000000042 t3 noop -> \xff",
+            b"",
+        ] {
+            assert!(
+                parse_index(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The whole state as JSON a person can read (for `GET /v1/state`).
+
+use serde_json::{json, Map, Value};
+
+use super::kv::KvStore;
+use super::sessions::SessionTable;
+use super::stacks::Stacks;
+use super::students::Students;
+use super::txlog::push_result;
+use crate::raft::{Index, Term};
+
+/// Builds the JSON of the state. Every collection is ordered (BTreeMap order), so two replicas
+/// with the same state print the same bytes.
+pub(super) fn state_json(
+    applied_index: Index,
+    applied_term: Term,
+    students: &Students,
+    kv: &KvStore,
+    stacks: &Stacks,
+    sessions: &SessionTable,
+) -> Value {
+    let students: Vec<Value> = students.iter().map(|s| json!(s)).collect();
+    let kv: Map<String, Value> = kv
+        .iter()
+        .map(|(key, v)| {
+            // Values are bytes; show text as text and anything else as hex.
+            let shown = match std::str::from_utf8(&v.value) {
+                Ok(text) => json!({ "value": text, "version": v.version }),
+                Err(_) => json!({ "value_hex": hex(&v.value), "version": v.version }),
+            };
+            (key.clone(), shown)
+        })
+        .collect();
+    let stacks: Vec<Value> = stacks
+        .iter()
+        .map(|(id, s)| json!({ "id": id, "label": s.label, "items": s.items }))
+        .collect();
+    let sessions: Vec<Value> = sessions
+        .iter()
+        .map(|(client_id, s)| {
+            let mut result = String::new();
+            push_result(&mut result, &s.result);
+            json!({
+                "client_id": client_id,
+                "last_seq": s.last_seq,
+                "last_index": s.last_index,
+                "result": result,
+            })
+        })
+        .collect();
+    json!({
+        "applied_index": applied_index,
+        "applied_term": applied_term,
+        "students": students,
+        "kv": kv,
+        "stacks": stacks,
+        "sessions": sessions,
+    })
+}
+
+/// Lower-case hex digits of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
