@@ -1,8 +1,8 @@
 //! A lossless, synchronous three-node cluster: the shortest path from election to commit.
 
 use bytes::Bytes;
-use rand::{rngs::StdRng, SeedableRng};
 use raftkv::raft::{Config, Entry, NodeId, Payload, Raft, Restored, Role};
+use rand::{rngs::StdRng, SeedableRng};
 
 struct Node {
     raft: Raft,
@@ -59,7 +59,9 @@ fn three_nodes_elect_a_leader_and_commit_a_proposal() {
                 n.raft.tick();
             }
             settle(&mut nodes);
-            nodes.iter().position(|n| n.raft.status().role == Role::Leader)
+            nodes
+                .iter()
+                .position(|n| n.raft.status().role == Role::Leader)
         })
         .expect("a leader within 100 ticks");
     let (index, term) = nodes[leader]

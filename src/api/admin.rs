@@ -49,25 +49,88 @@ fn prometheus_text(id: u64, m: &Metrics) -> String {
         let _ = writeln!(s, "raftkv_{name}{{node=\"{id}\"}} {value}");
     };
     metric("term", "gauge", "Current Raft term.", m.term);
-    metric("is_leader", "gauge", "1 if this node leads.", m.is_leader as u64);
-    metric("commit_index", "gauge", "Highest committed index.", m.commit_index);
-    metric("applied_index", "gauge", "Highest applied index.", m.applied_index);
-    metric("proposals_total", "counter", "Proposals accepted by the leader.", m.proposals_total);
-    metric("proposals_failed_total", "counter", "Proposals refused or lost.", m.proposals_failed_total);
+    metric(
+        "is_leader",
+        "gauge",
+        "1 if this node leads.",
+        m.is_leader as u64,
+    );
+    metric(
+        "commit_index",
+        "gauge",
+        "Highest committed index.",
+        m.commit_index,
+    );
+    metric(
+        "applied_index",
+        "gauge",
+        "Highest applied index.",
+        m.applied_index,
+    );
+    metric(
+        "proposals_total",
+        "counter",
+        "Proposals accepted by the leader.",
+        m.proposals_total,
+    );
+    metric(
+        "proposals_failed_total",
+        "counter",
+        "Proposals refused or lost.",
+        m.proposals_failed_total,
+    );
     metric("reads_total", "counter", "Reads served.", m.reads_total);
-    metric("messages_sent_total", "counter", "Raft messages sent.", m.messages_sent_total);
-    metric("messages_received_total", "counter", "Raft messages received.", m.messages_received_total);
-    metric("messages_dropped_total", "counter", "Raft messages dropped (full queues, bad frames, unknown senders).", m.messages_dropped_total);
-    metric("leader_changes_total", "counter", "Leader changes seen.", m.leader_changes_total);
-    let _ = writeln!(s, "# HELP raftkv_fsync_latency_us Log fsync latency in microseconds.");
+    metric(
+        "messages_sent_total",
+        "counter",
+        "Raft messages sent.",
+        m.messages_sent_total,
+    );
+    metric(
+        "messages_received_total",
+        "counter",
+        "Raft messages received.",
+        m.messages_received_total,
+    );
+    metric(
+        "messages_dropped_total",
+        "counter",
+        "Raft messages dropped (full queues, bad frames, unknown senders).",
+        m.messages_dropped_total,
+    );
+    metric(
+        "leader_changes_total",
+        "counter",
+        "Leader changes seen.",
+        m.leader_changes_total,
+    );
+    let _ = writeln!(
+        s,
+        "# HELP raftkv_fsync_latency_us Log fsync latency in microseconds."
+    );
     let _ = writeln!(s, "# TYPE raftkv_fsync_latency_us histogram");
     let mut cumulative = 0;
     for (le, count) in &m.fsync_latency_us_buckets {
         cumulative += count;
-        let _ = writeln!(s, "raftkv_fsync_latency_us_bucket{{node=\"{id}\",le=\"{le}\"}} {cumulative}");
+        let _ = writeln!(
+            s,
+            "raftkv_fsync_latency_us_bucket{{node=\"{id}\",le=\"{le}\"}} {cumulative}"
+        );
     }
-    let _ = writeln!(s, "raftkv_fsync_latency_us_bucket{{node=\"{id}\",le=\"+Inf\"}} {}", m.fsync_total);
-    let _ = writeln!(s, "raftkv_fsync_latency_us_sum{{node=\"{id}\"}} {}", m.fsync_latency_us_sum);
-    let _ = writeln!(s, "raftkv_fsync_latency_us_count{{node=\"{id}\"}} {}", m.fsync_total);
+    let _ = writeln!(
+        s,
+        "raftkv_fsync_latency_us_bucket{{node=\"{id}\",le=\"+Inf\"}} {}",
+        m.fsync_total
+    );
+    let _ = writeln!(
+        s,
+        "raftkv_fsync_latency_us_sum{{node=\"{id}\"}} {}",
+        m.fsync_latency_us_sum
+    );
+    let _ = writeln!(
+        s,
+        "raftkv_fsync_latency_us_count{{node=\"{id}\"}} {}",
+        m.fsync_total
+    );
     s
 }

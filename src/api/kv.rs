@@ -29,9 +29,9 @@ async fn put(
     };
     let applied = st.propose(&req, command).await?;
     match applied.result {
-        ApplyResult::Stored { version } => {
-            Ok(ok_json(json!({ "index": applied.index, "version": version })))
-        }
+        ApplyResult::Stored { version } => Ok(ok_json(
+            json!({ "index": applied.index, "version": version }),
+        )),
         other => Err(unexpected(&other)),
     }
 }
@@ -59,12 +59,17 @@ async fn delete(
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let applied = st
-        .propose(&req, Command::KvDelete { key: key.into_inner() })
+        .propose(
+            &req,
+            Command::KvDelete {
+                key: key.into_inner(),
+            },
+        )
         .await?;
     match applied.result {
-        ApplyResult::Deleted(deleted) => {
-            Ok(ok_json(json!({ "index": applied.index, "deleted": deleted })))
-        }
+        ApplyResult::Deleted(deleted) => Ok(ok_json(
+            json!({ "index": applied.index, "deleted": deleted }),
+        )),
         other => Err(unexpected(&other)),
     }
 }

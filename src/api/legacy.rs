@@ -44,7 +44,9 @@ fn command(op: Op, body: &str) -> Result<Command, ApiError> {
     let one = |what: &str| -> Result<(), ApiError> {
         match second {
             None => Ok(()),
-            Some(_) => Err(ApiError::BadRequest(format!("expected one number ({what})"))),
+            Some(_) => Err(ApiError::BadRequest(format!(
+                "expected one number ({what})"
+            ))),
         }
     };
     Ok(match op {

@@ -43,11 +43,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.default_service(web::to(unknown_route));
 }
 
-async fn unknown_route(req: HttpRequest) -> ApiError {
-    ApiError::UnknownRoute {
+async fn unknown_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::UnknownRoute {
         method: req.method().to_string(),
         path: req.path().to_string(),
-    }
+    })
 }
 
 /// The `consistency` query parameter of reads.
@@ -88,7 +88,8 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes
 
 /// Parses a JSON body, with a 400 that says what was wrong.
 fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
 /// Parses a numeric path segment, with a 400 naming it.

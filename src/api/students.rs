@@ -57,9 +57,9 @@ async fn get(
     let applied = st.read(&req, Command::StudentGet { roll_no }).await?;
     match applied.result {
         ApplyResult::Student(Some(s)) => Ok(ok_json(json!(s))),
-        ApplyResult::Student(None) => Err(ApiError::NotFound(format!(
-            "student {roll_no} not found"
-        ))),
+        ApplyResult::Student(None) => {
+            Err(ApiError::NotFound(format!("student {roll_no} not found")))
+        }
         other => Err(unexpected(&other)),
     }
 }
@@ -72,9 +72,9 @@ async fn delete(
     let roll_no = parse_id("roll_no", &roll_no)?;
     let applied = st.propose(&req, Command::StudentDelete { roll_no }).await?;
     match applied.result {
-        ApplyResult::Deleted(deleted) => {
-            Ok(ok_json(json!({ "index": applied.index, "deleted": deleted })))
-        }
+        ApplyResult::Deleted(deleted) => Ok(ok_json(
+            json!({ "index": applied.index, "deleted": deleted }),
+        )),
         other => Err(unexpected(&other)),
     }
 }

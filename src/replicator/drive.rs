@@ -22,7 +22,9 @@ pub(super) struct WriterReport(pub Report);
 pub(super) struct Drive;
 
 /// Bucket upper bounds of the persist latency histogram, in microseconds.
-const LATENCY_BUCKETS_US: [u64; 10] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000];
+const LATENCY_BUCKETS_US: [u64; 10] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000,
+];
 
 /// Stops the node after an environmental failure: continuing could acknowledge what is not durable.
 pub(super) fn fatal(ctx: &mut Context<Replicator>, why: &str) {
@@ -49,10 +51,11 @@ impl Replicator {
             return;
         }
         self.log_heartbeats(&out.messages);
+        let needs_persist = out.needs_persist();
         for (to, msg) in out.messages {
             self.send(to, msg);
         }
-        if out.needs_persist() {
+        if needs_persist {
             let batch_id = self.next_batch_id;
             self.next_batch_id += 1;
             self.unsynced.push_back(Unsynced {
@@ -61,7 +64,10 @@ impl Replicator {
                 after_persist: out.messages_after_persist,
                 submitted: Instant::now(),
             });
-            let writer = self.writer.as_ref().expect("the writer runs while the actor does");
+            let writer = self
+                .writer
+                .as_ref()
+                .expect("the writer runs while the actor does");
             if let Err(e) = writer.submit(batch_id, out.hard_state, out.entries) {
                 fatal(ctx, &format!("log writer: {e}"));
                 return;
@@ -91,7 +97,9 @@ impl Replicator {
         self.waiters
             .serve_reads(state.applied_index(), |command| Answer {
                 index: state.applied_index(),
-                result: state.read(command).expect("only read commands are queued as reads"),
+                result: state
+                    .read(command)
+                    .expect("only read commands are queued as reads"),
             });
         self.log_role_change();
     }
@@ -109,7 +117,11 @@ impl Replicator {
 
     /// The writer made batches through `batch_id` durable: release their promises.
     fn on_durable(&mut self, batch_id: u64, ctx: &mut Context<Self>) {
-        while self.unsynced.front().is_some_and(|b| b.batch_id <= batch_id) {
+        while self
+            .unsynced
+            .front()
+            .is_some_and(|b| b.batch_id <= batch_id)
+        {
             let batch = self.unsynced.pop_front().expect("checked above");
             self.record_fsync_latency(batch.submitted);
             for (to, msg) in batch.after_persist {
@@ -130,8 +142,11 @@ impl Replicator {
             msg_id: self.next_msg_id,
             msg,
         };
-        // The cluster layer drops (and counts) rather than block when a peer's queue is full.
-        self.outbox.send(envelope);
+        // The cluster layer drops (and counts) rather than block when a peer's queue is full;
+        // Raft tolerates the loss.
+        if let Err(e) = self.outbox.send(envelope) {
+            log::warn!("node {}: cannot send to {to}: {e}", self.id);
+        }
     }
 
     fn record_fsync_latency(&mut self, submitted: Instant) {
@@ -140,7 +155,11 @@ impl Replicator {
         if m.fsync_latency_us_buckets.is_empty() {
             m.fsync_latency_us_buckets = LATENCY_BUCKETS_US.iter().map(|&le| (le, 0)).collect();
         }
-        if let Some(bucket) = m.fsync_latency_us_buckets.iter_mut().find(|(le, _)| us <= *le) {
+        if let Some(bucket) = m
+            .fsync_latency_us_buckets
+            .iter_mut()
+            .find(|(le, _)| us <= *le)
+        {
             bucket.1 += 1;
         }
         m.fsync_total += 1;
@@ -155,7 +174,12 @@ impl Replicator {
                 .any(|(_, m)| matches!(m.body, Body::Heartbeat { .. }))
         {
             let s = self.raft.status();
-            log::debug!("tick: leader {} term {} commit {}", self.id, s.term, s.commit_index);
+            log::debug!(
+                "tick: leader {} term {} commit {}",
+                self.id,
+                s.term,
+                s.commit_index
+            );
         }
     }
 

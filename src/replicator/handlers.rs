@@ -21,6 +21,9 @@ fn ready(result: Result<Answer, ClientError>) -> ResponseFuture<Result<Answer, C
     Box::pin(async move { result })
 }
 
+/// Bound on client requests waiting on one node; beyond it requests are refused as busy.
+const MAX_WAITING_REQUESTS: usize = 100_000;
+
 impl Replicator {
     fn deadline(&self) -> Instant {
         Instant::now() + self.config.request_timeout()
@@ -31,6 +34,9 @@ impl Handler<Propose> for Replicator {
     type Result = ResponseFuture<Result<Answer, ClientError>>;
 
     fn handle(&mut self, msg: Propose, ctx: &mut Context<Self>) -> Self::Result {
+        if self.waiters.len() >= MAX_WAITING_REQUESTS {
+            return ready(Err(ClientError::Busy));
+        }
         let data = state::encode(&msg.0);
         match self.raft.propose(data) {
             Ok((index, term)) => {
@@ -68,11 +74,22 @@ impl Handler<Read> for Replicator {
             Consistency::Local => ready(local(&self.state, &msg.command).ok_or(ClientError::Busy)),
             Consistency::Log => {
                 // Through the log like a write: the caller should use `Propose`; do it for them.
-                self.handle(Propose(state::Request::new(msg.command)), ctx)
+                <Self as Handler<Propose>>::handle(
+                    self,
+                    Propose(state::Request::new(msg.command)),
+                    ctx,
+                )
             }
             Consistency::Linearizable => {
                 if self.state.read(&msg.command).is_none() {
-                    return self.handle(Propose(state::Request::new(msg.command)), ctx);
+                    return <Self as Handler<Propose>>::handle(
+                        self,
+                        Propose(state::Request::new(msg.command)),
+                        ctx,
+                    );
+                }
+                if self.waiters.len() >= MAX_WAITING_REQUESTS {
+                    return ready(Err(ClientError::Busy));
                 }
                 self.next_read_id += 1;
                 let id = self.next_read_id;
@@ -163,7 +180,15 @@ impl Handler<GetMetrics> for Replicator {
         m.is_leader = s.role == Role::Leader;
         m.commit_index = s.commit_index;
         m.applied_index = self.state.applied_index();
-        m.messages_dropped_total = self.cluster.counters().dropped_total();
+        let c = self.cluster.counters().snapshot();
+        m.messages_dropped_total = c.dropped_queue_full
+            + c.dropped_unreachable
+            + c.dropped_decode
+            + c.dropped_unknown_sender
+            + c.dropped_oversized
+            + c.dropped_inbox_full
+            + c.dropped_fault_out
+            + c.dropped_fault_in;
         MessageResult(m)
     }
 }

@@ -23,16 +23,19 @@ use thiserror::Error;
 use tokio::sync::broadcast;
 
 pub use messages::{
-    Answer, ClientError, Consistency, GetMembers, GetMetrics, GetState, GetStatus, Member,
-    Metrics, NodeStatus, Propose, Read, TransferLeadership,
+    Answer, ClientError, Consistency, GetMembers, GetMetrics, GetState, GetStatus, Member, Metrics,
+    NodeStatus, Propose, Read, TransferLeadership,
 };
 
-use crate::cluster::{Cluster, ClusterError, Envelope, Outbox};
+use crate::cluster::{Cluster, ClusterError, ClusterHandle, Envelope, Limits, Outbox};
 use crate::config::{Config, ConfigError};
 use crate::raft::{self, Message, NodeId, Raft, Restored, Role, Term};
 use crate::state::{StateConfig, StateMachine, TxLog, TxLogError};
 use crate::storage::{FileStore, FileStoreOptions, GroupCommit, LogStore, StorageError};
 use waiters::Waiters;
+
+/// Actor mailbox bound: requests queued before senders must wait.
+const MAILBOX_CAPACITY: usize = 4096;
 
 /// Exit code of a node stopped by a storage failure (disk full, fsync error, corrupt log).
 pub const EXIT_STORAGE_FAILURE: i32 = 3;
@@ -72,8 +75,10 @@ pub struct Replicator {
     /// The store until `started` moves it into the writer thread.
     store: Option<FileStore>,
     writer: Option<GroupCommit<FileStore>>,
-    cluster: Cluster<Message>,
+    cluster: ClusterHandle<Message>,
     outbox: Outbox<Message>,
+    /// The cluster's inbox until `started` turns it into a stream.
+    inbox: Option<tokio::sync::mpsc::Receiver<Envelope<Message>>>,
     /// A copy of every inbound envelope for observers (tests); costs nothing without subscribers.
     inbox_tap: broadcast::Sender<Envelope<Message>>,
     next_batch_id: u64,
@@ -107,11 +112,17 @@ impl Replicator {
             // The state machine is rebuilt from the log on every start.
             applied: loaded.prev_index,
         };
-        let raft = Raft::new(core_config(&config, id), restored, Box::new(StdRng::from_os_rng()))?;
-        let state = StateMachine::new(StateConfig::default()).map_err(|e| NodeError::State(e.to_string()))?;
+        let raft = Raft::new(
+            config.raft_core_config(id)?,
+            restored,
+            Box::new(StdRng::from_os_rng()),
+        )?;
+        let state = StateMachine::new(StateConfig::default())
+            .map_err(|e| NodeError::State(e.to_string()))?;
         let txlog = TxLog::open(&config.cluster().log_dir, id)?;
-        let cluster = Cluster::start(id, config.raft_addrs()?, Default::default())?;
+        let mut cluster = Cluster::start(id, &config.raft_addrs()?, Limits::default())?;
         let outbox = cluster.outbox();
+        let inbox = cluster.take_inbox();
         let (inbox_tap, _) = broadcast::channel(1024);
         let status = raft.status();
         log::info!(
@@ -132,6 +143,7 @@ impl Replicator {
             writer: None,
             cluster,
             outbox,
+            inbox,
             inbox_tap,
             next_batch_id: 0,
             unsynced: VecDeque::new(),
@@ -161,21 +173,12 @@ impl Replicator {
     }
 }
 
-/// Maps the file config (milliseconds) onto the core's logical ticks.
-fn core_config(config: &Config, id: NodeId) -> raft::Config {
-    let mut c = raft::Config::new(id, config.ids());
-    c.heartbeat_interval_ticks = config.heartbeat_interval_ticks();
-    c.election_timeout_ticks_min = config.election_timeout_ticks_min();
-    c.election_timeout_ticks_max = config.election_timeout_ticks_max();
-    c
-}
-
 impl Actor for Replicator {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // Bounded in practice by the writer's queue: `submit` blocks when it is full.
-        ctx.set_mailbox_capacity(usize::MAX);
+        // Client requests beyond this wait in their senders (back-pressure on HTTP handlers).
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         let addr = ctx.address();
         let store = self.store.take().expect("a replicator is started once");
         match GroupCommit::spawn(store, Default::default(), move |report| {
@@ -187,7 +190,7 @@ impl Actor for Replicator {
                 return;
             }
         }
-        if let Some(inbox) = self.cluster.take_inbox() {
+        if let Some(inbox) = self.inbox.take() {
             ctx.add_stream(tokio_stream_from(inbox));
         }
         ctx.run_interval(self.config.tick(), |act, ctx| {

@@ -43,7 +43,13 @@ impl Waiters {
             + self.reads_indexed.values().map(Vec::len).sum::<usize>()
     }
 
-    pub(super) fn add_proposal(&mut self, index: Index, term: Term, deadline: Instant, reply: Reply) {
+    pub(super) fn add_proposal(
+        &mut self,
+        index: Index,
+        term: Term,
+        deadline: Instant,
+        reply: Reply,
+    ) {
         let old = self.proposals.insert(
             index,
             Proposal {
@@ -95,7 +101,11 @@ impl Waiters {
     }
 
     /// Serves every read whose index is applied, using `serve` to read the state.
-    pub(super) fn serve_reads(&mut self, applied: Index, mut serve: impl FnMut(&Command) -> Answer) {
+    pub(super) fn serve_reads(
+        &mut self,
+        applied: Index,
+        mut serve: impl FnMut(&Command) -> Answer,
+    ) {
         while let Some(entry) = self.reads_indexed.first_entry() {
             if *entry.key() > applied {
                 break;

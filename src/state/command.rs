@@ -63,6 +63,8 @@ pub enum Command {
         /// The student's key.
         roll_no: u64,
     },
+    /// Read every student, by ascending roll number.
+    StudentList,
     /// Read a student.
     StudentGet {
         /// The student's key.
@@ -125,6 +127,7 @@ impl Command {
         matches!(
             self,
             Command::StudentGet { .. }
+                | Command::StudentList
                 | Command::KvGet { .. }
                 | Command::StackId { .. }
                 | Command::StackTop { .. }

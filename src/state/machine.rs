@@ -185,7 +185,7 @@ impl StateMachine {
             Command::KvDelete { key } => ApplyResult::Deleted(self.kv.delete(key)),
             Command::StackCreate { label } => ApplyResult::StackId(self.stacks.create(*label)),
             Command::StackPush { stack_id, item } => {
-                stack_result(self.stacks.push(*stack_id, *item), |_| ApplyResult::Written)
+                stack_result(self.stacks.push(*stack_id, *item), ApplyResult::Size)
             }
             Command::StackPop { stack_id } => {
                 stack_result(self.stacks.pop(*stack_id), ApplyResult::Item)
@@ -200,6 +200,7 @@ impl StateMachine {
     /// linearizable reads); `None` if `command` is a write.
     pub fn read(&self, command: &Command) -> Option<ApplyResult> {
         let result = match command {
+            Command::StudentList => ApplyResult::Students(self.students.iter().cloned().collect()),
             Command::StudentGet { roll_no } => {
                 ApplyResult::Student(self.students.get(*roll_no).cloned())
             }

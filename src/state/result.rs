@@ -23,6 +23,8 @@ pub enum ApplyResult {
     Deleted(bool),
     /// A student read.
     Student(Option<Student>),
+    /// Every student, by ascending roll number.
+    Students(Vec<Student>),
     /// A key read, with the key's version.
     Value(Option<KvValue>),
     /// The id of a created or looked-up stack.

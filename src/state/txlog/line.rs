@@ -55,6 +55,7 @@ fn push_command(out: &mut String, command: &Command) {
         }
         Command::StudentDelete { roll_no } => write!(out, "student.delete roll={roll_no}"),
         Command::StudentGet { roll_no } => write!(out, "student.get roll={roll_no}"),
+        Command::StudentList => write!(out, "student.list"),
         Command::KvPut { key, value } => {
             out.push_str("kv.put key=");
             push_quoted_str(out, key);
@@ -116,6 +117,7 @@ pub(in crate::state) fn push_result(out: &mut String, result: &ApplyResult) {
             push_quoted_bytes(out, &v.value);
             write!(out, " version={}", v.version)
         }
+        ApplyResult::Students(list) => write!(out, "students={}", list.len()),
         ApplyResult::StackId(id) => write!(out, "stack={id}"),
         ApplyResult::Item(item) => write!(out, "item={item}"),
         ApplyResult::Size(n) => write!(out, "size={n}"),
