@@ -164,8 +164,8 @@ fn stacks_create_push_pop_top_size() {
         ApplyResult::StackId(2)
     );
     let push = |item| Command::StackPush { stack_id: 1, item };
-    assert_eq!(d.run(push(10)), ApplyResult::Written);
-    assert_eq!(d.run(push(-20)), ApplyResult::Written);
+    assert_eq!(d.run(push(10)), ApplyResult::Size(1));
+    assert_eq!(d.run(push(-20)), ApplyResult::Size(2));
     assert_eq!(
         d.run(Command::StackSize { stack_id: 1 }),
         ApplyResult::Size(2)
@@ -373,13 +373,13 @@ fn a_full_session_table_evicts_the_least_recently_applied_client() {
         .collect();
     assert_eq!(clients, vec![1, 3]);
     // Client 2's retry is no longer recognised: it applies again (the documented cost of the bound).
-    assert_eq!(d.session(2, 1, push(2)), ApplyResult::Written);
+    assert_eq!(d.session(2, 1, push(2)), ApplyResult::Size(5));
     assert_eq!(d.sm.stack_size(1), Ok(5));
     // That evicted client 1 (index 4), not client 3 (index 5): 3's retry is still deduplicated,
     // 1's is applied again.
-    assert_eq!(d.session(3, 1, push(4)), ApplyResult::Written);
+    assert_eq!(d.session(3, 1, push(4)), ApplyResult::Size(4));
     assert_eq!(d.sm.stack_size(1), Ok(5));
-    assert_eq!(d.session(1, 2, push(3)), ApplyResult::Written);
+    assert_eq!(d.session(1, 2, push(3)), ApplyResult::Size(6));
     assert_eq!(d.sm.stack_size(1), Ok(6));
 }
 
@@ -438,7 +438,7 @@ fn json_shows_every_part_of_the_state() {
     assert_eq!(json["stacks"][0]["items"][0], 8);
     assert_eq!(json["sessions"][0]["client_id"], 11);
     assert_eq!(json["sessions"][0]["last_index"], 5);
-    assert_eq!(json["sessions"][0]["result"], "ok");
+    assert_eq!(json["sessions"][0]["result"], "size=1");
 }
 
 #[test]
