@@ -233,10 +233,13 @@ fn s5_3_follower_commit_follows_leader_commit() {
     );
     assert_eq!(f.take_output().committed, log(&[1, 1, 1])[2..].to_vec());
 
-    // A commit index beyond the entries this Append vouches for is capped at them.
-    let mut f = restarted(paper_config(2, 3), restored(1, 0, &[]));
-    f.step(1, append(1, (0, 0), log(&[1, 1]), 9));
-    assert_eq!(f.status().commit_index, 2);
+    // A commit index beyond the entries this Append vouches for is capped at them: the follower's
+    // entries 2–3 come from an older term and may not be the leader's, so they must not commit.
+    let mut f = restarted(paper_config(2, 3), restored(2, 0, &[1, 2, 2]));
+    f.step(1, append(3, (1, 1), vec![], 9));
+    assert_eq!(f.status().commit_index, 1);
+    f.step(1, append(3, (1, 1), vec![cmd_entry(2, 2)], 9));
+    assert_eq!(f.status().commit_index, 2, "entry 2 is now vouched for, entry 3 still not");
 }
 
 /// §5.3: "The leader keeps track of the highest index it knows to be committed, and it includes
