@@ -396,3 +396,30 @@ fn s5_2_vote_grant_leaves_only_after_persist() {
         vec![(1, msg(4, Body::VoteResponse { granted: true }))]
     );
 }
+
+/// §5.2 with Figure 2 ("persistent state on all servers: currentTerm, votedFor"): a server that
+/// restarts from its persisted hard state still refuses a second candidate in the same term.
+#[test]
+fn s5_2_vote_survives_restart() {
+    let mut n = node(paper_config(1, 3));
+    n.step(2, vote(1, 0, 0));
+    let hard_state = n.take_output().hard_state.expect("the vote is persisted");
+
+    let mut n = restarted(
+        paper_config(1, 3),
+        Restored {
+            hard_state,
+            ..Restored::default()
+        },
+    );
+    n.step(3, vote(1, 0, 0));
+    assert_eq!(
+        n.take_output().messages_after_persist,
+        vec![(3, msg(1, Body::VoteResponse { granted: false }))]
+    );
+    n.step(2, vote(1, 0, 0));
+    assert_eq!(
+        n.take_output().messages_after_persist,
+        vec![(2, msg(1, Body::VoteResponse { granted: true }))]
+    );
+}

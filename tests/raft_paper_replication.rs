@@ -239,7 +239,11 @@ fn s5_3_follower_commit_follows_leader_commit() {
     f.step(1, append(3, (1, 1), vec![], 9));
     assert_eq!(f.status().commit_index, 1);
     f.step(1, append(3, (1, 1), vec![cmd_entry(2, 2)], 9));
-    assert_eq!(f.status().commit_index, 2, "entry 2 is now vouched for, entry 3 still not");
+    assert_eq!(
+        f.status().commit_index,
+        2,
+        "entry 2 is now vouched for, entry 3 still not"
+    );
 }
 
 /// §5.3: "The leader keeps track of the highest index it knows to be committed, and it includes

@@ -281,6 +281,29 @@ fn thesis_3_10_transfer_to_caught_up_target_is_immediate() {
     assert_eq!(out.messages, vec![(3, msg(term, Body::TimeoutNow))]);
 }
 
+/// §3.10: "if the transfer does not complete within an election timeout, the prior leader aborts
+/// the transfer and resumes accepting client requests."
+#[test]
+fn thesis_3_10_transfer_is_abandoned_after_an_election_timeout() {
+    let mut c = Cluster::new(3, |cfg| cfg);
+    c.elect(1);
+    c.isolate(2);
+    c.node_mut(1).transfer_leadership(2).expect("leader");
+    c.node_mut(1).propose(Bytes::from_static(b"x")).unwrap_err();
+    // Node 3 keeps answering heartbeats, so CheckQuorum keeps node 1 in office meanwhile.
+    for _ in 1..c.node(1).config().election_timeout_ticks_min {
+        c.tick(1);
+        c.stabilize();
+    }
+    assert_eq!(
+        c.node_mut(1).propose(Bytes::from_static(b"x")),
+        Err(ProposeError::Transferring)
+    );
+    c.tick(1);
+    assert!(c.node_mut(1).propose(Bytes::from_static(b"x")).is_ok());
+    assert_eq!(c.leader(), Some(1));
+}
+
 fn is_timeout_now(e: &Event) -> bool {
     matches!(
         e,

@@ -6,7 +6,7 @@ mod raft_support;
 use bytes::Bytes;
 use raft_support::cluster::{delivered, Cluster};
 use raft_support::{append_ok, elect, elect_steady, flush, msg, node, restarted, restored, voters};
-use raftkv::raft::{Body, Config, Index, Output, Raft, ReadError, ReadState};
+use raftkv::raft::{Body, Config, Index, Output, ProposeError, Raft, ReadError, ReadState};
 
 fn config(id: u64, n: u64) -> Config {
     Config::new(id, voters(n))
@@ -127,6 +127,43 @@ fn thesis_6_4_follower_read_is_forwarded_to_the_leader() {
 
     let mut lonely = node(config(2, 3));
     assert_eq!(lonely.read_index(1), Err(ReadError::NoLeader));
+}
+
+/// §6.4: a read can only be confirmed by the leader that took it; one that loses leadership fails
+/// its pending reads at once (index `None`: the client retries elsewhere) rather than leaving them
+/// hanging.
+#[test]
+fn thesis_6_4_leader_that_steps_down_fails_pending_reads() {
+    let mut l = node(config(1, 3));
+    elect_steady(&mut l);
+    l.read_index(7).expect("leader");
+    l.take_output();
+    l.step(2, heartbeat_ack(5, 0));
+    assert_eq!(
+        l.take_output().reads,
+        vec![ReadState { id: 7, index: None }]
+    );
+}
+
+/// A limit on everything: proposals beyond `max_uncommitted_entries` and reads beyond
+/// `max_pending_reads` are refused with a typed error instead of queueing without bound.
+#[test]
+fn leader_refuses_work_beyond_its_limits() {
+    let mut cfg = config(1, 3);
+    cfg.max_uncommitted_entries = 3;
+    cfg.max_pending_reads = 2;
+    let mut l = node(cfg);
+    elect_steady(&mut l);
+    let x = Bytes::from_static(b"x");
+    propose_n(&mut l, 3, &x);
+    assert_eq!(l.propose(x.clone()), Err(ProposeError::Busy));
+    flush(&mut l);
+    l.step(2, append_ok(1, 4));
+    assert_eq!(l.propose(x), Ok((5, 1)), "commitment makes room");
+
+    l.read_index(1).expect("room for two");
+    l.read_index(2).expect("room for two");
+    assert_eq!(l.read_index(3), Err(ReadError::Busy));
 }
 
 /// The `(prev_log_index, entry indexes)` of every Append to `to` in `out`.
