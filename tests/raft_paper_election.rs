@@ -275,7 +275,9 @@ fn s5_4_1_vote_only_for_up_to_date_logs() {
 /// campaign early.
 #[test]
 fn s5_2_candidate_wins_with_majority_of_votes() {
-    let cases: &[(u64, &[(u64, bool)], Role)] = &[
+    // Cluster size, the answers received in order as (voter, granted), the role that results.
+    type Case = (u64, &'static [(u64, bool)], Role);
+    let cases: &[Case] = &[
         (3, &[(2, true)], Role::Leader),
         (3, &[(2, false)], Role::Candidate),
         (3, &[(2, false), (3, false)], Role::Follower),
