@@ -384,7 +384,7 @@ impl Raft {
 
     /// Appends entries received from a leader, truncating a conflicting suffix first, and schedules
     /// the change for persistence with the same truncate-then-append meaning.
-    pub(super) fn append_from_leader(&mut self, entries: &[Entry]) {
+    pub(super) fn append_from_leader(&mut self, entries: Vec<Entry>) {
         let Some(first) = entries.first() else {
             return;
         };
@@ -403,9 +403,9 @@ impl Raft {
             let keep = start.saturating_sub(pending_first) as usize;
             self.out.entries.truncate(keep);
         }
-        for e in entries {
+        for e in &entries {
             self.log.push(e.clone());
         }
-        self.out.entries.extend_from_slice(entries);
+        self.out.entries.extend(entries);
     }
 }

@@ -12,7 +12,7 @@ impl Raft {
         from: NodeId,
         prev_log_index: Index,
         prev_log_term: Term,
-        entries: Vec<Entry>,
+        mut entries: Vec<Entry>,
         leader_commit: Index,
     ) {
         if prev_log_index < self.commit {
@@ -49,7 +49,9 @@ impl Raft {
             .iter()
             .position(|e| !self.log.matches(e.index, e.term));
         if let Some(at) = conflict {
-            self.append_from_leader(&entries[at..]);
+            // Hand over the message's own entries: no second copy of each payload handle.
+            entries.drain(..at);
+            self.append_from_leader(entries);
         }
         let new_commit = leader_commit.min(last_new);
         if new_commit > self.commit {
