@@ -1,0 +1,320 @@
+//! A harness for tests that run real `raftkv node` processes: a temp config with free ports, one
+//! process per node with its output captured to a file, kill/stop/restart by id, HTTP helpers, and a
+//! `Drop` that kills every process even when the test panics.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// An HTTP answer: status, body and the `Location` header if any.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub location: Option<String>,
+}
+
+impl Reply {
+    /// The body as JSON (panics with the body when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+}
+
+/// A local cluster of `raftkv node` processes.
+pub struct Cluster {
+    pub dir: TempDir,
+    pub config_path: PathBuf,
+    pub n: u64,
+    /// Per node: raft, http and text ports.
+    pub ports: Vec<(u16, u16, u16)>,
+    children: Vec<Option<Child>>,
+    agent: ureq::Agent,
+}
+
+/// Ports the OS says are free right now (held until all are chosen, so they are distinct).
+pub fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..count)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local addr").port())
+        .collect()
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Cluster {
+    /// Writes a config for `n` nodes (with `extra` lines appended to `[cluster]`) and starts them all.
+    pub fn start(n: u64) -> Cluster {
+        Self::start_with(n, "")
+    }
+
+    pub fn start_with(n: u64, extra: &str) -> Cluster {
+        let mut cluster = Self::configure(n, extra);
+        for id in 1..=n {
+            cluster.start_node(id);
+        }
+        cluster
+    }
+
+    /// Writes the config without starting anything.
+    pub fn configure(n: u64, extra: &str) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ports = free_ports(3 * n as usize);
+        let ports: Vec<(u16, u16, u16)> = ports.chunks(3).map(|c| (c[0], c[1], c[2])).collect();
+        let mut text = format!(
+            "[cluster]\ntick_ms = 10\nheartbeat_interval_ms = 30\nelection_timeout_min_ms = 150\n\
+             election_timeout_max_ms = 300\ndata_dir = {:?}\nlog_dir = {:?}\n\
+             max_value_bytes = 65536\nrequest_timeout_ms = 2000\n{extra}\n",
+            dir.path().join("data"),
+            dir.path().join("logs"),
+        );
+        for (i, (raft, http, txt)) in ports.iter().enumerate() {
+            text.push_str(&format!(
+                "\n[[peers]]\nid = {}\nraft = \"127.0.0.1:{raft}\"\nhttp = \"127.0.0.1:{http}\"\ntext = \"127.0.0.1:{txt}\"\n",
+                i + 1
+            ));
+        }
+        let config_path = dir.path().join("cluster.toml");
+        std::fs::write(&config_path, text).expect("write config");
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        Cluster {
+            dir,
+            config_path,
+            n,
+            ports,
+            children: (0..n).map(|_| None).collect(),
+            agent,
+        }
+    }
+
+    /// Where node `id`'s stdout and stderr go.
+    pub fn output_path(&self, id: u64) -> PathBuf {
+        self.dir.path().join(format!("node-{id}.out"))
+    }
+
+    /// Node `id`'s transaction log file.
+    pub fn txlog_path(&self, id: u64) -> PathBuf {
+        self.dir.path().join("logs").join(format!("node-{id}.log"))
+    }
+
+    /// Starts node `id` (it must not be running).
+    pub fn start_node(&mut self, id: u64) {
+        assert!(
+            self.children[id as usize - 1].is_none(),
+            "node {id} already runs"
+        );
+        let out = File::options()
+            .create(true)
+            .append(true)
+            .open(self.output_path(id))
+            .expect("node output file");
+        let err = out.try_clone().expect("clone output file");
+        let child = Command::new(env!("CARGO_BIN_EXE_raftkv"))
+            .args(["node", "--id", &id.to_string(), "--config"])
+            .arg(&self.config_path)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("spawn raftkv node");
+        self.children[id as usize - 1] = Some(child);
+    }
+
+    /// SIGKILL node `id` and reap it.
+    pub fn kill(&mut self, id: u64) {
+        if let Some(mut child) = self.children[id as usize - 1].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM node `id` and wait for it to exit (graceful stop); returns its exit code.
+    pub fn stop(&mut self, id: u64) -> Option<i32> {
+        let mut child = self.children[id as usize - 1].take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let status = wait_for("node to exit", Duration::from_secs(10), || {
+            child.try_wait().ok().flatten()
+        });
+        status.code()
+    }
+
+    /// Kills node `id` if it runs, then starts it again on the same data.
+    pub fn restart(&mut self, id: u64) {
+        self.kill(id);
+        self.start_node(id);
+    }
+
+    pub fn is_running(&self, id: u64) -> bool {
+        self.children[id as usize - 1].is_some()
+    }
+
+    /// `127.0.0.1:<http port>` of node `id`.
+    pub fn http_addr(&self, id: u64) -> String {
+        format!("127.0.0.1:{}", self.ports[id as usize - 1].1)
+    }
+
+    pub fn url(&self, id: u64, path: &str) -> String {
+        format!("http://{}{}", self.http_addr(id), path)
+    }
+
+    /// One HTTP request without following redirects. `Err` on connection failure.
+    pub fn request(
+        &self,
+        method: &str,
+        id: u64,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Reply, String> {
+        self.request_with(method, &self.url(id, path), body, &[])
+    }
+
+    /// A request to an absolute URL with extra headers.
+    pub fn request_with(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, String> {
+        let result = match method {
+            "GET" | "DELETE" => {
+                let mut req = if method == "GET" {
+                    self.agent.get(url)
+                } else {
+                    self.agent.delete(url)
+                };
+                for (k, v) in headers {
+                    req = req.header(*k, *v);
+                }
+                req.call()
+            }
+            _ => {
+                let mut req = match method {
+                    "PUT" => self.agent.put(url),
+                    "POST" => self.agent.post(url),
+                    other => panic!("unsupported method {other}"),
+                };
+                for (k, v) in headers {
+                    req = req.header(*k, *v);
+                }
+                req.send(body.unwrap_or(b""))
+            }
+        };
+        let mut resp = result.map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| e.to_string())?;
+        Ok(Reply {
+            status,
+            body,
+            location,
+        })
+    }
+
+    /// Like [`Cluster::request`], following up to 5 redirects (as `curl -L` does).
+    pub fn request_follow(
+        &self,
+        method: &str,
+        id: u64,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Reply, String> {
+        let mut url = self.url(id, path);
+        for _ in 0..5 {
+            let reply = self.request_with(method, &url, body, &[])?;
+            match (reply.status, &reply.location) {
+                (307 | 308, Some(loc)) => url = loc.clone(),
+                _ => return Ok(reply),
+            }
+        }
+        Err("too many redirects".into())
+    }
+
+    /// Node `id`'s `/v1/status`, if it answers.
+    pub fn status(&self, id: u64) -> Option<serde_json::Value> {
+        let reply = self.request("GET", id, "/v1/status", None).ok()?;
+        (reply.status == 200).then(|| reply.json())
+    }
+
+    /// Waits until the running nodes agree on one leader among them; returns its id.
+    pub fn wait_for_leader(&self, timeout: Duration) -> u64 {
+        wait_for("a leader", timeout, || {
+            let running: Vec<u64> = (1..=self.n).filter(|&id| self.is_running(id)).collect();
+            let statuses: Vec<serde_json::Value> =
+                running.iter().filter_map(|&id| self.status(id)).collect();
+            let leader = statuses
+                .iter()
+                .find(|s| s["role"] == "Leader")
+                .and_then(|s| s["id"].as_u64())?;
+            let agreed = statuses
+                .iter()
+                .filter(|s| s["leader"].as_u64() == Some(leader))
+                .count();
+            (agreed * 2 > self.n as usize).then_some(leader)
+        })
+    }
+
+    /// The transaction log lines of node `id` (empty if the file does not exist yet).
+    pub fn txlog(&self, id: u64) -> Vec<String> {
+        read_lines(&self.txlog_path(id))
+    }
+}
+
+/// The lines of a file, or nothing if it does not exist.
+pub fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .map(|s| s.lines().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for id in 1..=self.n {
+            self.kill(id);
+        }
+        if std::thread::panicking() {
+            for id in 1..=self.n {
+                let out = std::fs::read_to_string(self.output_path(id)).unwrap_or_default();
+                let tail: Vec<&str> = out.lines().rev().take(15).collect();
+                eprintln!("--- node {id} output (last lines) ---");
+                for line in tail.into_iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}

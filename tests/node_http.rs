@@ -1,0 +1,102 @@
+//! The HTTP API of a real 3-node cluster: the seeds' curl commands, redirects and errors.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Cluster;
+
+#[test]
+fn seed_stack_commands_work_against_any_node_and_follow_redirects() {
+    let c = Cluster::start(3);
+    let leader = c.wait_for_leader(Duration::from_secs(10));
+    let follower = (1..=3).find(|&id| id != leader).unwrap();
+    let post = |path: &str, body: &str| {
+        let r = c
+            .request_follow("POST", follower, path, Some(body.as_bytes()))
+            .expect("node answers");
+        assert_eq!(r.status, 200, "{path} {body}: {}", r.body);
+        r.body.trim().to_string()
+    };
+    let id = post("/sCreate", "1");
+    assert_eq!(post("/sId", "1"), id);
+    assert_eq!(post("/sCreate", "1"), id, "an existing label keeps its id");
+    assert_eq!(post("/sPush", &format!("{id},10")), "1");
+    assert_eq!(post("/sPush", &format!("{id},20")), "2");
+    assert_eq!(post("/sTop", &id), "20");
+    assert_eq!(post("/sSize", &id), "2");
+    assert_eq!(post("/sPop", &id), "20");
+    assert_eq!(post("/sSize", &id), "1");
+
+    // A follower redirects writes to the leader with 307 and the same path.
+    let r = c
+        .request(
+            "POST",
+            follower,
+            "/sPush",
+            Some(format!("{id},5").as_bytes()),
+        )
+        .unwrap();
+    assert_eq!(r.status, 307);
+    assert_eq!(
+        r.location.as_deref(),
+        Some(c.url(leader, "/sPush").as_str())
+    );
+}
+
+#[test]
+fn kv_students_and_errors() {
+    let c = Cluster::start(3);
+    let leader = c.wait_for_leader(Duration::from_secs(10));
+    let r = c
+        .request("PUT", leader, "/v1/kv/mykey", Some(b"this is awesome"))
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let index = r.json()["index"].as_u64().unwrap();
+    assert!(index >= 2, "after the leader's no-op");
+    for id in 1..=3 {
+        let r = c.request("GET", id, "/v1/kv/mykey", None).unwrap();
+        assert_eq!((r.status, r.body.as_str()), (200, "this is awesome"));
+    }
+    let r = c.request("GET", leader, "/v1/kv/nokey", None).unwrap();
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"], "not_found");
+
+    let student = br#"{"name":"Ada","address":"1 Main St","phone":"555"}"#;
+    let r = c
+        .request("PUT", leader, "/v1/students/7", Some(student))
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = c.request("GET", leader, "/v1/students/7", None).unwrap();
+    assert_eq!(r.json()["name"], "Ada");
+    let r = c.request("GET", leader, "/v1/students", None).unwrap();
+    assert_eq!(r.json().as_array().unwrap().len(), 1);
+
+    // Bad input: malformed JSON, a non-numeric id, an oversized value, an unknown route.
+    let r = c
+        .request("PUT", leader, "/v1/students/8", Some(b"{nope"))
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (400, Some("bad_request"))
+    );
+    let r = c.request("GET", leader, "/v1/students/abc", None).unwrap();
+    assert_eq!(r.status, 400);
+    let big = vec![b'x'; 70_000];
+    let r = c.request("PUT", leader, "/v1/kv/big", Some(&big)).unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (413, Some("too_large"))
+    );
+    let r = c.request("GET", leader, "/v2/nothing", None).unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (404, Some("unknown_route"))
+    );
+
+    // Every node logged the same operations in the same order.
+    common::wait_for("transaction logs to match", Duration::from_secs(5), || {
+        let logs: Vec<_> = (1..=3).map(|id| c.txlog(id)).collect();
+        (logs[0].len() >= 3 && logs.iter().all(|l| *l == logs[0])).then_some(())
+    });
+}
