@@ -247,15 +247,11 @@ fn intent_record(cut_index: Index, hs: &HardState) -> Vec<u8> {
     body.push(u8::from(hs.vote.is_some()));
     body.extend_from_slice(&hs.vote.unwrap_or(0).to_le_bytes());
     body.extend_from_slice(&hs.commit.to_le_bytes());
-    let len = (body.len() as u32).to_le_bytes();
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&len);
-    hasher.update(&[3]);
-    hasher.update(&body);
-    let mut record = len.to_vec();
-    record.extend_from_slice(&hasher.finalize().to_le_bytes());
-    record.push(3);
-    record.extend_from_slice(&body);
+    let mut checked = (body.len() as u32).to_le_bytes().to_vec();
+    checked.push(3);
+    checked.extend_from_slice(&body);
+    let mut record = crc32fast::hash(&checked).to_le_bytes().to_vec();
+    record.extend_from_slice(&checked);
     record
 }
 
