@@ -31,9 +31,11 @@ fn entry(index: Index, payload: &Bytes) -> Entry {
 
 fn group_commit(c: &mut Criterion) {
     let mut group = c.benchmark_group("group_commit");
+    // Short runs: every iteration writes real data (well over 1 GB per second measured at batch 256).
     group
         .sample_size(10)
-        .measurement_time(Duration::from_secs(5));
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     let payload = Bytes::from(vec![0xA5; ENTRY_BYTES]);
     for batch_entries in [1u64, 16, 256] {
         let dir = tempfile::tempdir().expect("a temporary directory");

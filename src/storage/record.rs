@@ -19,6 +19,9 @@ const PAYLOAD_COMMAND: u8 = 1;
 
 const ENTRY_FIXED_BYTES: usize = 8 + 8 + 1;
 const HARD_STATE_BYTES: usize = 8 + 1 + 8 + 8;
+/// The largest body of a fixed-size record (the truncate intent): a limit on record size below
+/// this would make the store unable to read back what it writes.
+pub(crate) const FIXED_BODY_BYTES_MAX: u64 = (8 + HARD_STATE_BYTES) as u64;
 
 /// One decoded record.
 #[derive(Clone, Debug, PartialEq, Eq)]
