@@ -251,8 +251,9 @@ fn a_group_is_bounded_by_its_batch_limit() {
         ..GroupCommitOptions::default()
     };
     let (sender, reports) = mpsc::channel();
-    let writer =
-        GroupCommit::spawn(MemStore::new(), options, move |r| sender.send(r).unwrap()).unwrap();
+    // Through a boxed trait object, as a node that picks its store at runtime holds it.
+    let store: Box<dyn LogStore + Send> = Box::new(MemStore::new());
+    let writer = GroupCommit::spawn(store, options, move |r| sender.send(r).unwrap()).unwrap();
     for id in 0..40 {
         writer.submit(id, None, vec![entry(id + 1, 1)]).unwrap();
     }

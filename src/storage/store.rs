@@ -76,3 +76,23 @@ pub(crate) fn assert_batch_fits(
         term = entry.term;
     }
 }
+
+/// Lets a node pick its store at runtime (`Box<dyn LogStore + Send>`) and still hand it to
+/// [`crate::storage::GroupCommit`].
+impl<S: LogStore + ?Sized> LogStore for Box<S> {
+    fn load(&mut self) -> Result<Loaded, StorageError> {
+        (**self).load()
+    }
+
+    fn write(
+        &mut self,
+        hard_state: Option<&HardState>,
+        entries: &[Entry],
+    ) -> Result<(), StorageError> {
+        (**self).write(hard_state, entries)
+    }
+
+    fn sync(&mut self) -> Result<(), StorageError> {
+        (**self).sync()
+    }
+}
