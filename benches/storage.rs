@@ -31,7 +31,7 @@ fn entry(index: Index, payload: &Bytes) -> Entry {
 
 fn group_commit(c: &mut Criterion) {
     let mut group = c.benchmark_group("group_commit");
-    // Short runs: every iteration writes real data (well over 1 GB per second measured at batch 256).
+    // Short runs: every iteration writes real data (over 1 GB per second measured at batch 256).
     group
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))

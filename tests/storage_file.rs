@@ -415,7 +415,8 @@ proptest! {
                 Op::Write { hard_state, back, count, bump, payload_bytes } => {
                     let last = model_entries.len() as u64;
                     let from = last + 1 - back.min(last);
-                    let term = model_entries.get((from as usize).wrapping_sub(2)).map_or(1, |e| e.term) + bump;
+                    let term_before = model_entries.get((from as usize).wrapping_sub(2));
+                    let term = term_before.map_or(1, |e| e.term) + bump;
                     let batch: Vec<Entry> = (from..from + count)
                         .map(|index| Entry {
                             index,

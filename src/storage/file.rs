@@ -286,7 +286,7 @@ impl LogStore for FileStore {
     }
 }
 
-/// Creates `dir` if it is missing (durably: its parent is fsynced too) and checks it is a directory.
+/// Creates `dir` if it is missing (durably: its parent is fsynced too); checks it is a directory.
 fn ensure_dir(dir: &Path) -> Result<(), StorageError> {
     match fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => Ok(()),

@@ -8,7 +8,7 @@ use crate::raft::{Entry, HardState, Index, Term};
 pub struct Loaded {
     /// The latest hard state written, or the default (term 0, no vote) for a fresh store.
     pub hard_state: HardState,
-    /// The index of the log's prefix: `entries` start at `prev_index + 1`. 0 until compaction exists.
+    /// The index of the log's prefix: `entries` start at `prev_index + 1`. 0 until compaction.
     pub prev_index: Index,
     /// The term of the entry at `prev_index` (0 for the empty prefix).
     pub prev_term: Term,
