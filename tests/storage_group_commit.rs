@@ -106,8 +106,15 @@ impl LogStore for GatedStore {
     }
 }
 
-#[test]
-fn batches_queued_during_a_sync_share_the_next_one() {
+/// A writer over a [`GatedStore`] whose first batch (id 0, entry 1) is already stuck in its
+/// sync. Call the returned function to open the gate.
+fn writer_stuck_in_a_sync(
+    options: GroupCommitOptions,
+) -> (
+    GroupCommit<GatedStore>,
+    mpsc::Receiver<Report>,
+    impl FnOnce(),
+) {
     let gate = Arc::new((Mutex::new(false), Condvar::new()));
     let (syncs_started, sync_started) = mpsc::channel();
     let store = GatedStore {
@@ -116,20 +123,25 @@ fn batches_queued_during_a_sync_share_the_next_one() {
         syncs_started,
     };
     let (sender, reports) = mpsc::channel();
-    let writer = GroupCommit::spawn(store, GroupCommitOptions::default(), move |r| {
-        sender.send(r).unwrap()
-    })
-    .unwrap();
+    let writer = GroupCommit::spawn(store, options, move |r| sender.send(r).unwrap()).unwrap();
     writer
         .submit(0, Some(HardState::default()), vec![entry(1, 1)])
         .unwrap();
     sync_started.recv_timeout(Duration::from_secs(30)).unwrap();
-    // The writer is inside its first sync: everything submitted now waits for the next round.
+    let open = move || {
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+    };
+    (writer, reports, open)
+}
+
+#[test]
+fn batches_queued_during_a_sync_share_the_next_one() {
+    let (writer, reports, open_gate) = writer_stuck_in_a_sync(GroupCommitOptions::default());
     for id in 1..=100 {
         writer.submit(id, None, vec![entry(id + 1, 1)]).unwrap();
     }
-    *gate.0.lock().unwrap() = true;
-    gate.1.notify_all();
+    open_gate();
     assert_eq!(
         durable_ids(receive(&reports, 101)),
         (0..=100).collect::<Vec<_>>()
@@ -138,6 +150,26 @@ fn batches_queued_during_a_sync_share_the_next_one() {
     let mut store = writer.close();
     assert_eq!(store.inner.sync_count(), 2);
     assert_eq!(store.load().unwrap().entries.len(), 101);
+}
+
+#[test]
+fn a_group_stops_growing_at_its_byte_limit() {
+    // Each batch holds one entry of 256 + 24 bytes by `Entry::size_bytes`: three fill a group.
+    let options = GroupCommitOptions {
+        group_bytes_max: 3 * 280,
+        ..GroupCommitOptions::default()
+    };
+    let (writer, reports, open_gate) = writer_stuck_in_a_sync(options);
+    for id in 1..=9 {
+        writer.submit(id, None, vec![entry(id + 1, 1)]).unwrap();
+    }
+    open_gate();
+    assert_eq!(
+        durable_ids(receive(&reports, 10)),
+        (0..10).collect::<Vec<_>>()
+    );
+    // One sync for batch 0, then three groups of three.
+    assert_eq!(writer.sync_count(), 4);
 }
 
 /// A store whose `sync` fails, as a full or failing disk does.
@@ -212,14 +244,16 @@ fn closing_flushes_every_queued_batch() {
 }
 
 #[test]
-fn a_group_is_bounded_by_its_limit() {
+fn a_group_is_bounded_by_its_batch_limit() {
     let options = GroupCommitOptions {
         queue_batches_max: 64,
         group_batches_max: 4,
+        ..GroupCommitOptions::default()
     };
     let (sender, reports) = mpsc::channel();
-    let writer =
-        GroupCommit::spawn(MemStore::new(), options, move |r| sender.send(r).unwrap()).unwrap();
+    // Through a boxed trait object, as a node that picks its store at runtime holds it.
+    let store: Box<dyn LogStore + Send> = Box::new(MemStore::new());
+    let writer = GroupCommit::spawn(store, options, move |r| sender.send(r).unwrap()).unwrap();
     for id in 0..40 {
         writer.submit(id, None, vec![entry(id + 1, 1)]).unwrap();
     }

@@ -4,8 +4,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// A storage failure. I/O and corruption errors name the file (and the byte offset when known) so an
-/// operator can find the damage.
+/// A storage failure. I/O and corruption errors name the file (and the byte offset when known)
+/// so an operator can find the damage.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// A system call failed.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::StorageError;
 use super::intent;
-use super::record::{self, HEADER_BYTES};
+use super::record;
 use super::recovery::{self, Position, Scanned, Slot};
 use super::segment::{sync_dir, SegmentFile};
 use super::store::{assert_batch_fits, Loaded, LogStore};
@@ -76,7 +76,7 @@ impl FileStore {
     ) -> Result<FileStore, StorageError> {
         let dir = dir.into();
         if options.segment_bytes_max == 0
-            || options.record_bytes_max < HEADER_BYTES as u64
+            || options.record_bytes_max < record::FIXED_BODY_BYTES_MAX
             || options.record_bytes_max > u64::from(u32::MAX)
         {
             return Err(StorageError::InvalidOptions(format!("{options:?}")));
@@ -123,6 +123,7 @@ impl FileStore {
             store.finish_truncation(intent)?;
             entries.truncate(store.slots.len());
         }
+        store.make_recovered_state_durable()?;
         store.recovered = Some(Loaded {
             hard_state: store.hard_state,
             prev_index,
@@ -173,11 +174,25 @@ impl FileStore {
         }
     }
 
+    /// Crucial: what recovery found may exist only in the page cache (the previous process died
+    /// before its sync). The node will act on it, so it must be durable first.
+    fn make_recovered_state_durable(&mut self) -> Result<(), StorageError> {
+        if self.segments.is_empty() {
+            return Ok(());
+        }
+        self.open_active()?;
+        self.sync_active()?;
+        sync_dir(&self.dir)
+    }
+
     fn write_batch(
         &mut self,
         hard_state: Option<&HardState>,
         entries: &[Entry],
     ) -> Result<(), StorageError> {
+        if hard_state.is_none() && entries.is_empty() {
+            return Ok(());
+        }
         for entry in entries {
             let size_bytes = record::entry_body_bytes(entry);
             if size_bytes > self.options.record_bytes_max {
@@ -271,7 +286,7 @@ impl LogStore for FileStore {
     }
 }
 
-/// Creates `dir` if it is missing (durably: its parent is fsynced too) and checks it is a directory.
+/// Creates `dir` if it is missing (durably: its parent is fsynced too); checks it is a directory.
 fn ensure_dir(dir: &Path) -> Result<(), StorageError> {
     match fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => Ok(()),

@@ -28,15 +28,19 @@ pub type Report = Result<Durable, StorageError>;
 pub struct GroupCommitOptions {
     /// Batches that may wait for the writer; `submit` blocks beyond this (back-pressure).
     pub queue_batches_max: usize,
-    /// Batches written under one fsync at most, bounding the latency added to the first of them.
+    /// Batches written under one fsync at most.
     pub group_batches_max: usize,
+    /// A group stops growing once its entries reach this many bytes (by [`Entry::size_bytes`]),
+    /// bounding the write that delays the group's first batch. One batch may exceed it alone.
+    pub group_bytes_max: u64,
 }
 
 impl Default for GroupCommitOptions {
     fn default() -> Self {
         GroupCommitOptions {
             queue_batches_max: 4096,
-            group_batches_max: 1024,
+            group_batches_max: 4096,
+            group_bytes_max: 8 << 20,
         }
     }
 }
@@ -45,11 +49,12 @@ struct Batch {
     batch_id: u64,
     hard_state: Option<HardState>,
     entries: Vec<Entry>,
+    size_bytes: u64,
 }
 
 /// The handle on a writer thread that owns a [`LogStore`].
 ///
-/// The writer takes one batch, drains every batch already queued (up to `group_batches_max`),
+/// The writer takes one batch, drains every batch already queued (up to the group limits),
 /// writes them all, syncs once, then reports each durable. Batches submitted meanwhile wait for
 /// the next round. Closing or dropping the handle lets the writer flush what is queued and stop.
 pub struct GroupCommit<S: LogStore + Send + 'static> {
@@ -65,7 +70,10 @@ impl<S: LogStore + Send + 'static> GroupCommit<S> {
         options: GroupCommitOptions,
         on_report: impl FnMut(Report) + Send + 'static,
     ) -> Result<Self, StorageError> {
-        if options.queue_batches_max == 0 || options.group_batches_max == 0 {
+        if options.queue_batches_max == 0
+            || options.group_batches_max == 0
+            || options.group_bytes_max == 0
+        {
             return Err(StorageError::InvalidOptions(format!("{options:?}")));
         }
         let (sender, receiver) = mpsc::sync_channel(options.queue_batches_max);
@@ -74,6 +82,7 @@ impl<S: LogStore + Send + 'static> GroupCommit<S> {
             store,
             receiver,
             group_batches_max: options.group_batches_max,
+            group_bytes_max: options.group_bytes_max,
             sync_count: Arc::clone(&sync_count),
         };
         let thread = std::thread::Builder::new()
@@ -110,11 +119,13 @@ impl<S: LogStore + Send + 'static> GroupCommit<S> {
         entries: Vec<Entry>,
     ) -> Result<(), StorageError> {
         let sender = self.sender.as_ref().ok_or(StorageError::WriterStopped)?;
+        let size_bytes = entries.iter().map(|e| e.size_bytes() as u64).sum();
         sender
             .send(Batch {
                 batch_id,
                 hard_state,
                 entries,
+                size_bytes,
             })
             .map_err(|_| StorageError::WriterStopped)
     }
@@ -155,6 +166,7 @@ struct Writer<S> {
     store: S,
     receiver: Receiver<Batch>,
     group_batches_max: usize,
+    group_bytes_max: u64,
     sync_count: Arc<AtomicU64>,
 }
 
@@ -163,10 +175,14 @@ impl<S: LogStore> Writer<S> {
         let mut group = Vec::with_capacity(self.group_batches_max);
         // `recv` fails only once every sender is gone and the queue is empty: all is flushed.
         while let Ok(first) = self.receiver.recv() {
+            let mut group_bytes = first.size_bytes;
             group.push(first);
-            while group.len() < self.group_batches_max {
+            while group.len() < self.group_batches_max && group_bytes < self.group_bytes_max {
                 match self.receiver.try_recv() {
-                    Ok(batch) => group.push(batch),
+                    Ok(batch) => {
+                        group_bytes += batch.size_bytes;
+                        group.push(batch);
+                    }
                     Err(_) => break,
                 }
             }

@@ -1,4 +1,4 @@
-//! An in-memory log store for tests and simulation, able to model a crash that loses unsynced writes.
+//! An in-memory log store for tests and simulation; it can model a crash losing unsynced writes.
 
 use super::error::StorageError;
 use super::store::{assert_batch_fits, Loaded, LogStore};

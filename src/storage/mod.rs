@@ -11,8 +11,8 @@
 //! `k`. A segment is a sequence of records, all integers little-endian:
 //!
 //! ```text
-//! record      = len: u32 | crc: u32 | type: u8 | body: [u8; len]
-//!               crc = CRC-32 (crc32fast) of the len bytes, the type byte and the body
+//! record      = crc: u32 | len: u32 | type: u8 | body: [u8; len]
+//!               crc = CRC-32 (IEEE, as crc32fast computes it) of len, type and body
 //! type 1      = entry:      index: u64 | term: u64 | kind: u8 (0 no-op, 1 command) | data (rest)
 //! type 2      = hard state: term: u64 | has_vote: u8 | vote: u64 | commit: u64
 //! type 3      = truncate intent: cut_index: u64 | hard state body  (only in `truncate.intent`)

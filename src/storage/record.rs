@@ -1,7 +1,7 @@
 //! Record framing: the unit of a segment file, and the compact binary encoding of its body.
 //!
-//! `len: u32 LE | crc: u32 LE | type: u8 | body: len bytes`, where `crc` is the CRC-32 of the
-//! `len` bytes, the type byte and the body, so a damaged length is caught like damaged data.
+//! `crc: u32 LE | len: u32 LE | type: u8 | body: len bytes`, where `crc` is the CRC-32 of every
+//! byte after it (length, type, body), so a damaged length is caught like damaged data.
 
 use bytes::Bytes;
 
@@ -19,6 +19,9 @@ const PAYLOAD_COMMAND: u8 = 1;
 
 const ENTRY_FIXED_BYTES: usize = 8 + 8 + 1;
 const HARD_STATE_BYTES: usize = 8 + 1 + 8 + 8;
+/// The largest body of a fixed-size record (the truncate intent): a limit on record size below
+/// this would make the store unable to read back what it writes.
+pub(crate) const FIXED_BODY_BYTES_MAX: u64 = (8 + HARD_STATE_BYTES) as u64;
 
 /// One decoded record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,16 +80,18 @@ pub(crate) fn entry_body_bytes(entry: &Entry) -> u64 {
 /// Appends the on-disk record of `entry` to `buf`: the exact bytes a segment holds for it.
 /// Public for benchmarks and log-inspection tools.
 pub fn encode_entry(buf: &mut Vec<u8>, entry: &Entry) {
+    let (kind, data): (u8, &[u8]) = match &entry.payload {
+        Payload::Noop => (PAYLOAD_NOOP, &[]),
+        Payload::Command(data) => (PAYLOAD_COMMAND, data),
+    };
+    buf.reserve(HEADER_BYTES + ENTRY_FIXED_BYTES + data.len());
     frame(buf, TYPE_ENTRY, |body| {
-        body.extend_from_slice(&entry.index.to_le_bytes());
-        body.extend_from_slice(&entry.term.to_le_bytes());
-        match &entry.payload {
-            Payload::Noop => body.push(PAYLOAD_NOOP),
-            Payload::Command(data) => {
-                body.push(PAYLOAD_COMMAND);
-                body.extend_from_slice(data);
-            }
-        }
+        let mut fixed = [0; ENTRY_FIXED_BYTES];
+        fixed[..8].copy_from_slice(&entry.index.to_le_bytes());
+        fixed[8..16].copy_from_slice(&entry.term.to_le_bytes());
+        fixed[16] = kind;
+        body.extend_from_slice(&fixed);
+        body.extend_from_slice(data);
     });
 }
 
@@ -112,8 +117,8 @@ pub(crate) fn decode(buf: &[u8], body_bytes_max: u64) -> Result<(Record, usize),
             missing_bytes: (HEADER_BYTES - buf.len()) as u64,
         });
     };
-    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    let crc = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     let record_type = header[8];
     // Cheap plausibility checks before the checksum: the search for valid records after damage
     // (`segment::find_valid_record_after`) tries every offset of possibly large garbage.
@@ -130,12 +135,13 @@ pub(crate) fn decode(buf: &[u8], body_bytes_max: u64) -> Result<(Record, usize),
         return Err(BadRecord::TooLarge { len: len.into() });
     }
     let total = HEADER_BYTES + len as usize;
-    let Some(body) = buf.get(HEADER_BYTES..total) else {
+    let Some(checked) = buf.get(4..total) else {
         return Err(BadRecord::Incomplete {
             missing_bytes: (total - buf.len()) as u64,
         });
     };
-    if checksum(&header[..4], record_type, body) != crc {
+    let body = &checked[HEADER_BYTES - 4..];
+    if crc32fast::hash(checked) != crc {
         return Err(BadRecord::ChecksumMismatch);
     }
     let record = match record_type {
@@ -162,19 +168,11 @@ fn frame(buf: &mut Vec<u8>, record_type: u8, write_body: impl FnOnce(&mut Vec<u8
     let body_len = buf.len() - start - HEADER_BYTES;
     let len =
         u32::try_from(body_len).expect("record body over 4 GiB: the size limit was not checked");
-    let len_bytes = len.to_le_bytes();
-    let crc = checksum(&len_bytes, record_type, &buf[start + HEADER_BYTES..]);
-    buf[start..start + 4].copy_from_slice(&len_bytes);
-    buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    buf[start + 4..start + 8].copy_from_slice(&len.to_le_bytes());
     buf[start + 8] = record_type;
-}
-
-fn checksum(len_bytes: &[u8], record_type: u8, body: &[u8]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(len_bytes);
-    hasher.update(&[record_type]);
-    hasher.update(body);
-    hasher.finalize()
+    // One pass over contiguous bytes: the crc sits first so that it covers everything after it.
+    let crc = crc32fast::hash(&buf[start + 4..]);
+    buf[start..start + 4].copy_from_slice(&crc.to_le_bytes());
 }
 
 fn put_hard_state(body: &mut Vec<u8>, hard_state: &HardState) {

@@ -8,7 +8,7 @@ use crate::raft::{Entry, HardState, Index, Term};
 pub struct Loaded {
     /// The latest hard state written, or the default (term 0, no vote) for a fresh store.
     pub hard_state: HardState,
-    /// The index of the log's prefix: `entries` start at `prev_index + 1`. 0 until compaction exists.
+    /// The index of the log's prefix: `entries` start at `prev_index + 1`. 0 until compaction.
     pub prev_index: Index,
     /// The term of the entry at `prev_index` (0 for the empty prefix).
     pub prev_term: Term,
@@ -74,5 +74,25 @@ pub(crate) fn assert_batch_fits(
             entry.index
         );
         term = entry.term;
+    }
+}
+
+/// Lets a node pick its store at runtime (`Box<dyn LogStore + Send>`) and still hand it to
+/// [`crate::storage::GroupCommit`].
+impl<S: LogStore + ?Sized> LogStore for Box<S> {
+    fn load(&mut self) -> Result<Loaded, StorageError> {
+        (**self).load()
+    }
+
+    fn write(
+        &mut self,
+        hard_state: Option<&HardState>,
+        entries: &[Entry],
+    ) -> Result<(), StorageError> {
+        (**self).write(hard_state, entries)
+    }
+
+    fn sync(&mut self) -> Result<(), StorageError> {
+        (**self).sync()
     }
 }

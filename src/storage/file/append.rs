@@ -12,6 +12,8 @@ impl FileStore {
     /// Makes sure a segment can take the next records, starting a new one if the last is full.
     /// Returns the position the next record will have.
     pub(super) fn prepare_active(&mut self) -> Result<(usize, u64), StorageError> {
+        // Open first: a roll must sync the segment it closes, even one this process never wrote.
+        self.open_active()?;
         let last_index = self.last_index();
         let needs_new = match self.segments.last() {
             None => true,
@@ -24,15 +26,23 @@ impl FileStore {
             self.roll(last_index + 1)?;
         }
         let slot = self.segments.len() - 1;
-        if self.active.is_none() {
-            let path = &self.segments[slot].path;
-            let file = OpenOptions::new()
-                .append(true)
-                .open(path)
-                .map_err(StorageError::io("open the segment", path))?;
-            self.active = Some(file);
-        }
         Ok((slot, self.segments[slot].len_bytes))
+    }
+
+    /// Opens the append handle on the last segment, if there is one and it is not open yet.
+    pub(super) fn open_active(&mut self) -> Result<(), StorageError> {
+        if self.active.is_some() {
+            return Ok(());
+        }
+        let Some(last) = self.segments.last() else {
+            return Ok(());
+        };
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&last.path)
+            .map_err(StorageError::io("open the segment", &last.path))?;
+        self.active = Some(file);
+        Ok(())
     }
 
     /// Starts segment `wal-<first_index>.log`.
