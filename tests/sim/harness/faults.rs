@@ -64,6 +64,11 @@ impl Sim {
         self.drive(id)
     }
 
+    /// Makes node `id`'s clock tick every `period_us` (clock skew) from its next tick on.
+    pub fn set_tick_period_us(&mut self, id: NodeId, period_us: u64) {
+        self.nodes[id as usize - 1].tick_period_us = period_us;
+    }
+
     /// Cuts `id` off from every other node, both ways.
     pub fn isolate(&mut self, id: NodeId) {
         self.split(&[id]);
