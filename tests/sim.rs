@@ -32,7 +32,7 @@
 //! # Replaying a seed
 //! A failing seed prints its violation, the last events, and the exact command to replay it:
 //! ```text
-//! RAFT_SIM_SEED=123 RAFT_SIM_STEPS=6000 cargo test --test sim -- replay --nocapture
+//! RAFT_SIM_SEED=123 RAFT_SIM_STEPS=10000 cargo test --test sim -- replay --nocapture
 //! ```
 //! `RAFT_SIM_SEEDS` (count) and `RAFT_SIM_FIRST_SEED` change the seeds the main test runs;
 //! `cargo test --test sim -- seeds --nocapture` prints the totals (steps, messages lost and

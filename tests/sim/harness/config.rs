@@ -71,6 +71,8 @@ pub struct CoreKnobs {
     pub election_timeout_ticks_max: u32,
     pub max_entries_per_msg: usize,
     pub max_inflight_msgs: usize,
+    pub pre_vote: bool,
+    pub check_quorum: bool,
     pub injected_bug: Option<InjectedBug>,
 }
 
@@ -83,6 +85,8 @@ impl Default for CoreKnobs {
             election_timeout_ticks_max: base.election_timeout_ticks_max,
             max_entries_per_msg: base.max_entries_per_msg,
             max_inflight_msgs: base.max_inflight_msgs,
+            pre_vote: base.pre_vote,
+            check_quorum: base.check_quorum,
             injected_bug: None,
         }
     }
@@ -144,8 +148,15 @@ impl SimConfig {
             slow_sync_us_max: rng.random_range(1..=5) * TICK_US,
             keep_unsynced_ratio: pick(rng, 0.5, 1.0),
         };
+        let election_timeout_ticks_min = rng.random_range(4..=12);
         let core = CoreKnobs {
             heartbeat_interval_ticks: rng.random_range(1..=3),
+            // Narrow ranges make split votes and competing candidates common.
+            election_timeout_ticks_min,
+            election_timeout_ticks_max: election_timeout_ticks_min + rng.random_range(1..=10),
+            // Safety must not depend on the liveness extensions: sometimes run without them.
+            pre_vote: rng.random_bool(0.8),
+            check_quorum: rng.random_bool(0.8),
             // Tiny messages stress batching, flow control and backtracking.
             max_entries_per_msg: [1, 3, 16, 512][rng.random_range(0..4)],
             max_inflight_msgs: rng.random_range(1..=8),
@@ -175,6 +186,8 @@ impl SimConfig {
         cfg.election_timeout_ticks_max = self.core.election_timeout_ticks_max;
         cfg.max_entries_per_msg = self.core.max_entries_per_msg;
         cfg.max_inflight_msgs = self.core.max_inflight_msgs;
+        cfg.pre_vote = self.core.pre_vote;
+        cfg.check_quorum = self.core.check_quorum;
         cfg.injected_bug = self.core.injected_bug;
         cfg
     }

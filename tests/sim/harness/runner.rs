@@ -15,7 +15,7 @@ use super::stats::Stats;
 use super::violation::Violation;
 
 /// Safety-phase steps of one seed unless `RAFT_SIM_STEPS` says otherwise.
-pub const DEFAULT_STEPS: u64 = 6_000;
+pub const DEFAULT_STEPS: u64 = 10_000;
 
 /// What one seed did.
 pub struct Outcome {
