@@ -26,8 +26,14 @@
 //! After every step a checker verifies Election Safety, Log Matching, Leader Completeness, State
 //! Machine Safety, monotonic commit and applied indexes, one vote per node per term (across
 //! crashes), ReadIndex linearizability, and that every message promising durability is backed by
-//! the disk. Once the faults stop, a leader must be elected and a new proposal applied on every live
-//! node within `LIVENESS_BOUND_TICKS`.
+//! the disk. Once the faults stop (links healed, no loss, a majority up, some others left down), a
+//! leader must be elected and a new proposal applied on every live node within
+//! `LIVENESS_BOUND_TICKS` (200) ticks plus 2 ticks per pipeline round trip of backlog
+//! (`max_entries_per_msg × max_inflight_msgs` entries) that some live node lacks.
+//!
+//! The swarm: each seed also draws its cluster size, network and disk behaviour, core limits
+//! (entries per message, messages in flight, heartbeat, election timeout range, PreVote and
+//! CheckQuorum on or off) and fault mix, so some seeds are gentle and some brutal.
 //!
 //! # Replaying a seed
 //! A failing seed prints its violation, the last events, and the exact command to replay it:

@@ -5,7 +5,7 @@
 //! Each check is incremental (proportional to what the step changed), so running it after every
 //! step stays cheap.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use raftkv::raft::{Body, Entry, Index, Message, NodeId, Payload, RaftLog, ReadState, Role};
 use raftkv::raft::{Status, Term};
@@ -27,6 +27,10 @@ pub struct Checker {
     leaders: HashMap<Term, NodeId>,
     /// `committed[i - 1]`: the term of the entry committed at index `i`.
     committed: Vec<Term>,
+    /// For each term, the highest index first reported committed by a node in that term. A
+    /// node's term is at least the term in which the entry was committed (by that term's leader),
+    /// so Leader Completeness may demand of a leader of term `t` the entries listed before `t`.
+    committed_by_term: BTreeMap<Term, Index>,
     /// Set when `committed` grew: the term of the node that reported it.
     commit_grew_in_term: Option<Term>,
     /// `applied[i - 1]`: the entry applied at index `i` (State Machine Safety).
@@ -48,6 +52,7 @@ impl Checker {
             check_promises,
             leaders: HashMap::new(),
             committed: Vec::new(),
+            committed_by_term: BTreeMap::new(),
             commit_grew_in_term: None,
             applied: Vec::new(),
             appended: HashMap::new(),
@@ -193,24 +198,26 @@ impl Checker {
                     "commits are recorded in order"
                 );
                 self.committed.push(term);
+                self.committed_by_term.insert(node_term, index);
                 self.commit_grew_in_term = Some(node_term);
                 Ok(())
             }
         }
     }
 
-    /// Leader Completeness: `leader` of `term` holds the highest committed entry (and so, by Log
-    /// Matching, every committed entry).
+    /// Leader Completeness: `leader` of `term` holds the highest entry committed in an earlier
+    /// term (and so, by Log Matching, every one before it). A leader may be elected late — its
+    /// votes delayed in the network — after a later term committed more; it need not hold that.
     pub fn check_completeness(
         &self,
         leader: NodeId,
         term: Term,
         log: &RaftLog,
     ) -> Result<(), Violation> {
-        let Some(&t) = self.committed.last() else {
+        let Some(index) = self.committed_by_term.range(..term).map(|(_, &i)| i).max() else {
             return Ok(());
         };
-        let index = self.commit_index();
+        let t = self.committed[index as usize - 1];
         if log.matches(index, t) {
             return Ok(());
         }

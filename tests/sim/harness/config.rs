@@ -148,12 +148,15 @@ impl SimConfig {
             slow_sync_us_max: rng.random_range(1..=5) * TICK_US,
             keep_unsynced_ratio: pick(rng, 0.5, 1.0),
         };
-        let election_timeout_ticks_min = rng.random_range(4..=12);
+        let election_timeout_ticks_min = rng.random_range(5..=12);
+        // Narrow ranges make split votes and competing candidates common; below three values
+        // the timeouts hardly randomize at all, and Raft's liveness rests on that randomness.
+        let election_timeout_width_ticks =
+            rng.random_range((election_timeout_ticks_min / 2).max(3)..=election_timeout_ticks_min);
         let core = CoreKnobs {
             heartbeat_interval_ticks: rng.random_range(1..=3),
-            // Narrow ranges make split votes and competing candidates common.
             election_timeout_ticks_min,
-            election_timeout_ticks_max: election_timeout_ticks_min + rng.random_range(1..=10),
+            election_timeout_ticks_max: election_timeout_ticks_min + election_timeout_width_ticks,
             // Safety must not depend on the liveness extensions: sometimes run without them.
             pre_vote: rng.random_bool(0.8),
             check_quorum: rng.random_bool(0.8),
