@@ -12,6 +12,7 @@ fn electing_a_leader_takes_a_bounded_number_of_messages() {
             elect(sim)?;
             let bound = 2 * 4 * (nodes as u64 - 1);
             let spent = sim.stats.election_messages;
+            println!("seed {seed}, {nodes} nodes: {spent} election messages (bound {bound})");
             assert!(
                 spent <= bound,
                 "seed {seed}: {spent} election messages > {bound}"
@@ -37,6 +38,9 @@ fn an_idle_cluster_sends_a_bounded_number_of_messages_per_tick() {
             let per_interval = 2 * (nodes as u64 - 1);
             // One interval of slack: the window need not start on a heartbeat.
             let bound = (ticks / interval + 1) * per_interval;
+            println!(
+                "seed {seed}, {nodes} nodes: {sent} messages in {ticks} idle ticks (bound {bound})"
+            );
             assert!(
                 sent <= bound,
                 "seed {seed}: {sent} messages in {ticks} idle ticks > {bound}"
