@@ -20,14 +20,19 @@ use super::violation::Violation;
 
 /// A simulated cluster.
 pub struct Sim {
+    /// What this run simulates; scenarios may read it, and tweak `net` through `self.net`.
     pub cfg: SimConfig,
     pub(super) rng: StdRng,
     pub(super) now_us: u64,
     pub(super) queue: EventQueue,
     pub(super) nodes: Vec<SimNode>,
+    /// The virtual network; its `cfg` may be changed mid-run (loss, delays).
     pub net: Network,
+    /// The safety checker, fed by every step.
     pub checker: Checker,
+    /// What the run did so far.
     pub stats: Stats,
+    /// The last events, printed with a failure.
     pub trace: Trace,
     /// Random faults and clients, while enabled.
     pub(super) chaos: Option<ChaosConfig>,

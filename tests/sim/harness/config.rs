@@ -12,6 +12,7 @@ pub const TICK_US: u64 = 10_000;
 /// How the virtual network treats each message.
 #[derive(Clone, Debug)]
 pub struct NetConfig {
+    /// A message's usual delay is uniform in `[delay_us_min, delay_us_max]`.
     pub delay_us_min: u64,
     pub delay_us_max: u64,
     /// Probability that a message is lost.
@@ -40,6 +41,7 @@ impl NetConfig {
 /// How the simulated disks behave.
 #[derive(Clone, Debug)]
 pub struct DiskConfig {
+    /// A sync usually takes a uniform time in `[sync_us_min, sync_us_max]`.
     pub sync_us_min: u64,
     pub sync_us_max: u64,
     /// Probability that a sync stalls (a busy disk), taking up to `slow_sync_us_max`.
@@ -64,6 +66,8 @@ impl DiskConfig {
 }
 
 /// The core limits and switches every node of a run shares.
+///
+/// Each field overrides the same-named field of `raftkv::raft::Config`.
 #[derive(Clone, Debug)]
 pub struct CoreKnobs {
     pub heartbeat_interval_ticks: u32,
@@ -97,6 +101,7 @@ impl Default for CoreKnobs {
 pub struct SimConfig {
     /// The seed of the run's one RNG; printed in every failure.
     pub seed: u64,
+    /// Cluster size (ids 1 through `nodes`).
     pub nodes: usize,
     /// Each node's tick period differs from [`TICK_US`] by up to this much (clock drift).
     pub tick_drift_us_max: u64,

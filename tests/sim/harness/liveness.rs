@@ -55,6 +55,9 @@ impl Sim {
             {
                 let ticks = (self.now_us - start_us).div_ceil(TICK_US);
                 self.stats.liveness_ticks_max = self.stats.liveness_ticks_max.max(ticks);
+                let margin = bound_ticks.saturating_sub(ticks);
+                self.stats.liveness_margin_ticks_min =
+                    self.stats.liveness_margin_ticks_min.min(margin);
                 return Ok(ticks);
             }
             if self.now_us > deadline_us {

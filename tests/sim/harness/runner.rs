@@ -21,6 +21,7 @@ pub const DEFAULT_STEPS: u64 = 10_000;
 pub struct Outcome {
     pub seed: u64,
     pub stats: Stats,
+    /// The first violation, if any.
     pub result: Result<(), Violation>,
     /// Failure report: the violation, the replay command, the configuration and the last events.
     pub report: String,

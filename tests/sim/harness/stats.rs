@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// What happened in one run (or many, merged).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Stats {
     pub runs: u64,
     pub steps: u64,
@@ -35,6 +35,40 @@ pub struct Stats {
     pub transfers: u64,
     /// Liveness phases: the most ticks one took to commit everywhere after the faults stopped.
     pub liveness_ticks_max: u64,
+    /// Liveness phases: the smallest margin left under the bound (`u64::MAX` if none ran).
+    pub liveness_margin_ticks_min: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            runs: 0,
+            steps: 0,
+            ticks: 0,
+            messages_sent: 0,
+            messages_delivered: 0,
+            messages_lost: 0,
+            messages_duplicated: 0,
+            messages_cut: 0,
+            messages_to_down_nodes: 0,
+            election_messages: 0,
+            append_rejections: 0,
+            syncs: 0,
+            crashes: 0,
+            unsynced_batches_lost: 0,
+            restarts: 0,
+            partitions: 0,
+            heals: 0,
+            elections: 0,
+            commits: 0,
+            proposals: 0,
+            reads_issued: 0,
+            reads_answered: 0,
+            transfers: 0,
+            liveness_ticks_max: 0,
+            liveness_margin_ticks_min: u64::MAX,
+        }
+    }
 }
 
 impl Stats {
@@ -64,6 +98,9 @@ impl Stats {
         self.reads_answered += o.reads_answered;
         self.transfers += o.transfers;
         self.liveness_ticks_max = self.liveness_ticks_max.max(o.liveness_ticks_max);
+        self.liveness_margin_ticks_min = self
+            .liveness_margin_ticks_min
+            .min(o.liveness_margin_ticks_min);
     }
 }
 
@@ -101,14 +138,15 @@ impl fmt::Display for Stats {
         write!(
             f,
             "raft: elections {} commits {} proposals {} reads issued {} answered {} transfers {} | \
-             liveness worst {} ticks",
+             liveness worst {} ticks, smallest margin under the bound {} ticks",
             self.elections,
             self.commits,
             self.proposals,
             self.reads_issued,
             self.reads_answered,
             self.transfers,
-            self.liveness_ticks_max
+            self.liveness_ticks_max,
+            self.liveness_margin_ticks_min
         )
     }
 }
