@@ -41,6 +41,7 @@
 //! RAFT_SIM_SEED=123 RAFT_SIM_STEPS=10000 cargo test --test sim -- replay --nocapture
 //! ```
 //! `RAFT_SIM_SEEDS` (count) and `RAFT_SIM_FIRST_SEED` change the seeds the main test runs;
+//! `RAFT_SIM_BUG=VoteTwiceInATerm` (any `InjectedBug` variant) injects a bug, to see a report;
 //! `cargo test --test sim -- seeds --nocapture` prints the totals (steps, messages lost and
 //! duplicated, crashes, partitions, elections, commits).
 

@@ -22,5 +22,5 @@ pub use chaos::ChaosConfig;
 pub use cluster::Sim;
 pub use config::{SimConfig, TICK_US};
 pub use liveness::LIVENESS_BOUND_TICKS;
-pub use runner::{env_u64, run_seed, run_seeds, DEFAULT_STEPS};
+pub use runner::{env_bug, env_u64, run_seed, run_seeds, DEFAULT_STEPS};
 pub use violation::{Kind, Violation};

@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use raftkv::raft::InjectedBug;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -49,12 +50,17 @@ pub fn run_seed(
     sim.stats.ticks = sim.now_ticks();
     sim.stats.elections = sim.checker.elections();
     sim.stats.commits = sim.checker.commit_index();
+    let bug = sim
+        .cfg
+        .core
+        .injected_bug
+        .map_or(String::new(), |b| format!("RAFT_SIM_BUG={b:?} "));
     let report = match &result {
         Ok(()) => String::new(),
         Err(v) => format!(
             "seed {seed} failed at step {} ({:.3} ms virtual): {v}\n\
-             replay: RAFT_SIM_SEED={seed} RAFT_SIM_STEPS={steps} cargo test --test sim -- replay \
-             --nocapture\n{:?}\n{chaos:?}\nlast events:\n{}",
+             replay: {bug}RAFT_SIM_SEED={seed} RAFT_SIM_STEPS={steps} cargo test --test sim -- \
+             replay --nocapture\n{:?}\n{chaos:?}\nlast events:\n{}",
             sim.stats.steps,
             sim.now_us() as f64 / 1000.0,
             sim.cfg,
@@ -69,9 +75,16 @@ pub fn run_seed(
     }
 }
 
-/// Runs seeds `first..first + count` on `threads` threads. Stops early after a failure; returns
-/// the merged statistics and the failures (lowest seed first).
-pub fn run_seeds(first: u64, count: u64, steps: u64, threads: usize) -> (Stats, Vec<Outcome>) {
+/// Runs seeds `first..first + count` on `threads` threads, with `bug` injected into every core.
+/// Stops early after a failure; returns the merged statistics and the failures (lowest seed
+/// first).
+pub fn run_seeds(
+    first: u64,
+    count: u64,
+    steps: u64,
+    threads: usize,
+    bug: Option<InjectedBug>,
+) -> (Stats, Vec<Outcome>) {
     let next = AtomicU64::new(first);
     let failed = AtomicBool::new(false);
     let total = Mutex::new(Stats::default());
@@ -83,7 +96,7 @@ pub fn run_seeds(first: u64, count: u64, steps: u64, threads: usize) -> (Stats, 
                 if seed >= first + count || failed.load(Ordering::Relaxed) {
                     return;
                 }
-                let outcome = run_seed(seed, steps, |_, _| {});
+                let outcome = run_seed(seed, steps, |cfg, _| cfg.core.injected_bug = bug);
                 total
                     .lock()
                     .expect("no thread panics holding it")
@@ -101,6 +114,19 @@ pub fn run_seeds(first: u64, count: u64, steps: u64, threads: usize) -> (Stats, 
     let mut failures = failures.into_inner().expect("threads are done");
     failures.sort_by_key(|o| o.seed);
     (total.into_inner().expect("threads are done"), failures)
+}
+
+/// The bug named by `RAFT_SIM_BUG` (an `InjectedBug` variant), to show or replay what the checker
+/// reports. Panics on an unknown name: the user asked for it.
+pub fn env_bug() -> Option<InjectedBug> {
+    let name = std::env::var("RAFT_SIM_BUG").ok()?;
+    let all = [
+        InjectedBug::CommitPreviousTermByCounting,
+        InjectedBug::VoteTwiceInATerm,
+        InjectedBug::AckBeforePersist,
+    ];
+    let bug = all.into_iter().find(|b| format!("{b:?}") == name.trim());
+    Some(bug.unwrap_or_else(|| panic!("RAFT_SIM_BUG={name}: not one of {all:?}")))
 }
 
 /// A number from the environment, if set. Panics on a malformed value: the user asked for it.
