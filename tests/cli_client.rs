@@ -26,6 +26,7 @@ fn client_commands_work_through_a_follower() {
     stacks(&cli);
     a_dead_endpoint_is_skipped(&c, follower);
     status_lists_every_endpoint(&c, leader);
+    bench_finds_the_leader_and_reports(&c, leader, &cli);
 }
 
 fn member_list_marks_the_leader(
@@ -199,4 +200,40 @@ fn status_lists_every_endpoint(c: &Cluster, leader: u64) {
         .filter_map(|r| r["status"]["id"].as_u64())
         .collect();
     assert_eq!(leaders, vec![leader]);
+}
+
+/// A short mixed run through a follower's address: the bench finds the leader, preloads its keys,
+/// and every request succeeds.
+fn bench_finds_the_leader_and_reports(
+    c: &Cluster,
+    leader: u64,
+    cli: &dyn Fn(&[&str]) -> common::cli::Run,
+) {
+    let run = cli(&[
+        "bench",
+        "--clients",
+        "2",
+        "--duration",
+        "1s",
+        "--op",
+        "mixed",
+        "--keys",
+        "20",
+        "--value-size",
+        "64",
+        "-w",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(run.ok()).expect("JSON summary");
+    assert_eq!(v["leader"].as_str(), Some(c.http_addr(leader).as_str()));
+    assert!(v["ok"].as_u64().unwrap_or(0) > 0, "{v}");
+    assert_eq!(v["errors"].as_u64(), Some(0), "{v}");
+    let p50 = v["latency_ms"]["p50"].as_f64().expect("p50");
+    let max = v["latency_ms"]["max"].as_f64().expect("max");
+    assert!(0.0 < p50 && p50 <= max, "{v}");
+    assert!(
+        run.stderr.contains("ops/s"),
+        "progress lines go to stderr: {}",
+        run.stderr
+    );
 }

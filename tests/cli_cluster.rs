@@ -46,7 +46,9 @@ fn supervisor_starts_controls_and_stops_every_node() {
 
     // Start it again: it answers, catches up, and its output still appears in the supervisor's.
     let before = sup.output().len();
-    let started = raftkv(&["cluster", "start", &victim.to_string(), "--config", &config]);
+    // By name this time, as the supervisor's output calls it.
+    let name = format!("node{victim}");
+    let started = raftkv(&["cluster", "start", &name, "--config", &config]);
     assert!(
         started.ok().starts_with(&format!("node {victim} started")),
         "{started:?}"

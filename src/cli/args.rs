@@ -45,7 +45,7 @@ pub struct GlobalOpts {
 pub enum WriteOut {
     /// Plain values, one per line.
     Simple,
-    /// The server's JSON.
+    /// One JSON value per command.
     Json,
     /// An ASCII table with a header.
     Table,
@@ -123,12 +123,21 @@ pub enum Cmd {
 /// `raftkv cluster <action>`.
 #[derive(Debug, Subcommand)]
 pub enum ClusterAction {
-    /// Stop member N of the running local cluster (graceful: SIGTERM).
-    Stop { id: u64 },
-    /// Start member N again under the running supervisor.
-    Start { id: u64 },
-    /// Stop member N, then start it.
-    Restart { id: u64 },
+    /// Stop member N (or nodeN) of the running local cluster (graceful: SIGTERM).
+    Stop {
+        #[arg(value_parser = parse_node_id)]
+        id: u64,
+    },
+    /// Start member N (or nodeN) again under the running supervisor.
+    Start {
+        #[arg(value_parser = parse_node_id)]
+        id: u64,
+    },
+    /// Stop member N (or nodeN), then start it.
+    Restart {
+        #[arg(value_parser = parse_node_id)]
+        id: u64,
+    },
     /// List the members the supervisor runs, with their process ids.
     Ps,
 }
@@ -247,6 +256,14 @@ pub enum BenchTarget {
     Etcd,
 }
 
+/// Parses a node id given as `2` or by its name, `node2` (as the supervisor and Procfile call it).
+pub fn parse_node_id(text: &str) -> Result<u64, String> {
+    let digits = text.strip_prefix("node").unwrap_or(text);
+    digits
+        .parse()
+        .map_err(|_| format!("expected a node id like 2 or node2, not {text:?}"))
+}
+
 /// Parses `10s`, `1500ms`, `2m` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
@@ -299,6 +316,14 @@ mod tests {
             .expect("parses");
         assert_eq!(b.global.endpoints, vec!["a:1", "b:2"]);
         assert_eq!(b.global.write_out, Some(WriteOut::Json));
+    }
+
+    #[test]
+    fn nodes_are_named_by_id_or_by_name() {
+        assert_eq!(parse_node_id("2"), Ok(2));
+        assert_eq!(parse_node_id("node12"), Ok(12));
+        assert!(parse_node_id("node").is_err());
+        assert!(parse_node_id("two").is_err());
     }
 
     #[test]

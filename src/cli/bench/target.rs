@@ -169,17 +169,25 @@ fn etcd_leader(
 ) -> Result<Option<String>, String> {
     let url = |e: &str| format!("http://{e}/v3/maintenance/status");
     let status = get_json(agent, &url(endpoint), Some(b"{}"))?;
-    let leader = status["leader"].as_str().map(str::to_string);
-    let Some(leader) = leader.filter(|l| l != "0") else {
+    let Some(leader) = member_id(&status["leader"]).filter(|l| l != "0") else {
         return Ok(None);
     };
     for e in endpoints {
         let s = get_json(agent, &url(e), Some(b"{}"))?;
-        if s["header"]["member_id"].as_str() == Some(leader.as_str()) {
+        if member_id(&s["header"]["member_id"]).as_deref() == Some(leader.as_str()) {
             return Ok(Some(e.clone()));
         }
     }
     Ok(None)
+}
+
+/// An etcd member id as text: the gateway writes 64-bit ids as strings, but accept a number too.
+fn member_id(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// GETs `url`, or POSTs `post_body` to it; the 200 answer's JSON.
