@@ -4,4 +4,5 @@
 //! (the actix actor) → `raft` (the pure core) → `storage` (durable log) → `state` (the replicated
 //! state machine and transaction logs) → `api` (HTTP) and `cli`.
 
+pub mod lincheck;
 pub mod raft;
