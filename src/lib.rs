@@ -2,7 +2,8 @@
 //!
 //! The message path, one layer per module: `cluster` (ZeroMQ frames ⇄ envelopes) → `replicator`
 //! (the actix actor) → `raft` (the pure core) → `storage` (durable log) → `state` (the replicated
-//! state machine and transaction logs) → `api` (HTTP) and `cli`.
+//! state machine and transaction logs) → `api` (HTTP), `text` (the memcached-style TCP protocol)
+//! and `cli`.
 
 pub mod api;
 pub mod cli;
@@ -12,3 +13,4 @@ pub mod raft;
 pub mod replicator;
 pub mod state;
 pub mod storage;
+pub mod text;
