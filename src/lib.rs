@@ -2,8 +2,9 @@
 //!
 //! The message path, one layer per module: `cluster` (ZeroMQ frames ⇄ envelopes) → `replicator`
 //! (the actix actor) → `raft` (the pure core) → `storage` (durable log) → `state` (the replicated
-//! state machine and transaction logs) → `api` (HTTP) and `cli`. `lincheck` is test tooling: a
-//! linearizability checker for histories recorded against a running cluster.
+//! state machine and transaction logs) → `api` (HTTP), `text` (the memcached-style TCP protocol)
+//! and `cli`. `lincheck` is test tooling: a linearizability checker for histories recorded against
+//! a running cluster.
 
 pub mod api;
 pub mod cli;
@@ -14,3 +15,4 @@ pub mod raft;
 pub mod replicator;
 pub mod state;
 pub mod storage;
+pub mod text;

@@ -20,6 +20,9 @@ pub enum ApiError {
     UnknownRoute { method: String, path: String },
     #[error("the stack is empty")]
     StackEmpty,
+    /// A compare-and-swap found the key at another version.
+    #[error("the key is at version {version}")]
+    VersionMismatch { version: u64 },
     #[error("request seq is older than this client's last one")]
     StaleSession,
     /// Redirect to the leader's HTTP address (307 keeps the method and body, so `curl -L` works).
@@ -45,6 +48,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::UnknownRoute { .. } => "unknown_route",
             ApiError::StackEmpty => "stack_empty",
+            ApiError::VersionMismatch { .. } => "version_mismatch",
             ApiError::StaleSession => "stale_request",
             ApiError::Redirect { .. } => "not_leader",
             ApiError::NoLeader => "no_leader",
@@ -75,6 +79,9 @@ impl ApiError {
         match result {
             ApplyResult::NotFound => Some(ApiError::NotFound(format!("{what} not found"))),
             ApplyResult::StackEmpty => Some(ApiError::StackEmpty),
+            ApplyResult::VersionMismatch { version } => {
+                Some(ApiError::VersionMismatch { version: *version })
+            }
             ApplyResult::BadCommand(why) => Some(ApiError::BadRequest(why.clone())),
             ApplyResult::StaleSession => Some(ApiError::StaleSession),
             _ => None,
@@ -88,7 +95,9 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) | ApiError::UnknownRoute { .. } => StatusCode::NOT_FOUND,
-            ApiError::StackEmpty | ApiError::StaleSession => StatusCode::CONFLICT,
+            ApiError::StackEmpty | ApiError::StaleSession | ApiError::VersionMismatch { .. } => {
+                StatusCode::CONFLICT
+            }
             ApiError::Redirect { .. } => StatusCode::TEMPORARY_REDIRECT,
             ApiError::NoLeader | ApiError::Unavailable(_) | ApiError::Busy(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -110,6 +119,7 @@ impl ResponseError for ApiError {
                 builder.insert_header((header::RETRY_AFTER, "1"));
             }
             ApiError::Timeout => body["outcome"] = json!("unknown"),
+            ApiError::VersionMismatch { version } => body["version"] = json!(version),
             _ => {}
         }
         builder.json(body)

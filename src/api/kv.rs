@@ -1,10 +1,13 @@
-//! `/v1/kv/{key}`: the generic key-value map (etcdctl's put/get/del).
+//! `/v1/kv/{key}`: the generic key-value map (etcdctl's put/get/del), with versions,
+//! compare-and-swap (`?if_version=V`) and expiry (`?ttl=S`).
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use base64::Engine;
+use serde::Deserialize;
 use serde_json::json;
 
 use super::{ok_json, read_body, ApiError, ApiState};
-use crate::state::{ApplyResult, Command};
+use crate::state::{ApplyResult, Command, KvRecord};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -15,23 +18,71 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// The query of `PUT /v1/kv/{key}`.
+#[derive(Debug, Default, Deserialize)]
+struct PutParams {
+    /// Seconds to live; 0 or absent: never expires.
+    ttl: Option<u64>,
+    /// Write only if the key's current version is this one.
+    if_version: Option<u64>,
+}
+
+/// The query of `GET /v1/kv/{key}` (besides `consistency`).
+#[derive(Debug, Default, Deserialize)]
+struct GetParams {
+    /// Answer JSON with the value in base64, its version and expiry, instead of the raw value.
+    meta: Option<bool>,
+}
+
+/// Parses a query string into `T`, with a 400 that says what was wrong.
+fn query<T: for<'de> Deserialize<'de>>(req: &HttpRequest) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| ApiError::BadRequest(format!("bad query string: {e}")))
+}
+
 async fn put(
     st: web::Data<ApiState>,
     req: HttpRequest,
     key: web::Path<String>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let params: PutParams = query(&req)?;
     let limit = st.config.cluster().max_value_bytes as usize;
     let value = read_body(body, limit).await?;
-    let command = Command::KvPut {
-        key: key.into_inner(),
-        value,
+    let key = key.into_inner();
+    let command = match params {
+        PutParams {
+            ttl,
+            if_version: Some(expected_version),
+        } => Command::KvCas {
+            key: key.clone(),
+            value,
+            ttl_secs: ttl.unwrap_or(0),
+            expected_version,
+        },
+        PutParams {
+            ttl: Some(ttl_secs),
+            if_version: None,
+        } => Command::KvSet {
+            key: key.clone(),
+            value,
+            ttl_secs,
+        },
+        PutParams {
+            ttl: None,
+            if_version: None,
+        } => Command::KvPut {
+            key: key.clone(),
+            value,
+        },
     };
     let applied = st.propose(&req, command).await?;
     match applied.result {
         ApplyResult::Stored { version } => Ok(ok_json(
             json!({ "index": applied.index, "version": version }),
         )),
+        ApplyResult::NotFound => Err(not_found(&key)),
         other => Err(unexpected(&other)),
     }
 }
@@ -41,16 +92,37 @@ async fn get(
     req: HttpRequest,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let params: GetParams = query(&req)?;
     let key = key.into_inner();
-    let applied = st.read(&req, Command::KvGet { key: key.clone() }).await?;
+    let applied = st
+        .read(&req, Command::KvGetMeta { key: key.clone() })
+        .await?;
     match applied.result {
-        ApplyResult::Value(Some(v)) => Ok(HttpResponse::Ok()
-            .insert_header(("X-Version", v.version.to_string()))
-            .content_type("application/octet-stream")
-            .body(v.value)),
-        ApplyResult::Value(None) => Err(ApiError::NotFound(format!("key {key:?} not found"))),
+        ApplyResult::Record(Some(record)) if params.meta == Some(true) => Ok(meta_json(&record)),
+        ApplyResult::Record(Some(record)) => {
+            let mut response = HttpResponse::Ok();
+            response.insert_header(("X-Version", record.version.to_string()));
+            if let Some(secs) = record.expires_in_secs() {
+                response.insert_header(("X-Expires-In", secs.to_string()));
+            }
+            Ok(response
+                .content_type("application/octet-stream")
+                .body(record.value))
+        }
+        ApplyResult::Record(None) => Err(not_found(&key)),
         other => Err(unexpected(&other)),
     }
+}
+
+/// `{"value_base64", "version", "expires_in"}`; `expires_in` is whole seconds rounded up, or null
+/// for a key that never expires.
+fn meta_json(record: &KvRecord) -> HttpResponse {
+    let value_base64 = base64::engine::general_purpose::STANDARD.encode(&record.value);
+    ok_json(json!({
+        "value_base64": value_base64,
+        "version": record.version,
+        "expires_in": record.expires_in_secs(),
+    }))
 }
 
 async fn delete(
@@ -72,6 +144,10 @@ async fn delete(
         )),
         other => Err(unexpected(&other)),
     }
+}
+
+fn not_found(key: &str) -> ApiError {
+    ApiError::NotFound(format!("key {key:?} not found"))
 }
 
 /// A result that does not belong to the command: a replicated error, or a bug.

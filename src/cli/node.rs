@@ -1,4 +1,5 @@
-//! `raftkv node --id N --config FILE`: run one node (replicator + HTTP API) until stopped.
+//! `raftkv node --id N --config FILE`: run one node (replicator + HTTP API + text protocol) until
+//! stopped.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::raft::{NodeId, Role};
 use crate::replicator::{GetStatus, Replicator, TransferLeadership};
+use crate::text::{self, TextContext};
 
 /// Exit code for a node that could not start (bad config, data dir, port in use).
 pub const EXIT_START_FAILURE: i32 = 2;
@@ -70,6 +72,16 @@ async fn start(
     .map_err(|e| format!("cannot listen on {http}: {e}"))?
     .run();
     log::info!("node {id}: serving HTTP on http://{http}");
+    let text = &config.node(id)?.text;
+    let listener = text::bind(text).map_err(|e| format!("cannot listen on {text}: {e}"))?;
+    text::spawn(
+        listener,
+        TextContext {
+            replicator: replicator.clone(),
+            config: Arc::clone(&config),
+        },
+    );
+    log::info!("node {id}: serving the text protocol on {text}");
     let handle = server.handle();
     actix::spawn(shutdown_on_signal(replicator, handle));
     Ok(server)

@@ -6,7 +6,7 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 
 use super::messages::*;
-use super::Replicator;
+use super::{expiry, Replicator};
 use crate::raft::{ProposeError, ReadError, Role};
 use crate::state;
 
@@ -37,7 +37,8 @@ impl Handler<Propose> for Replicator {
         if self.waiters.len() >= MAX_WAITING_REQUESTS {
             return ready(Err(ClientError::Busy));
         }
-        let data = state::encode(&msg.0);
+        // The leader's clock travels with the entry: the state machine's only notion of time.
+        let data = state::encode(&msg.0.stamped(expiry::wall_clock_ms()));
         match self.raft.propose(data) {
             Ok((index, term)) => {
                 self.metrics.proposals_total += 1;

@@ -7,6 +7,7 @@
 //! Committed entries are applied in order and answer the proposer waiting on them.
 
 mod drive;
+mod expiry;
 mod handlers;
 mod messages;
 mod waiters;
@@ -89,6 +90,8 @@ pub struct Replicator {
     drive_scheduled: bool,
     metrics: Metrics,
     last_seen: (Role, Term, Option<NodeId>),
+    /// The index of this leader's last purge proposal, until it is applied.
+    purge_index: Option<raft::Index>,
 }
 
 impl Replicator {
@@ -152,6 +155,7 @@ impl Replicator {
             waiters: Waiters::default(),
             drive_scheduled: false,
             metrics: Metrics::default(),
+            purge_index: None,
         })
     }
 
@@ -201,6 +205,9 @@ impl Actor for Replicator {
         ctx.run_interval(sweep, |act, _| {
             let expired = act.waiters.expire(Instant::now());
             act.metrics.proposals_failed_total += expired as u64;
+        });
+        ctx.run_interval(expiry::PURGE_CHECK_INTERVAL, |act, ctx| {
+            act.maybe_purge(ctx)
         });
         log::info!("node {}: started", self.id);
     }

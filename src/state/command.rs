@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::raft::Payload;
+use crate::raft::{Index, Payload};
 
 /// An exactly-once session: the client's id and the sequence number of this request. See the
 /// module docs of [`crate::state`] for the rule.
@@ -16,13 +16,18 @@ pub struct Session {
     pub seq: u64,
 }
 
-/// What a proposer puts in the log: an optional session and one command.
+/// What a proposer puts in the log: an optional session, one command and the leader's clock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
     /// `None` for requests that need no deduplication (reads, or clients without sessions).
     pub session: Option<Session>,
     /// The operation to apply.
     pub command: Command,
+    /// The proposing leader's wall clock, in milliseconds since the Unix epoch, taken when it
+    /// proposed the entry. The state machine's only notion of time (see the module docs of
+    /// [`crate::state`]); `None` leaves its clock where it is.
+    #[serde(default)]
+    pub stamp_ms: Option<u64>,
 }
 
 impl Request {
@@ -31,6 +36,7 @@ impl Request {
         Request {
             session: None,
             command,
+            stamp_ms: None,
         }
     }
 
@@ -39,6 +45,15 @@ impl Request {
         Request {
             session: Some(Session { client_id, seq }),
             command,
+            stamp_ms: None,
+        }
+    }
+
+    /// The same request stamped with the proposer's clock.
+    pub fn stamped(self, stamp_ms: u64) -> Self {
+        Request {
+            stamp_ms: Some(stamp_ms),
+            ..self
         }
     }
 }
@@ -87,6 +102,35 @@ pub enum Command {
         /// The key.
         key: String,
     },
+    /// Set a key that expires `ttl_secs` after this entry's stamp (0: never); its version
+    /// becomes the index of this entry.
+    KvSet {
+        /// Must not be empty.
+        key: String,
+        /// Any bytes.
+        value: Bytes,
+        /// Seconds to live, judged by the state machine's clock; 0 means the key never expires.
+        ttl_secs: u64,
+    },
+    /// Compare-and-swap: like [`Command::KvSet`], but only if the key exists and its version is
+    /// `expected_version`.
+    KvCas {
+        /// Must not be empty.
+        key: String,
+        /// Any bytes.
+        value: Bytes,
+        /// Seconds to live of the new value; 0 means never.
+        ttl_secs: u64,
+        /// The version the client last saw.
+        expected_version: Index,
+    },
+    /// Remove every key whose expiry has passed; proposed by the leader now and then.
+    KvPurge,
+    /// Read a key with its version and expiry.
+    KvGetMeta {
+        /// The key.
+        key: String,
+    },
     /// Create a stack under `label`, or return the id of the one that already has it.
     StackCreate {
         /// The client's name for the stack.
@@ -129,6 +173,7 @@ impl Command {
             Command::StudentGet { .. }
                 | Command::StudentList
                 | Command::KvGet { .. }
+                | Command::KvGetMeta { .. }
                 | Command::StackId { .. }
                 | Command::StackTop { .. }
                 | Command::StackSize { .. }
@@ -208,6 +253,12 @@ mod tests {
     }
 
     #[test]
+    fn a_stamp_survives_encoding() {
+        let request = Request::new(Command::KvPurge).stamped(1_700_000_000_123);
+        assert_eq!(decode(&encode(&request)), Ok(request));
+    }
+
+    #[test]
     fn garbage_and_truncated_and_trailing_payloads_are_decode_errors() {
         let good = encode(&Request::new(Command::StackPop { stack_id: 1 }));
         assert!(decode(b"").is_err());
@@ -222,6 +273,8 @@ mod tests {
     #[test]
     fn only_reads_are_reads() {
         assert!(Command::KvGet { key: "a".into() }.is_read());
+        assert!(Command::KvGetMeta { key: "a".into() }.is_read());
+        assert!(!Command::KvPurge.is_read());
         assert!(Command::StackSize { stack_id: 1 }.is_read());
         assert!(!Command::StackPop { stack_id: 1 }.is_read());
         assert!(!Command::StackCreate { label: 1 }.is_read());

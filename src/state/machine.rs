@@ -4,7 +4,7 @@ use std::io::Write;
 
 use super::command::{Command, Operation, Request};
 use super::config::{StateConfig, StateConfigError};
-use super::kv::{KvStore, KvValue};
+use super::kv::{KvRecord, KvStore, KvValue};
 use super::result::ApplyResult;
 use super::sessions::{SessionCheck, SessionTable};
 use super::stacks::{StackError, Stacks};
@@ -39,6 +39,9 @@ pub struct StateMachine {
     applied_index: Index,
     /// The term of the entry at `applied_index` (0 before any). Terms never decrease along the log.
     applied_term: Term,
+    /// The state machine's clock: the largest stamp of any applied request (ms since the Unix
+    /// epoch; 0 before any). Invariant: it never decreases, so a key once expired stays expired.
+    now_ms: u64,
     students: Students,
     kv: KvStore,
     stacks: Stacks,
@@ -69,6 +72,7 @@ impl StateMachine {
         Ok(StateMachine {
             applied_index: 0,
             applied_term: 0,
+            now_ms: 0,
             students: Students::default(),
             kv: KvStore::default(),
             stacks: Stacks::default(),
@@ -84,6 +88,17 @@ impl StateMachine {
     /// The term of the last applied entry (0 before any).
     pub fn applied_term(&self) -> Term {
         self.applied_term
+    }
+
+    /// The state machine's clock (ms since the Unix epoch): the largest stamp applied so far.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The earliest expiry of any stored key, expired or not: a leader whose clock has passed it
+    /// should propose [`Command::KvPurge`].
+    pub fn next_expiry_ms(&self) -> Option<u64> {
+        self.kv.next_expiry_ms()
     }
 
     /// Applies the committed entry at `index`. Panics unless `index == applied_index() + 1`: the core
@@ -111,7 +126,14 @@ impl StateMachine {
         match op {
             Operation::Noop => Applied::fresh(ApplyResult::Noop),
             Operation::Undecodable(e) => Applied::fresh(ApplyResult::BadCommand(e.to_string())),
-            Operation::Request(request) => self.apply_request(index, request),
+            Operation::Request(request) => {
+                // The stamp moves the clock even when the session turns the request away: it is
+                // a fact of the entry, not of the command.
+                if let Some(stamp) = request.stamp_ms {
+                    self.now_ms = self.now_ms.max(stamp);
+                }
+                self.apply_request(index, request)
+            }
         }
     }
 
@@ -174,15 +196,47 @@ impl StateMachine {
             Command::StudentDelete { roll_no } => {
                 ApplyResult::Deleted(self.students.delete(*roll_no))
             }
-            Command::KvPut { key, .. } if key.is_empty() => {
+            Command::KvPut { key, .. }
+            | Command::KvSet { key, .. }
+            | Command::KvCas { key, .. }
+                if key.is_empty() =>
+            {
                 ApplyResult::BadCommand("the key must not be empty".to_string())
             }
             Command::KvPut { key, value } => {
                 // Bytes clones share the buffer: no copy of the value.
-                self.kv.put(key.clone(), value.clone(), index);
+                self.kv.put(key.clone(), value.clone(), index, None);
                 ApplyResult::Stored { version: index }
             }
-            Command::KvDelete { key } => ApplyResult::Deleted(self.kv.delete(key)),
+            Command::KvSet {
+                key,
+                value,
+                ttl_secs,
+            } => {
+                let expires_at_ms = self.expiry(*ttl_secs);
+                self.kv
+                    .put(key.clone(), value.clone(), index, expires_at_ms);
+                ApplyResult::Stored { version: index }
+            }
+            Command::KvCas {
+                key,
+                value,
+                ttl_secs,
+                expected_version,
+            } => {
+                let expires_at_ms = self.expiry(*ttl_secs);
+                let (value, now_ms) = (value.clone(), self.now_ms);
+                self.kv.cas(
+                    key.clone(),
+                    value,
+                    index,
+                    expires_at_ms,
+                    *expected_version,
+                    now_ms,
+                )
+            }
+            Command::KvDelete { key } => ApplyResult::Deleted(self.kv.delete(key, self.now_ms)),
+            Command::KvPurge => ApplyResult::Purged(self.kv.purge(self.now_ms)),
             Command::StackCreate { label } => ApplyResult::StackId(self.stacks.create(*label)),
             Command::StackPush { stack_id, item } => {
                 stack_result(self.stacks.push(*stack_id, *item), ApplyResult::Size)
@@ -204,7 +258,10 @@ impl StateMachine {
             Command::StudentGet { roll_no } => {
                 ApplyResult::Student(self.students.get(*roll_no).cloned())
             }
-            Command::KvGet { key } => ApplyResult::Value(self.kv.get(key).cloned()),
+            Command::KvGet { key } => {
+                ApplyResult::Value(self.kv.get(key, self.now_ms).map(|s| s.value.clone()))
+            }
+            Command::KvGetMeta { key } => ApplyResult::Record(self.kv_record(key)),
             Command::StackId { label } => {
                 stack_result(self.stacks.id(*label), ApplyResult::StackId)
             }
@@ -229,9 +286,20 @@ impl StateMachine {
         self.students.iter()
     }
 
-    /// A key's value and version.
+    /// A live key's value and version.
     pub fn kv_get(&self, key: &str) -> Option<&KvValue> {
-        self.kv.get(key)
+        self.kv.get(key, self.now_ms).map(|s| &s.value)
+    }
+
+    /// A live key's value, version and expiry, as of the state machine's clock.
+    pub fn kv_record(&self, key: &str) -> Option<KvRecord> {
+        self.kv.get(key, self.now_ms).map(|s| s.record(self.now_ms))
+    }
+
+    /// When a key written now with `ttl_secs` expires (`None`: never). Saturates rather than wrap:
+    /// an absurd ttl means "practically never", on every replica alike.
+    fn expiry(&self, ttl_secs: u64) -> Option<u64> {
+        (ttl_secs > 0).then(|| self.now_ms.saturating_add(ttl_secs.saturating_mul(1000)))
     }
 
     /// The id of the stack labelled `label`.
@@ -260,6 +328,7 @@ impl StateMachine {
         view::state_json(
             self.applied_index,
             self.applied_term,
+            self.now_ms,
             &self.students,
             &self.kv,
             &self.stacks,

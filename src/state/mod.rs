@@ -13,6 +13,28 @@
 //! - **stacks** of `i64`, created under an `i64` label and addressed by an id (1, 2, … in order of
 //!   creation).
 //!
+//! # Versions, compare-and-swap and expiry
+//! A key's version is the index of the entry that last wrote it. [`Command::KvCas`] writes only if
+//! the key is live at `expected_version`; otherwise it fails with
+//! [`ApplyResult::VersionMismatch`] (naming the current version) or, for a missing or expired key,
+//! [`ApplyResult::NotFound`].
+//!
+//! Expiry must come out the same on every replica, so the state machine never reads a clock. The
+//! leader stamps every entry it proposes with its wall clock ([`Request::stamp_ms`]); the state
+//! machine's clock ([`StateMachine::now_ms`]) is the largest stamp applied so far, so it never goes
+//! back even when a new leader's clock is behind the old one's. A write with `ttl_secs > 0` expires
+//! at its own stamp plus the ttl; a key is expired once the clock reaches that instant. Expired
+//! keys answer "not found" to every read, CAS and delete at once, and the leader proposes
+//! [`Command::KvPurge`] once its clock passes the earliest expiry, to free their memory.
+//!
+//! Precision: the clock advances only when a stamped entry is applied, so a read can see a key
+//! for a little while after its expiry on the leader's wall clock — until the next write or the
+//! leader's purge is applied (the purge timer's period plus one commit, about a tenth of a second
+//! on a healthy cluster; longer while there is no leader). A key never expires early by more than
+//! the skew between the clock of the leader that wrote it and the one that purges it. The
+//! remaining time shown to clients is measured against the same clock, so it may be overstated by
+//! the same margin.
+//!
 //! # Exactly-once sessions
 //! A [`Request`] may carry a [`Session`] `(client_id, seq)`. The state machine keeps, per client, the
 //! last applied `seq`, its result and the Raft index where it was applied:
@@ -41,7 +63,7 @@ mod view;
 
 pub use command::{decode, encode, Command, DecodeError, Operation, Request, Session};
 pub use config::{StateConfig, StateConfigError};
-pub use kv::KvValue;
+pub use kv::{KvRecord, KvValue};
 pub use machine::{Applied, StateMachine};
 pub use result::ApplyResult;
 pub use stacks::StackError;

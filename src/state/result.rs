@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::kv::KvValue;
+use super::kv::{KvRecord, KvValue};
 use super::students::Student;
 use crate::raft::Index;
 
@@ -33,8 +33,17 @@ pub enum ApplyResult {
     Item(i64),
     /// A stack's length.
     Size(u64),
-    /// No stack has this id, or no stack has this label.
+    /// A key read with its version and expiry (`getm`).
+    Record(Option<KvRecord>),
+    /// A purge removed this many expired keys.
+    Purged(u64),
+    /// No stack has this id, no stack has this label, or a compare-and-swap found no live key.
     NotFound,
+    /// A compare-and-swap found the key at another version: nothing was written.
+    VersionMismatch {
+        /// The key's current version.
+        version: Index,
+    },
     /// Pop or top of an empty stack.
     StackEmpty,
     /// The payload did not decode, or the command is invalid (the text says why).
@@ -49,6 +58,7 @@ impl ApplyResult {
         matches!(
             self,
             ApplyResult::NotFound
+                | ApplyResult::VersionMismatch { .. }
                 | ApplyResult::StackEmpty
                 | ApplyResult::BadCommand(_)
                 | ApplyResult::StaleSession

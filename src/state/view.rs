@@ -14,20 +14,27 @@ use crate::raft::{Index, Term};
 pub(super) fn state_json(
     applied_index: Index,
     applied_term: Term,
+    now_ms: u64,
     students: &Students,
     kv: &KvStore,
     stacks: &Stacks,
     sessions: &SessionTable,
 ) -> Value {
     let students: Vec<Value> = students.iter().map(|s| json!(s)).collect();
+    // Expired keys are gone for every reader, so they are gone here too (until purged they are
+    // still stored, identically on every replica).
     let kv: Map<String, Value> = kv
-        .iter()
-        .map(|(key, v)| {
+        .iter_live(now_ms)
+        .map(|(key, slot)| {
+            let v = &slot.value;
             // Values are bytes; show text as text and anything else as hex.
-            let shown = match std::str::from_utf8(&v.value) {
+            let mut shown = match std::str::from_utf8(&v.value) {
                 Ok(text) => json!({ "value": text, "version": v.version }),
                 Err(_) => json!({ "value_hex": hex(&v.value), "version": v.version }),
             };
+            if let Some(at) = slot.expires_at_ms {
+                shown["expires_at_ms"] = json!(at);
+            }
             (key.clone(), shown)
         })
         .collect();
@@ -51,6 +58,7 @@ pub(super) fn state_json(
     json!({
         "applied_index": applied_index,
         "applied_term": applied_term,
+        "now_ms": now_ms,
         "students": students,
         "kv": kv,
         "stacks": stacks,

@@ -1,6 +1,7 @@
 //! The text of one transaction log line, and the little that is parsed back from it.
 //!
-//! `<index, 12+ digits> t<term> <operation> <arguments> [client=<id> seq=<n>] -> <result> [replay]`
+//! `<index, 12+ digits> t<term> <operation> <arguments> [client=<id> seq=<n>] [at=<ms>] -> <result>
+//! [replay]`, where `at` is the leader's clock stamp (ms since the Unix epoch), when the entry has one.
 //!
 //! e.g. `000000000042 t3 student.put roll=7 name="Ada" address="1 Main St" phone="555" -> ok`.
 
@@ -29,6 +30,9 @@ pub(super) fn render(
             push_command(out, &request.command);
             if let Some(s) = request.session {
                 let _ = write!(out, " client={} seq={}", s.client_id, s.seq);
+            }
+            if let Some(stamp) = request.stamp_ms {
+                let _ = write!(out, " at={stamp}");
             }
         }
     }
@@ -63,6 +67,31 @@ fn push_command(out: &mut String, command: &Command) {
             push_quoted_bytes(out, value);
             Ok(())
         }
+        Command::KvSet {
+            key,
+            value,
+            ttl_secs,
+        } => {
+            out.push_str("kv.set");
+            push_key_value(out, key, value);
+            write!(out, " ttl={ttl_secs}")
+        }
+        Command::KvCas {
+            key,
+            value,
+            ttl_secs,
+            expected_version,
+        } => {
+            out.push_str("kv.cas");
+            push_key_value(out, key, value);
+            write!(out, " ttl={ttl_secs} expected={expected_version}")
+        }
+        Command::KvPurge => write!(out, "kv.purge"),
+        Command::KvGetMeta { key } => {
+            out.push_str("kv.getm key=");
+            push_quoted_str(out, key);
+            Ok(())
+        }
         Command::KvDelete { key } => {
             out.push_str("kv.delete key=");
             push_quoted_str(out, key);
@@ -84,6 +113,14 @@ fn push_command(out: &mut String, command: &Command) {
     };
 }
 
+/// Appends ` key=".." value=".."`.
+fn push_key_value(out: &mut String, key: &str, value: &[u8]) {
+    out.push_str(" key=");
+    push_quoted_str(out, key);
+    out.push_str(" value=");
+    push_quoted_bytes(out, value);
+}
+
 /// Appends ` name=".." address=".." phone=".."`.
 fn push_student_fields(out: &mut String, name: &str, address: &str, phone: &str) {
     out.push_str(" name=");
@@ -101,7 +138,22 @@ pub(in crate::state) fn push_result(out: &mut String, result: &ApplyResult) {
         ApplyResult::Stored { version } => write!(out, "ok version={version}"),
         ApplyResult::Deleted(true) => write!(out, "deleted"),
         ApplyResult::Deleted(false) => write!(out, "absent"),
-        ApplyResult::Student(None) | ApplyResult::Value(None) => write!(out, "none"),
+        ApplyResult::Student(None) | ApplyResult::Value(None) | ApplyResult::Record(None) => {
+            write!(out, "none")
+        }
+        ApplyResult::Record(Some(r)) => {
+            out.push_str("value=");
+            push_quoted_bytes(out, &r.value);
+            let _ = write!(out, " version={}", r.version);
+            match r.expires_at_ms {
+                Some(at) => write!(out, " expires_at={at}"),
+                None => Ok(()),
+            }
+        }
+        ApplyResult::Purged(n) => write!(out, "purged={n}"),
+        ApplyResult::VersionMismatch { version } => {
+            write!(out, "error version-mismatch version={version}")
+        }
         ApplyResult::Student(Some(Student {
             roll_no,
             name,
@@ -193,6 +245,37 @@ mod tests {
         assert_eq!(
             line(&op, ApplyResult::StackEmpty, true),
             "000000000042 t3 stack.pop stack=2 client=5 seq=9 -> error stack-empty [replay]\n"
+        );
+    }
+
+    #[test]
+    fn expiry_commands_show_their_ttl_stamp_and_outcome() {
+        let set = Command::KvSet {
+            key: "k".into(),
+            value: bytes::Bytes::from_static(b"v"),
+            ttl_secs: 10,
+        };
+        let op = Operation::Request(Request::new(set).stamped(1_000));
+        assert_eq!(
+            line(&op, ApplyResult::Stored { version: 42 }, false),
+            "000000000042 t3 kv.set key=\"k\" value=\"v\" ttl=10 at=1000 -> ok version=42\n"
+        );
+        let cas = Command::KvCas {
+            key: "k".into(),
+            value: bytes::Bytes::from_static(b"w"),
+            ttl_secs: 0,
+            expected_version: 7,
+        };
+        let op = Operation::Request(Request::with_session(1, 2, cas));
+        assert_eq!(
+            line(&op, ApplyResult::VersionMismatch { version: 9 }, false),
+            "000000000042 t3 kv.cas key=\"k\" value=\"w\" ttl=0 expected=7 client=1 seq=2 \
+             -> error version-mismatch version=9\n"
+        );
+        let op = Operation::Request(Request::new(Command::KvPurge).stamped(5));
+        assert_eq!(
+            line(&op, ApplyResult::Purged(3), false),
+            "000000000042 t3 kv.purge at=5 -> purged=3\n"
         );
     }
 

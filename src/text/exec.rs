@@ -1,0 +1,129 @@
+//! Carrying out one text command through the replicator, with the same actix messages as the HTTP
+//! API: writes are proposed, reads are linearizable (ReadIndex) like the HTTP default.
+
+use std::sync::Arc;
+
+use actix::Addr;
+
+use super::parser::TextCommand;
+use super::reply::Reply;
+use crate::config::Config;
+use crate::replicator::{Answer, ClientError, Consistency, Propose, Read, Replicator};
+use crate::state::{ApplyResult, Command, Request};
+
+/// What a connection needs to serve commands.
+#[derive(Clone)]
+pub struct TextContext {
+    /// The local node.
+    pub replicator: Addr<Replicator>,
+    /// The cluster's addresses (for redirects) and limits.
+    pub config: Arc<Config>,
+}
+
+impl TextContext {
+    /// Serves one command and returns its answer.
+    pub async fn execute(&self, command: TextCommand) -> Reply {
+        match command {
+            TextCommand::Set {
+                key,
+                exptime,
+                value,
+                ..
+            } => {
+                let command = Command::KvSet {
+                    key,
+                    value,
+                    ttl_secs: exptime,
+                };
+                self.write(command).await
+            }
+            TextCommand::Cas {
+                key,
+                exptime,
+                version,
+                value,
+                ..
+            } => {
+                let command = Command::KvCas {
+                    key,
+                    value,
+                    ttl_secs: exptime,
+                    expected_version: version,
+                };
+                self.write(command).await
+            }
+            TextCommand::Delete { key, .. } => self.write(Command::KvDelete { key }).await,
+            TextCommand::Get { key } => self.read(Command::KvGet { key }).await,
+            TextCommand::Getm { key } => self.read(Command::KvGetMeta { key }).await,
+        }
+    }
+
+    async fn write(&self, command: Command) -> Reply {
+        let sent = self.replicator.send(Propose(Request::new(command)));
+        self.answer(self.bounded(sent).await)
+    }
+
+    async fn read(&self, command: Command) -> Reply {
+        let sent = self.replicator.send(Read {
+            command,
+            consistency: Consistency::Linearizable,
+        });
+        self.answer(self.bounded(sent).await)
+    }
+
+    /// Waits for the replicator at most the request timeout (it answers by then itself; this
+    /// guards against a full mailbox).
+    async fn bounded(
+        &self,
+        sent: impl std::future::Future<
+            Output = Result<Result<Answer, ClientError>, actix::MailboxError>,
+        >,
+    ) -> Result<Answer, ClientError> {
+        match tokio::time::timeout(self.config.request_timeout(), sent).await {
+            Err(_) => Err(ClientError::Timeout),
+            Ok(Err(_)) => Err(ClientError::Stopping),
+            Ok(Ok(answer)) => answer,
+        }
+    }
+
+    fn answer(&self, answer: Result<Answer, ClientError>) -> Reply {
+        match answer {
+            Ok(answer) => reply_for(answer.result),
+            Err(ClientError::NotLeader { leader: Some(id) }) => match self.config.node(id) {
+                Ok(peer) => Reply::Redirect {
+                    host: peer.text.host().to_string(),
+                    port: peer.text.port(),
+                },
+                Err(_) => Reply::Internal,
+            },
+            Err(e) => {
+                log::debug!("text: command failed: {e}");
+                Reply::Internal
+            }
+        }
+    }
+}
+
+/// The answer for a replicated result.
+fn reply_for(result: ApplyResult) -> Reply {
+    match result {
+        ApplyResult::Stored { version } => Reply::Stored { version },
+        ApplyResult::Deleted(true) => Reply::Deleted,
+        ApplyResult::Deleted(false)
+        | ApplyResult::NotFound
+        | ApplyResult::Value(None)
+        | ApplyResult::Record(None) => Reply::NotFound,
+        ApplyResult::Value(Some(v)) => Reply::Value(v.value),
+        ApplyResult::Record(Some(r)) => Reply::ValueMeta {
+            version: r.version,
+            exptime: r.expires_in_secs().unwrap_or(0),
+            value: r.value,
+        },
+        ApplyResult::VersionMismatch { .. } => Reply::Version,
+        ApplyResult::BadCommand(_) => Reply::CmdErr,
+        other => {
+            log::error!("text: unexpected result {other:?}");
+            Reply::Internal
+        }
+    }
+}
