@@ -439,6 +439,26 @@ fn stacks_are_checked_separately() {
 }
 
 #[test]
+fn a_timed_out_cas_may_act_on_a_timed_out_write() {
+    // Only the chain "put 1, then cas 1 -> 2", both timed out, explains the read.
+    let cas_unknown = Operation::unknown(
+        2,
+        0,
+        KvInput::Cas {
+            key: "x",
+            expected: Some(1),
+            new: 2,
+        },
+    );
+    let history = [
+        put_unknown(1, 0, "x", 1),
+        cas_unknown,
+        get(3, 10, 20, "x", Some(2)),
+    ];
+    assert_eq!(kv_verdict(&history), Verdict::Ok);
+}
+
+#[test]
 fn unknown_pushes_may_both_be_needed_before_a_known_operation() {
     // Neither timed-out push alone makes the size 2: the search must chain them.
     let unknown = |item| Operation::unknown(1, 0, StackInput::Push { stack: 1, item });
@@ -459,8 +479,8 @@ fn unknown_pushes_may_both_be_needed_before_a_known_operation() {
         pop(2, 30, 35, Some(1)),
     ];
     assert_eq!(stack_verdict(&history), Verdict::Ok);
-    let wrong_order = [unknown(1), unknown(2), size(10, 2), pop(2, 20, 25, Some(1))];
-    assert_eq!(stack_verdict(&wrong_order), Verdict::Ok, "pushed 2 then 1");
+    let other_order = [unknown(1), unknown(2), size(10, 2), pop(2, 20, 25, Some(1))];
+    assert_eq!(stack_verdict(&other_order), Verdict::Ok, "pushed 2 then 1");
     let three = [unknown(1), unknown(2), size(10, 3)];
     assert!(stack_verdict(&three).is_illegal());
 }
@@ -497,12 +517,7 @@ fn a_timed_out_write_overwritten_by_another_timed_out_write_can_still_be_seen() 
         get(3, 30, 40, "x", Some(1)),
     ];
     assert_eq!(kv_verdict(&history), Verdict::Ok);
-    let flip_back = [
-        put_unknown(1, 0, "x", 1),
-        put_unknown(2, 0, "x", 2),
-        get(3, 10, 20, "x", Some(2)),
-        get(3, 30, 40, "x", Some(1)),
-        get(3, 50, 60, "x", Some(2)),
-    ];
+    let mut flip_back = history.to_vec();
+    flip_back.push(get(3, 50, 60, "x", Some(2)));
     assert!(kv_verdict(&flip_back).is_illegal());
 }

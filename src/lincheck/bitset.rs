@@ -22,7 +22,15 @@ impl Bitset {
         self.words[i / 64] &= !(1 << (i % 64));
     }
 
-    #[cfg(test)]
+    /// True when every member of `self` is in `other` (both of the same capacity).
+    pub(crate) fn is_subset(&self, other: &Bitset) -> bool {
+        debug_assert_eq!(self.words.len(), other.words.len());
+        self.words
+            .iter()
+            .zip(other.words.iter())
+            .all(|(mine, theirs)| mine & !theirs == 0)
+    }
+
     pub(crate) fn contains(&self, i: usize) -> bool {
         self.words[i / 64] & (1 << (i % 64)) != 0
     }
@@ -49,5 +57,19 @@ mod tests {
             other.insert(0);
             other
         });
+    }
+
+    #[test]
+    fn subsets_are_recognised_across_words() {
+        let set = |members: &[usize]| {
+            let mut set = Bitset::new(100);
+            members.iter().for_each(|&i| set.insert(i));
+            set
+        };
+        assert!(set(&[]).is_subset(&set(&[3])));
+        assert!(set(&[3, 70]).is_subset(&set(&[3, 70, 99])));
+        assert!(set(&[3, 70]).is_subset(&set(&[3, 70])));
+        assert!(!set(&[3, 70]).is_subset(&set(&[3, 99])));
+        assert!(!set(&[70]).is_subset(&set(&[])));
     }
 }

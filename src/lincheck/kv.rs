@@ -101,6 +101,20 @@ where
         }
     }
 
+    fn is_read_only(input: &Self::Input, output: &Self::Output) -> bool {
+        matches!(
+            (input, output),
+            (KvInput::Get { .. }, _)
+                | (KvInput::Delete { .. }, KvOutput::NotFound)
+                | (KvInput::Cas { .. }, KvOutput::Swapped(false))
+        )
+    }
+
+    fn absorbs(later: &Self::Input, earlier: &Self::Input) -> bool {
+        let overwrites = matches!(later, KvInput::Put { .. } | KvInput::Delete { .. });
+        overwrites && later.key() == earlier.key()
+    }
+
     fn partition(history: &[Operation<Self::Input, Self::Output>]) -> Vec<Vec<usize>> {
         partition_by(history, |op| op.input.key())
     }

@@ -14,8 +14,9 @@ pub trait Model {
     /// The object's state. Hashed and compared by the search's cache, so keep it small and cheap
     /// to clone (one key's value, one stack), which partitioning makes possible.
     type State: Clone + Eq + Hash + Debug;
-    /// What a client asks.
-    type Input: Debug;
+    /// What a client asks. Equal inputs are interchangeable when their outcomes are unknown,
+    /// which the search exploits.
+    type Input: Debug + Eq + Hash;
     /// What a client is told.
     type Output: Debug;
 
@@ -30,6 +31,26 @@ pub trait Model {
         input: &Self::Input,
         output: Option<&Self::Output>,
     ) -> Option<Self::State>;
+
+    /// True when `input` answered with `output` leaves unchanged every state it is possible from
+    /// (a read; a compare-and-set that failed). The search places such an operation as soon as
+    /// it fits, without trying alternatives, which makes read-heavy histories much cheaper to
+    /// check. A wrong `true` makes the checker reject linearizable histories; the default,
+    /// `false`, is always safe.
+    fn is_read_only(input: &Self::Input, output: &Self::Output) -> bool {
+        let _ = (input, output);
+        false
+    }
+
+    /// True when applying `earlier` then `later`, both with unknown outcomes, always leads to the
+    /// state `later` alone leads to (a write that overwrites whatever the other did). The search
+    /// then never tries `later` right after `earlier` among timeouts, which keeps histories with
+    /// many timeouts on one key tractable. A wrong `true` makes the checker reject linearizable
+    /// histories; the default, `false`, is always safe.
+    fn absorbs(later: &Self::Input, earlier: &Self::Input) -> bool {
+        let _ = (later, earlier);
+        false
+    }
 
     /// Splits a history into independent sub-histories, as lists of indices into `history`
     /// (P-compositionality: a history is linearizable iff each part is, when the parts touch

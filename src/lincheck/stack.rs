@@ -91,6 +91,14 @@ impl Model for StackModel {
         }
     }
 
+    fn is_read_only(input: &Self::Input, output: &Self::Output) -> bool {
+        matches!(
+            (input, output),
+            (StackInput::Top { .. } | StackInput::Size { .. }, _)
+                | (StackInput::Pop { .. }, StackOutput::Item(None))
+        )
+    }
+
     fn partition(history: &[Operation<Self::Input, Self::Output>]) -> Vec<Vec<usize>> {
         partition_by(history, |op| op.input.stack())
     }
