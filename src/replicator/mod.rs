@@ -23,8 +23,8 @@ use thiserror::Error;
 use tokio::sync::broadcast;
 
 pub use messages::{
-    Answer, ClientError, Consistency, GetMembers, GetMetrics, GetState, GetStatus, Member, Metrics,
-    NodeStatus, Propose, Read, TransferLeadership,
+    Answer, ClientError, Consistency, GetFaults, GetMembers, GetMetrics, GetState, GetStatus,
+    Member, Metrics, NodeStatus, Propose, Read, Stop, TransferLeadership,
 };
 
 use crate::cluster::{Cluster, ClusterError, ClusterHandle, Envelope, Limits, Outbox};
@@ -89,6 +89,8 @@ pub struct Replicator {
     drive_scheduled: bool,
     metrics: Metrics,
     last_seen: (Role, Term, Option<NodeId>),
+    /// Whoever sent [`Stop`], told once `stopped` has released every resource.
+    stop_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Replicator {
@@ -152,6 +154,7 @@ impl Replicator {
             waiters: Waiters::default(),
             drive_scheduled: false,
             metrics: Metrics::default(),
+            stop_waiters: Vec::new(),
         })
     }
 
@@ -211,6 +214,9 @@ impl Actor for Replicator {
         // Dropping the writer flushes what it holds and joins its thread.
         self.writer = None;
         log::info!("node {}: stopped", self.id);
+        for waiter in self.stop_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
     }
 }
 
