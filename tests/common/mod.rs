@@ -3,8 +3,10 @@
 //! `Drop` that kills every process even when the test panics.
 #![allow(dead_code)]
 
+pub mod config;
+pub mod inproc;
+
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,13 +42,7 @@ pub struct Cluster {
 
 /// Ports the OS says are free right now (held until all are chosen, so they are distinct).
 pub fn free_ports(count: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..count)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("local addr").port())
-        .collect()
+    config::free_ports(count)
 }
 
 /// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
@@ -78,23 +74,8 @@ impl Cluster {
     /// Writes the config without starting anything.
     pub fn configure(n: u64, extra: &str) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
-        let ports = free_ports(3 * n as usize);
-        let ports: Vec<(u16, u16, u16)> = ports.chunks(3).map(|c| (c[0], c[1], c[2])).collect();
-        let mut text = format!(
-            "[cluster]\ntick_ms = 10\nheartbeat_interval_ms = 30\nelection_timeout_min_ms = 150\n\
-             election_timeout_max_ms = 300\ndata_dir = {:?}\nlog_dir = {:?}\n\
-             max_value_bytes = 65536\nrequest_timeout_ms = 2000\n{extra}\n",
-            dir.path().join("data"),
-            dir.path().join("logs"),
-        );
-        for (i, (raft, http, txt)) in ports.iter().enumerate() {
-            text.push_str(&format!(
-                "\n[[peers]]\nid = {}\nraft = \"127.0.0.1:{raft}\"\nhttp = \"127.0.0.1:{http}\"\ntext = \"127.0.0.1:{txt}\"\n",
-                i + 1
-            ));
-        }
-        let config_path = dir.path().join("cluster.toml");
-        std::fs::write(&config_path, text).expect("write config");
+        let (config_path, ports) = config::write_config(dir.path(), n, extra);
+        let ports = ports.iter().map(|p| (p.raft, p.http, p.text)).collect();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -118,7 +99,7 @@ impl Cluster {
 
     /// Node `id`'s transaction log file.
     pub fn txlog_path(&self, id: u64) -> PathBuf {
-        self.dir.path().join("logs").join(format!("node-{id}.log"))
+        config::txlog_path(self.dir.path(), id)
     }
 
     /// Starts node `id` (it must not be running).
