@@ -3,11 +3,13 @@
 //! `Drop` that kills every process even when the test panics.
 #![allow(dead_code)]
 
+pub mod checks;
 pub mod client;
 pub mod config;
 pub mod history;
 pub mod inproc;
 pub mod txlog;
+pub mod workload;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
