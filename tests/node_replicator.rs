@@ -287,3 +287,25 @@ async fn a_peer_restarted_on_the_same_address_hears_the_leader_within_a_second()
     assert_eq!(c.status(peer).await.role, Role::Follower);
     c.stop_all().await;
 }
+
+#[actix_rt::test]
+async fn a_lone_commit_costs_the_leader_one_fsync_not_two() {
+    let mut c = InProcCluster::start(3);
+    let leader = c.wait_for_leader(DEADLINE).await;
+    wait_until_applied_everywhere(&c, &[1, 2, 3]).await;
+    let before = c.metrics(leader).await.fsync_total;
+    let proposals = 20;
+    for i in 0..proposals {
+        c.propose(leader, student(i, "one at a time"))
+            .await
+            .expect("committed");
+    }
+    let fsyncs = c.metrics(leader).await.fsync_total - before;
+    // One for each entry; the commit index that follows each one is only a hint and rides along
+    // with the next entry instead of costing a sync of its own.
+    assert!(
+        fsyncs <= proposals + 2,
+        "{fsyncs} fsyncs for {proposals} sequential commits"
+    );
+    c.stop_all().await;
+}

@@ -89,6 +89,10 @@ pub struct Replicator {
     drive_scheduled: bool,
     metrics: Metrics,
     last_seen: (Role, Term, Option<NodeId>),
+    /// Term and vote of the last hard state handed to the writer (the restored one at first).
+    written_term_vote: (Term, Option<NodeId>),
+    /// A commit-only hard state not yet written; see `Replicator::defer_commit_hint`.
+    deferred_hard_state: Option<raft::HardState>,
     /// Whoever sent [`Stop`], told once `stopped` has released every resource.
     stop_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
 }
@@ -106,6 +110,7 @@ impl Replicator {
         config.node(id)?;
         let mut store = FileStore::open(config.data_dir_for(id), FileStoreOptions::default())?;
         let loaded = store.load()?;
+        let written_term_vote = (loaded.hard_state.term, loaded.hard_state.vote);
         let restored = Restored {
             hard_state: loaded.hard_state,
             prev_index: loaded.prev_index,
@@ -154,6 +159,8 @@ impl Replicator {
             waiters: Waiters::default(),
             drive_scheduled: false,
             metrics: Metrics::default(),
+            written_term_vote,
+            deferred_hard_state: None,
             stop_waiters: Vec::new(),
         })
     }
