@@ -80,7 +80,12 @@ async fn measure(leader: &Addr<Replicator>, proposers: usize, duration: Duration
                     let sent = Instant::now();
                     match leader.send(Propose(Request::new(command))).await {
                         Ok(Ok(_)) => latencies_us.push(sent.elapsed().as_micros() as u64),
-                        _ => failed += 1,
+                        other => {
+                            if failed == 0 {
+                                eprintln!("proposer {p}: first failure: {other:?}");
+                            }
+                            failed += 1
+                        }
                     }
                 }
                 (latencies_us, failed)
@@ -133,6 +138,8 @@ fn main() {
     system.block_on(async move {
         let mut cluster = InProcCluster::configure(3, "");
         cluster.taps = false;
+        // One thread per node, as one process per node would have.
+        cluster.threads = true;
         for id in 1..=3 {
             cluster.start_node(id);
         }

@@ -23,6 +23,8 @@ use super::config::{self, NodePorts};
 /// One running replicator and the handles a test needs.
 pub struct InProcNode {
     pub addr: Addr<Replicator>,
+    /// The node's own thread, when the cluster runs one per node.
+    arbiter: Option<actix::Arbiter>,
     pub outbox: Outbox<Message>,
     /// Kept only so that [`InProcCluster::tap`] can subscribe after the actor started.
     tap: Option<broadcast::Receiver<Envelope<Message>>>,
@@ -37,6 +39,9 @@ pub struct InProcCluster {
     /// Whether nodes copy their inbound envelopes for [`InProcCluster::tap`] (costs a clone per
     /// message; benchmarks turn it off).
     pub taps: bool,
+    /// Whether each node runs on its own thread (an actix `Arbiter`), as separate processes
+    /// would, instead of all sharing the test's thread.
+    pub threads: bool,
     nodes: Vec<Option<InProcNode>>,
 }
 
@@ -51,6 +56,7 @@ impl InProcCluster {
             n,
             ports,
             taps: true,
+            threads: false,
             nodes: (0..n).map(|_| None).collect(),
         }
     }
@@ -71,8 +77,19 @@ impl InProcCluster {
             .unwrap_or_else(|e| panic!("build node {id}: {e}"));
         let outbox = replicator.outbox();
         let tap = self.taps.then(|| replicator.inbox());
-        let addr = replicator.start();
-        self.nodes[slot(id)] = Some(InProcNode { addr, outbox, tap });
+        let (addr, arbiter) = if self.threads {
+            let arbiter = actix::Arbiter::new();
+            let addr = Replicator::start_in_arbiter(&arbiter.handle(), move |_| replicator);
+            (addr, Some(arbiter))
+        } else {
+            (replicator.start(), None)
+        };
+        self.nodes[slot(id)] = Some(InProcNode {
+            addr,
+            arbiter,
+            outbox,
+            tap,
+        });
     }
 
     /// Stops node `id` and waits until it is fully down (its raft port free, its log synced).
@@ -82,6 +99,10 @@ impl InProcCluster {
             .send(Stop)
             .await
             .unwrap_or_else(|e| panic!("stop node {id}: {e}"));
+        if let Some(arbiter) = node.arbiter {
+            arbiter.stop();
+            let _ = arbiter.join();
+        }
     }
 
     /// Stops every running node (the bridges' threads and sockets would outlive the test).
