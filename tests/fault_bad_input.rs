@@ -114,6 +114,15 @@ fn send_bad_frames(addr: &str, member: u64, rng: &mut StdRng) -> (BadPeer, u64) 
     (peer, undecodable)
 }
 
+/// A request the node must refuse: method, path, body, headers, and the expected status.
+type BadRequest = (
+    &'static str,
+    String,
+    Vec<u8>,
+    Vec<(&'static str, &'static str)>,
+    u16,
+);
+
 /// The value of a `/metrics` sample, by its exact name and labels.
 fn metric(c: &Cluster, id: u64, sample: &str) -> Option<u64> {
     let reply = c.request("GET", id, "/metrics", None).ok()?;
@@ -205,7 +214,7 @@ fn bad_input_is_dropped_counted_and_logged_and_the_cluster_keeps_committing() {
         b"PUT /v1/kv/lie HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nshort",
     );
     let student = br#"{"name":"Ada","address":"1 Main St","phone":"555"}"#;
-    let cases: Vec<(&str, String, Vec<u8>, Vec<(&str, &str)>, u16)> = vec![
+    let cases: Vec<BadRequest> = vec![
         (
             "PUT",
             "/v1/students/1".into(),

@@ -100,7 +100,7 @@ fn an_isolated_leader_steps_down_and_its_uncommitted_entries_vanish() {
         }
 
         // A new leader on the majority side, in a higher term.
-        let (new, new_term) = c.wait_for_leader_among(&others, old_term, BOUND);
+        let (new, new_term) = c.wait_for_leader_among(others, old_term, BOUND);
         let elected_in = isolated.elapsed();
         // The old leader steps down by CheckQuorum within about two election timeouts.
         let stepped = wait_for("the old leader to step down", BOUND, || {
