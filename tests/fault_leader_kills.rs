@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -79,7 +79,7 @@ fn repeated_leader_kills_under_load() {
         // The killer: a timer, part of the workload (not a wait for anything).
         let mut rng = StdRng::seed_from_u64(seed);
         let end = Instant::now() + Duration::from_secs(seconds);
-        loop {
+        while !stop.load(Ordering::SeqCst) {
             let pause = Duration::from_millis(rng.random_range(5000..7000));
             if Instant::now() + pause > end {
                 std::thread::sleep(end.saturating_duration_since(Instant::now()));

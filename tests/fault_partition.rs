@@ -43,7 +43,8 @@ fn an_isolated_leader_steps_down_and_its_uncommitted_entries_vanish() {
     let h = Histories::new();
     let t = Tally::default();
     let stop = Arc::new(AtomicBool::new(false));
-    let stop_stale = AtomicBool::new(false);
+    let stop_stale = Arc::new(AtomicBool::new(false));
+    let stale_guard = StopOnDrop(Arc::clone(&stop_stale));
     let guard = StopOnDrop(Arc::clone(&stop));
     let stale_answers = Mutex::new(Vec::new());
     let addrs = c.http_addrs();
@@ -128,7 +129,7 @@ fn an_isolated_leader_steps_down_and_its_uncommitted_entries_vanish() {
             let tried = stale_answers.lock().unwrap().len() as u64 >= 2 * STALE_CLIENTS;
             (progressed && tried).then_some(())
         });
-        stop_stale.store(true, Ordering::SeqCst);
+        drop(stale_guard);
         let majority_log = c.status(new).expect("new leader")["last_log_index"]
             .as_u64()
             .unwrap();

@@ -298,8 +298,11 @@ pub fn run_mixed_client(
     mix: &Mix,
     h: &Histories,
     t: &Tally,
-    stop: &AtomicBool,
+    stop: &Arc<AtomicBool>,
 ) {
+    // A client that panics stops the others (and the test's timer) instead of leaving them
+    // running until the end of the load.
+    let _stop_all_if_i_panic = super::StopOnDrop(Arc::clone(stop));
     while !stop.load(Ordering::SeqCst) {
         let dice = c.rng.random_range(0..100);
         if dice < 45 {
