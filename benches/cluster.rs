@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use actix::Addr;
 use bytes::Bytes;
-use raftkv::replicator::{GetMetrics, Propose, Replicator};
+use raftkv::raft::Role;
+use raftkv::replicator::{GetMetrics, GetStatus, Propose, Replicator};
 use raftkv::state::{Command, Request};
 
 use inproc::InProcCluster;
@@ -44,7 +45,7 @@ impl Figures {
         let per_sec = self.commits as f64 / self.elapsed.as_secs_f64();
         println!(
             "cluster/propose proposers={:<3} commits/s={:>8.0}  p50={:>6} us  p99={:>6} us  \
-             max={:>6} us  fsyncs/commit={:.3}  (commits={} failed={} in {:.1?})",
+             max={:>6} us  leader fsyncs/commit={:.3}  (commits={} failed={} in {:.1?})",
             self.proposers,
             per_sec,
             self.percentile_us(0.50),
@@ -58,19 +59,42 @@ impl Figures {
     }
 }
 
-/// Runs `proposers` closed-loop proposers against `leader` for `duration`.
-async fn measure(leader: &Addr<Replicator>, proposers: usize, duration: Duration) -> Figures {
-    let fsyncs_before = leader.send(GetMetrics).await.expect("leader").fsync_total;
+/// The node that leads now, asking each in turn (a leader change under load is possible on a
+/// shared machine: proposers follow it rather than fail for the rest of the run).
+async fn find_leader(nodes: &[Addr<Replicator>]) -> usize {
+    loop {
+        for (i, node) in nodes.iter().enumerate() {
+            if node
+                .send(GetStatus)
+                .await
+                .is_ok_and(|s| s.role == Role::Leader)
+            {
+                return i;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Runs `proposers` closed-loop proposers against the leader among `nodes` for `duration`.
+async fn measure(nodes: &[Addr<Replicator>], proposers: usize, duration: Duration) -> Figures {
+    let first_leader = find_leader(nodes).await;
+    let fsyncs_before = nodes[first_leader]
+        .send(GetMetrics)
+        .await
+        .expect("leader")
+        .fsync_total;
     let start = Instant::now();
     let deadline = start + duration;
     let tasks: Vec<_> = (0..proposers)
         .map(|p| {
-            let leader = leader.clone();
+            let nodes = nodes.to_vec();
             actix::spawn(async move {
                 let value = Bytes::from(vec![b'v'; 64]);
                 let mut latencies_us = Vec::new();
                 let mut failed = 0;
                 let mut n = 0u64;
+                let mut leader = first_leader;
                 while Instant::now() < deadline {
                     n += 1;
                     let command = Command::KvPut {
@@ -78,13 +102,14 @@ async fn measure(leader: &Addr<Replicator>, proposers: usize, duration: Duration
                         value: value.clone(),
                     };
                     let sent = Instant::now();
-                    match leader.send(Propose(Request::new(command))).await {
+                    match nodes[leader].send(Propose(Request::new(command))).await {
                         Ok(Ok(_)) => latencies_us.push(sent.elapsed().as_micros() as u64),
                         other => {
                             if failed == 0 {
                                 eprintln!("proposer {p}: first failure: {other:?}");
                             }
-                            failed += 1
+                            failed += 1;
+                            leader = find_leader(&nodes).await;
                         }
                     }
                 }
@@ -101,7 +126,12 @@ async fn measure(leader: &Addr<Replicator>, proposers: usize, duration: Duration
     }
     let elapsed = start.elapsed();
     latencies_us.sort_unstable();
-    let fsyncs = leader.send(GetMetrics).await.expect("leader").fsync_total - fsyncs_before;
+    let fsyncs = nodes[first_leader]
+        .send(GetMetrics)
+        .await
+        .expect("leader")
+        .fsync_total
+        - fsyncs_before;
     Figures {
         proposers,
         commits: latencies_us.len(),
@@ -143,12 +173,12 @@ fn main() {
         for id in 1..=3 {
             cluster.start_node(id);
         }
-        let leader_id = cluster.wait_for_leader(Duration::from_secs(10)).await;
-        let leader = cluster.addr(leader_id);
+        cluster.wait_for_leader(Duration::from_secs(10)).await;
+        let nodes: Vec<Addr<Replicator>> = (1..=3).map(|id| cluster.addr(id)).collect();
         // Warm up: connections, page cache, the first segment file.
-        measure(&leader, 16, Duration::from_millis(500)).await;
+        measure(&nodes, 16, Duration::from_millis(500)).await;
         for proposers in levels {
-            measure(&leader, proposers, duration).await.print();
+            measure(&nodes, proposers, duration).await.print();
         }
         cluster.stop_all().await;
     });
