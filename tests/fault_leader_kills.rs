@@ -42,9 +42,10 @@ fn repeated_leader_kills_under_load() {
     let all: Vec<u64> = (1..=5).collect();
     let (first_leader, _) = c.wait_for_leader_among(&all, 0, BOUND);
 
-    // Three stacks to contend on.
+    // Six stacks to contend on (few enough for contention, enough to keep each stack's history
+    // small for the checker).
     let mut setup = Client::new(1, &c.http_addrs(), seed);
-    let stacks: Vec<u64> = (1..=3)
+    let stacks: Vec<u64> = (1..=6)
         .map(|label| {
             let call = common::client::Call::write(
                 "POST",
@@ -58,7 +59,7 @@ fn repeated_leader_kills_under_load() {
         })
         .collect();
     let mix = Mix {
-        roll_numbers: 12,
+        roll_numbers: 20,
         stacks,
     };
 
@@ -115,6 +116,8 @@ fn repeated_leader_kills_under_load() {
 
     let students = histories.students.ops();
     let stacks = histories.stacks.ops();
+    common::history::dump("scenario2-students", &students);
+    common::history::dump("scenario2-stacks", &stacks);
     assert_acked_writes_survive(&students, &students_of(&state));
     let ledger = assert_stacks_accounted(&stacks, &longest, &stacks_of(&state));
 

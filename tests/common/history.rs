@@ -3,11 +3,14 @@
 //! unknown (a timeout, a lost connection: it may or may not have taken effect).
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
+
 /// One operation as a client saw it. Times are nanoseconds since the recorder's epoch.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Op<I, O> {
     pub client: u64,
     pub call: u64,
@@ -33,7 +36,7 @@ impl<I, O> Op<I, O> {
 }
 
 /// A key-value request (students by roll number, or `/v1/kv` keys, both as strings).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum KvIn {
     Put { key: String, value: String },
     Get { key: String },
@@ -53,7 +56,7 @@ impl KvIn {
 }
 
 /// A key-value answer.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum KvOut {
     /// A put, or a delete of a key that existed.
     Done,
@@ -64,7 +67,7 @@ pub enum KvOut {
 }
 
 /// A stack request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum StackIn {
     Push { stack: u64, item: i64 },
     Pop { stack: u64 },
@@ -84,7 +87,7 @@ impl StackIn {
 }
 
 /// A stack answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum StackOut {
     Done,
     /// Pop or top: the item, `None` for an empty stack.
@@ -133,4 +136,15 @@ impl<I, O> Recorder<I, O> {
 pub fn summary<I, O>(ops: &[Op<I, O>]) -> String {
     let unknown = ops.iter().filter(|o| o.is_unknown()).count();
     format!("{} ops ({} unknown outcome)", ops.len(), unknown)
+}
+
+/// Writes `ops` as JSON to `<$RAFTKV_HISTORY_DIR>/<name>.json` when that variable is set, so a
+/// history can be kept, read, or checked again offline; returns the path written.
+pub fn dump<I: Serialize, O: Serialize>(name: &str, ops: &[Op<I, O>]) -> Option<String> {
+    let dir = std::env::var("RAFTKV_HISTORY_DIR").ok()?;
+    std::fs::create_dir_all(&dir).expect("create the history dir");
+    let path = Path::new(&dir).join(format!("{name}.json"));
+    let json = serde_json::to_vec(ops).expect("a history encodes");
+    std::fs::write(&path, json).expect("write the history");
+    Some(path.display().to_string())
 }
