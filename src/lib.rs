@@ -2,12 +2,14 @@
 //!
 //! The message path, one layer per module: `cluster` (ZeroMQ frames ⇄ envelopes) → `replicator`
 //! (the actix actor) → `raft` (the pure core) → `storage` (durable log) → `state` (the replicated
-//! state machine and transaction logs) → `api` (HTTP) and `cli`.
+//! state machine and transaction logs) → `api` (HTTP) and `cli`. `lincheck` is test tooling: a
+//! linearizability checker for histories recorded against a running cluster.
 
 pub mod api;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod lincheck;
 pub mod raft;
 pub mod replicator;
 pub mod state;

@@ -74,7 +74,7 @@ fn count(haystack: &str, needle: &str) -> usize {
 fn crashes_mid_write_recover_and_lose_no_acknowledged_write() {
     let mut c = Cluster::start(3);
     let all: Vec<u64> = (1..=3).collect();
-    c.wait_for_leader_among(&all, 0, BOUND);
+    c.wait_for_leader_above(&all, 0, BOUND);
     let h = Histories::new();
     let t = Tally::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -102,7 +102,7 @@ fn crashes_mid_write_recover_and_lose_no_acknowledged_write() {
             wait_for("writes to flow", BOUND, || {
                 (acked(&h.kv.ops()) >= acked_before + 25).then_some(())
             });
-            let (leader, _) = c.wait_for_leader_among(&all, 0, BOUND);
+            let (leader, _) = c.wait_for_leader_above(&all, 0, BOUND);
             let victim = if round % 2 == 0 {
                 leader
             } else {
@@ -127,7 +127,7 @@ fn crashes_mid_write_recover_and_lose_no_acknowledged_write() {
                 "node {victim} did not cut its torn transaction log line"
             );
             // It catches up with what the cluster had committed when it came back.
-            let (leader, _) = c.wait_for_leader_among(&all, 0, BOUND);
+            let (leader, _) = c.wait_for_leader_above(&all, 0, BOUND);
             let target = c.status(leader).expect("leader")["commit_index"]
                 .as_u64()
                 .unwrap();

@@ -30,7 +30,7 @@ fn leader_crash_and_return() {
     let all = [1, 2, 3];
 
     // A leader is elected; value 1 reaches all three.
-    let (old_leader, old_term) = c.wait_for_leader_among(&all, 0, BOUND);
+    let (old_leader, old_term) = c.wait_for_leader_above(&all, 0, BOUND);
     put(&c, old_leader, "x", "1");
     for id in all {
         wait_for(&format!("x=1 on node {id}"), BOUND, || {
@@ -42,7 +42,7 @@ fn leader_crash_and_return() {
     c.kill(old_leader);
     let killed = Instant::now();
     let survivors: Vec<u64> = all.into_iter().filter(|&id| id != old_leader).collect();
-    let (new_leader, new_term) = c.wait_for_leader_among(&survivors, old_term, BOUND);
+    let (new_leader, new_term) = c.wait_for_leader_above(&survivors, old_term, BOUND);
     let failover = killed.elapsed();
     assert_ne!(new_leader, old_leader);
     assert!(new_term > old_term, "term {new_term} after {old_term}");

@@ -40,7 +40,7 @@ fn repeated_leader_kills_under_load() {
     eprintln!("scenario 2: seed {seed} (RAFTKV_FAULT_SEED={seed} replays the choices)");
     let mut c = Cluster::start(5);
     let all: Vec<u64> = (1..=5).collect();
-    let (first_leader, _) = c.wait_for_leader_among(&all, 0, BOUND);
+    let (first_leader, _) = c.wait_for_leader_above(&all, 0, BOUND);
 
     // Six stacks to contend on (few enough for contention, enough to keep each stack's history
     // small for the checker).
@@ -87,7 +87,7 @@ fn repeated_leader_kills_under_load() {
                 break;
             }
             std::thread::sleep(pause);
-            let (leader, term) = c.wait_for_leader_among(&c.running(), 0, BOUND);
+            let (leader, term) = c.wait_for_leader_above(&c.running(), 0, BOUND);
             c.kill(leader);
             kills += 1;
             if let Some(previous) = last_killed {
@@ -95,7 +95,7 @@ fn repeated_leader_kills_under_load() {
             }
             last_killed = Some(leader);
             eprintln!("scenario 2: killed leader {leader} (term {term}) at kill #{kills}");
-            let (next, _) = c.wait_for_leader_among(&c.running(), term, BOUND);
+            let (next, _) = c.wait_for_leader_above(&c.running(), term, BOUND);
             leaders.push(next);
         }
         drop(guard);

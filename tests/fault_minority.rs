@@ -29,7 +29,7 @@ fn progress(c: &Cluster, id: u64) -> Option<(u64, usize)> {
 fn a_minority_halts_and_recovers_when_a_majority_returns() {
     let mut c = Cluster::start(5);
     let all: Vec<u64> = (1..=5).collect();
-    let (leader, _) = c.wait_for_leader_among(&all, 0, BOUND);
+    let (leader, _) = c.wait_for_leader_above(&all, 0, BOUND);
     let h = Histories::new();
     let t = Tally::default();
     let mut client = Client::new(300, &c.http_addrs(), 3);

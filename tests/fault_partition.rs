@@ -26,7 +26,7 @@ const STALE_CLIENTS: u64 = 3;
 #[test]
 fn fault_routes_exist_only_with_test_faults() {
     let c = Cluster::start(1);
-    c.wait_for_leader_among(&[1], 0, BOUND);
+    c.wait_for_leader_above(&[1], 0, BOUND);
     for path in ["/v1/test/isolate", "/v1/test/heal"] {
         let reply = c.request("POST", 1, path, None).expect("node answers");
         assert_eq!(reply.status, 404, "{path}: {reply:?}");
@@ -38,7 +38,7 @@ fn fault_routes_exist_only_with_test_faults() {
 fn an_isolated_leader_steps_down_and_its_uncommitted_entries_vanish() {
     let c = Cluster::start_with(5, "test_faults = true");
     let all: Vec<u64> = (1..=5).collect();
-    let (old, old_term) = c.wait_for_leader_among(&all, 0, BOUND);
+    let (old, old_term) = c.wait_for_leader_above(&all, 0, BOUND);
     let others: Vec<u64> = all.iter().copied().filter(|&id| id != old).collect();
     let h = Histories::new();
     let t = Tally::default();
@@ -101,7 +101,7 @@ fn an_isolated_leader_steps_down_and_its_uncommitted_entries_vanish() {
         }
 
         // A new leader on the majority side, in a higher term.
-        let (new, new_term) = c.wait_for_leader_among(others, old_term, BOUND);
+        let (new, new_term) = c.wait_for_leader_above(others, old_term, BOUND);
         let elected_in = isolated.elapsed();
         // The old leader steps down by CheckQuorum within about two election timeouts.
         let stepped = wait_for("the old leader to step down", BOUND, || {

@@ -100,3 +100,78 @@ fn kv_students_and_errors() {
         (logs[0].len() >= 3 && logs.iter().all(|l| *l == logs[0])).then_some(())
     });
 }
+
+#[test]
+fn a_retried_request_is_applied_once_even_through_another_node() {
+    let c = Cluster::start(3);
+    let leader = c.wait_for_leader(Duration::from_secs(10));
+    let others: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
+    let r = c
+        .request_follow("POST", leader, "/v1/stacks", Some(br#"{"label":5}"#))
+        .unwrap();
+    let stack = r.json()["stack_id"].as_u64().unwrap();
+    let path = format!("/v1/stacks/{stack}/push");
+    let session = [("Client-Id", "42"), ("Request-Seq", "1")];
+    // The same (client, seq) sent to two different nodes, following the redirect by hand.
+    let mut answers = Vec::new();
+    for &id in &others {
+        let mut url = c.url(id, &path);
+        let reply = loop {
+            let r = c
+                .request_with("POST", &url, Some(br#"{"item":7}"#), &session)
+                .unwrap();
+            match (r.status, &r.location) {
+                (307, Some(loc)) => url = loc.clone(),
+                _ => break r,
+            }
+        };
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        answers.push(reply.json());
+    }
+    assert_eq!(answers[0], answers[1], "the retry gets the first answer");
+    let r = c
+        .request("GET", leader, &format!("/v1/stacks/{stack}/size"), None)
+        .unwrap();
+    assert_eq!(r.json()["size"], 1, "pushed once, not twice");
+    // A lower seq from the same client is refused as stale.
+    let stale = [("Client-Id", "42"), ("Request-Seq", "0")];
+    let r = c
+        .request_with(
+            "POST",
+            &c.url(leader, &path),
+            Some(br#"{"item":8}"#),
+            &stale,
+        )
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (409, Some("stale_request"))
+    );
+}
+
+#[test]
+fn without_a_majority_writes_get_503_and_reads_refuse() {
+    let mut c = Cluster::configure(3, "");
+    c.start_node(1);
+    common::wait_for("node 1 to answer", Duration::from_secs(10), || c.status(1));
+    let r = c.request("PUT", 1, "/v1/kv/k", Some(b"v")).unwrap();
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json()["error"], "no_leader");
+    let r = c.request("GET", 1, "/v1/kv/k", None).unwrap();
+    assert_eq!(
+        r.status, 503,
+        "a linearizable read needs a leader: {}",
+        r.body
+    );
+    let r = c
+        .request("GET", 1, "/v1/kv/k?consistency=local", None)
+        .unwrap();
+    assert_eq!(
+        r.status, 404,
+        "a local read answers from the (empty) local state"
+    );
+    assert!(
+        c.txlog(1).is_empty(),
+        "nothing was applied without a majority"
+    );
+}

@@ -1,3 +1,108 @@
-//! The `raftkv` command line.
+//! The `raftkv` command line: `node`, the local `cluster` supervisor, client commands and `bench`.
+//!
+//! Client commands talk HTTP to any node (`--endpoints`, default every node of the config), follow
+//! redirects to the leader and retry elsewhere; a failure is one line on stderr and an exit code
+//! from [`error`].
 
+pub mod args;
+pub mod bench;
+pub mod client;
+pub mod context;
+pub mod endpoints;
+pub mod error;
+pub mod kv;
+pub mod member;
 pub mod node;
+pub mod output;
+pub mod stack;
+pub mod student;
+pub mod supervisor;
+
+use clap::Parser;
+
+use args::{Cli, Cmd, GlobalOpts, MemberAction, StackAction, StudentAction};
+use client::Client;
+use context::Ctx;
+use error::CliError;
+
+/// Parses the process arguments, runs the command and returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("raftkv: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Runs a parsed command line; `Ok` carries the exit code of commands that choose their own.
+pub fn run(cli: Cli) -> Result<i32, CliError> {
+    let g = cli.global;
+    match cli.command {
+        Cmd::Node { id } => {
+            init_logging();
+            Ok(node::run_node(id, g.config.as_deref()))
+        }
+        Cmd::Cluster { action: None } => supervisor::run(g.config.as_deref()),
+        Cmd::Cluster {
+            action: Some(action),
+        } => supervisor::control(g.config.as_deref(), &action).map(|()| 0),
+        Cmd::Bench(args) => {
+            let endpoints = endpoints::resolve(&g.endpoints, g.config.as_deref())?;
+            bench::run(&endpoints, &args, g.write_out).map(|()| 0)
+        }
+        command => client_command(command, g).map(|()| 0),
+    }
+}
+
+/// The commands that talk to a running cluster through a [`Client`].
+fn client_command(command: Cmd, g: GlobalOpts) -> Result<(), CliError> {
+    let endpoints = endpoints::resolve(&g.endpoints, g.config.as_deref())?;
+    let mut ctx = Ctx {
+        client: Client::new(endpoints, g.command_timeout),
+        write_out: g.write_out,
+    };
+    let ctx = &mut ctx;
+    match command {
+        Cmd::Put { key, value } => kv::put(ctx, &key, &value),
+        Cmd::Get {
+            key,
+            print_value_only,
+            read,
+        } => kv::get(ctx, &key, print_value_only, read.consistency),
+        Cmd::Del { key } => kv::del(ctx, &key),
+        Cmd::Student { action } => match action {
+            StudentAction::Put {
+                roll,
+                name,
+                address,
+                phone,
+            } => student::put(ctx, roll, &name, &address, &phone),
+            StudentAction::Get { roll, read } => student::get(ctx, roll, read.consistency),
+            StudentAction::Del { roll } => student::del(ctx, roll),
+            StudentAction::List { read } => student::list(ctx, read.consistency),
+        },
+        Cmd::Stack { action } => match action {
+            StackAction::Create { label } => stack::create(ctx, label),
+            StackAction::Id { label, read } => stack::id(ctx, label, read.consistency),
+            StackAction::Push { id, item } => stack::push(ctx, id, item),
+            StackAction::Pop { id } => stack::pop(ctx, id),
+            StackAction::Top { id, read } => stack::top(ctx, id, read.consistency),
+            StackAction::Size { id, read } => stack::size(ctx, id, read.consistency),
+        },
+        Cmd::Member {
+            action: MemberAction::List,
+        } => member::list(ctx),
+        Cmd::Status => member::status(ctx),
+        Cmd::Node { .. } | Cmd::Cluster { .. } | Cmd::Bench(_) => {
+            unreachable!("dispatched in run")
+        }
+    }
+}
+
+/// Node logs go to stderr at `info` unless `RUST_LOG` says otherwise.
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+}

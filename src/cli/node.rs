@@ -8,8 +8,8 @@ use actix_web::{web, App, HttpServer};
 
 use crate::api::{self, ApiState};
 use crate::config::Config;
-use crate::raft::NodeId;
-use crate::replicator::{Replicator, TransferLeadership};
+use crate::raft::{NodeId, Role};
+use crate::replicator::{GetStatus, Replicator, TransferLeadership};
 
 /// Exit code for a node that could not start (bad config, data dir, port in use).
 pub const EXIT_START_FAILURE: i32 = 2;
@@ -80,8 +80,17 @@ async fn shutdown_on_signal(replicator: Addr<Replicator>, server: actix_web::dev
     wait_for_signal().await;
     log::info!("stopping: transferring leadership if held");
     let _ = replicator.send(TransferLeadership(None)).await;
-    // Give the transfer a moment to take: the target campaigns at once on TimeoutNow.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The target campaigns at once on TimeoutNow; wait (bounded) until this node has stepped down so
+    // clients are not left without a leader for an election timeout.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while std::time::Instant::now() < deadline {
+        match replicator.send(GetStatus).await {
+            Ok(s) if s.role == Role::Leader => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await
+            }
+            _ => break,
+        }
+    }
     server.stop(true).await;
     System::current().stop();
 }

@@ -178,10 +178,17 @@ impl Raft {
             self.progress.clear();
             self.transfer = None;
         }
+        // Figure 2: a follower's timer restarts only when it hears a leader or grants a vote. A
+        // follower merely pushed into a higher term by a vote request keeps counting, or a
+        // candidate that cannot win (stale log, fast clock) would stop everyone else from ever
+        // campaigning.
+        let restart_timer = self.role != Role::Follower || leader.is_some();
         self.role = Role::Follower;
         self.leader = leader;
         self.votes.clear();
-        self.reset_election_timer();
+        if restart_timer {
+            self.reset_election_timer();
+        }
     }
 
     /// Records `from` as this term's leader: any message only a leader sends proves it.

@@ -1,9 +1,11 @@
 //! A harness for tests that run real `raftkv node` processes: a temp config with free ports, one
 //! process per node with its output captured to a file, kill/stop/restart by id, HTTP helpers, and a
-//! `Drop` that kills every process even when the test panics.
+//! `Drop` that kills every process even when the test panics. [`cli`] runs the `raftkv` command line
+//! and a `raftkv cluster` supervisor against such a config.
 #![allow(dead_code)]
 
 pub mod checks;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod history;
@@ -12,6 +14,7 @@ pub mod txlog;
 pub mod workload;
 
 use std::fs::File;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -258,10 +261,16 @@ impl Cluster {
 
     /// Waits until the running nodes agree on one leader among them; returns its id.
     pub fn wait_for_leader(&self, timeout: Duration) -> u64 {
+        let running: Vec<u64> = (1..=self.n).filter(|&id| self.is_running(id)).collect();
+        self.wait_for_leader_among(&running, timeout)
+    }
+
+    /// Like [`Cluster::wait_for_leader`] for nodes this harness did not start (a `raftkv cluster`
+    /// supervisor's): asks the nodes `ids` only.
+    pub fn wait_for_leader_among(&self, ids: &[u64], timeout: Duration) -> u64 {
         wait_for("a leader", timeout, || {
-            let running: Vec<u64> = (1..=self.n).filter(|&id| self.is_running(id)).collect();
             let statuses: Vec<serde_json::Value> =
-                running.iter().filter_map(|&id| self.status(id)).collect();
+                ids.iter().filter_map(|&id| self.status(id)).collect();
             let leader = statuses
                 .iter()
                 .find(|s| s["role"] == "Leader")
@@ -272,6 +281,22 @@ impl Cluster {
                 .count();
             (agreed * 2 > self.n as usize).then_some(leader)
         })
+    }
+
+    /// The http addresses of nodes `ids`, comma-separated, for `raftkv --endpoints`.
+    pub fn endpoints(&self, ids: &[u64]) -> String {
+        ids.iter()
+            .map(|&id| self.http_addr(id))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Whether every port of node `id` can be bound again (its process is gone).
+    pub fn ports_free(&self, id: u64) -> bool {
+        let (raft, http, text) = self.ports[id as usize - 1];
+        [raft, http, text]
+            .iter()
+            .all(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
     }
 
     /// The transaction log lines of node `id` (empty if the file does not exist yet).
@@ -293,7 +318,7 @@ impl Cluster {
 
     /// Waits until a node among `among` leads in a term above `above_term`, and a majority of the
     /// whole cluster follows it in that term; returns its id and term.
-    pub fn wait_for_leader_among(
+    pub fn wait_for_leader_above(
         &self,
         among: &[u64],
         above_term: u64,

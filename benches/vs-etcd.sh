@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# raftkv vs. etcd on this machine: a 3-node etcd (fsync on, Debian's etcd-server) and a 3-node
+# raftkv, both on loopback with temp data dirs, driven by the same HTTP load generator
+# (`raftkv bench`; `--target etcd` speaks etcd's v3 JSON gateway): puts and linearizable gets of
+# 256-byte values at 1, 16 and 64 clients. Prints throughput, p99 latency and raftkv/etcd ratios,
+# then stops everything.
+#
+# Usage: benches/vs-etcd.sh            (from anywhere in the repository; run as root to install etcd)
+# Knobs: DURATION=10s CLIENTS="1 16 64" OPS="put get" VALUE_SIZE=256 KEYS=1000
+#        RAFTKV=path/to/raftkv (default: target/release/raftkv, built if missing)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}
+CLIENTS=${CLIENTS:-"1 16 64"}
+OPS=${OPS:-"put get"}
+VALUE_SIZE=${VALUE_SIZE:-256}
+KEYS=${KEYS:-1000}
+RAFTKV=${RAFTKV:-target/release/raftkv}
+
+log() { echo "vs-etcd: $*" >&2; }
+
+if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
+    log "installing etcd-server and etcd-client (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null
+fi
+# Debian's package may start a system etcd on the default ports; ours uses other ports anyway.
+if [ ! -x "$RAFTKV" ]; then
+    log "building $RAFTKV"
+    cargo build --release --bin raftkv
+fi
+
+WORK=$(mktemp -d -t raftkv-vs-etcd.XXXXXX)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Ports the OS reports free (all held until every one is chosen, so they are distinct).
+free_ports() {
+    python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
+}
+read -r -a P <<<"$(free_ports 15)"
+
+# --- etcd: three members, default fsync behaviour ---------------------------------------------
+cluster=""
+for i in 1 2 3; do
+    cluster+="${cluster:+,}e$i=http://127.0.0.1:${P[$((i * 2 - 1))]}"
+done
+ETCD_EPS=""
+for i in 1 2 3; do
+    client=${P[$((i * 2 - 2))]} peer=${P[$((i * 2 - 1))]}
+    ETCD_EPS+="${ETCD_EPS:+,}127.0.0.1:$client"
+    etcd --name "e$i" --data-dir "$WORK/etcd$i" \
+        --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
+        --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+        --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token raftkv-bench \
+        --logger zap --log-level error >"$WORK/etcd$i.log" 2>&1 &
+    PIDS+=($!)
+done
+
+# --- raftkv: three nodes, config/three.toml's timing, temp dirs and free ports ----------------
+CONFIG="$WORK/raftkv.toml"
+sed -n '/^\[cluster\]/,/^\[\[peers\]\]/p' config/three.toml | sed '$d' |
+    sed -e "s|^data_dir = .*|data_dir = \"$WORK/raftkv-data\"|" \
+        -e "s|^log_dir = .*|log_dir = \"$WORK/raftkv-logs\"|" >"$CONFIG"
+RAFTKV_EPS=""
+for i in 1 2 3; do
+    raft=${P[$((6 + i * 3 - 3))]} http=${P[$((6 + i * 3 - 2))]} text=${P[$((6 + i * 3 - 1))]}
+    RAFTKV_EPS+="${RAFTKV_EPS:+,}127.0.0.1:$http"
+    printf '\n[[peers]]\nid = %d\nraft = "127.0.0.1:%d"\nhttp = "127.0.0.1:%d"\ntext = "127.0.0.1:%d"\n' \
+        "$i" "$raft" "$http" "$text" >>"$CONFIG"
+done
+for i in 1 2 3; do
+    RUST_LOG=warn "$RAFTKV" node --id "$i" --config "$CONFIG" >"$WORK/raftkv$i.log" 2>&1 &
+    PIDS+=($!)
+done
+
+# --- wait for both to elect a leader ----------------------------------------------------------
+wait_until() { # what, command...
+    local what=$1
+    shift
+    for _ in $(seq 1 150); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.2
+    done
+    log "$what did not come up; logs in $WORK"
+    tail -n 20 "$WORK"/*.log >&2
+    exit 1
+}
+wait_until "etcd" etcdctl --endpoints "$ETCD_EPS" endpoint health
+wait_until "raftkv" "$RAFTKV" --endpoints "$RAFTKV_EPS" put vs-etcd-ready yes
+
+# --- drive both -------------------------------------------------------------------------------
+field() { # json, name: a top-level number (or latency_ms.NAME) out of bench's one-line JSON
+    sed -E "s/.*\"$2\":([0-9.eE+-]+).*/\1/" <<<"$1"
+}
+bench() { # target, endpoints, op, clients
+    "$RAFTKV" bench --target "$1" --endpoints "$2" --op "$3" --clients "$4" \
+        --duration "$DURATION" --value-size "$VALUE_SIZE" --keys "$KEYS" -w json 2>/dev/null
+}
+
+printf '%-5s %7s | %12s %12s %7s | %12s %12s %7s\n' op clients "raftkv op/s" "etcd op/s" ratio \
+    "raftkv p99" "etcd p99" ratio
+for op in $OPS; do
+    for c in $CLIENTS; do
+        log "$op, $c clients, $DURATION each"
+        r=$(bench raftkv "$RAFTKV_EPS" "$op" "$c")
+        e=$(bench etcd "$ETCD_EPS" "$op" "$c")
+        rt=$(field "$r" throughput_ops) et=$(field "$e" throughput_ops)
+        rp=$(field "$r" p99) ep=$(field "$e" p99)
+        awk -v op="$op" -v c="$c" -v rt="$rt" -v et="$et" -v rp="$rp" -v ep="$ep" 'BEGIN {
+            printf "%-5s %7d | %12.0f %12.0f %7.2f | %9.2f ms %9.2f ms %7.2f\n",
+                op, c, rt, et, (et > 0 ? rt / et : 0), rp, ep, (ep > 0 ? rp / ep : 0) }'
+    done
+done
+log "done; stopping both clusters"

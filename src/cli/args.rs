@@ -1,0 +1,339 @@
+//! The command line as clap (derive) types: every subcommand and flag, with its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// raftkv: a small, fast, correct replicated data store built on Raft.
+///
+/// Exit codes: 0 success; 1 the cluster answered with an error (not found, empty stack, bad
+/// request); 2 bad usage or config; 3 the cluster could not answer (no endpoint reachable, no
+/// leader, timed out).
+#[derive(Debug, Parser)]
+#[command(name = "raftkv", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// Options every subcommand accepts, before or after its name.
+#[derive(Debug, Args)]
+pub struct GlobalOpts {
+    /// The cluster's TOML config (default: the embedded 5-node local cluster).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Comma-separated host:port HTTP endpoints (default: every node of the config).
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        value_name = "HOST:PORT,..."
+    )]
+    pub endpoints: Vec<String>,
+    /// Output format (the default depends on the command: a table for `member list`).
+    #[arg(long, short = 'w', global = true, value_enum)]
+    pub write_out: Option<WriteOut>,
+    /// Give up on a command after this long, e.g. 5s or 1500ms.
+    #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
+    pub command_timeout: std::time::Duration,
+}
+
+/// How results are printed (etcdctl's `--write-out`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WriteOut {
+    /// Plain values, one per line.
+    Simple,
+    /// One JSON value per command.
+    Json,
+    /// An ASCII table with a header.
+    Table,
+}
+
+/// Read consistency (`?consistency=` of the HTTP API).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ReadConsistency {
+    /// Confirmed with a quorum through the leader (ReadIndex): never stale.
+    #[default]
+    Linearizable,
+    /// Whatever the contacted node has applied: fast, possibly stale.
+    Local,
+    /// Through the log like a write: linearizable and slow.
+    Log,
+}
+
+/// Flags of read commands.
+#[derive(Debug, Args)]
+pub struct ReadOpts {
+    /// Read consistency.
+    #[arg(long, value_enum, default_value_t)]
+    pub consistency: ReadConsistency,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run one node of a cluster (uses --config).
+    Node {
+        /// This node's id in the config.
+        #[arg(long)]
+        id: u64,
+    },
+    /// Run every node of the config on this machine, or control one member of a running local
+    /// cluster (`cluster stop 2`, `cluster start 2`).
+    Cluster {
+        #[command(subcommand)]
+        action: Option<ClusterAction>,
+    },
+    /// Store VALUE under KEY.
+    Put { key: String, value: String },
+    /// Print KEY and its value.
+    Get {
+        key: String,
+        /// Print only the value, without the key.
+        #[arg(long)]
+        print_value_only: bool,
+        #[command(flatten)]
+        read: ReadOpts,
+    },
+    /// Delete KEY; prints how many keys were deleted (0 or 1).
+    Del { key: String },
+    /// Student records.
+    Student {
+        #[command(subcommand)]
+        action: StudentAction,
+    },
+    /// Integer stacks created under integer labels.
+    Stack {
+        #[command(subcommand)]
+        action: StackAction,
+    },
+    /// Cluster membership.
+    Member {
+        #[command(subcommand)]
+        action: MemberAction,
+    },
+    /// Every endpoint's own view: role, term, commit and applied index.
+    Status,
+    /// Drive a running cluster with load and report throughput and latency.
+    Bench(BenchArgs),
+}
+
+/// `raftkv cluster <action>`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterAction {
+    /// Stop member N (or nodeN) of the running local cluster (graceful: SIGTERM).
+    Stop {
+        #[arg(value_parser = parse_node_id)]
+        id: u64,
+    },
+    /// Start member N (or nodeN) again under the running supervisor.
+    Start {
+        #[arg(value_parser = parse_node_id)]
+        id: u64,
+    },
+    /// Stop member N (or nodeN), then start it.
+    Restart {
+        #[arg(value_parser = parse_node_id)]
+        id: u64,
+    },
+    /// List the members the supervisor runs, with their process ids.
+    Ps,
+}
+
+/// `raftkv student <action>`.
+#[derive(Debug, Subcommand)]
+pub enum StudentAction {
+    /// Insert or replace the record of roll number ROLL.
+    Put {
+        roll: u64,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        address: String,
+        #[arg(long)]
+        phone: String,
+    },
+    /// Print the record of ROLL.
+    Get {
+        roll: u64,
+        #[command(flatten)]
+        read: ReadOpts,
+    },
+    /// Delete the record of ROLL; prints how many were deleted (0 or 1).
+    Del { roll: u64 },
+    /// Print every record, by roll number.
+    List {
+        #[command(flatten)]
+        read: ReadOpts,
+    },
+}
+
+/// `raftkv stack <action>`.
+#[derive(Debug, Subcommand)]
+pub enum StackAction {
+    /// Create the stack labelled LABEL (or find the existing one); prints its id.
+    Create { label: i64 },
+    /// Print the id of the stack labelled LABEL.
+    Id {
+        label: i64,
+        #[command(flatten)]
+        read: ReadOpts,
+    },
+    /// Push ITEM on stack ID; prints the new size.
+    Push {
+        id: u64,
+        #[arg(allow_negative_numbers = true)]
+        item: i64,
+    },
+    /// Pop stack ID; prints the item.
+    Pop { id: u64 },
+    /// Print the top item of stack ID.
+    Top {
+        id: u64,
+        #[command(flatten)]
+        read: ReadOpts,
+    },
+    /// Print the size of stack ID.
+    Size {
+        id: u64,
+        #[command(flatten)]
+        read: ReadOpts,
+    },
+}
+
+/// `raftkv member <action>`.
+#[derive(Debug, Subcommand)]
+pub enum MemberAction {
+    /// List the members, each with its own role; the leader is marked.
+    List,
+}
+
+/// `raftkv bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Concurrent clients, each with its own keep-alive connection.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// How long to run, e.g. 10s, 1m, 500ms.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: std::time::Duration,
+    /// Operation mix.
+    #[arg(long, value_enum, default_value_t = BenchOp::Put)]
+    pub op: BenchOp,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 256)]
+    pub value_size: usize,
+    /// Distinct keys (gets read keys written beforehand).
+    #[arg(long, default_value_t = 1000)]
+    pub keys: u64,
+    /// Consistency of gets.
+    #[arg(long, value_enum, default_value_t)]
+    pub consistency: ReadConsistency,
+    /// What the endpoints are: raftkv nodes, or etcd members (v3 HTTP gateway) for comparison.
+    #[arg(long, value_enum, default_value_t = BenchTarget::Raftkv)]
+    pub target: BenchTarget,
+}
+
+/// The operations `raftkv bench` issues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchOp {
+    /// Only puts.
+    Put,
+    /// Only gets.
+    Get,
+    /// Half puts, half gets.
+    Mixed,
+}
+
+/// The kind of server `raftkv bench` drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchTarget {
+    /// raftkv's HTTP API.
+    Raftkv,
+    /// etcd's v3 JSON gateway (`POST /v3/kv/put`, `/v3/kv/range`).
+    Etcd,
+}
+
+/// Parses a node id given as `2` or by its name, `node2` (as the supervisor and Procfile call it).
+pub fn parse_node_id(text: &str) -> Result<u64, String> {
+    let digits = text.strip_prefix("node").unwrap_or(text);
+    digits
+        .parse()
+        .map_err(|_| format!("expected a node id like 2 or node2, not {text:?}"))
+}
+
+/// Parses `10s`, `1500ms`, `2m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration like 10s or 500ms, not {text:?}"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" => number * 60.0,
+        _ => return Err(format!("unknown unit {unit:?} in {text:?}: use ms, s or m")),
+    };
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("{text:?} is not a usable duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("3h").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn global_flags_go_before_or_after_the_subcommand() {
+        let a = Cli::try_parse_from(["raftkv", "cluster", "stop", "2", "--config", "c.toml"])
+            .expect("parses");
+        assert_eq!(a.global.config, Some("c.toml".into()));
+        assert!(matches!(
+            a.command,
+            Cmd::Cluster {
+                action: Some(ClusterAction::Stop { id: 2 })
+            }
+        ));
+        let b = Cli::try_parse_from(["raftkv", "--endpoints", "a:1,b:2", "get", "k", "-w", "json"])
+            .expect("parses");
+        assert_eq!(b.global.endpoints, vec!["a:1", "b:2"]);
+        assert_eq!(b.global.write_out, Some(WriteOut::Json));
+    }
+
+    #[test]
+    fn nodes_are_named_by_id_or_by_name() {
+        assert_eq!(parse_node_id("2"), Ok(2));
+        assert_eq!(parse_node_id("node12"), Ok(12));
+        assert!(parse_node_id("node").is_err());
+        assert!(parse_node_id("two").is_err());
+    }
+
+    #[test]
+    fn a_negative_item_is_a_value_not_a_flag() {
+        let a = Cli::try_parse_from(["raftkv", "stack", "push", "1", "-5"]).expect("parses");
+        assert!(matches!(
+            a.command,
+            Cmd::Stack {
+                action: StackAction::Push { id: 1, item: -5 }
+            }
+        ));
+    }
+}

@@ -1,0 +1,173 @@
+//! `raftkv member list` and `raftkv status`: who is in the cluster, and what each node says of
+//! itself. Every node is asked directly (in parallel), so a stopped member shows as unreachable.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::args::WriteOut;
+use super::client::{self, Call};
+use super::context::Ctx;
+use super::error::CliError;
+use super::output::{self, Table};
+
+/// How long one node may take to say how it is; a stopped node answers "connection refused" at once.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A node's answer to `GET /v1/status`, or why there is none.
+type Status = Result<serde_json::Value, String>;
+
+/// `raftkv member list`: a table (by default) with each member's own role, the leader marked.
+pub fn list(ctx: &mut Ctx) -> Result<(), CliError> {
+    let members = ctx.json(&Call::get("/v1/members"))?;
+    let members = members.as_array().cloned().unwrap_or_default();
+    let addrs: Vec<String> = members
+        .iter()
+        .map(|m| m["http"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let statuses = statuses(&addrs);
+    let leader = leader_of(&statuses);
+    let mut table = Table::new(&[
+        "ID",
+        "NAME",
+        "RAFT ADDRS",
+        "HTTP ADDRS",
+        "ROLE",
+        "TERM",
+        "IS LEADER",
+    ]);
+    let mut rows = Vec::new();
+    for (m, status) in members.iter().zip(&statuses) {
+        let id = m["id"].as_u64().unwrap_or_default();
+        let (role, term) = role_and_term(status);
+        let is_leader = Some(id) == leader;
+        table.row(vec![
+            id.to_string(),
+            format!("node{id}"),
+            format!("http://{}", m["raft"].as_str().unwrap_or_default()),
+            format!("http://{}", m["http"].as_str().unwrap_or_default()),
+            role.clone(),
+            term.map_or(String::new(), |t| t.to_string()),
+            is_leader.to_string(),
+        ]);
+        rows.push(json!({
+            "id": id, "name": format!("node{id}"), "raft": m["raft"], "http": m["http"],
+            "role": role, "term": term, "is_leader": is_leader,
+        }));
+    }
+    let json = json!({ "leader": leader, "members": rows });
+    output::print(ctx.format(WriteOut::Table), &table, &json);
+    Ok(())
+}
+
+/// `raftkv status`: each endpoint's own view, like `etcdctl endpoint status`. Fails (exit 3) only
+/// when no endpoint answers.
+pub fn status(ctx: &mut Ctx) -> Result<(), CliError> {
+    let endpoints = ctx.client.endpoints().to_vec();
+    let statuses = statuses(&endpoints);
+    let leader = leader_of(&statuses);
+    let mut table = Table::new(&[
+        "ENDPOINT",
+        "ID",
+        "ROLE",
+        "IS LEADER",
+        "RAFT TERM",
+        "COMMIT INDEX",
+        "APPLIED INDEX",
+        "LAST LOG INDEX",
+        "ERRORS",
+    ]);
+    let mut rows = Vec::new();
+    for (endpoint, status) in endpoints.iter().zip(&statuses) {
+        match status {
+            Ok(s) => {
+                let n = |name: &str| s[name].as_u64().map_or(String::new(), |v| v.to_string());
+                let id = s["id"].as_u64();
+                table.row(vec![
+                    endpoint.clone(),
+                    n("id"),
+                    role_and_term(status).0,
+                    (id.is_some() && id == leader).to_string(),
+                    n("term"),
+                    n("commit_index"),
+                    n("applied_index"),
+                    n("last_log_index"),
+                    String::new(),
+                ]);
+                rows.push(json!({ "endpoint": endpoint, "status": s }));
+            }
+            Err(e) => {
+                let mut cells = vec![endpoint.clone()];
+                cells.extend(vec![String::new(); 7]);
+                cells.push(e.clone());
+                table.row(cells);
+                rows.push(json!({ "endpoint": endpoint, "error": e }));
+            }
+        }
+    }
+    output::print(ctx.format(WriteOut::Simple), &table, &json!(rows));
+    if statuses.iter().all(Result::is_err) {
+        let attempts = endpoints
+            .iter()
+            .zip(&statuses)
+            .map(|(e, s)| format!("{e}: {}", s.as_ref().err().map_or("", String::as_str)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(CliError::NoEndpoint { attempts });
+    }
+    Ok(())
+}
+
+/// Asks every address for `/v1/status` at once.
+fn statuses(addrs: &[String]) -> Vec<Status> {
+    let agent = client::agent(STATUS_TIMEOUT);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = addrs
+            .iter()
+            .map(|addr| {
+                let agent = agent.clone();
+                scope.spawn(move || status_of(&agent, addr))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("panicked".into())))
+            .collect()
+    })
+}
+
+fn status_of(agent: &ureq::Agent, addr: &str) -> Status {
+    let mut response = agent
+        .get(&format!("http://{addr}/v1/status"))
+        .call()
+        .map_err(|e| client::describe(&e).0)?;
+    if response.status() != 200 {
+        return Err(format!("answered {}", response.status()));
+    }
+    let body = response
+        .body_mut()
+        .read_to_vec()
+        .map_err(|e| client::describe(&e).0)?;
+    serde_json::from_slice(&body).map_err(|e| format!("bad status: {e}"))
+}
+
+/// The node that says it leads, in the highest term if several do (a deposed leader may not know).
+fn leader_of(statuses: &[Status]) -> Option<u64> {
+    statuses
+        .iter()
+        .filter_map(|s| s.as_ref().ok())
+        .filter(|s| s["role"] == "Leader")
+        .max_by_key(|s| s["term"].as_u64())
+        .and_then(|s| s["id"].as_u64())
+}
+
+/// `("leader", Some(3))`, or `("unreachable", None)`.
+fn role_and_term(status: &Status) -> (String, Option<u64>) {
+    match status {
+        Ok(s) => (
+            s["role"].as_str().unwrap_or("unknown").to_ascii_lowercase(),
+            s["term"].as_u64(),
+        ),
+        Err(_) => ("unreachable".into(), None),
+    }
+}

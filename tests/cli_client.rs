@@ -1,0 +1,239 @@
+//! The client commands against a real 3-node cluster, each sent to a follower so that the redirect
+//! to the leader is followed by the CLI. One cluster for the whole file (it takes a second to start).
+
+mod common;
+
+use std::time::Duration;
+
+use common::cli::raftkv;
+use common::{free_ports, Cluster};
+
+#[test]
+fn client_commands_work_through_a_follower() {
+    let c = Cluster::start(3);
+    let leader = c.wait_for_leader(Duration::from_secs(10));
+    let follower = (1..=3).find(|&id| id != leader).expect("a follower");
+    let via_follower = c.endpoints(&[follower]);
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--endpoints", via_follower.as_str()];
+        all.extend_from_slice(args);
+        raftkv(&all)
+    };
+
+    member_list_marks_the_leader(&c, leader, &cli);
+    key_values(&c, &cli);
+    students(&cli);
+    stacks(&cli);
+    a_dead_endpoint_is_skipped(&c, follower);
+    status_lists_every_endpoint(&c, leader);
+    bench_finds_the_leader_and_reports(&c, leader, &cli);
+}
+
+fn member_list_marks_the_leader(
+    c: &Cluster,
+    leader: u64,
+    cli: &dyn Fn(&[&str]) -> common::cli::Run,
+) {
+    let run = cli(&["member", "list"]);
+    let out = run.ok();
+    assert!(out.starts_with("+----"), "a table by default:\n{out}");
+    let header = out.lines().nth(1).expect("a header line");
+    for column in [
+        "ID",
+        "NAME",
+        "RAFT ADDRS",
+        "HTTP ADDRS",
+        "ROLE",
+        "IS LEADER",
+    ] {
+        assert!(header.contains(column), "{column} missing from {header}");
+    }
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.contains("IS LEADER"))
+        .map(|l| {
+            l.split('|')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), 3, "{out}");
+    for row in &rows {
+        let id: u64 = row[0].parse().expect("numeric id");
+        assert_eq!(row[1], format!("node{id}"));
+        assert_eq!(row[3], format!("http://{}", c.http_addr(id)));
+        let is_leader = id == leader;
+        assert_eq!(
+            row[4],
+            if is_leader { "leader" } else { "follower" },
+            "{out}"
+        );
+        assert_eq!(row[6], is_leader.to_string(), "{out}");
+    }
+
+    let json = cli(&["member", "list", "-w", "json"]);
+    let v: serde_json::Value = serde_json::from_str(json.ok()).expect("JSON output");
+    assert_eq!(v["leader"].as_u64(), Some(leader));
+}
+
+fn key_values(c: &Cluster, cli: &dyn Fn(&[&str]) -> common::cli::Run) {
+    assert_eq!(cli(&["put", "mykey", "this is awesome"]).ok(), "OK\n");
+    assert_eq!(cli(&["get", "mykey"]).ok(), "mykey\nthis is awesome\n");
+    assert_eq!(
+        cli(&["get", "mykey", "--print-value-only"]).ok(),
+        "this is awesome\n"
+    );
+    // The write reached the leader and was replicated: every node serves it locally.
+    for id in 1..=3 {
+        let reply = common::wait_for("the value on every node", Duration::from_secs(5), || {
+            c.request("GET", id, "/v1/kv/mykey?consistency=local", None)
+                .ok()
+                .filter(|r| r.status == 200)
+        });
+        assert_eq!(reply.body, "this is awesome");
+    }
+    // A key's version is the log index that wrote it.
+    let put = cli(&["put", "mykey", "this is awesome", "-w", "json"]);
+    let put: serde_json::Value = serde_json::from_str(put.ok()).expect("JSON output");
+    let json = cli(&["get", "mykey", "-w", "json", "--consistency", "log"]);
+    let v: serde_json::Value = serde_json::from_str(json.ok()).expect("JSON output");
+    assert_eq!(v["value"], "this is awesome");
+    assert!(v["version"].as_u64().is_some());
+    assert_eq!(v["version"], put["version"]);
+
+    // Keys with spaces and slashes survive the trip through the URL.
+    assert_eq!(cli(&["put", "a dir/a key?", "x"]).ok(), "OK\n");
+    assert_eq!(cli(&["get", "a dir/a key?"]).ok(), "a dir/a key?\nx\n");
+
+    assert_eq!(cli(&["del", "mykey"]).ok(), "1\n");
+    assert_eq!(cli(&["del", "mykey"]).ok(), "0\n");
+    let missing = cli(&["get", "mykey"]);
+    assert_eq!(missing.code, 1, "{missing:?}");
+    assert_eq!(missing.stderr, "raftkv: key \"mykey\" not found\n");
+    assert_eq!(missing.stdout, "");
+}
+
+fn students(cli: &dyn Fn(&[&str]) -> common::cli::Run) {
+    let put = |roll: &str, name: &str| {
+        cli(&[
+            "student",
+            "put",
+            roll,
+            "--name",
+            name,
+            "--address",
+            "1 Main St",
+            "--phone",
+            "555-0100",
+        ])
+    };
+    assert_eq!(put("7", "Ann").ok(), "OK\n");
+    assert_eq!(put("3", "Bob").ok(), "OK\n");
+    assert_eq!(
+        cli(&["student", "get", "7"]).ok(),
+        "7, Ann, 1 Main St, 555-0100\n"
+    );
+    assert_eq!(
+        cli(&["student", "list"]).lines(),
+        vec!["3, Bob, 1 Main St, 555-0100", "7, Ann, 1 Main St, 555-0100"]
+    );
+    let table = cli(&["student", "list", "-w", "table"]);
+    assert!(table.ok().contains("| ROLL NO | NAME |"), "{table:?}");
+    assert_eq!(cli(&["student", "del", "3"]).ok(), "1\n");
+    assert_eq!(
+        cli(&["student", "list"]).lines(),
+        vec!["7, Ann, 1 Main St, 555-0100"]
+    );
+    let gone = cli(&["student", "get", "3"]);
+    assert_eq!(gone.code, 1);
+    assert!(gone.stderr.contains("student 3 not found"), "{gone:?}");
+}
+
+fn stacks(cli: &dyn Fn(&[&str]) -> common::cli::Run) {
+    let id = cli(&["stack", "create", "1"]).ok().trim().to_string();
+    assert_eq!(cli(&["stack", "id", "1"]).ok().trim(), id);
+    assert_eq!(
+        cli(&["stack", "create", "1"]).ok().trim(),
+        id,
+        "a label keeps its id"
+    );
+    assert_eq!(cli(&["stack", "push", &id, "10"]).ok(), "1\n");
+    assert_eq!(cli(&["stack", "push", &id, "-20"]).ok(), "2\n");
+    assert_eq!(cli(&["stack", "top", &id]).ok(), "-20\n");
+    assert_eq!(cli(&["stack", "size", &id]).ok(), "2\n");
+    assert_eq!(cli(&["stack", "pop", &id]).ok(), "-20\n");
+    assert_eq!(cli(&["stack", "pop", &id]).ok(), "10\n");
+    let empty = cli(&["stack", "pop", &id]);
+    assert_eq!(
+        (empty.code, empty.stderr.as_str()),
+        (1, "raftkv: the stack is empty\n")
+    );
+    let unknown = cli(&["stack", "id", "999"]);
+    assert_eq!(unknown.code, 1, "{unknown:?}");
+}
+
+/// The first endpoint refuses connections: the CLI moves on to the next.
+fn a_dead_endpoint_is_skipped(c: &Cluster, follower: u64) {
+    let dead = format!("127.0.0.1:{}", free_ports(1)[0]);
+    let endpoints = format!("{dead},{}", c.http_addr(follower));
+    let run = raftkv(&["--endpoints", &endpoints, "put", "k2", "v2"]);
+    assert_eq!(run.ok(), "OK\n");
+    let run = raftkv(&["--endpoints", &endpoints, "get", "k2"]);
+    assert_eq!(run.ok(), "k2\nv2\n");
+}
+
+fn status_lists_every_endpoint(c: &Cluster, leader: u64) {
+    let run = raftkv(&[
+        "--endpoints",
+        &c.endpoints(&[1, 2, 3]),
+        "status",
+        "-w",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(run.ok()).expect("JSON output");
+    let rows = v.as_array().expect("one entry per endpoint");
+    assert_eq!(rows.len(), 3);
+    let leaders: Vec<u64> = rows
+        .iter()
+        .filter(|r| r["status"]["role"] == "Leader")
+        .filter_map(|r| r["status"]["id"].as_u64())
+        .collect();
+    assert_eq!(leaders, vec![leader]);
+}
+
+/// A short mixed run through a follower's address: the bench finds the leader, preloads its keys,
+/// and every request succeeds.
+fn bench_finds_the_leader_and_reports(
+    c: &Cluster,
+    leader: u64,
+    cli: &dyn Fn(&[&str]) -> common::cli::Run,
+) {
+    let run = cli(&[
+        "bench",
+        "--clients",
+        "2",
+        "--duration",
+        "1s",
+        "--op",
+        "mixed",
+        "--keys",
+        "20",
+        "--value-size",
+        "64",
+        "-w",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(run.ok()).expect("JSON summary");
+    assert_eq!(v["leader"].as_str(), Some(c.http_addr(leader).as_str()));
+    assert!(v["ok"].as_u64().unwrap_or(0) > 0, "{v}");
+    assert_eq!(v["errors"].as_u64(), Some(0), "{v}");
+    let p50 = v["latency_ms"]["p50"].as_f64().expect("p50");
+    let max = v["latency_ms"]["max"].as_f64().expect("max");
+    assert!(0.0 < p50 && p50 <= max, "{v}");
+    assert!(
+        run.stderr.contains("ops/s"),
+        "progress lines go to stderr: {}",
+        run.stderr
+    );
+}

@@ -1,0 +1,26 @@
+//! The simulator itself: configuration, event queue, network, disks, nodes, faults, clients, the
+//! checker, and the seed runner.
+
+mod chaos;
+mod checker;
+mod client;
+mod cluster;
+mod config;
+mod drive;
+mod events;
+mod faults;
+mod liveness;
+mod network;
+mod node;
+mod runner;
+mod stats;
+mod storage;
+mod trace;
+mod violation;
+
+pub use chaos::ChaosConfig;
+pub use cluster::Sim;
+pub use config::{SimConfig, TICK_US};
+pub use liveness::LIVENESS_BOUND_TICKS;
+pub use runner::{env_bug, env_u64, run_seed, run_seeds, DEFAULT_STEPS};
+pub use violation::{Kind, Violation};

@@ -1,0 +1,375 @@
+//! The safety checker. The simulator shows it every effect of every step — appends, commits,
+//! applications, votes, read answers, messages that promise durability — and it returns the first
+//! broken invariant as a [`Violation`] instead of panicking, so negative controls can assert on it.
+//!
+//! Each check is incremental (proportional to what the step changed), so running it after every
+//! step stays cheap.
+
+use std::collections::{BTreeMap, HashMap};
+
+use raftkv::raft::{Body, Entry, Index, Message, NodeId, Payload, RaftLog, ReadState, Role};
+use raftkv::raft::{Status, Term};
+
+use super::storage::Disk;
+use super::violation::Violation;
+
+/// What the checker remembers of one node's current incarnation.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seen {
+    commit: Index,
+    applied: Index,
+}
+
+/// Cluster-wide memory of everything observed, across crashes.
+pub struct Checker {
+    check_promises: bool,
+    /// The leader of each term (Election Safety).
+    leaders: HashMap<Term, NodeId>,
+    /// `committed[i - 1]`: the term of the entry committed at index `i`.
+    committed: Vec<Term>,
+    /// For each term, the highest index first reported committed by a node in that term. A
+    /// node's term is at least the term in which the entry was committed (by that term's leader),
+    /// so Leader Completeness may demand of a leader of term `t` the entries listed before `t`.
+    committed_by_term: BTreeMap<Term, Index>,
+    /// Set when `committed` grew: the term of the node that reported it.
+    commit_grew_in_term: Option<Term>,
+    /// `applied[i - 1]`: the entry applied at index `i` (State Machine Safety).
+    applied: Vec<Entry>,
+    /// Every `(index, term)` ever appended anywhere, with its payload and the term of the entry
+    /// before it. Log Matching holds iff no append disagrees with this map (by induction on index).
+    appended: HashMap<(Index, Term), (Payload, Term)>,
+    /// The candidate each node voted for in each term, from granted votes and persisted hard states.
+    votes: HashMap<(NodeId, Term), NodeId>,
+    /// Each issued read's required minimum index: the cluster's commit index when it was issued.
+    reads: HashMap<u64, Index>,
+    seen: Vec<Seen>,
+}
+
+impl Checker {
+    /// A checker for a cluster of `nodes`.
+    pub fn new(nodes: usize, check_promises: bool) -> Self {
+        Checker {
+            check_promises,
+            leaders: HashMap::new(),
+            committed: Vec::new(),
+            committed_by_term: BTreeMap::new(),
+            commit_grew_in_term: None,
+            applied: Vec::new(),
+            appended: HashMap::new(),
+            votes: HashMap::new(),
+            reads: HashMap::new(),
+            seen: vec![Seen::default(); nodes],
+        }
+    }
+
+    /// The number of distinct (term, leader) pairs seen.
+    pub fn elections(&self) -> u64 {
+        self.leaders.len() as u64
+    }
+
+    /// The highest index known committed anywhere.
+    pub fn commit_index(&self) -> Index {
+        self.committed.len() as Index
+    }
+
+    /// Takes the term of the node whose report last grew the commit index, if it grew.
+    pub fn take_commit_growth(&mut self) -> Option<Term> {
+        self.commit_grew_in_term.take()
+    }
+
+    /// A node crashed: its volatile indexes restart from zero.
+    pub fn on_crash(&mut self, node: NodeId) {
+        self.seen[node as usize - 1] = Seen::default();
+    }
+
+    /// A node appended `entries` (a contiguous run; the entry before the first has `prev_term`)
+    /// to a log that was `before`.
+    pub fn on_append(
+        &mut self,
+        node: NodeId,
+        entries: &[Entry],
+        prev_term: Term,
+        before: &Disk,
+    ) -> Result<(), Violation> {
+        let Some(first) = entries.first() else {
+            return Ok(());
+        };
+        if before.term(first.index) == Some(first.term) {
+            return Err(Violation::NeedlessTruncation {
+                node,
+                index: first.index,
+            });
+        }
+        let mut prev = prev_term;
+        for e in entries {
+            let fail = |why: String| Violation::LogMatching {
+                node,
+                index: e.index,
+                term: e.term,
+                why,
+            };
+            match self.appended.get(&(e.index, e.term)) {
+                Some((payload, _)) if *payload != e.payload => {
+                    return Err(fail(format!(
+                        "payload {:?} here, {payload:?} elsewhere",
+                        e.payload
+                    )));
+                }
+                Some((_, p)) if *p != prev => {
+                    return Err(fail(format!("preceded by term {prev} here, {p} elsewhere")));
+                }
+                Some(_) => {}
+                None => {
+                    self.appended
+                        .insert((e.index, e.term), (e.payload.clone(), prev));
+                }
+            }
+            prev = e.term;
+        }
+        Ok(())
+    }
+
+    /// Checks a node's state after a step: its disk mirrors its log, indexes only grow, at most one
+    /// leader per term, and a new leader holds every committed entry.
+    pub fn on_status(
+        &mut self,
+        st: &Status,
+        log: &RaftLog,
+        written: &Disk,
+    ) -> Result<(), Violation> {
+        let node = st.id;
+        check_mirror(st, log, written)?;
+        let seen = self.seen[node as usize - 1];
+        if st.commit_index < seen.commit {
+            let why = format!("commit went from {} to {}", seen.commit, st.commit_index);
+            return Err(Violation::Monotonicity { node, why });
+        }
+        if st.applied_index != seen.applied {
+            let why = format!(
+                "core says applied {} but handed out {}",
+                st.applied_index, seen.applied
+            );
+            return Err(Violation::Contract { node, why });
+        }
+        for index in seen.commit + 1..=st.commit_index {
+            self.record_commit(node, index, log.term(index), st.term)?;
+        }
+        self.seen[node as usize - 1].commit = st.commit_index;
+        if st.role == Role::Leader {
+            match self.leaders.get(&st.term) {
+                Some(&other) if other != node => {
+                    return Err(Violation::ElectionSafety {
+                        term: st.term,
+                        leaders: [other, node],
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    self.leaders.insert(st.term, node);
+                    self.check_completeness(node, st.term, log)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn record_commit(
+        &mut self,
+        node: NodeId,
+        index: Index,
+        term: Option<Term>,
+        node_term: Term,
+    ) -> Result<(), Violation> {
+        let Some(term) = term else {
+            let why = "commit index beyond its own log".to_string();
+            return Err(Violation::Contract { node, why });
+        };
+        match self.committed.get(index as usize - 1) {
+            Some(&t) if t != term => Err(Violation::StateMachineSafety {
+                node,
+                index,
+                why: format!("committed an entry of term {term}, elsewhere term {t}"),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                assert_eq!(
+                    index,
+                    self.commit_index() + 1,
+                    "commits are recorded in order"
+                );
+                self.committed.push(term);
+                self.committed_by_term.insert(node_term, index);
+                self.commit_grew_in_term = Some(node_term);
+                Ok(())
+            }
+        }
+    }
+
+    /// Leader Completeness: `leader` of `term` holds the highest entry committed in an earlier
+    /// term (and so, by Log Matching, every one before it). A leader may be elected late — its
+    /// votes delayed in the network — after a later term committed more; it need not hold that.
+    pub fn check_completeness(
+        &self,
+        leader: NodeId,
+        term: Term,
+        log: &RaftLog,
+    ) -> Result<(), Violation> {
+        let Some(index) = self.committed_by_term.range(..term).map(|(_, &i)| i).max() else {
+            return Ok(());
+        };
+        let t = self.committed[index as usize - 1];
+        if log.matches(index, t) {
+            return Ok(());
+        }
+        Err(Violation::LeaderCompleteness {
+            leader,
+            term,
+            missing: (index, t),
+        })
+    }
+
+    /// A node applied `entries`: in order, only committed and locally durable entries, and the
+    /// same entry at each index on every node (State Machine Safety).
+    pub fn on_apply(
+        &mut self,
+        node: NodeId,
+        entries: &[Entry],
+        commit: Index,
+        durable: &Disk,
+    ) -> Result<(), Violation> {
+        for e in entries {
+            let seen = &mut self.seen[node as usize - 1];
+            if e.index != seen.applied + 1 {
+                let why = format!("applied {} right after {}", e.index, seen.applied);
+                return Err(Violation::Monotonicity { node, why });
+            }
+            if e.index > commit {
+                let why = format!("applied {} beyond its commit index {commit}", e.index);
+                return Err(Violation::Contract { node, why });
+            }
+            if durable.term(e.index) != Some(e.term) {
+                let why = format!("applied {} before it was durable", e.index);
+                return Err(Violation::Contract { node, why });
+            }
+            seen.applied = e.index;
+            match self.applied.get(e.index as usize - 1) {
+                Some(first) if first != e => {
+                    return Err(Violation::StateMachineSafety {
+                        node,
+                        index: e.index,
+                        why: format!("applied {e:?}, elsewhere {first:?}"),
+                    });
+                }
+                Some(_) => {}
+                None => self.applied.push(e.clone()),
+            }
+        }
+        Ok(())
+    }
+
+    /// `node` voted for `candidate` in `term` (seen in a persisted hard state or a granted vote).
+    pub fn on_vote(
+        &mut self,
+        node: NodeId,
+        term: Term,
+        candidate: NodeId,
+    ) -> Result<(), Violation> {
+        let first = *self.votes.entry((node, term)).or_insert(candidate);
+        if first != candidate {
+            return Err(Violation::DoubleVote {
+                node,
+                term,
+                candidates: [first, candidate],
+            });
+        }
+        Ok(())
+    }
+
+    /// `node` sends `msg` to `to` while its disk holds `durable`.
+    pub fn on_sent(
+        &mut self,
+        node: NodeId,
+        to: NodeId,
+        msg: &Message,
+        durable: &Disk,
+    ) -> Result<(), Violation> {
+        match msg.body {
+            Body::VoteResponse { granted: true } => {
+                self.on_vote(node, msg.term, to)?;
+                let hs = durable.hard_state;
+                if self.check_promises && (hs.term != msg.term || hs.vote != Some(to)) {
+                    let why = format!(
+                        "granted {to} in term {} but the disk holds {hs:?}",
+                        msg.term
+                    );
+                    return Err(Violation::BrokenPromise { node, why });
+                }
+            }
+            Body::AppendResponse {
+                success: true,
+                index,
+                ..
+            } if self.check_promises && durable.last_index() < index => {
+                let why = format!(
+                    "acknowledged {index} but the disk holds {}",
+                    durable.last_index()
+                );
+                return Err(Violation::BrokenPromise { node, why });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A client issued read `id`: it must observe everything committed by now.
+    pub fn on_read_issued(&mut self, id: u64) {
+        self.reads.insert(id, self.commit_index());
+    }
+
+    /// A node answered a read.
+    pub fn on_read_answered(&mut self, node: NodeId, read: ReadState) -> Result<(), Violation> {
+        let Some(index) = read.index else {
+            return Ok(());
+        };
+        let Some(&required) = self.reads.get(&read.id) else {
+            let why = format!("answered read {} that nobody issued", read.id);
+            return Err(Violation::Contract { node, why });
+        };
+        if index < required {
+            return Err(Violation::StaleRead {
+                node,
+                id: read.id,
+                index,
+                required,
+            });
+        }
+        if index > self.commit_index() {
+            let why = format!("read {} answered at uncommitted index {index}", read.id);
+            return Err(Violation::Contract { node, why });
+        }
+        Ok(())
+    }
+}
+
+/// The disk must hold what the core believes its log and hard state are (once written).
+fn check_mirror(st: &Status, log: &RaftLog, written: &Disk) -> Result<(), Violation> {
+    let last = written.last_index();
+    if last != log.last_index() || written.term(last) != Some(log.last_term()) {
+        let why = format!(
+            "log ends at ({}, {}) but the writes handed out end at ({last}, {:?})",
+            log.last_index(),
+            log.last_term(),
+            written.term(last)
+        );
+        return Err(Violation::Contract { node: st.id, why });
+    }
+    let hs = written.hard_state;
+    if hs.term != st.term || hs.vote != st.vote {
+        let why = format!(
+            "term {} vote {:?} but the writes handed out say {hs:?}",
+            st.term, st.vote
+        );
+        return Err(Violation::Contract { node: st.id, why });
+    }
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! The knobs of one simulated run: cluster size, the cores' limits, network and disk behaviour.
+//!
+//! Virtual time is counted in microseconds; one logical Raft tick lasts [`TICK_US`].
+
+use raftkv::raft::{Config, InjectedBug, NodeId};
+use rand::rngs::StdRng;
+use rand::Rng;
+
+/// Virtual microseconds per logical tick (a 10 ms tick, as a deployment might configure).
+pub const TICK_US: u64 = 10_000;
+
+/// How the virtual network treats each message.
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    /// A message's usual delay is uniform in `[delay_us_min, delay_us_max]`.
+    pub delay_us_min: u64,
+    pub delay_us_max: u64,
+    /// Probability that a message is lost.
+    pub loss_ratio: f64,
+    /// Probability that a message is delivered twice, each copy with its own delay.
+    pub duplicate_ratio: f64,
+    /// Probability that a message takes a long detour and arrives after many later ones.
+    pub long_delay_ratio: f64,
+    pub long_delay_us_max: u64,
+}
+
+impl NetConfig {
+    /// No loss, no duplicates, short random delays (which still reorder a little).
+    pub fn reliable() -> Self {
+        NetConfig {
+            delay_us_min: 100,
+            delay_us_max: 2_000,
+            loss_ratio: 0.0,
+            duplicate_ratio: 0.0,
+            long_delay_ratio: 0.0,
+            long_delay_us_max: 0,
+        }
+    }
+}
+
+/// How the simulated disks behave.
+#[derive(Clone, Debug)]
+pub struct DiskConfig {
+    /// A sync usually takes a uniform time in `[sync_us_min, sync_us_max]`.
+    pub sync_us_min: u64,
+    pub sync_us_max: u64,
+    /// Probability that a sync stalls (a busy disk), taking up to `slow_sync_us_max`.
+    pub slow_sync_ratio: f64,
+    pub slow_sync_us_max: u64,
+    /// On a crash, the probability that a prefix of the written-but-unsynced batches survives anyway
+    /// (the page cache reached the platter); otherwise every unsynced batch is lost.
+    pub keep_unsynced_ratio: f64,
+}
+
+impl DiskConfig {
+    /// Syncs of 0.2–3 ms, never stalling.
+    pub fn fast() -> Self {
+        DiskConfig {
+            sync_us_min: 200,
+            sync_us_max: 3_000,
+            slow_sync_ratio: 0.0,
+            slow_sync_us_max: 0,
+            keep_unsynced_ratio: 0.0,
+        }
+    }
+}
+
+/// The core limits and switches every node of a run shares.
+///
+/// Each field overrides the same-named field of `raftkv::raft::Config`.
+#[derive(Clone, Debug)]
+pub struct CoreKnobs {
+    pub heartbeat_interval_ticks: u32,
+    pub election_timeout_ticks_min: u32,
+    pub election_timeout_ticks_max: u32,
+    pub max_entries_per_msg: usize,
+    pub max_inflight_msgs: usize,
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    pub injected_bug: Option<InjectedBug>,
+}
+
+impl Default for CoreKnobs {
+    fn default() -> Self {
+        let base = Config::new(1, vec![1]);
+        CoreKnobs {
+            heartbeat_interval_ticks: base.heartbeat_interval_ticks,
+            election_timeout_ticks_min: base.election_timeout_ticks_min,
+            election_timeout_ticks_max: base.election_timeout_ticks_max,
+            max_entries_per_msg: base.max_entries_per_msg,
+            max_inflight_msgs: base.max_inflight_msgs,
+            pre_vote: base.pre_vote,
+            check_quorum: base.check_quorum,
+            injected_bug: None,
+        }
+    }
+}
+
+/// Everything that shapes one run besides its random choices.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The seed of the run's one RNG; printed in every failure.
+    pub seed: u64,
+    /// Cluster size (ids 1 through `nodes`).
+    pub nodes: usize,
+    /// Each node's tick period differs from [`TICK_US`] by up to this much (clock drift).
+    pub tick_drift_us_max: u64,
+    pub net: NetConfig,
+    pub disk: DiskConfig,
+    pub core: CoreKnobs,
+    /// Also check, when a message promising durability leaves, that the disk really holds what it
+    /// promises. Off in one negative control, to show the end-to-end checks catch the consequences.
+    pub check_promises: bool,
+}
+
+impl SimConfig {
+    /// A cluster of `nodes` on a reliable network and fast disks, default core limits.
+    pub fn reliable(seed: u64, nodes: usize) -> Self {
+        SimConfig {
+            seed,
+            nodes,
+            tick_drift_us_max: 200,
+            net: NetConfig::reliable(),
+            disk: DiskConfig::fast(),
+            core: CoreKnobs::default(),
+            check_promises: true,
+        }
+    }
+
+    /// A random configuration ("swarm testing"): each seed gets its own mix of cluster size, core
+    /// limits and fault rates, so that some seeds are gentle and some brutal.
+    pub fn random(seed: u64, rng: &mut StdRng) -> Self {
+        let nodes = rng.random_range(3..=7);
+        let pick = |rng: &mut StdRng, p: f64, hi: f64| {
+            if rng.random_bool(p) {
+                rng.random_range(0.0..hi)
+            } else {
+                0.0
+            }
+        };
+        let net = NetConfig {
+            delay_us_min: rng.random_range(50..=500),
+            delay_us_max: rng.random_range(1_000..=8_000),
+            loss_ratio: pick(rng, 0.7, 0.2),
+            duplicate_ratio: pick(rng, 0.5, 0.1),
+            long_delay_ratio: pick(rng, 0.5, 0.05),
+            long_delay_us_max: rng.random_range(1..=30) * TICK_US,
+        };
+        let disk = DiskConfig {
+            sync_us_min: rng.random_range(100..=1_000),
+            sync_us_max: rng.random_range(2_000..=15_000),
+            slow_sync_ratio: pick(rng, 0.5, 0.05),
+            slow_sync_us_max: rng.random_range(1..=5) * TICK_US,
+            keep_unsynced_ratio: pick(rng, 0.5, 1.0),
+        };
+        let election_timeout_ticks_min = rng.random_range(5..=12);
+        // Narrow ranges make split votes and competing candidates common; below three values
+        // the timeouts hardly randomize at all, and Raft's liveness rests on that randomness.
+        let election_timeout_width_ticks =
+            rng.random_range((election_timeout_ticks_min / 2).max(3)..=election_timeout_ticks_min);
+        let core = CoreKnobs {
+            heartbeat_interval_ticks: rng.random_range(1..=3),
+            election_timeout_ticks_min,
+            election_timeout_ticks_max: election_timeout_ticks_min + election_timeout_width_ticks,
+            // Safety must not depend on the liveness extensions: sometimes run without them.
+            pre_vote: rng.random_bool(0.8),
+            check_quorum: rng.random_bool(0.8),
+            // Tiny messages stress batching, flow control and backtracking.
+            max_entries_per_msg: [1, 3, 16, 512][rng.random_range(0..4)],
+            max_inflight_msgs: rng.random_range(1..=8),
+            ..CoreKnobs::default()
+        };
+        SimConfig {
+            seed,
+            nodes,
+            tick_drift_us_max: rng.random_range(0..=1_000),
+            net,
+            disk,
+            core,
+            check_promises: true,
+        }
+    }
+
+    /// Every node's id: 1 through `nodes`.
+    pub fn voters(&self) -> Vec<NodeId> {
+        (1..=self.nodes as NodeId).collect()
+    }
+
+    /// The core configuration of node `id`.
+    pub fn core_config(&self, id: NodeId) -> Config {
+        let mut cfg = Config::new(id, self.voters());
+        cfg.heartbeat_interval_ticks = self.core.heartbeat_interval_ticks;
+        cfg.election_timeout_ticks_min = self.core.election_timeout_ticks_min;
+        cfg.election_timeout_ticks_max = self.core.election_timeout_ticks_max;
+        cfg.max_entries_per_msg = self.core.max_entries_per_msg;
+        cfg.max_inflight_msgs = self.core.max_inflight_msgs;
+        cfg.pre_vote = self.core.pre_vote;
+        cfg.check_quorum = self.core.check_quorum;
+        cfg.injected_bug = self.core.injected_bug;
+        cfg
+    }
+}

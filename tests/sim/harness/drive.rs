@@ -1,0 +1,234 @@
+//! How a simulated node carries out its core's output — the `Output` ordering contract, step by
+//! step — and shows every effect to the checker.
+
+use raftkv::raft::{Body, Entry, HardState, Message, NodeId, Output};
+use rand::Rng;
+
+use super::cluster::Sim;
+use super::events::Event;
+use super::network::Fate;
+use super::trace::{Brief, What};
+use super::violation::Violation;
+
+impl Sim {
+    /// Takes the output of node `id`'s core and carries it out.
+    pub(super) fn drive(&mut self, id: NodeId) -> Result<(), Violation> {
+        let Some(raft) = self.nodes[id as usize - 1].raft.as_mut() else {
+            return Ok(());
+        };
+        let Output {
+            hard_state,
+            entries,
+            messages,
+            messages_after_persist,
+            committed,
+            reads,
+        } = raft.take_output();
+        // Contract 1: these may leave at once, before anything is durable.
+        for (to, msg) in messages {
+            self.emit(id, to, msg)?;
+        }
+        // Contracts 2 and 3: write in order; promises leave once this batch and all before it
+        // are synced (see `on_synced`).
+        self.persist(id, hard_state, entries, messages_after_persist)?;
+        // Contract 4: committed entries are applied at once.
+        self.apply(id, committed)?;
+        self.observe(id)?;
+        // Contract 5: a read is answered at an index; serving it waits for the apply (not modelled:
+        // the index is what linearizability depends on).
+        for read in reads {
+            self.stats.reads_answered += read.index.is_some() as u64;
+            self.checker.on_read_answered(id, read)?;
+        }
+        Ok(())
+    }
+
+    /// Sends one message through the network, after checking what it promises.
+    pub(super) fn emit(&mut self, from: NodeId, to: NodeId, msg: Message) -> Result<(), Violation> {
+        let durable = &self.nodes[from as usize - 1].storage.durable;
+        self.checker.on_sent(from, to, &msg, durable)?;
+        self.stats.messages_sent += 1;
+        match msg.body {
+            Body::PreVote { .. }
+            | Body::PreVoteResponse { .. }
+            | Body::Vote { .. }
+            | Body::VoteResponse { .. } => self.stats.election_messages += 1,
+            Body::AppendResponse { success: false, .. } => self.stats.append_rejections += 1,
+            _ => {}
+        }
+        if let Some(recorded) = self.recorded.as_mut() {
+            recorded.push((from, to, msg.clone()));
+        }
+        match self.net.fate(&mut self.rng) {
+            Fate::Lost => self.stats.messages_lost += 1,
+            Fate::Delivered(delay_us) => {
+                self.queue
+                    .push(self.now_us + delay_us, Event::Deliver { from, to, msg });
+            }
+            Fate::Duplicated(first_us, second_us) => {
+                self.stats.messages_duplicated += 1;
+                let copy = msg.clone();
+                self.queue
+                    .push(self.now_us + first_us, Event::Deliver { from, to, msg });
+                let msg = copy;
+                self.queue
+                    .push(self.now_us + second_us, Event::Deliver { from, to, msg });
+            }
+        }
+        Ok(())
+    }
+
+    fn persist(
+        &mut self,
+        id: NodeId,
+        hard_state: Option<HardState>,
+        entries: Vec<Entry>,
+        after_persist: Vec<(NodeId, Message)>,
+    ) -> Result<(), Violation> {
+        let node = &mut self.nodes[id as usize - 1];
+        if let Some(first) = entries.first() {
+            let log = node.raft.as_ref().expect("driven nodes are up").log();
+            let Some(prev_term) = log.term(first.index - 1) else {
+                let why = format!("wrote entries from {} past its log's end", first.index);
+                return Err(Violation::Contract { node: id, why });
+            };
+            self.checker
+                .on_append(id, &entries, prev_term, &node.storage.written)?;
+        }
+        let writes = hard_state.is_some() || !entries.is_empty();
+        if !writes {
+            if after_persist.is_empty() {
+                return Ok(());
+            }
+            if !node.storage.has_unsynced() {
+                // Everything this batch could promise is durable already.
+                for (to, msg) in after_persist {
+                    self.emit(id, to, msg)?;
+                }
+                return Ok(());
+            }
+        }
+        // A batch with nothing to write completes with the batch before it.
+        let delay_us = if writes { self.sync_delay_us() } else { 0 };
+        let node = &mut self.nodes[id as usize - 1];
+        let (batch, at_us) =
+            node.storage
+                .write(hard_state, entries, after_persist, self.now_us + delay_us);
+        self.queue.push(at_us, Event::Synced { node: id, batch });
+        Ok(())
+    }
+
+    fn sync_delay_us(&mut self) -> u64 {
+        let disk = &self.cfg.disk;
+        if disk.slow_sync_ratio > 0.0 && self.rng.random_bool(disk.slow_sync_ratio) {
+            return self
+                .rng
+                .random_range(disk.sync_us_max..=disk.slow_sync_us_max.max(disk.sync_us_max));
+        }
+        self.rng.random_range(disk.sync_us_min..=disk.sync_us_max)
+    }
+
+    /// The disk of `id` finished syncing `batch`: send what it promised, tell the core.
+    pub(super) fn on_synced(&mut self, id: NodeId, batch: u64) -> Result<(), Violation> {
+        let node = &mut self.nodes[id as usize - 1];
+        let Some(batch) = node.storage.sync(batch) else {
+            return Ok(());
+        };
+        self.stats.syncs += 1;
+        self.trace.push(
+            self.now_us,
+            What::Synced {
+                node: id,
+                batch: batch.seq,
+            },
+        );
+        if let Some(hs) = batch.hard_state {
+            if let Some(vote) = hs.vote {
+                self.checker.on_vote(id, hs.term, vote)?;
+            }
+        }
+        let last = batch.last();
+        for (to, msg) in batch.after_persist {
+            self.emit(id, to, msg)?;
+        }
+        if let Some((index, term)) = last {
+            let raft = self.nodes[id as usize - 1].raft.as_mut();
+            raft.expect("a down node has no pending syncs")
+                .persisted(index, term);
+        }
+        self.drive(id)
+    }
+
+    fn apply(&mut self, id: NodeId, committed: Vec<Entry>) -> Result<(), Violation> {
+        if committed.is_empty() {
+            return Ok(());
+        }
+        let node = &mut self.nodes[id as usize - 1];
+        let commit = node.status().map_or(0, |s| s.commit_index);
+        self.checker
+            .on_apply(id, &committed, commit, &node.storage.durable)?;
+        node.applied.extend(committed);
+        Ok(())
+    }
+
+    /// Checks the node's state after its step and traces role changes.
+    fn observe(&mut self, id: NodeId) -> Result<(), Violation> {
+        let node = &mut self.nodes[id as usize - 1];
+        let Some(raft) = node.raft.as_ref() else {
+            return Ok(());
+        };
+        let st = raft.status();
+        if node.last_role != Some((st.role, st.term)) {
+            node.last_role = Some((st.role, st.term));
+            let (role, term) = (st.role, st.term);
+            self.trace.push(
+                self.now_us,
+                What::Role {
+                    node: id,
+                    role,
+                    term,
+                },
+            );
+        }
+        self.checker
+            .on_status(&st, raft.log(), &node.storage.written)
+    }
+
+    pub(super) fn deliver(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        msg: Message,
+    ) -> Result<(), Violation> {
+        let brief = Brief::of(&msg);
+        if self.net.is_cut(from, to) {
+            self.stats.messages_cut += 1;
+            let what = What::Dropped {
+                from,
+                to,
+                msg: brief,
+            };
+            self.trace.push(self.now_us, what);
+            return Ok(());
+        }
+        let Some(raft) = self.nodes[to as usize - 1].raft.as_mut() else {
+            self.stats.messages_to_down_nodes += 1;
+            let what = What::Dropped {
+                from,
+                to,
+                msg: brief,
+            };
+            self.trace.push(self.now_us, what);
+            return Ok(());
+        };
+        self.stats.messages_delivered += 1;
+        let what = What::Deliver {
+            from,
+            to,
+            msg: brief,
+        };
+        self.trace.push(self.now_us, what);
+        raft.step(from, msg);
+        self.drive(to)
+    }
+}

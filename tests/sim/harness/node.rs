@@ -1,0 +1,39 @@
+//! One simulated node: a core, its disk and its applied state.
+
+use raftkv::raft::{Entry, NodeId, Raft, Role, Status, Term};
+
+use super::storage::Storage;
+
+/// A node of the simulated cluster. While it is down, only its disk exists.
+pub struct SimNode {
+    pub id: NodeId,
+    /// `None` while the node is down.
+    pub raft: Option<Raft>,
+    pub storage: Storage,
+    /// The applied state: every entry handed out as committed, in order. Restarts empty after a
+    /// crash and is rebuilt by re-applying.
+    pub applied: Vec<Entry>,
+    /// How many times this node crashed.
+    pub crashes: u64,
+    /// This node's tick period (clocks drift apart a little).
+    pub tick_period_us: u64,
+    /// The role and term last observed, to trace changes.
+    pub last_role: Option<(Role, Term)>,
+}
+
+impl SimNode {
+    /// True if the node is running.
+    pub fn is_up(&self) -> bool {
+        self.raft.is_some()
+    }
+
+    /// The core's status, if the node is up.
+    pub fn status(&self) -> Option<Status> {
+        self.raft.as_ref().map(Raft::status)
+    }
+
+    /// The running core. Panics if the node is down: scenario tests know which nodes they crashed.
+    pub fn raft(&self) -> &Raft {
+        self.raft.as_ref().expect("node is up")
+    }
+}

@@ -1,0 +1,141 @@
+//! Running seeds: one seed end to end (a safety phase under chaos, then the liveness phase), many
+//! seeds on several threads, and the replay line printed with a failure.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use raftkv::raft::InjectedBug;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::chaos::ChaosConfig;
+use super::cluster::Sim;
+use super::config::SimConfig;
+use super::liveness::LIVENESS_BOUND_TICKS;
+use super::stats::Stats;
+use super::violation::Violation;
+
+/// Safety-phase steps of one seed unless `RAFT_SIM_STEPS` says otherwise.
+pub const DEFAULT_STEPS: u64 = 10_000;
+
+/// What one seed did.
+pub struct Outcome {
+    pub seed: u64,
+    pub stats: Stats,
+    /// The first violation, if any.
+    pub result: Result<(), Violation>,
+    /// Failure report: the violation, the replay command, the configuration and the last events.
+    pub report: String,
+}
+
+/// Runs seed `seed`: a random configuration and `steps` steps of random faults and clients, then
+/// the liveness phase. `tweak` may adjust the drawn configuration (negative controls use it).
+pub fn run_seed(
+    seed: u64,
+    steps: u64,
+    tweak: impl FnOnce(&mut SimConfig, &mut ChaosConfig),
+) -> Outcome {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut cfg = SimConfig::random(seed, &mut rng);
+    let mut chaos = ChaosConfig::random(&mut rng);
+    tweak(&mut cfg, &mut chaos);
+    let mut sim = Sim::with_rng(cfg, rng);
+    sim.enable_chaos(chaos.clone());
+    let result = (|| {
+        for _ in 0..steps {
+            sim.step()?;
+        }
+        sim.check_liveness(LIVENESS_BOUND_TICKS).map(|_| ())
+    })();
+    sim.stats.ticks = sim.now_ticks();
+    sim.stats.elections = sim.checker.elections();
+    sim.stats.commits = sim.checker.commit_index();
+    let bug = sim
+        .cfg
+        .core
+        .injected_bug
+        .map_or(String::new(), |b| format!("RAFT_SIM_BUG={b:?} "));
+    let report = match &result {
+        Ok(()) => String::new(),
+        Err(v) => format!(
+            "seed {seed} failed at step {} ({:.3} ms virtual): {v}\n\
+             replay: {bug}RAFT_SIM_SEED={seed} RAFT_SIM_STEPS={steps} cargo test --test sim -- \
+             replay --nocapture\n{:?}\n{chaos:?}\nlast events:\n{}",
+            sim.stats.steps,
+            sim.now_us() as f64 / 1000.0,
+            sim.cfg,
+            sim.trace
+        ),
+    };
+    Outcome {
+        seed,
+        stats: sim.stats,
+        result,
+        report,
+    }
+}
+
+/// Runs seeds `first..first + count` on `threads` threads, with `bug` injected into every core.
+/// Stops early after a failure; returns the merged statistics and the failures (lowest seed
+/// first).
+pub fn run_seeds(
+    first: u64,
+    count: u64,
+    steps: u64,
+    threads: usize,
+    bug: Option<InjectedBug>,
+) -> (Stats, Vec<Outcome>) {
+    let next = AtomicU64::new(first);
+    let failed = AtomicBool::new(false);
+    let total = Mutex::new(Stats::default());
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| loop {
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed >= first + count || failed.load(Ordering::Relaxed) {
+                    return;
+                }
+                let outcome = run_seed(seed, steps, |cfg, _| cfg.core.injected_bug = bug);
+                total
+                    .lock()
+                    .expect("no thread panics holding it")
+                    .merge(&outcome.stats);
+                if outcome.result.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                    failures
+                        .lock()
+                        .expect("no thread panics holding it")
+                        .push(outcome);
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().expect("threads are done");
+    failures.sort_by_key(|o| o.seed);
+    (total.into_inner().expect("threads are done"), failures)
+}
+
+/// The bug named by `RAFT_SIM_BUG` (an `InjectedBug` variant), to show or replay what the checker
+/// reports. Panics on an unknown name: the user asked for it.
+pub fn env_bug() -> Option<InjectedBug> {
+    let name = std::env::var("RAFT_SIM_BUG").ok()?;
+    let all = [
+        InjectedBug::CommitPreviousTermByCounting,
+        InjectedBug::VoteTwiceInATerm,
+        InjectedBug::AckBeforePersist,
+    ];
+    let bug = all.into_iter().find(|b| format!("{b:?}") == name.trim());
+    Some(bug.unwrap_or_else(|| panic!("RAFT_SIM_BUG={name}: not one of {all:?}")))
+}
+
+/// A number from the environment, if set. Panics on a malformed value: the user asked for it.
+pub fn env_u64(name: &str) -> Option<u64> {
+    let value = std::env::var(name).ok()?;
+    Some(
+        value
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={value} is not a number")),
+    )
+}

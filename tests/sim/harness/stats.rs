@@ -1,0 +1,152 @@
+//! Counters of what a run did, summed over seeds for the report.
+
+use std::fmt;
+
+/// What happened in one run (or many, merged).
+#[derive(Clone, Debug)]
+pub struct Stats {
+    pub runs: u64,
+    pub steps: u64,
+    pub ticks: u64,
+    pub messages_sent: u64,
+    pub messages_delivered: u64,
+    pub messages_lost: u64,
+    pub messages_duplicated: u64,
+    /// Dropped because the link was cut when they arrived.
+    pub messages_cut: u64,
+    /// Dropped because the receiver was down.
+    pub messages_to_down_nodes: u64,
+    /// Election messages sent: PreVote, Vote and their responses.
+    pub election_messages: u64,
+    /// Rejected `Append`s (`AppendResponse { success: false }`) sent.
+    pub append_rejections: u64,
+    pub syncs: u64,
+    pub crashes: u64,
+    pub unsynced_batches_lost: u64,
+    pub restarts: u64,
+    pub partitions: u64,
+    pub heals: u64,
+    pub elections: u64,
+    /// Entries committed (the highest commit index reached, summed over runs).
+    pub commits: u64,
+    pub proposals: u64,
+    pub reads_issued: u64,
+    pub reads_answered: u64,
+    pub transfers: u64,
+    /// Liveness phases: the most ticks one took to commit everywhere after the faults stopped.
+    pub liveness_ticks_max: u64,
+    /// Liveness phases: the smallest margin left under the bound (`u64::MAX` if none ran).
+    pub liveness_margin_ticks_min: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            runs: 0,
+            steps: 0,
+            ticks: 0,
+            messages_sent: 0,
+            messages_delivered: 0,
+            messages_lost: 0,
+            messages_duplicated: 0,
+            messages_cut: 0,
+            messages_to_down_nodes: 0,
+            election_messages: 0,
+            append_rejections: 0,
+            syncs: 0,
+            crashes: 0,
+            unsynced_batches_lost: 0,
+            restarts: 0,
+            partitions: 0,
+            heals: 0,
+            elections: 0,
+            commits: 0,
+            proposals: 0,
+            reads_issued: 0,
+            reads_answered: 0,
+            transfers: 0,
+            liveness_ticks_max: 0,
+            liveness_margin_ticks_min: u64::MAX,
+        }
+    }
+}
+
+impl Stats {
+    /// Adds another run's counters.
+    pub fn merge(&mut self, o: &Stats) {
+        self.runs += o.runs;
+        self.steps += o.steps;
+        self.ticks += o.ticks;
+        self.messages_sent += o.messages_sent;
+        self.messages_delivered += o.messages_delivered;
+        self.messages_lost += o.messages_lost;
+        self.messages_duplicated += o.messages_duplicated;
+        self.messages_cut += o.messages_cut;
+        self.messages_to_down_nodes += o.messages_to_down_nodes;
+        self.election_messages += o.election_messages;
+        self.append_rejections += o.append_rejections;
+        self.syncs += o.syncs;
+        self.crashes += o.crashes;
+        self.unsynced_batches_lost += o.unsynced_batches_lost;
+        self.restarts += o.restarts;
+        self.partitions += o.partitions;
+        self.heals += o.heals;
+        self.elections += o.elections;
+        self.commits += o.commits;
+        self.proposals += o.proposals;
+        self.reads_issued += o.reads_issued;
+        self.reads_answered += o.reads_answered;
+        self.transfers += o.transfers;
+        self.liveness_ticks_max = self.liveness_ticks_max.max(o.liveness_ticks_max);
+        self.liveness_margin_ticks_min = self
+            .liveness_margin_ticks_min
+            .min(o.liveness_margin_ticks_min);
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "runs {} | steps {} | ticks {}",
+            self.runs, self.steps, self.ticks
+        )?;
+        writeln!(
+            f,
+            "messages: sent {} delivered {} lost {} duplicated {} cut {} to-down-nodes {} \
+             election {} append-rejections {}",
+            self.messages_sent,
+            self.messages_delivered,
+            self.messages_lost,
+            self.messages_duplicated,
+            self.messages_cut,
+            self.messages_to_down_nodes,
+            self.election_messages,
+            self.append_rejections
+        )?;
+        writeln!(
+            f,
+            "faults: crashes {} (unsynced batches lost {}) restarts {} partitions {} heals {} | \
+             syncs {}",
+            self.crashes,
+            self.unsynced_batches_lost,
+            self.restarts,
+            self.partitions,
+            self.heals,
+            self.syncs
+        )?;
+        write!(
+            f,
+            "raft: elections {} commits {} proposals {} reads issued {} answered {} transfers {} | \
+             liveness worst {} ticks, smallest margin under the bound {} ticks",
+            self.elections,
+            self.commits,
+            self.proposals,
+            self.reads_issued,
+            self.reads_answered,
+            self.transfers,
+            self.liveness_ticks_max,
+            self.liveness_margin_ticks_min
+        )
+    }
+}

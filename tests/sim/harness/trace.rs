@@ -1,0 +1,188 @@
+//! A short memory of the last events of a run, printed with a failure. Events are kept as small
+//! copyable records and formatted only when printed, so tracing costs little per step.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use raftkv::raft::{Body, Index, Message, NodeId, Role, Term};
+
+/// How many events a failure report shows.
+const TRACE_LEN: usize = 48;
+
+/// The gist of a message.
+#[derive(Clone, Copy, Debug)]
+pub struct Brief {
+    term: Term,
+    kind: &'static str,
+    args: [u64; 4],
+}
+
+impl Brief {
+    /// Summarises `msg`.
+    pub fn of(msg: &Message) -> Self {
+        let (kind, args) = match &msg.body {
+            Body::Vote {
+                last_log_index,
+                last_log_term,
+                transfer,
+            } => (
+                "Vote",
+                [*last_log_index, *last_log_term, *transfer as u64, 0],
+            ),
+            Body::VoteResponse { granted } => ("VoteResponse", [*granted as u64, 0, 0, 0]),
+            Body::PreVote {
+                last_log_index,
+                last_log_term,
+            } => ("PreVote", [*last_log_index, *last_log_term, 0, 0]),
+            Body::PreVoteResponse { granted } => ("PreVoteResponse", [*granted as u64, 0, 0, 0]),
+            Body::Append {
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            } => (
+                "Append",
+                [
+                    *prev_log_index,
+                    *prev_log_term,
+                    entries.len() as u64,
+                    *leader_commit,
+                ],
+            ),
+            Body::AppendResponse { success, index, .. } => {
+                ("AppendResponse", [*success as u64, *index, 0, 0])
+            }
+            Body::Heartbeat { commit, read_seq } => ("Heartbeat", [*commit, *read_seq, 0, 0]),
+            Body::HeartbeatResponse { read_seq } => ("HeartbeatResponse", [*read_seq, 0, 0, 0]),
+            Body::TimeoutNow => ("TimeoutNow", [0; 4]),
+            Body::ReadIndex { id } => ("ReadIndex", [*id, 0, 0, 0]),
+            Body::ReadIndexResponse { id, index } => (
+                "ReadIndexResponse",
+                [*id, index.is_some() as u64, index.unwrap_or(0), 0],
+            ),
+        };
+        Brief {
+            term: msg.term,
+            kind,
+            args,
+        }
+    }
+}
+
+impl fmt::Display for Brief {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d] = self.args;
+        write!(f, "{} t{} ", self.kind, self.term)?;
+        match self.kind {
+            "Vote" => write!(f, "last=({a},{b}) transfer={}", c == 1),
+            "PreVote" => write!(f, "last=({a},{b})"),
+            "VoteResponse" | "PreVoteResponse" => write!(f, "granted={}", a == 1),
+            "Append" => write!(f, "prev=({a},{b}) entries={c} commit={d}"),
+            "AppendResponse" => write!(f, "success={} index={b}", a == 1),
+            "Heartbeat" => write!(f, "commit={a} read_seq={b}"),
+            "HeartbeatResponse" => write!(f, "read_seq={a}"),
+            "ReadIndex" => write!(f, "id={a}"),
+            "ReadIndexResponse" if b == 1 => write!(f, "id={a} index={c}"),
+            "ReadIndexResponse" => write!(f, "id={a} index=None"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// One remembered event.
+#[derive(Clone, Copy, Debug)]
+pub enum What {
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: Brief,
+    },
+    /// Dropped on arrival: the link was cut or the receiver was down.
+    Dropped {
+        from: NodeId,
+        to: NodeId,
+        msg: Brief,
+    },
+    Synced {
+        node: NodeId,
+        batch: u64,
+    },
+    Role {
+        node: NodeId,
+        role: Role,
+        term: Term,
+    },
+    Crash {
+        node: NodeId,
+        lost_batches: usize,
+    },
+    Restart(NodeId),
+    /// Bit `i` set: node `i + 1` is on the second side.
+    Split(u64),
+    CutOneWay {
+        from: NodeId,
+        to: NodeId,
+    },
+    Heal,
+    Propose {
+        node: NodeId,
+        index: Index,
+        term: Term,
+    },
+    Read {
+        node: NodeId,
+        id: u64,
+    },
+    Transfer {
+        from: NodeId,
+        to: NodeId,
+    },
+}
+
+impl fmt::Display for What {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            What::Deliver { from, to, msg } => write!(f, "n{from} -> n{to} {msg}"),
+            What::Dropped { from, to, msg } => write!(f, "n{from} -x n{to} {msg} (dropped)"),
+            What::Synced { node, batch } => write!(f, "n{node} synced batch {batch}"),
+            What::Role { node, role, term } => write!(f, "n{node} is {role} in term {term}"),
+            What::Crash { node, lost_batches } => {
+                write!(f, "CRASH n{node} (lost {lost_batches} unsynced batches)")
+            }
+            What::Restart(n) => write!(f, "RESTART n{n}"),
+            What::Split(mask) => write!(f, "PARTITION second side mask {mask:#b}"),
+            What::CutOneWay { from, to } => write!(f, "CUT n{from} -> n{to}"),
+            What::Heal => write!(f, "HEAL all links"),
+            What::Propose { node, index, term } => {
+                write!(f, "propose at n{node} -> ({index}, {term})")
+            }
+            What::Read { node, id } => write!(f, "read {id} at n{node}"),
+            What::Transfer { from, to } => write!(f, "transfer n{from} -> n{to}"),
+        }
+    }
+}
+
+/// The last [`TRACE_LEN`] events with their virtual times.
+#[derive(Default)]
+pub struct Trace {
+    events: VecDeque<(u64, What)>,
+}
+
+impl Trace {
+    /// Remembers an event, forgetting the oldest if full.
+    pub fn push(&mut self, at_us: u64, what: What) {
+        if self.events.len() == TRACE_LEN {
+            self.events.pop_front();
+        }
+        self.events.push_back((at_us, what));
+    }
+}
+
+impl fmt::Display for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (at_us, what) in &self.events {
+            writeln!(f, "  {:>9.3} ms  {what}", *at_us as f64 / 1000.0)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,156 @@
+//! What the checker reports: one variant per invariant, named after the paper where it has a name.
+
+use std::fmt;
+
+use raftkv::raft::{Index, NodeId, Term};
+
+/// A broken invariant, with enough context to start debugging from the trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// Two leaders in one term (Figure 3, Election Safety).
+    ElectionSafety { term: Term, leaders: [NodeId; 2] },
+    /// Two logs hold an entry with the same index and term but differ at or before it
+    /// (Figure 3, Log Matching).
+    LogMatching {
+        node: NodeId,
+        index: Index,
+        term: Term,
+        why: String,
+    },
+    /// A leader lacks an entry committed before its term (Figure 3, Leader Completeness).
+    LeaderCompleteness {
+        leader: NodeId,
+        term: Term,
+        missing: (Index, Term),
+    },
+    /// Two different entries committed or applied at one index (Figure 3, State Machine Safety).
+    StateMachineSafety {
+        node: NodeId,
+        index: Index,
+        why: String,
+    },
+    /// A commit or applied index went backwards, or entries were applied out of order.
+    Monotonicity { node: NodeId, why: String },
+    /// A node granted its vote to two candidates in one term (§5.2).
+    DoubleVote {
+        node: NodeId,
+        term: Term,
+        candidates: [NodeId; 2],
+    },
+    /// A ReadIndex answer below the commit index known when the read was issued (thesis §6.4).
+    StaleRead {
+        node: NodeId,
+        id: u64,
+        index: Index,
+        required: Index,
+    },
+    /// A message promising durability (a vote, an acknowledgement) left before the disk held it.
+    BrokenPromise { node: NodeId, why: String },
+    /// A follower truncated entries that did not conflict with the leader's (§5.3).
+    NeedlessTruncation { node: NodeId, index: Index },
+    /// The core broke its output contract in a way the invariants above do not name.
+    Contract { node: NodeId, why: String },
+    /// After the faults stopped, the cluster did not commit within the bound.
+    Liveness { why: String },
+    /// The core (or the simulator) panicked.
+    Panic { message: String },
+}
+
+/// The kind of a [`Violation`], for tests that expect one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    ElectionSafety,
+    LogMatching,
+    LeaderCompleteness,
+    StateMachineSafety,
+    Monotonicity,
+    DoubleVote,
+    StaleRead,
+    BrokenPromise,
+    NeedlessTruncation,
+    Contract,
+    Liveness,
+    Panic,
+}
+
+impl Violation {
+    /// Which invariant broke.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Violation::ElectionSafety { .. } => Kind::ElectionSafety,
+            Violation::LogMatching { .. } => Kind::LogMatching,
+            Violation::LeaderCompleteness { .. } => Kind::LeaderCompleteness,
+            Violation::StateMachineSafety { .. } => Kind::StateMachineSafety,
+            Violation::Monotonicity { .. } => Kind::Monotonicity,
+            Violation::DoubleVote { .. } => Kind::DoubleVote,
+            Violation::StaleRead { .. } => Kind::StaleRead,
+            Violation::BrokenPromise { .. } => Kind::BrokenPromise,
+            Violation::NeedlessTruncation { .. } => Kind::NeedlessTruncation,
+            Violation::Contract { .. } => Kind::Contract,
+            Violation::Liveness { .. } => Kind::Liveness,
+            Violation::Panic { .. } => Kind::Panic,
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::ElectionSafety { term, leaders } => {
+                write!(
+                    f,
+                    "election safety: nodes {leaders:?} both lead term {term}"
+                )
+            }
+            Violation::LogMatching {
+                node,
+                index,
+                term,
+                why,
+            } => write!(f, "log matching: node {node} at ({index}, {term}): {why}"),
+            Violation::LeaderCompleteness {
+                leader,
+                term,
+                missing,
+            } => write!(
+                f,
+                "leader completeness: leader {leader} of term {term} lacks committed {missing:?}"
+            ),
+            Violation::StateMachineSafety { node, index, why } => {
+                write!(
+                    f,
+                    "state machine safety: node {node} at index {index}: {why}"
+                )
+            }
+            Violation::Monotonicity { node, why } => write!(f, "monotonicity: node {node}: {why}"),
+            Violation::DoubleVote {
+                node,
+                term,
+                candidates,
+            } => write!(
+                f,
+                "double vote: node {node} granted {candidates:?} in term {term}"
+            ),
+            Violation::StaleRead {
+                node,
+                id,
+                index,
+                required,
+            } => write!(
+                f,
+                "stale read: node {node} read {id} answered at {index}, below the commit index \
+                 {required} known when it was issued"
+            ),
+            Violation::BrokenPromise { node, why } => {
+                write!(f, "broken durability promise: node {node}: {why}")
+            }
+            Violation::NeedlessTruncation { node, index } => write!(
+                f,
+                "needless truncation: node {node} rewrote a matching entry at {index}"
+            ),
+            Violation::Contract { node, why } => write!(f, "output contract: node {node}: {why}"),
+            Violation::Liveness { why } => write!(f, "liveness: {why}"),
+            Violation::Panic { message } => write!(f, "panic: {message}"),
+        }
+    }
+}
