@@ -17,6 +17,7 @@ use common::checks::{
 };
 use common::client::Client;
 use common::history::summary;
+use common::linearizable::{assert_kv_linearizable, assert_stacks_linearizable};
 use common::txlog::assert_prefixes_of_longest;
 use common::workload::{run_mixed_client, Histories, Mix, Tally};
 use common::{Cluster, StopOnDrop};
@@ -121,13 +122,17 @@ fn repeated_leader_kills_under_load() {
     assert_acked_writes_survive(&students, &students_of(&state));
     let ledger = assert_stacks_accounted(&stacks, &longest, &stacks_of(&state));
 
+    let students_check = assert_kv_linearizable("students", &students);
+    let stacks_check = assert_stacks_linearizable(&stacks);
+
     let final_term = c.status(1).expect("node 1 answers")["term"]
         .as_u64()
         .unwrap();
     eprintln!(
         "scenario 2: {seconds} s, {kills} leader kills, leaders in order {leaders:?}, final term \
          {final_term}; clients: {}; students {} (acked {}), stacks {} (acked {}); {} entries, \
-         {} pushes, {} pops in the log; converged {converged_in:?} after the last restart",
+         {} pushes, {} pops in the log; converged {converged_in:?} after the last restart; \
+         linearizability checked in {students_check:?} (students) and {stacks_check:?} (stacks)",
         tally.describe(),
         summary(&students),
         acked(&students),

@@ -10,6 +10,7 @@ use common::checks::{acked, assert_acked_writes_survive, kv_of};
 use common::client::Client;
 use common::config::REQUEST_TIMEOUT_MS;
 use common::history::{summary, KvIn};
+use common::linearizable::assert_kv_linearizable;
 use common::txlog::assert_prefixes_of_longest;
 use common::workload::{kv_get, kv_once, kv_put, Histories, Tally};
 use common::{wait_for, Cluster};
@@ -138,13 +139,16 @@ fn a_minority_halts_and_recovers_when_a_majority_returns() {
     assert_prefixes_of_longest(&logs);
     let history = h.kv.ops();
     assert_acked_writes_survive(&history, &kv_of(&state));
+    common::history::dump("scenario3-kv", &history);
+    let checked_in = assert_kv_linearizable("kv", &history);
 
     let timeouts = statuses.iter().filter(|s| s.1 == Some(504)).count();
     let slowest = statuses.iter().map(|s| s.2).max().unwrap_or_default();
     eprintln!(
         "scenario 3: killed {victims:?}, survivors {survivors:?} frozen at {frozen:?}; \
          12 requests refused ({timeouts} with 504, the rest 503; slowest {slowest:?}); \
-         writes succeeded again {recovered_in:?} after two nodes returned; history {}; clients: {}",
+         writes succeeded again {recovered_in:?} after two nodes returned; history {} \
+         (linearizable, checked in {checked_in:?}); clients: {}",
         summary(&history),
         t.describe()
     );

@@ -14,6 +14,7 @@ use common::checks::{acked, assert_acked_writes_survive, kv_of};
 use common::client::{error_code, Client};
 use common::config::ELECTION_TIMEOUT_MAX_MS;
 use common::history::{summary, KvIn};
+use common::linearizable::assert_kv_linearizable;
 use common::workload::{kv_get, kv_once, kv_put, Histories, Tally};
 use common::{wait_for, Cluster, StopOnDrop};
 use rand::Rng;
@@ -186,8 +187,10 @@ fn an_isolated_leader_steps_down_and_its_uncommitted_entries_vanish() {
     assert!(!state.to_string().contains("stale-"), "{state}");
     let history = h.kv.ops();
     assert_acked_writes_survive(&history, &kv_of(&state));
+    common::history::dump("scenario4-kv", &history);
+    let checked_in = assert_kv_linearizable("kv", &history);
     eprintln!(
-        "scenario 4: history {}; majority client: {}",
+        "scenario 4: history {} (linearizable, checked in {checked_in:?}); majority client: {}",
         summary(&history),
         t.describe()
     );

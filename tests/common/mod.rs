@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod history;
 pub mod inproc;
+pub mod linearizable;
 pub mod txlog;
 pub mod workload;
 
