@@ -26,17 +26,41 @@ pub(super) struct Inbound<M> {
     pub faults: Faults,
 }
 
+/// One rate limit per kind of drop: a flood of one kind (say undecodable frames) must not hide
+/// the first warning of another (an unknown sender), and "similar warnings suppressed" must
+/// count only similar ones.
+struct Warnings {
+    receive: WarnLimit,
+    decode: WarnLimit,
+    oversized: WarnLimit,
+    unknown_sender: WarnLimit,
+}
+
+impl Default for Warnings {
+    fn default() -> Self {
+        let period = Duration::from_secs(1);
+        Warnings {
+            receive: WarnLimit::new(period),
+            decode: WarnLimit::new(period),
+            oversized: WarnLimit::new(period),
+            unknown_sender: WarnLimit::new(period),
+        }
+    }
+}
+
 impl<M: DeserializeOwned + Send + 'static> Inbound<M> {
     /// Receives until the runtime is dropped.
     pub(super) async fn run(self, mut router: RouterSocket) {
-        let mut warn = WarnLimit::new(Duration::from_secs(1));
+        let mut warn = Warnings::default();
         loop {
             match router.recv().await {
                 Ok(message) => self.accept(message, &mut warn),
                 Err(e) => {
                     // Not expected (the library handles per-connection errors itself); pause so
                     // a persistent failure cannot spin the bridge's thread.
-                    warn.warn(format_args!("node {}: receive failed: {e}", self.my_id));
+                    let me = self.my_id;
+                    warn.receive
+                        .warn(format_args!("node {me}: receive failed: {e}"));
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             }
@@ -44,12 +68,12 @@ impl<M: DeserializeOwned + Send + 'static> Inbound<M> {
     }
 
     /// Checks one ROUTER message (`[connection identity, frame]`) and delivers it or counts why not.
-    fn accept(&self, message: ZmqMessage, warn: &mut WarnLimit) {
+    fn accept(&self, message: ZmqMessage, warn: &mut Warnings) {
         let me = self.my_id;
         if message.len() != 2 {
             self.counters.incr(Counter::DroppedDecode);
             let parts = message.len().saturating_sub(1);
-            warn.warn(format_args!(
+            warn.decode.warn(format_args!(
                 "node {me}: dropped a {parts}-part message (expected 1)"
             ));
             return;
@@ -58,7 +82,7 @@ impl<M: DeserializeOwned + Send + 'static> Inbound<M> {
         if frame.len() > self.max_frame_bytes {
             self.counters.incr(Counter::DroppedOversized);
             let (len, max) = (frame.len(), self.max_frame_bytes);
-            warn.warn(format_args!(
+            warn.oversized.warn(format_args!(
                 "node {me}: dropped a {len}-byte frame (limit {max})"
             ));
             return;
@@ -67,13 +91,14 @@ impl<M: DeserializeOwned + Send + 'static> Inbound<M> {
             Ok(decoded) => decoded,
             Err(e) => {
                 self.counters.incr(Counter::DroppedDecode);
-                warn.warn(format_args!("node {me}: dropped an undecodable frame: {e}"));
+                warn.decode
+                    .warn(format_args!("node {me}: dropped an undecodable frame: {e}"));
                 return;
             }
         };
         if !self.senders.contains(&from) {
             self.counters.incr(Counter::DroppedUnknownSender);
-            warn.warn(format_args!(
+            warn.unknown_sender.warn(format_args!(
                 "node {me}: dropped a frame from unknown node {from}"
             ));
             return;

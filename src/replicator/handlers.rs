@@ -182,14 +182,17 @@ impl Handler<GetMetrics> for Replicator {
         m.commit_index = s.commit_index;
         m.applied_index = self.state.applied_index();
         let c = self.cluster.counters().snapshot();
-        m.messages_dropped_total = c.dropped_queue_full
-            + c.dropped_unreachable
-            + c.dropped_decode
-            + c.dropped_unknown_sender
-            + c.dropped_oversized
-            + c.dropped_inbox_full
-            + c.dropped_fault_out
-            + c.dropped_fault_in;
+        m.messages_dropped_by_reason = vec![
+            ("queue_full", c.dropped_queue_full),
+            ("unreachable", c.dropped_unreachable),
+            ("decode", c.dropped_decode),
+            ("unknown_sender", c.dropped_unknown_sender),
+            ("oversized", c.dropped_oversized),
+            ("inbox_full", c.dropped_inbox_full),
+            ("fault_out", c.dropped_fault_out),
+            ("fault_in", c.dropped_fault_in),
+        ];
+        m.messages_dropped_total = m.messages_dropped_by_reason.iter().map(|(_, n)| n).sum();
         MessageResult(m)
     }
 }
@@ -217,5 +220,34 @@ impl Handler<TransferLeadership> for Replicator {
             self.schedule_drive(ctx);
         }
         Ok(())
+    }
+}
+
+impl Handler<Stop> for Replicator {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) -> Self::Result {
+        // The work happens in `stopped`, the last thing the actor runs, so nothing (a queued
+        // drive, a writer report) can touch the closed writer or bridge afterwards.
+        let (tx, rx) = oneshot::channel();
+        self.stop_waiters.push(tx);
+        ctx.stop();
+        Box::pin(async move {
+            // An error means the actor was dropped without running `stopped`: it is down anyway.
+            let _ = rx.await;
+        })
+    }
+}
+
+impl Handler<GetFaults> for Replicator {
+    type Result = MessageResult<GetFaults>;
+
+    fn handle(&mut self, _: GetFaults, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(
+            self.config
+                .cluster()
+                .test_faults
+                .then(|| self.cluster.faults()),
+        )
     }
 }

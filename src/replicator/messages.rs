@@ -130,6 +130,10 @@ pub struct Metrics {
     pub messages_sent_total: u64,
     pub messages_received_total: u64,
     pub messages_dropped_total: u64,
+    /// The same drops by reason (`queue_full`, `unreachable`, `decode`, `unknown_sender`,
+    /// `oversized`, `inbox_full`, `fault_out`, `fault_in`), so an operator can tell a slow peer
+    /// from a hostile one.
+    pub messages_dropped_by_reason: Vec<(&'static str, u64)>,
     pub leader_changes_total: u64,
 }
 
@@ -145,4 +149,22 @@ pub struct TransferLeadership(pub Option<NodeId>);
 
 impl Message for TransferLeadership {
     type Result = Result<(), ClientError>;
+}
+
+/// Stops the replicator. The answer comes only once the node is fully down: its client requests
+/// failed with [`ClientError::Stopping`], its raft port closed and free to bind again, and every
+/// log batch it had accepted written and synced. A replicator can then be built again from the
+/// same config and data directory in the same process (tests restart nodes this way).
+pub struct Stop;
+
+impl Message for Stop {
+    type Result = ();
+}
+
+/// The cluster layer's test-only fault switch, or `None` unless the config sets
+/// `test_faults = true` (so a production node can never be partitioned through its API).
+pub struct GetFaults;
+
+impl Message for GetFaults {
+    type Result = Option<crate::cluster::Faults>;
 }

@@ -24,8 +24,8 @@ use thiserror::Error;
 use tokio::sync::broadcast;
 
 pub use messages::{
-    Answer, ClientError, Consistency, GetMembers, GetMetrics, GetState, GetStatus, Member, Metrics,
-    NodeStatus, Propose, Read, TransferLeadership,
+    Answer, ClientError, Consistency, GetFaults, GetMembers, GetMetrics, GetState, GetStatus,
+    Member, Metrics, NodeStatus, Propose, Read, Stop, TransferLeadership,
 };
 
 use crate::cluster::{Cluster, ClusterError, ClusterHandle, Envelope, Limits, Outbox};
@@ -92,6 +92,12 @@ pub struct Replicator {
     last_seen: (Role, Term, Option<NodeId>),
     /// The index of this leader's last purge proposal, until it is applied.
     purge_index: Option<raft::Index>,
+    /// Term and vote of the last hard state handed to the writer (the restored one at first).
+    written_term_vote: (Term, Option<NodeId>),
+    /// A commit-only hard state not yet written; see `Replicator::defer_commit_hint`.
+    deferred_hard_state: Option<raft::HardState>,
+    /// Whoever sent [`Stop`], told once `stopped` has released every resource.
+    stop_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Replicator {
@@ -107,6 +113,7 @@ impl Replicator {
         config.node(id)?;
         let mut store = FileStore::open(config.data_dir_for(id), FileStoreOptions::default())?;
         let loaded = store.load()?;
+        let written_term_vote = (loaded.hard_state.term, loaded.hard_state.vote);
         let restored = Restored {
             hard_state: loaded.hard_state,
             prev_index: loaded.prev_index,
@@ -156,6 +163,9 @@ impl Replicator {
             drive_scheduled: false,
             metrics: Metrics::default(),
             purge_index: None,
+            written_term_vote,
+            deferred_hard_state: None,
+            stop_waiters: Vec::new(),
         })
     }
 
@@ -218,6 +228,9 @@ impl Actor for Replicator {
         // Dropping the writer flushes what it holds and joins its thread.
         self.writer = None;
         log::info!("node {}: stopped", self.id);
+        for waiter in self.stop_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
     }
 }
 

@@ -58,9 +58,12 @@ impl Waiters {
                 reply,
             },
         );
-        // An index is proposed again only after a leader change truncated the first one away.
+        // An index is proposed again only after a leader change truncated the first entry from
+        // this node's log. That does not make it lost: another node may still hold it and, as
+        // a later leader, commit it. So its fate is unknown, not "dropped" (which promises the
+        // client it never took effect).
         if let Some(old) = old {
-            let _ = old.reply.send(Err(ClientError::Dropped));
+            let _ = old.reply.send(Err(ClientError::Timeout));
         }
     }
 

@@ -4,7 +4,15 @@
 //! and a `raftkv cluster` supervisor against such a config.
 #![allow(dead_code)]
 
+pub mod checks;
 pub mod cli;
+pub mod client;
+pub mod config;
+pub mod history;
+pub mod inproc;
+pub mod linearizable;
+pub mod txlog;
+pub mod workload;
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -43,13 +51,7 @@ pub struct Cluster {
 
 /// Ports the OS says are free right now (held until all are chosen, so they are distinct).
 pub fn free_ports(count: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..count)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("local addr").port())
-        .collect()
+    config::free_ports(count)
 }
 
 /// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
@@ -81,23 +83,8 @@ impl Cluster {
     /// Writes the config without starting anything.
     pub fn configure(n: u64, extra: &str) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
-        let ports = free_ports(3 * n as usize);
-        let ports: Vec<(u16, u16, u16)> = ports.chunks(3).map(|c| (c[0], c[1], c[2])).collect();
-        let mut text = format!(
-            "[cluster]\ntick_ms = 10\nheartbeat_interval_ms = 30\nelection_timeout_min_ms = 150\n\
-             election_timeout_max_ms = 300\ndata_dir = {:?}\nlog_dir = {:?}\n\
-             max_value_bytes = 65536\nrequest_timeout_ms = 2000\n{extra}\n",
-            dir.path().join("data"),
-            dir.path().join("logs"),
-        );
-        for (i, (raft, http, txt)) in ports.iter().enumerate() {
-            text.push_str(&format!(
-                "\n[[peers]]\nid = {}\nraft = \"127.0.0.1:{raft}\"\nhttp = \"127.0.0.1:{http}\"\ntext = \"127.0.0.1:{txt}\"\n",
-                i + 1
-            ));
-        }
-        let config_path = dir.path().join("cluster.toml");
-        std::fs::write(&config_path, text).expect("write config");
+        let (config_path, ports) = config::write_config(dir.path(), n, extra);
+        let ports = ports.iter().map(|p| (p.raft, p.http, p.text)).collect();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -121,7 +108,7 @@ impl Cluster {
 
     /// Node `id`'s transaction log file.
     pub fn txlog_path(&self, id: u64) -> PathBuf {
-        self.dir.path().join("logs").join(format!("node-{id}.log"))
+        config::txlog_path(self.dir.path(), id)
     }
 
     /// Starts node `id` (it must not be running).
@@ -316,6 +303,111 @@ impl Cluster {
     /// The transaction log lines of node `id` (empty if the file does not exist yet).
     pub fn txlog(&self, id: u64) -> Vec<String> {
         read_lines(&self.txlog_path(id))
+    }
+}
+
+impl Cluster {
+    /// Ids of the nodes this harness runs.
+    pub fn running(&self) -> Vec<u64> {
+        (1..=self.n).filter(|&id| self.is_running(id)).collect()
+    }
+
+    /// `127.0.0.1:<http port>` of every node, node 1 first.
+    pub fn http_addrs(&self) -> Vec<String> {
+        (1..=self.n).map(|id| self.http_addr(id)).collect()
+    }
+
+    /// Waits until a node among `among` leads in a term above `above_term`, and a majority of the
+    /// whole cluster follows it in that term; returns its id and term.
+    pub fn wait_for_leader_above(
+        &self,
+        among: &[u64],
+        above_term: u64,
+        timeout: Duration,
+    ) -> (u64, u64) {
+        wait_for("a leader", timeout, || {
+            let statuses: Vec<serde_json::Value> = self
+                .running()
+                .iter()
+                .filter_map(|&id| self.status(id))
+                .collect();
+            let leader = statuses.iter().find(|s| {
+                s["role"] == "Leader"
+                    && s["term"].as_u64() > Some(above_term)
+                    && s["id"].as_u64().is_some_and(|id| among.contains(&id))
+            })?;
+            let (id, term) = (leader["id"].as_u64()?, leader["term"].as_u64()?);
+            let agreed = statuses
+                .iter()
+                .filter(|s| s["leader"].as_u64() == Some(id) && s["term"].as_u64() == Some(term))
+                .count();
+            (agreed * 2 > self.n as usize).then_some((id, term))
+        })
+    }
+
+    /// Waits until node `id` answers `/v1/status`.
+    pub fn wait_up(&self, id: u64, timeout: Duration) -> serde_json::Value {
+        wait_for(&format!("node {id} to answer"), timeout, || self.status(id))
+    }
+
+    /// Node `id`'s `/v1/state`, without the fields that only say how far it has applied.
+    pub fn state_without_volatile(&self, id: u64) -> Option<serde_json::Value> {
+        let reply = self.request("GET", id, "/v1/state", None).ok()?;
+        if reply.status != 200 {
+            return None;
+        }
+        let mut state = reply.json();
+        let map = state.as_object_mut()?;
+        map.remove("applied_index");
+        map.remove("applied_term");
+        Some(state)
+    }
+
+    /// Waits until nodes `ids` have applied everything they know committed, agree on commit index
+    /// and last log index, and show the same state and transaction log; returns that state.
+    pub fn wait_converged(&self, ids: &[u64], timeout: Duration) -> serde_json::Value {
+        let what = format!("nodes {ids:?} to converge");
+        wait_for(&what, timeout, || {
+            let statuses: Vec<serde_json::Value> = ids
+                .iter()
+                .map(|&id| self.status(id))
+                .collect::<Option<_>>()?;
+            let first = &statuses[0];
+            let same = statuses.iter().all(|s| {
+                s["applied_index"] == first["commit_index"]
+                    && s["commit_index"] == first["commit_index"]
+                    && s["last_log_index"] == first["last_log_index"]
+            });
+            if !same {
+                return None;
+            }
+            let states: Vec<serde_json::Value> = ids
+                .iter()
+                .map(|&id| self.state_without_volatile(id))
+                .collect::<Option<_>>()?;
+            let logs: Vec<Vec<String>> = ids.iter().map(|&id| self.txlog(id)).collect();
+            (states.iter().all(|s| *s == states[0]) && logs.iter().all(|l| *l == logs[0]))
+                .then(|| states[0].clone())
+        })
+    }
+
+    /// Everything node `id` printed so far.
+    pub fn output(&self, id: u64) -> String {
+        std::fs::read_to_string(self.output_path(id)).unwrap_or_default()
+    }
+
+    /// Node `id`'s data directory.
+    pub fn data_dir(&self, id: u64) -> PathBuf {
+        self.dir.path().join("data").join(format!("node-{id}"))
+    }
+}
+
+/// Sets a flag when dropped, so client threads stop even when the test panics.
+pub struct StopOnDrop(pub std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -1,0 +1,157 @@
+//! Fault scenario 2 — repeated leader kills under load (five `raftkv node` processes, ~30 s):
+//! eight clients write and read student records and stacks against random nodes while a timer
+//! SIGKILLs the leader every 5–7 s and restarts the node killed before. Afterwards the
+//! transaction logs, the final state and the clients' history must agree.
+//!
+//! `RAFTKV_FAULT_SECONDS` changes the length of the load (default 30); `RAFTKV_FAULT_SEED` the
+//! seed of the clients and the timer (printed on every run).
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::checks::{
+    acked, assert_acked_writes_survive, assert_stacks_accounted, stacks_of, students_of,
+};
+use common::client::Client;
+use common::history::summary;
+use common::linearizable::{assert_kv_linearizable, assert_stacks_linearizable};
+use common::txlog::assert_prefixes_of_longest;
+use common::workload::{run_mixed_client, Histories, Mix, Tally};
+use common::{Cluster, StopOnDrop};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const BOUND: Duration = Duration::from_secs(15);
+const CLIENTS: u64 = 8;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn repeated_leader_kills_under_load() {
+    let seconds = env_u64("RAFTKV_FAULT_SECONDS", 30);
+    let seed = env_u64("RAFTKV_FAULT_SEED", rand::random::<u32>() as u64);
+    eprintln!("scenario 2: seed {seed} (RAFTKV_FAULT_SEED={seed} replays the choices)");
+    let mut c = Cluster::start(5);
+    let all: Vec<u64> = (1..=5).collect();
+    let (first_leader, _) = c.wait_for_leader_above(&all, 0, BOUND);
+
+    // Six stacks to contend on (few enough for contention, enough to keep each stack's history
+    // small for the checker).
+    let mut setup = Client::new(1, &c.http_addrs(), seed);
+    let stacks: Vec<u64> = (1..=6)
+        .map(|label| {
+            let call = common::client::Call::write(
+                "POST",
+                "/v1/stacks",
+                Some(format!("{{\"label\":{label}}}").into_bytes()),
+            );
+            match setup.perform(&all, &call, BOUND) {
+                common::client::Outcome::Done(r) => r.json()["stack_id"].as_u64().unwrap(),
+                other => panic!("cannot create stack {label}: {other:?}"),
+            }
+        })
+        .collect();
+    let mix = Mix {
+        roll_numbers: 20,
+        stacks,
+    };
+
+    let histories = Histories::new();
+    let tally = Tally::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let guard = StopOnDrop(Arc::clone(&stop));
+    let addrs = c.http_addrs();
+    let mut leaders = vec![first_leader];
+    let mut kills = 0;
+    let mut last_killed: Option<u64> = None;
+    std::thread::scope(|s| {
+        for k in 0..CLIENTS {
+            let client = Client::new(100 + k, &addrs, seed.wrapping_add(k + 1));
+            let (all, mix, histories, tally, stop) = (&all, &mix, &histories, &tally, &stop);
+            s.spawn(move || run_mixed_client(client, all, mix, histories, tally, stop));
+        }
+        // The killer: a timer, part of the workload (not a wait for anything).
+        let mut rng = StdRng::seed_from_u64(seed);
+        let end = Instant::now() + Duration::from_secs(seconds);
+        while !stop.load(Ordering::SeqCst) {
+            let pause = Duration::from_millis(rng.random_range(5000..7000));
+            if Instant::now() + pause > end {
+                std::thread::sleep(end.saturating_duration_since(Instant::now()));
+                break;
+            }
+            std::thread::sleep(pause);
+            let (leader, term) = c.wait_for_leader_above(&c.running(), 0, BOUND);
+            c.kill(leader);
+            kills += 1;
+            if let Some(previous) = last_killed {
+                c.start_node(previous);
+            }
+            last_killed = Some(leader);
+            eprintln!("scenario 2: killed leader {leader} (term {term}) at kill #{kills}");
+            let (next, _) = c.wait_for_leader_above(&c.running(), term, BOUND);
+            leaders.push(next);
+        }
+        drop(guard);
+    });
+
+    // Transaction logs: each a prefix of the longest, even with a node down and one behind.
+    let logs: Vec<(u64, Vec<String>)> = all.iter().map(|&id| (id, c.txlog(id))).collect();
+    assert_prefixes_of_longest(&logs);
+
+    // Bring the last killed node back; every node converges to one state and one log.
+    if let Some(id) = last_killed {
+        c.start_node(id);
+    }
+    let converge_started = Instant::now();
+    let state = c.wait_converged(&all, BOUND);
+    let converged_in = converge_started.elapsed();
+    let longest = assert_prefixes_of_longest(&logs_of(&c, &all));
+
+    let students = histories.students.ops();
+    let stacks = histories.stacks.ops();
+    common::history::dump("scenario2-students", &students);
+    common::history::dump("scenario2-stacks", &stacks);
+    assert_acked_writes_survive(&students, &students_of(&state));
+    let ledger = assert_stacks_accounted(&stacks, &longest, &stacks_of(&state));
+
+    let students_check = assert_kv_linearizable("students", &students);
+    let stacks_check = assert_stacks_linearizable(&stacks);
+
+    let final_term = c.status(1).expect("node 1 answers")["term"]
+        .as_u64()
+        .unwrap();
+    eprintln!(
+        "scenario 2: {seconds} s, {kills} leader kills, leaders in order {leaders:?}, final term \
+         {final_term}; clients: {}; students {} (acked {}), stacks {} (acked {}); {} entries, \
+         {} pushes, {} pops in the log; converged {converged_in:?} after the last restart; \
+         linearizability checked in {students_check:?} (students) and {stacks_check:?} (stacks)",
+        tally.describe(),
+        summary(&students),
+        acked(&students),
+        summary(&stacks),
+        acked(&stacks),
+        longest.len(),
+        ledger.pushed.len(),
+        ledger.popped.len(),
+    );
+    assert!(
+        kills >= (seconds / 7).max(1),
+        "the timer killed {kills} leaders"
+    );
+    assert!(
+        acked(&students) + acked(&stacks) > 100,
+        "too little work got through to mean anything"
+    );
+}
+
+fn logs_of(c: &Cluster, ids: &[u64]) -> Vec<(u64, Vec<String>)> {
+    ids.iter().map(|&id| (id, c.txlog(id))).collect()
+}
