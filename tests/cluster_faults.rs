@@ -54,6 +54,27 @@ async fn the_fault_switch_drops_traffic_both_ways_until_healed() {
     let mut inboxes: Vec<_> = nodes.iter_mut().map(|n| n.take_inbox().unwrap()).collect();
     let faults1 = nodes[0].faults();
     let counters1 = nodes[0].counters();
+    // Frames sent before a peer's connection is up are dropped (Raft resends; this test must
+    // not): wait until node 1 reaches both peers, then start from empty inboxes.
+    for (peer, inbox) in [(2, 1), (3, 2)] {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            nodes[0]
+                .outbox()
+                .send(envelope(peer, 0, "warm-up"))
+                .unwrap();
+            let got = tokio::time::timeout(Duration::from_millis(50), inboxes[inbox].recv()).await;
+            if matches!(got, Ok(Some(_))) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node 1 never reached node {peer}"
+            );
+        }
+        while inboxes[inbox].try_recv().is_ok() {}
+    }
+    let dropped_before = counters1.snapshot().dropped_fault_out;
 
     faults1.block(2).unwrap();
     assert!(faults1.is_blocked(2) && !faults1.is_blocked(3));
@@ -67,7 +88,7 @@ async fn the_fault_switch_drops_traffic_both_ways_until_healed() {
         1
     );
     assert_eq!(recv(&mut inboxes[2]).await, envelope(1, 2, "half"));
-    assert_eq!(counters1.snapshot().dropped_fault_out, 2);
+    assert_eq!(counters1.snapshot().dropped_fault_out - dropped_before, 2);
     // Inbound: node 2's envelope reaches node 1's socket and is dropped there.
     nodes[1].outbox().send(envelope(1, 3, "unheard")).unwrap();
     assert!(eventually(DEADLINE, || counters1.snapshot().dropped_fault_in == 1).await);

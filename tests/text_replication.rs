@@ -30,10 +30,17 @@ fn converged_state(c: &Cluster) -> serde_json::Value {
             })
             .collect::<Option<_>>()?;
         let first = &states[0]["applied_index"];
-        states.iter().all(|s| s["applied_index"] == *first).then_some(states)
+        states
+            .iter()
+            .all(|s| s["applied_index"] == *first)
+            .then_some(states)
     });
     for (id, state) in running.iter().zip(&states) {
-        assert_eq!(*state, states[0], "node {id} differs from node {}", running[0]);
+        assert_eq!(
+            *state, states[0],
+            "node {id} differs from node {}",
+            running[0]
+        );
     }
     states.into_iter().next().expect("running nodes")
 }
@@ -46,11 +53,15 @@ fn expiry_and_versions_agree_on_every_node_across_a_restart_and_a_leader_change(
     let mut t = TextClient::connect(text_port(&c, leader));
     let v_keep = t.set("keep", 0, b"k");
     let v_brief = t.set("brief", 2, b"b");
-    wait_for("the write to reach every node", Duration::from_secs(5), || {
-        (1..=3)
-            .all(|id| applied_index(&c, id) >= Some(v_brief))
-            .then_some(())
-    });
+    wait_for(
+        "the write to reach every node",
+        Duration::from_secs(5),
+        || {
+            (1..=3)
+                .all(|id| applied_index(&c, id) >= Some(v_brief))
+                .then_some(())
+        },
+    );
 
     // One node is down while the key expires; the others purge it.
     c.kill(absent);
