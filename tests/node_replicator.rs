@@ -134,13 +134,14 @@ async fn a_student_put_reaches_all_three_transaction_logs() {
         .await
         .expect("the leader commits");
     assert_eq!(answer.result, ApplyResult::Written);
-    let expected = "student.put roll=7 name=\"Ada\" address=\"1 Main St\" phone=\"555\" -> ok";
+    // The leader's clock stamp (` at=<ms>`) sits between the arguments and the result.
+    let expected = "student.put roll=7 name=\"Ada\" address=\"1 Main St\" phone=\"555\" at=";
     wait_until_applied_everywhere(&c, &[1, 2, 3]).await;
     let logs: Vec<Vec<String>> = (1..=3).map(|id| c.txlog(id)).collect();
     for (i, log) in logs.iter().enumerate() {
         let line = log
             .iter()
-            .find(|l| l.ends_with(expected))
+            .find(|l| l.contains(expected) && l.ends_with(" -> ok"))
             .unwrap_or_else(|| panic!("node {} lacks the put: {log:?}", i + 1));
         assert!(line.starts_with(&format!("{:012} ", answer.index)));
         assert_eq!(*log, logs[0], "node {} differs from node 1", i + 1);
