@@ -123,15 +123,16 @@ impl Cluster {
             .open(self.output_path(id))
             .expect("node output file");
         let err = out.try_clone().expect("clone output file");
-        let child = Command::new(env!("CARGO_BIN_EXE_raftkv"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_raftkv"));
+        command
             .args(["node", "--id", &id.to_string(), "--config"])
             .arg(&self.config_path)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("spawn raftkv node");
+            .stderr(err);
+        die_with_parent(&mut command);
+        let child = command.spawn().expect("spawn raftkv node");
         self.children[id as usize - 1] = Some(child);
     }
 
@@ -399,6 +400,31 @@ impl Cluster {
     /// Node `id`'s data directory.
     pub fn data_dir(&self, id: u64) -> PathBuf {
         self.dir.path().join("data").join(format!("node-{id}"))
+    }
+}
+
+/// Has the kernel SIGKILL the child when the thread that started it ends, so no node outlives
+/// its test even when the test process itself is killed (a CI timeout) and `Drop` never runs.
+/// Nodes are started from the test's own thread, which lives as long as the test.
+fn die_with_parent(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id();
+        // SAFETY: between fork and exec the closure only makes async-signal-safe calls (prctl,
+        // getppid) and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before prctl took effect.
+                if libc::getppid() as u32 != parent {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                Ok(())
+            });
+        }
     }
 }
 
