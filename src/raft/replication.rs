@@ -42,6 +42,10 @@ impl Raft {
             );
             return;
         }
+        if !well_formed(prev_log_index, prev_log_term, &entries) {
+            // Only a broken or hostile peer sends this; appending it would corrupt the log.
+            return;
+        }
         let last_new = prev_log_index + entries.len() as Index;
         // Skip what we already hold: a reordered or duplicated message must not truncate a log that
         // has no conflict (§5.3: delete only on a conflicting entry).
@@ -272,5 +276,66 @@ impl Raft {
             .iter_mut()
             .find(|(id, _)| *id == peer)
             .map(|(_, p)| p)
+    }
+}
+
+/// True if `entries` continue the log right after `(prev_log_index, prev_log_term)`: contiguous
+/// indexes and non-decreasing terms.
+fn well_formed(prev_log_index: Index, prev_log_term: Term, entries: &[Entry]) -> bool {
+    let mut term = prev_log_term;
+    for (expected, e) in (prev_log_index + 1..).zip(entries) {
+        if e.index != expected || e.term < term {
+            return false;
+        }
+        term = e.term;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use rand::{rngs::StdRng, SeedableRng};
+
+    use crate::raft::{Body, Config, Entry, Message, Payload, Raft, Restored};
+
+    fn entry(index: u64, term: u64) -> Entry {
+        Entry {
+            index,
+            term,
+            payload: Payload::Command(Bytes::from_static(b"x")),
+        }
+    }
+
+    fn append(prev: u64, entries: Vec<Entry>, commit: u64) -> Message {
+        Message {
+            term: 2,
+            body: Body::Append {
+                prev_log_index: prev,
+                prev_log_term: if prev == 0 { 0 } else { 1 },
+                entries,
+                leader_commit: commit,
+            },
+        }
+    }
+
+    fn follower() -> Raft {
+        let cfg = Config::new(1, vec![1, 2, 3]);
+        Raft::new(cfg, Restored::default(), Box::new(StdRng::seed_from_u64(1))).unwrap()
+    }
+
+    #[test]
+    fn malformed_or_commit_rewriting_appends_are_dropped_not_obeyed() {
+        let mut r = follower();
+        // Indexes with a gap, and terms that go down: dropped, the log stays empty.
+        r.step(2, append(0, vec![entry(1, 1), entry(3, 1)], 0));
+        r.step(2, append(0, vec![entry(1, 2), entry(2, 1)], 0));
+        assert_eq!(r.log().last_index(), 0);
+        // A valid append commits index 1; a later one rewriting index 1 is dropped.
+        r.step(2, append(0, vec![entry(1, 1), entry(2, 1)], 1));
+        assert_eq!(r.status().commit_index, 1);
+        r.step(2, append(0, vec![entry(1, 2)], 1));
+        assert_eq!(r.log().term(1), Some(1), "a committed entry never changes");
+        assert_eq!(r.log().last_index(), 2);
     }
 }
