@@ -112,6 +112,64 @@ fn key_values(c: &Cluster, cli: &dyn Fn(&[&str]) -> common::cli::Run) {
     assert_eq!(missing.code, 1, "{missing:?}");
     assert_eq!(missing.stderr, "raftkv: key \"mykey\" not found\n");
     assert_eq!(missing.stdout, "");
+
+    versions_ttl_and_cas(cli);
+}
+
+/// `put --ttl`, `get --meta` and `cas`: a swap at the current version wins and prints the new
+/// one; a swap at an old version fails naming the current one; a swap on a missing key fails.
+fn versions_ttl_and_cas(cli: &dyn Fn(&[&str]) -> common::cli::Run) {
+    let meta = |key: &str| -> (String, u64, String) {
+        let out = cli(&["get", key, "--meta"]).ok().to_string();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "key, value, version, expiry:\n{out}");
+        assert_eq!(lines[0], key);
+        let version = lines[2]
+            .strip_prefix("version ")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("a version line:\n{out}"));
+        let expires = lines[3]
+            .strip_prefix("expires_in ")
+            .expect("an expiry line");
+        (lines[1].to_string(), version, expires.to_string())
+    };
+
+    assert_eq!(cli(&["put", "lease", "v1", "--ttl", "300"]).ok(), "OK\n");
+    let (value, v1, expires) = meta("lease");
+    assert_eq!(value, "v1");
+    let secs: u64 = expires.parse().expect("a number of seconds");
+    assert!((1..=300).contains(&secs), "expires in {secs}s");
+
+    let swapped = cli(&["cas", "lease", &v1.to_string(), "v2"]);
+    let v2: u64 = swapped
+        .ok()
+        .strip_prefix("OK ")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("OK and the new version: {swapped:?}"));
+    assert!(
+        v2 > v1,
+        "a version is the index that wrote it: {v2} after {v1}"
+    );
+    // The swap carried no --ttl: the key no longer expires.
+    assert_eq!(meta("lease"), ("v2".to_string(), v2, "never".to_string()));
+
+    let stale = cli(&["cas", "lease", &v1.to_string(), "v3"]);
+    assert_eq!(stale.code, 1, "{stale:?}");
+    assert_eq!(
+        stale.stderr,
+        format!("raftkv: \"lease\" is at version {v2}, not {v1}\n")
+    );
+    assert_eq!(meta("lease").0, "v2", "a failed swap writes nothing");
+
+    let absent = cli(&["cas", "no-such-key", "1", "x"]);
+    assert_eq!(absent.code, 1, "{absent:?}");
+    assert!(absent.stderr.contains("not found"), "{absent:?}");
+
+    let json = cli(&["get", "lease", "--meta", "-w", "json"]);
+    let v: serde_json::Value = serde_json::from_str(json.ok()).expect("JSON output");
+    assert_eq!(v["value"], "v2");
+    assert_eq!(v["version"].as_u64(), Some(v2));
+    assert!(v["expires_in"].is_null(), "{v}");
 }
 
 fn students(cli: &dyn Fn(&[&str]) -> common::cli::Run) {

@@ -87,13 +87,32 @@ pub enum Cmd {
         action: Option<ClusterAction>,
     },
     /// Store VALUE under KEY.
-    Put { key: String, value: String },
+    Put {
+        key: String,
+        value: String,
+        /// Seconds until the key expires (0: never).
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        ttl: u64,
+    },
+    /// Store VALUE under KEY only if KEY is at VERSION (compare-and-swap); otherwise fail and
+    /// name the key's current version.
+    Cas {
+        key: String,
+        version: u64,
+        value: String,
+        /// Seconds until the key expires (0: never).
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        ttl: u64,
+    },
     /// Print KEY and its value.
     Get {
         key: String,
         /// Print only the value, without the key.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "meta")]
         print_value_only: bool,
+        /// Also print the key's version and the seconds until it expires.
+        #[arg(long)]
+        meta: bool,
         #[command(flatten)]
         read: ReadOpts,
     },

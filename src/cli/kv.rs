@@ -1,5 +1,6 @@
-//! `raftkv put|get|del`: the key-value map, etcdctl style.
+//! `raftkv put|cas|get|del`: the key-value map, etcdctl style, with versions and expiry.
 
+use base64::Engine;
 use serde_json::json;
 use ureq::http::Method;
 
@@ -9,19 +10,59 @@ use super::context::{field_u64, with_consistency, Ctx};
 use super::error::CliError;
 use super::output::{self, emit, Table};
 
-/// `raftkv put KEY VALUE`: prints `OK` (simple), like etcdctl.
-pub fn put(ctx: &mut Ctx, key: &str, value: &str) -> Result<(), CliError> {
-    let call = Call::write(Method::PUT, kv_path(key), value.as_bytes());
-    let answer = ctx.json(&call)?;
+/// What a put requires of the key's current version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// Write whatever the key holds.
+    None,
+    /// Compare-and-swap: write only if the key is at this version.
+    Version(u64),
+}
+
+/// `raftkv put KEY VALUE [--ttl S]` prints `OK` (simple), like etcdctl; `raftkv cas KEY VERSION
+/// VALUE [--ttl S]` prints `OK <new version>`, like the text protocol, so a script can chain
+/// swaps. A swap that finds another version fails naming the current one.
+pub fn put(
+    ctx: &mut Ctx,
+    key: &str,
+    value: &str,
+    condition: Condition,
+    ttl_secs: u64,
+) -> Result<(), CliError> {
+    let mut query = Vec::new();
+    if ttl_secs > 0 {
+        query.push(format!("ttl={ttl_secs}"));
+    }
+    if let Condition::Version(version) = condition {
+        query.push(format!("if_version={version}"));
+    }
+    let mut path = kv_path(key);
+    if !query.is_empty() {
+        path = format!("{path}?{}", query.join("&"));
+    }
+    let answer = ctx
+        .client
+        .call(&Call::write(Method::PUT, path, value.as_bytes()))?;
+    if let (409, Condition::Version(expected)) = (answer.status, condition) {
+        if let Some(current) = answer.json().ok().and_then(|v| v["version"].as_u64()) {
+            return Err(CliError::Answered {
+                code: "version_mismatch".to_string(),
+                message: format!("{key:?} is at version {current}, not {expected}"),
+            });
+        }
+    }
+    let answer = answer.success()?.json()?;
+    let version = field_u64(&answer, "version")?;
     let mut table = Table::new(&["KEY", "VERSION", "INDEX"]);
     table.row(vec![
         key.to_string(),
-        field_u64(&answer, "version")?.to_string(),
+        version.to_string(),
         field_u64(&answer, "index")?.to_string(),
     ]);
-    match ctx.format(WriteOut::Simple) {
-        WriteOut::Simple => emit(b"OK\n"),
-        format => output::print(format, &table, &answer),
+    match (ctx.format(WriteOut::Simple), condition) {
+        (WriteOut::Simple, Condition::None) => emit(b"OK\n"),
+        (WriteOut::Simple, Condition::Version(_)) => emit(format!("OK {version}\n").as_bytes()),
+        (format, _) => output::print(format, &table, &answer),
     }
     Ok(())
 }
@@ -52,6 +93,52 @@ pub fn get(
             let mut table = Table::new(&["KEY", "VALUE", "VERSION"]);
             table.row(vec![key.to_string(), value.to_string(), version]);
             let json = json!({ "key": key, "value": value, "version": answer.version });
+            output::print(format, &table, &json);
+        }
+    }
+    Ok(())
+}
+
+/// `raftkv get KEY --meta`: the key, its value, its version and the seconds until it expires
+/// (simple: one per line, the last two as `version N` and `expires_in S|never`).
+pub fn get_meta(ctx: &mut Ctx, key: &str, consistency: ReadConsistency) -> Result<(), CliError> {
+    let path = with_consistency(&format!("{}?meta=true", kv_path(key)), consistency);
+    let answer = ctx.json(&Call::get(path))?;
+    let value = answer["value_base64"]
+        .as_str()
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .ok_or_else(|| CliError::Local(format!("the answer has no base64 value: {answer}")))?;
+    let version = field_u64(&answer, "version")?;
+    let expires_in = answer["expires_in"]
+        .as_u64()
+        .map_or("never".to_string(), |s| s.to_string());
+    match ctx.format(WriteOut::Simple) {
+        WriteOut::Simple => {
+            let mut out = Vec::with_capacity(key.len() + value.len() + 48);
+            out.extend_from_slice(key.as_bytes());
+            out.push(b'\n');
+            out.extend_from_slice(&value);
+            out.extend_from_slice(
+                format!("\nversion {version}\nexpires_in {expires_in}\n").as_bytes(),
+            );
+            emit(&out);
+        }
+        format => {
+            let text = String::from_utf8_lossy(&value);
+            let mut table = Table::new(&["KEY", "VALUE", "VERSION", "EXPIRES IN"]);
+            table.row(vec![
+                key.to_string(),
+                text.to_string(),
+                version.to_string(),
+                expires_in,
+            ]);
+            let json = json!({
+                "key": key,
+                "value": text,
+                "value_base64": answer["value_base64"],
+                "version": version,
+                "expires_in": answer["expires_in"],
+            });
             output::print(format, &table, &json);
         }
     }

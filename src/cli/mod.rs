@@ -66,10 +66,23 @@ fn client_command(command: Cmd, g: GlobalOpts) -> Result<(), CliError> {
     };
     let ctx = &mut ctx;
     match command {
-        Cmd::Put { key, value } => kv::put(ctx, &key, &value),
+        Cmd::Put { key, value, ttl } => kv::put(ctx, &key, &value, kv::Condition::None, ttl),
+        Cmd::Cas {
+            key,
+            version,
+            value,
+            ttl,
+        } => kv::put(ctx, &key, &value, kv::Condition::Version(version), ttl),
+        Cmd::Get {
+            key,
+            print_value_only: _,
+            meta: true,
+            read,
+        } => kv::get_meta(ctx, &key, read.consistency),
         Cmd::Get {
             key,
             print_value_only,
+            meta: false,
             read,
         } => kv::get(ctx, &key, print_value_only, read.consistency),
         Cmd::Del { key } => kv::del(ctx, &key),

@@ -4,7 +4,6 @@
 //! followed through redirects), so a request never pays for a redirect hop or a new connection.
 //! Progress goes to stderr once a second; the summary goes to stdout (`-w json` for scripts).
 
-mod base64;
 mod report;
 mod target;
 mod worker;

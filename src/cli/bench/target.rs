@@ -4,9 +4,12 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use super::base64;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
 use crate::cli::args::{BenchTarget, ReadConsistency};
 use crate::cli::client;
+use crate::cli::context::read_query;
 use crate::cli::endpoints::host_of;
 use crate::cli::error::CliError;
 
@@ -35,7 +38,8 @@ pub struct Wire {
     keys: Vec<String>,
     /// raftkv: the raw value; etcd: the base64 value.
     value: Vec<u8>,
-    read_query: &'static str,
+    /// `?consistency=...` on raftkv reads, or nothing.
+    read_query: String,
     etcd_serializable: bool,
 }
 
@@ -55,18 +59,17 @@ impl Wire {
                 target,
                 keys: names.collect(),
                 value,
-                read_query: match consistency {
-                    ReadConsistency::Linearizable => "",
-                    ReadConsistency::Local => "?consistency=local",
-                    ReadConsistency::Log => "?consistency=log",
+                read_query: match read_query(consistency) {
+                    "" => String::new(),
+                    query => format!("?{query}"),
                 },
                 etcd_serializable: false,
             },
             BenchTarget::Etcd => Wire {
                 target,
-                keys: names.map(|n| base64::encode(n.as_bytes())).collect(),
-                value: base64::encode(&value).into_bytes(),
-                read_query: "",
+                keys: names.map(|n| STANDARD.encode(n.as_bytes())).collect(),
+                value: STANDARD.encode(&value).into_bytes(),
+                read_query: String::new(),
                 etcd_serializable: consistency == ReadConsistency::Local,
             },
         }
