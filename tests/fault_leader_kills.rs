@@ -1,7 +1,9 @@
 //! Fault scenario 2 — repeated leader kills under load (five `raftkv node` processes, ~30 s):
-//! eight clients write and read student records and stacks against random nodes while a timer
-//! SIGKILLs the leader every 5–7 s and restarts the node killed before. Afterwards the
-//! transaction logs, the final state and the clients' history must agree.
+//! eight clients write and read student records, stacks and compare-and-swap registers (`/v1/kv`
+//! keys read with their version, written, and swapped conditional on the version read) against
+//! random nodes while a timer SIGKILLs the leader every 5–7 s and restarts the node killed
+//! before. Afterwards the transaction logs, the final state and the clients' history must agree,
+//! and every version a client was told must name one value.
 //!
 //! `RAFTKV_FAULT_SECONDS` changes the length of the load (default 30: five rounds of 5–7 s, each
 //! ending in a kill); `RAFTKV_FAULT_SEED` the seed of the clients and the timer (printed on every
@@ -14,13 +16,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::checks::{
-    acked, assert_acked_writes_survive, assert_stacks_accounted, stacks_of, students_of,
+    acked, assert_acked_writes_survive, assert_stacks_accounted, kv_of, stacks_of, students_of,
 };
 use common::client::Client;
 use common::history::summary;
+use common::history::KvOut;
 use common::linearizable::{assert_kv_linearizable, assert_stacks_linearizable};
 use common::txlog::assert_prefixes_of_longest;
-use common::workload::{run_mixed_client, Histories, Mix, Tally};
+use common::workload::{run_mixed_client, Histories, Mix, Tally, Versions};
 use common::{Cluster, StopOnDrop};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -64,6 +67,7 @@ fn repeated_leader_kills_under_load() {
     let mix = Mix {
         roll_numbers: 20,
         stacks,
+        registers: (1..=4).map(|r| format!("register-{r}")).collect(),
     };
 
     let histories = Histories::new();
@@ -119,13 +123,25 @@ fn repeated_leader_kills_under_load() {
 
     let students = histories.students.ops();
     let stacks = histories.stacks.ops();
+    let registers = histories.kv.ops();
     common::history::dump("scenario2-students", &students);
     common::history::dump("scenario2-stacks", &stacks);
+    common::history::dump("scenario2-registers", &registers);
     assert_acked_writes_survive(&students, &students_of(&state));
+    assert_acked_writes_survive(&registers, &kv_of(&state));
     let ledger = assert_stacks_accounted(&stacks, &longest, &stacks_of(&state));
+    let versions_seen = histories.versions.assert_one_to_one();
+    assert_final_versions_match_what_clients_saw(&state, &histories.versions);
 
     let students_check = assert_kv_linearizable("students", &students);
     let stacks_check = assert_stacks_linearizable(&stacks);
+    let registers_check = assert_kv_linearizable("registers", &registers);
+    let swaps = |won: bool| {
+        registers
+            .iter()
+            .filter(|op| op.output == Some(KvOut::Swapped(won)))
+            .count()
+    };
 
     let final_term = c.status(1).expect("node 1 answers")["term"]
         .as_u64()
@@ -133,8 +149,10 @@ fn repeated_leader_kills_under_load() {
     eprintln!(
         "scenario 2: {:.1?}, {kills} leader kills, leaders in order {leaders:?}, final term \
          {final_term}; clients: {}; students {} (acked {}), stacks {} (acked {}); {} entries, \
-         {} pushes, {} pops in the log; converged {converged_in:?} after the last restart; \
-         linearizability checked in {students_check:?} (students) and {stacks_check:?} (stacks)",
+         {} pushes, {} pops in the log; registers {} (acked {}, {} swaps won, {} lost, {} \
+         values with versions); converged {converged_in:?} after the last restart; \
+         linearizability checked in {students_check:?} (students), {stacks_check:?} (stacks) \
+         and {registers_check:?} (registers)",
         load,
         tally.describe(),
         summary(&students),
@@ -144,12 +162,35 @@ fn repeated_leader_kills_under_load() {
         longest.len(),
         ledger.pushed.len(),
         ledger.popped.len(),
+        summary(&registers),
+        acked(&registers),
+        swaps(true),
+        swaps(false),
+        versions_seen,
     );
     assert_eq!(kills, rounds, "every round killed a leader");
     assert!(
         acked(&students) + acked(&stacks) > 100,
         "too little work got through to mean anything"
     );
+    assert!(
+        swaps(true) > 0 && swaps(false) > 0,
+        "the registers saw no contention: no swap both won and lost"
+    );
+}
+
+/// Each register's final version is the one clients were told for its final value.
+fn assert_final_versions_match_what_clients_saw(state: &serde_json::Value, versions: &Versions) {
+    for (key, entry) in state["kv"].as_object().expect("kv") {
+        let value = entry["value"].as_str().expect("text value");
+        let version = entry["version"].as_u64().expect("version");
+        if let Some(told) = versions.of(value) {
+            assert_eq!(
+                told, version,
+                "{key} holds {value:?} at version {version}, but a client was told {told}"
+            );
+        }
+    }
 }
 
 fn logs_of(c: &Cluster, ids: &[u64]) -> Vec<(u64, Vec<String>)> {

@@ -17,7 +17,9 @@ use super::txlog::Line;
 /// so it may have taken effect last.
 pub fn assert_acked_writes_survive(history: &[KvOp], final_values: &BTreeMap<String, String>) {
     let mut writes: BTreeMap<&str, Vec<&KvOp>> = BTreeMap::new();
-    for op in history.iter().filter(|op| op.input.is_write()) {
+    // A swap answered "not swapped" wrote nothing.
+    let wrote = |op: &&KvOp| op.input.is_write() && op.output != Some(KvOut::Swapped(false));
+    for op in history.iter().filter(wrote) {
         writes.entry(op.input.key()).or_default().push(op);
     }
     for (key, ops) in &writes {
@@ -30,7 +32,7 @@ pub fn assert_acked_writes_survive(history: &[KvOp], final_values: &BTreeMap<Str
             })
         };
         let produced_by = |op: &KvOp| match (&op.input, fin) {
-            (KvIn::Put { value, .. }, Some(fin)) => value == fin,
+            (KvIn::Put { value, .. } | KvIn::Cas { new: value, .. }, Some(fin)) => value == fin,
             (KvIn::Delete { .. }, None) => true,
             _ => false,
         };
@@ -49,7 +51,7 @@ pub fn assert_acked_writes_survive(history: &[KvOp], final_values: &BTreeMap<Str
                 .get(key.as_str())
                 .is_some_and(|ops| ops.iter().any(|op| matches!(
                     &op.input,
-                    KvIn::Put { value: v, .. } if v == value
+                    KvIn::Put { value: v, .. } | KvIn::Cas { new: v, .. } if v == value
                 ))),
             "key {key} holds {value:?}, which no client wrote"
         );

@@ -225,7 +225,9 @@ impl Client {
             let node = self.random_node(nodes);
             match self.once(node, call) {
                 Attempt::Answer(reply) => match (reply.status, error_code(&reply).as_deref()) {
-                    (200 | 404, _) | (409, Some("stack_empty")) => return Outcome::Done(reply),
+                    (200 | 404, _) | (409, Some("stack_empty" | "version_mismatch")) => {
+                        return Outcome::Done(reply)
+                    }
                     (409, Some("stale_request")) => {
                         panic!("a retry was refused as stale: {call:?} -> {reply:?}")
                     }

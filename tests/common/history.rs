@@ -38,15 +38,32 @@ impl<I, O> Op<I, O> {
 /// A key-value request (students by roll number, or `/v1/kv` keys, both as strings).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum KvIn {
-    Put { key: String, value: String },
-    Get { key: String },
-    Delete { key: String },
+    Put {
+        key: String,
+        value: String,
+    },
+    Get {
+        key: String,
+    },
+    Delete {
+        key: String,
+    },
+    /// A swap conditional on the key's version, recorded by the value that version holds: the
+    /// workload writes unique values, so "at the version I read" is "holds the value I read".
+    Cas {
+        key: String,
+        expected: String,
+        new: String,
+    },
 }
 
 impl KvIn {
     pub fn key(&self) -> &str {
         match self {
-            KvIn::Put { key, .. } | KvIn::Get { key } | KvIn::Delete { key } => key,
+            KvIn::Put { key, .. }
+            | KvIn::Get { key }
+            | KvIn::Delete { key }
+            | KvIn::Cas { key, .. } => key,
         }
     }
 
@@ -64,6 +81,8 @@ pub enum KvOut {
     NotFound,
     /// A get: the value or absent.
     Value(Option<String>),
+    /// A compare-and-swap: whether it wrote.
+    Swapped(bool),
 }
 
 /// A stack request.

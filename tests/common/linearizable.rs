@@ -45,11 +45,17 @@ pub fn kv_history(ops: &[KvOp]) -> Vec<Operation<KvInput<String, String>, KvOutp
                     },
                     KvIn::Get { key } => KvInput::Get { key: key.clone() },
                     KvIn::Delete { key } => KvInput::Delete { key: key.clone() },
+                    KvIn::Cas { key, expected, new } => KvInput::Cas {
+                        key: key.clone(),
+                        expected: Some(expected.clone()),
+                        new: new.clone(),
+                    },
                 },
                 |o| match o {
                     KvOut::Done => KvOutput::Done,
                     KvOut::NotFound => KvOutput::NotFound,
                     KvOut::Value(v) => KvOutput::Value(v.clone()),
+                    KvOut::Swapped(swapped) => KvOutput::Swapped(*swapped),
                 },
             )
         })

@@ -2,8 +2,9 @@
 //! in a history with its outcome.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
@@ -23,6 +24,8 @@ pub struct Histories {
     pub students: Arc<Recorder<KvIn, KvOut>>,
     pub kv: Arc<Recorder<KvIn, KvOut>>,
     pub stacks: Arc<Recorder<StackIn, StackOut>>,
+    /// Which version each register value was seen at.
+    pub versions: Arc<Versions>,
 }
 
 impl Histories {
@@ -32,7 +35,43 @@ impl Histories {
             students: Recorder::new(epoch),
             kv: Recorder::new(epoch),
             stacks: Recorder::new(epoch),
+            versions: Arc::default(),
         }
+    }
+}
+
+/// Every (value, version) pair a client was told, from writes, swaps and reads on any node.
+/// Since each value is written once and a version is the log index of the write, the pairs
+/// must form a one-to-one map: a value seen at two versions, or two values at one version,
+/// means nodes disagree about which entry wrote what.
+#[derive(Default)]
+pub struct Versions(Mutex<BTreeMap<String, u64>>);
+
+impl Versions {
+    fn saw(&self, value: &str, version: u64) {
+        let mut seen = self.0.lock().unwrap();
+        let known = *seen.entry(value.to_string()).or_insert(version);
+        assert_eq!(
+            known, version,
+            "value {value:?} was reported at version {known} and at {version}"
+        );
+    }
+
+    /// The version `value` was reported at, if any client saw it.
+    pub fn of(&self, value: &str) -> Option<u64> {
+        self.0.lock().unwrap().get(value).copied()
+    }
+
+    /// Asserts that no version was reported for two values; returns the number of values seen.
+    pub fn assert_one_to_one(&self) -> usize {
+        let seen = self.0.lock().unwrap();
+        let mut by_version: BTreeMap<u64, &str> = BTreeMap::new();
+        for (value, &version) in seen.iter() {
+            if let Some(other) = by_version.insert(version, value) {
+                panic!("version {version} was reported for {other:?} and for {value:?}");
+            }
+        }
+        seen.len()
     }
 }
 
@@ -238,6 +277,96 @@ pub fn kv_get(c: &mut Client, nodes: &[u64], h: &Histories, t: &Tally, key: &str
     });
 }
 
+/// Reads register `key` with its version (`?meta=true`); records the read and returns what it
+/// saw: the value and the version that wrote it, or `None` (absent or unknown).
+pub fn register_read(
+    c: &mut Client,
+    nodes: &[u64],
+    h: &Histories,
+    t: &Tally,
+    key: &str,
+) -> Option<(String, u64)> {
+    use base64::Engine;
+    let call = Call::get(format!("/v1/kv/{key}?meta=true"));
+    let input = KvIn::Get {
+        key: key.to_string(),
+    };
+    let mut seen = None;
+    record(c, nodes, &h.kv, t, input, call, |r| {
+        status_is(r, &[200, 404], "register read");
+        if r.status == 404 {
+            return KvOut::Value(None);
+        }
+        let meta = r.json();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(meta["value_base64"].as_str().expect("value_base64"))
+            .expect("base64");
+        let value = String::from_utf8(bytes).expect("the workload writes text");
+        let version = meta["version"].as_u64().expect("version");
+        h.versions.saw(&value, version);
+        seen = Some((value.clone(), version));
+        KvOut::Value(Some(value))
+    });
+    seen
+}
+
+/// Writes register `key` unconditionally with a value unique to this client and request.
+pub fn register_write(c: &mut Client, nodes: &[u64], h: &Histories, t: &Tally, key: &str) {
+    let session = c.next_session();
+    let value = format!("c{}-v{}", session.0, session.1);
+    let mut call = Call::write(
+        "PUT",
+        format!("/v1/kv/{key}"),
+        Some(value.clone().into_bytes()),
+    );
+    call.session = Some(session);
+    let input = KvIn::Put {
+        key: key.to_string(),
+        value: value.clone(),
+    };
+    record(c, nodes, &h.kv, t, input, call, |r| {
+        status_is(r, &[200], "register write");
+        h.versions
+            .saw(&value, r.json()["version"].as_u64().expect("version"));
+        KvOut::Done
+    });
+}
+
+/// Reads register `key`, then swaps in a unique value conditional on the version read (a write
+/// if the key is still absent). The swap is recorded as conditional on the value read, which
+/// is the same condition because every value is written once.
+pub fn register_cas(c: &mut Client, nodes: &[u64], h: &Histories, t: &Tally, key: &str) {
+    let Some((expected, version)) = register_read(c, nodes, h, t, key) else {
+        return register_write(c, nodes, h, t, key);
+    };
+    let session = c.next_session();
+    let new = format!("c{}-v{}", session.0, session.1);
+    let mut call = Call::write(
+        "PUT",
+        format!("/v1/kv/{key}?if_version={version}"),
+        Some(new.clone().into_bytes()),
+    );
+    call.session = Some(session);
+    let input = KvIn::Cas {
+        key: key.to_string(),
+        expected,
+        new: new.clone(),
+    };
+    record(c, nodes, &h.kv, t, input, call, |r| {
+        status_is(r, &[200, 409], "register cas");
+        let answer = r.json();
+        let current = answer["version"].as_u64().expect("version");
+        if r.status == 200 {
+            h.versions.saw(&new, current);
+            KvOut::Swapped(true)
+        } else {
+            assert_eq!(answer["error"], "version_mismatch", "register cas: {r:?}");
+            assert_ne!(current, version, "a mismatch names another version: {r:?}");
+            KvOut::Swapped(false)
+        }
+    });
+}
+
 /// One kv request sent once to `node` (redirects followed, no retry), recorded like the others;
 /// returns the HTTP status (`None`: no answer) so a test can assert on it.
 pub fn kv_once(c: &mut Client, node: u64, h: &Histories, input: KvIn) -> (Option<u16>, Duration) {
@@ -253,7 +382,7 @@ pub fn kv_once(c: &mut Client, node: u64, h: &Histories, input: KvIn) -> (Option
             (call, true)
         }
         KvIn::Get { key } => (Call::get(format!("/v1/kv/{key}")), false),
-        KvIn::Delete { .. } => unimplemented!("not used"),
+        KvIn::Delete { .. } | KvIn::Cas { .. } => unimplemented!("not used"),
     };
     let started = std::time::Instant::now();
     let invoked = h.kv.now();
@@ -284,11 +413,13 @@ pub fn kv_once(c: &mut Client, node: u64, h: &Histories, input: KvIn) -> (Option
     (status, elapsed)
 }
 
-/// The scenario-2 mix: students (put, get, delete) and stacks (push, pop, top, size), on few
-/// enough keys and stacks that clients contend.
+/// The scenario-2 mix: students (put, get, delete), stacks (push, pop, top, size) and CAS
+/// registers (read, write, compare-and-swap), on few enough keys and stacks that clients contend.
 pub struct Mix {
     pub roll_numbers: u64,
     pub stacks: Vec<u64>,
+    /// `/v1/kv` keys used as registers.
+    pub registers: Vec<String>,
 }
 
 /// Runs random operations of `mix` against random nodes of `nodes` until `stop` is set.
@@ -305,22 +436,31 @@ pub fn run_mixed_client(
     let _stop_all_if_i_panic = super::StopOnDrop(Arc::clone(stop));
     while !stop.load(Ordering::SeqCst) {
         let dice = c.rng.random_range(0..100);
-        if dice < 45 {
+        if dice < 30 {
             let roll_no = c.rng.random_range(1..=mix.roll_numbers);
             match dice {
-                0..=19 => student_put(&mut c, nodes, h, t, roll_no),
-                20..=37 => student_get(&mut c, nodes, h, t, roll_no),
+                0..=12 => student_put(&mut c, nodes, h, t, roll_no),
+                13..=24 => student_get(&mut c, nodes, h, t, roll_no),
                 _ => student_delete(&mut c, nodes, h, t, roll_no),
             }
-        } else {
+        } else if dice < 70 {
             let stack = mix.stacks[c.rng.random_range(0..mix.stacks.len())];
             match dice {
-                45..=69 => {
+                30..=47 => {
                     stack_push(&mut c, nodes, h, t, stack);
                 }
-                70..=84 => stack_pop(&mut c, nodes, h, t, stack),
-                85..=92 => stack_top(&mut c, nodes, h, t, stack),
+                48..=58 => stack_pop(&mut c, nodes, h, t, stack),
+                59..=64 => stack_top(&mut c, nodes, h, t, stack),
                 _ => stack_size(&mut c, nodes, h, t, stack),
+            }
+        } else {
+            let key = &mix.registers[c.rng.random_range(0..mix.registers.len())];
+            match dice {
+                70..=79 => {
+                    register_read(&mut c, nodes, h, t, key);
+                }
+                80..=86 => register_write(&mut c, nodes, h, t, key),
+                _ => register_cas(&mut c, nodes, h, t, key),
             }
         }
     }
