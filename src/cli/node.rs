@@ -13,7 +13,8 @@ use crate::raft::{NodeId, Role};
 use crate::replicator::{GetStatus, Replicator, TransferLeadership};
 use crate::text::{self, TextContext};
 
-/// Exit code for a node that could not start (bad config, data dir, port in use).
+/// Exit code for a node that could not start (bad config, data dir unusable or locked by another
+/// node, port in use).
 pub const EXIT_START_FAILURE: i32 = 2;
 
 /// Runs node `id` of the cluster described by `config_path` (or the embedded default); returns the
