@@ -1,8 +1,9 @@
-//! The HTTP API of a real cluster: the seeds' curl commands, redirects and errors, and the data
-//! directory's lock against a second node process.
+//! The HTTP API of a real cluster: the seeds' curl commands, redirects and errors, the response
+//! counters in `/metrics`, and the data directory's lock against a second node process.
 
 mod common;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -177,6 +178,67 @@ fn without_a_majority_writes_get_503_and_reads_refuse() {
         c.txlog(1).is_empty(),
         "nothing was applied without a majority"
     );
+}
+
+/// `raftkv_http_responses_total` of node `id`, by (status, error) label.
+fn http_responses(c: &Cluster, id: u64) -> HashMap<(String, String), u64> {
+    let r = c
+        .request("GET", id, "/metrics", None)
+        .expect("node answers");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let label = |line: &str, name: &str| -> String {
+        let start = line.find(&format!("{name}=\"")).expect("label") + name.len() + 2;
+        line[start..]
+            .split('"')
+            .next()
+            .expect("closing quote")
+            .to_string()
+    };
+    r.body
+        .lines()
+        .filter(|l| l.starts_with("raftkv_http_responses_total{"))
+        .map(|l| {
+            let count = l
+                .rsplit(' ')
+                .next()
+                .expect("value")
+                .parse()
+                .expect("a count");
+            ((label(l, "status"), label(l, "error")), count)
+        })
+        .collect()
+}
+
+#[test]
+fn http_responses_are_counted_by_status_and_error_code_in_metrics() {
+    let c = Cluster::start(1);
+    c.wait_for_leader(Duration::from_secs(10));
+    let before = http_responses(&c, 1);
+    let expect = |method: &str, path: &str, body: Option<&[u8]>, status: u16| {
+        let r = c.request(method, 1, path, body).expect("node answers");
+        assert_eq!(r.status, status, "{method} {path}: {}", r.body);
+    };
+    expect("GET", "/v2/nothing", None, 404);
+    expect("DELETE", "/v2/nothing", None, 404);
+    expect("PUT", "/v1/students/8", Some(b"{nope"), 400);
+    expect("GET", "/v1/kv/nokey", None, 404);
+    expect("PUT", "/v1/kv/k", Some(b"v"), 200);
+    // A known path with another method: actix-web's own 405, not an API error.
+    expect("POST", "/metrics", None, 405);
+    let after = http_responses(&c, 1);
+
+    let moved = |status: &str, error: &str| {
+        let key = (status.to_string(), error.to_string());
+        after.get(&key).copied().unwrap_or(0) - before.get(&key).copied().unwrap_or(0)
+    };
+    assert_eq!(moved("404", "unknown_route"), 2, "{after:?}");
+    assert_eq!(moved("400", "bad_request"), 1, "{after:?}");
+    assert_eq!(moved("404", "not_found"), 1, "{after:?}");
+    assert_eq!(moved("405", "other"), 1, "{after:?}");
+    // The PUT, and the first /metrics: a response is counted after its body is rendered.
+    assert_eq!(moved("200", "none"), 2, "{after:?}");
+    let total = |m: &HashMap<_, u64>| m.values().sum::<u64>();
+    assert_eq!(total(&after) - total(&before), 7, "{after:?}");
 }
 
 /// Kills a stray node process if a test fails before it exits on its own.

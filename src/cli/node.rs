@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use actix::prelude::*;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
 use crate::api::{self, ApiState};
@@ -61,10 +62,12 @@ async fn start(
         replicator: replicator.clone(),
         config: Arc::clone(&config),
         id,
+        responses: Arc::default(),
     };
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
+            .wrap(from_fn(api::count_responses))
             .configure(api::routes)
     })
     .workers(2)
