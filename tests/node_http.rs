@@ -1,7 +1,11 @@
-//! The HTTP API of a real 3-node cluster: the seeds' curl commands, redirects and errors.
+//! The HTTP API of a real cluster: the seeds' curl commands, redirects and errors, the response
+//! counters in `/metrics`, and the data directory's lock against a second node process.
 
 mod common;
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::Cluster;
@@ -174,4 +178,150 @@ fn without_a_majority_writes_get_503_and_reads_refuse() {
         c.txlog(1).is_empty(),
         "nothing was applied without a majority"
     );
+}
+
+/// `raftkv_http_responses_total` of node `id`, by (status, error) label.
+fn http_responses(c: &Cluster, id: u64) -> HashMap<(String, String), u64> {
+    let r = c
+        .request("GET", id, "/metrics", None)
+        .expect("node answers");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let label = |line: &str, name: &str| -> String {
+        let start = line.find(&format!("{name}=\"")).expect("label") + name.len() + 2;
+        line[start..]
+            .split('"')
+            .next()
+            .expect("closing quote")
+            .to_string()
+    };
+    r.body
+        .lines()
+        .filter(|l| l.starts_with("raftkv_http_responses_total{"))
+        .map(|l| {
+            let count = l
+                .rsplit(' ')
+                .next()
+                .expect("value")
+                .parse()
+                .expect("a count");
+            ((label(l, "status"), label(l, "error")), count)
+        })
+        .collect()
+}
+
+#[test]
+fn http_responses_are_counted_by_status_and_error_code_in_metrics() {
+    let c = Cluster::start(1);
+    c.wait_for_leader(Duration::from_secs(10));
+    let before = http_responses(&c, 1);
+    let expect = |method: &str, path: &str, body: Option<&[u8]>, status: u16| {
+        let r = c.request(method, 1, path, body).expect("node answers");
+        assert_eq!(r.status, status, "{method} {path}: {}", r.body);
+    };
+    expect("GET", "/v2/nothing", None, 404);
+    expect("DELETE", "/v2/nothing", None, 404);
+    expect("PUT", "/v1/students/8", Some(b"{nope"), 400);
+    expect("GET", "/v1/kv/nokey", None, 404);
+    expect("PUT", "/v1/kv/k", Some(b"v"), 200);
+    // A known path with another method: actix-web's own 405, not an API error.
+    expect("POST", "/metrics", None, 405);
+    let after = http_responses(&c, 1);
+
+    let moved = |status: &str, error: &str| {
+        let key = (status.to_string(), error.to_string());
+        after.get(&key).copied().unwrap_or(0) - before.get(&key).copied().unwrap_or(0)
+    };
+    assert_eq!(moved("404", "unknown_route"), 2, "{after:?}");
+    assert_eq!(moved("400", "bad_request"), 1, "{after:?}");
+    assert_eq!(moved("404", "not_found"), 1, "{after:?}");
+    assert_eq!(moved("405", "other"), 1, "{after:?}");
+    // The PUT, and the first /metrics: a response is counted after its body is rendered.
+    assert_eq!(moved("200", "none"), 2, "{after:?}");
+    let total = |m: &HashMap<_, u64>| m.values().sum::<u64>();
+    assert_eq!(total(&after) - total(&before), 7, "{after:?}");
+}
+
+/// Kills a stray node process if a test fails before it exits on its own.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A copy of `config` in which node `id` listens on fresh ports but keeps its data and log dirs:
+/// only the data directory's lock can stop a second node started with it.
+fn config_with_new_ports(c: &Cluster, id: u64, dir: &Path) -> PathBuf {
+    let mut text = std::fs::read_to_string(&c.config_path).expect("read the config");
+    let (raft, http, tcp) = c.ports[id as usize - 1];
+    for (old, new) in [raft, http, tcp].into_iter().zip(common::free_ports(3)) {
+        let (old, new) = (
+            format!("\"127.0.0.1:{old}\""),
+            format!("\"127.0.0.1:{new}\""),
+        );
+        assert_eq!(text.matches(&old).count(), 1, "{old} in {text}");
+        text = text.replace(&old, &new);
+    }
+    let path = dir.join("same-data-other-ports.toml");
+    std::fs::write(&path, text).expect("write the config copy");
+    path
+}
+
+#[test]
+fn a_second_node_on_a_data_dir_in_use_refuses_to_start_and_the_first_keeps_serving() {
+    let mut c = Cluster::start(1);
+    c.wait_for_leader(Duration::from_secs(10));
+    let r = c.request("PUT", 1, "/v1/kv/k", Some(b"v")).unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = config_with_new_ports(&c, 1, copy_dir.path());
+    let second = Command::new(env!("CARGO_BIN_EXE_raftkv"))
+        .args(["node", "--id", "1", "--config"])
+        .arg(&copy)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn a second raftkv node");
+    let mut second = KillOnDrop(second);
+    let status = common::wait_for("the second node to exit", Duration::from_secs(10), || {
+        second.0.try_wait().expect("try_wait")
+    });
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(second.0.stderr.as_mut().expect("piped stderr"), &mut stderr)
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "the could-not-start code; stderr: {stderr}"
+    );
+    let holder: u32 = std::fs::read_to_string(c.data_dir(1).join("LOCK"))
+        .expect("the lock file")
+        .trim()
+        .parse()
+        .expect("the holder's pid");
+    assert_ne!(holder, std::process::id());
+    let data_dir = c.data_dir(1).display().to_string();
+    assert!(
+        stderr.lines().count() == 1
+            && stderr.contains(&data_dir)
+            && stderr.contains(&format!("another process (pid {holder}) holds it")),
+        "{stderr}"
+    );
+
+    // The first node never noticed: it still reads and writes.
+    let r = c.request("GET", 1, "/v1/kv/k", None).unwrap();
+    assert_eq!((r.status, r.body.as_str()), (200, "v"));
+    let r = c.request("PUT", 1, "/v1/kv/k2", Some(b"v2")).unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // SIGKILL leaves the lock file behind, but not the lock: the node restarts on its data.
+    c.restart(1);
+    c.wait_for_leader(Duration::from_secs(10));
+    let r = c.request("GET", 1, "/v1/kv/k2", None).unwrap();
+    assert_eq!((r.status, r.body.as_str()), (200, "v2"));
 }

@@ -1,5 +1,5 @@
-//! `FileStore` alone: recovery from torn tails, refusal of corrupt middles, directory handling,
-//! interrupted truncations, and a model check of random write/truncate/reopen sequences.
+//! `FileStore` alone: recovery from torn tails, refusal of corrupt middles, directory handling and
+//! locking, interrupted truncations, and a model check of random write/truncate/reopen sequences.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -237,6 +237,63 @@ fn a_data_directory_that_is_a_file_is_a_clear_error() {
     assert!(
         message.contains("data directory") && message.contains("not a directory"),
         "{message}"
+    );
+}
+
+#[test]
+fn a_second_open_of_a_directory_in_use_fails_until_the_first_store_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = open(dir.path()).unwrap();
+    first.write(None, &entries(1, 3, 1)).unwrap();
+    first.sync().unwrap();
+    match open(dir.path()) {
+        Err(StorageError::Locked {
+            dir: locked,
+            holder_pid,
+        }) => {
+            assert_eq!(locked, dir.path());
+            assert_eq!(holder_pid, Some(std::process::id()));
+            let message = StorageError::Locked {
+                dir: locked,
+                holder_pid,
+            }
+            .to_string();
+            assert!(
+                message.contains(&dir.path().display().to_string())
+                    && message.contains(&format!("pid {}", std::process::id())),
+                "{message}"
+            );
+        }
+        Err(other) => panic!("expected a lock error, got {other}"),
+        Ok(_) => panic!("a second store opened a directory in use"),
+    }
+    // The refused open touched nothing: the first store keeps writing.
+    first.write(None, &entries(4, 4, 1)).unwrap();
+    first.sync().unwrap();
+    drop(first);
+    assert_eq!(
+        open(dir.path()).unwrap().load().unwrap().entries,
+        entries(1, 4, 1)
+    );
+}
+
+#[test]
+fn a_lock_file_left_by_a_dead_process_does_not_block_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 2);
+    // What a SIGKILLed node leaves: its pid in the file, but no lock (the kernel dropped it).
+    fs::write(dir.path().join("LOCK"), b"999999\n").unwrap();
+    let store = open(dir.path()).unwrap();
+    assert_eq!(
+        fs::read_to_string(dir.path().join("LOCK")).unwrap(),
+        format!("{}\n", std::process::id()),
+        "the new holder writes its own pid"
+    );
+    drop(store);
+    assert_eq!(
+        fs::read_to_string(dir.path().join("LOCK")).unwrap(),
+        "",
+        "a clean close leaves no pid behind"
     );
 }
 

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::{ApiError, ApiState};
+use super::{ApiError, ApiState, ResponseCounters};
 use crate::replicator::{GetFaults, GetMembers, GetMetrics, GetState, GetStatus, Metrics};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -69,11 +69,11 @@ async fn metrics(st: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let m = st.replicator.send(GetMetrics).await.map_err(stopping)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(prometheus_text(st.id, &m)))
+        .body(prometheus_text(st.id, &m, &st.responses)))
 }
 
 /// Renders metrics in the Prometheus text exposition format.
-fn prometheus_text(id: u64, m: &Metrics) -> String {
+fn prometheus_text(id: u64, m: &Metrics, responses: &ResponseCounters) -> String {
     let mut s = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
         let _ = writeln!(s, "# HELP raftkv_{name} {help}");
@@ -175,5 +175,6 @@ fn prometheus_text(id: u64, m: &Metrics) -> String {
         "raftkv_fsync_latency_us_count{{node=\"{id}\"}} {}",
         m.fsync_total
     );
+    responses.render(id, &mut s);
     s
 }

@@ -40,8 +40,26 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// Every value of [`ApiError::code`]: the fixed `error` labels of the response counters.
+pub(super) const CODES: [&str; 13] = [
+    "bad_request",
+    "too_large",
+    "not_found",
+    "unknown_route",
+    "stack_empty",
+    "version_mismatch",
+    "stale_request",
+    "not_leader",
+    "no_leader",
+    "timeout",
+    "unavailable",
+    "busy",
+    "internal",
+];
+
 impl ApiError {
-    fn code(&self) -> &'static str {
+    /// The `error` field of the JSON body. Invariant: one of [`CODES`].
+    pub(super) fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::TooLarge { .. } => "too_large",
@@ -123,5 +141,38 @@ impl ResponseError for ApiError {
             _ => {}
         }
         builder.json(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The response counters file an error under its code; a code missing from `CODES` would be
+    /// counted as `other`.
+    #[test]
+    fn every_error_code_is_one_of_the_counter_labels() {
+        let all = [
+            ApiError::BadRequest(String::new()),
+            ApiError::TooLarge { got: 2, limit: 1 },
+            ApiError::NotFound(String::new()),
+            ApiError::UnknownRoute {
+                method: "GET".into(),
+                path: "/".into(),
+            },
+            ApiError::StackEmpty,
+            ApiError::VersionMismatch { version: 1 },
+            ApiError::StaleSession,
+            ApiError::Redirect {
+                location: "http://127.0.0.1:1/".into(),
+            },
+            ApiError::NoLeader,
+            ApiError::Timeout,
+            ApiError::Unavailable(String::new()),
+            ApiError::Busy(String::new()),
+            ApiError::Internal(String::new()),
+        ];
+        let codes: Vec<&str> = all.iter().map(ApiError::code).collect();
+        assert_eq!(codes, CODES);
     }
 }

@@ -7,6 +7,7 @@ mod admin;
 mod error;
 mod kv;
 mod legacy;
+mod responses;
 mod stacks;
 mod students;
 
@@ -19,6 +20,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 
 pub use error::ApiError;
+pub use responses::{count_responses, ResponseCounters};
 
 use crate::config::Config;
 use crate::raft::NodeId;
@@ -31,9 +33,12 @@ pub struct ApiState {
     pub replicator: Addr<Replicator>,
     pub config: Arc<Config>,
     pub id: NodeId,
+    /// Filled by [`count_responses`], shown by `/metrics`; shared by every HTTP worker.
+    pub responses: Arc<ResponseCounters>,
 }
 
-/// Registers every route; unknown routes answer 404 with a JSON error.
+/// Registers every route; unknown routes answer 404 with a JSON error. Wrap the app in
+/// `actix_web::middleware::from_fn(count_responses)` to count its responses for `/metrics`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     kv::routes(cfg);
     students::routes(cfg);

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use actix::prelude::*;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
 use crate::api::{self, ApiState};
@@ -13,7 +14,8 @@ use crate::raft::{NodeId, Role};
 use crate::replicator::{GetStatus, Replicator, TransferLeadership};
 use crate::text::{self, TextContext};
 
-/// Exit code for a node that could not start (bad config, data dir, port in use).
+/// Exit code for a node that could not start (bad config, data dir unusable or locked by another
+/// node, port in use).
 pub const EXIT_START_FAILURE: i32 = 2;
 
 /// Runs node `id` of the cluster described by `config_path` (or the embedded default); returns the
@@ -60,10 +62,12 @@ async fn start(
         replicator: replicator.clone(),
         config: Arc::clone(&config),
         id,
+        responses: Arc::default(),
     };
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
+            .wrap(from_fn(api::count_responses))
             .configure(api::routes)
     })
     .workers(2)

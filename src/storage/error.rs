@@ -1,5 +1,6 @@
 //! The ways storage can fail. All are environmental failures that stop the node, except
-//! `RecordTooLarge`, which rejects one write and leaves the store usable.
+//! `RecordTooLarge`, which rejects one write and leaves the store usable, and `Locked`, which
+//! refuses to open a directory another store is using.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,18 @@ pub enum StorageError {
         "the log store failed earlier and refuses further work (first failure: {first_failure})"
     )]
     Failed { first_failure: String },
+    /// Another store holds the data directory's lock: another `raftkv node` process (or another
+    /// store in this one) is using it, and a second writer would corrupt the log.
+    #[error(
+        "data directory {} is locked: {}",
+        .dir.display(),
+        holder_text(*.holder_pid)
+    )]
+    Locked {
+        dir: PathBuf,
+        /// The pid written into the lock file by the holder, if it has written one.
+        holder_pid: Option<u32>,
+    },
     /// The store's options are out of range.
     #[error("invalid storage options: {0}")]
     InvalidOptions(String),
@@ -59,5 +72,16 @@ impl StorageError {
             offset,
             reason: reason.into(),
         }
+    }
+}
+
+/// Who holds a lock, for [`StorageError::Locked`]'s message.
+fn holder_text(holder_pid: Option<u32>) -> String {
+    match holder_pid {
+        Some(pid) if pid == std::process::id() => {
+            format!("another store in this process (pid {pid}) holds it")
+        }
+        Some(pid) => format!("another process (pid {pid}) holds it"),
+        None => "another process holds it".to_string(),
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::StorageError;
 use super::intent;
+use super::lock::DirLock;
 use super::record;
 use super::recovery::{self, Position, Scanned, Slot};
 use super::segment::{sync_dir, SegmentFile};
@@ -64,12 +65,19 @@ pub struct FileStore {
     sync_count: u64,
     /// Reused encoding buffer: one `write_all` per batch.
     buf: Vec<u8>,
+    /// Declared last: fields drop in order, so every file is closed before another store may open
+    /// the directory.
+    _lock: DirLock,
 }
 
 impl FileStore {
     /// Opens (creating if needed) the log in `dir` and recovers it: a torn tail is dropped with a
     /// warning, an interrupted truncation is finished, any other damage is an error naming the file
     /// and byte offset.
+    ///
+    /// The store holds an exclusive lock on `dir` (the file `LOCK`) until it is dropped; while it
+    /// does, opening `dir` again — from any process, this one included — fails with
+    /// [`StorageError::Locked`].
     pub fn open(
         dir: impl Into<PathBuf>,
         options: FileStoreOptions,
@@ -82,6 +90,9 @@ impl FileStore {
             return Err(StorageError::InvalidOptions(format!("{options:?}")));
         }
         ensure_dir(&dir)?;
+        // Crucial: before recovery, which cuts torn tails and finishes truncations — both wrong
+        // while another process is appending.
+        let lock = DirLock::acquire(&dir)?;
         let intent = intent::read(&dir)?;
         let scanned = recovery::scan_dir(&dir, options.record_bytes_max)?;
         if let (Some(torn), Some(last)) = (&scanned.torn_tail, scanned.segments.last()) {
@@ -118,6 +129,7 @@ impl FileStore {
             failure: None,
             sync_count: 0,
             buf: Vec::new(),
+            _lock: lock,
         };
         if let Some(intent) = intent {
             store.finish_truncation(intent)?;

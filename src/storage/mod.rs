@@ -6,9 +6,10 @@
 //!
 //! # File format
 //!
-//! A data directory holds segment files `wal-<first index, 20 digits>.log`, each named after the
-//! first entry it holds or will hold; segment `k + 1` starts right after the last entry of segment
-//! `k`. A segment is a sequence of records, all integers little-endian:
+//! A data directory holds a file `LOCK` (see below) and segment files
+//! `wal-<first index, 20 digits>.log`, each named after the first entry it holds or will hold;
+//! segment `k + 1` starts right after the last entry of segment `k`. A segment is a sequence of
+//! records, all integers little-endian:
 //!
 //! ```text
 //! record      = crc: u32 | len: u32 | type: u8 | body: [u8; len]
@@ -26,6 +27,13 @@
 //! hard-state record, the hard state is first saved in `truncate.intent` and written again after
 //! the cut; an intent found at startup means that sequence was interrupted, and it is finished.
 //!
+//! # One writer per directory
+//!
+//! [`FileStore::open`] takes an exclusive `flock` on `LOCK` and holds it until the store is
+//! dropped; the file holds the holder's pid. A second open of the directory, from any process,
+//! fails with [`StorageError::Locked`] instead of appending to the same segments. The kernel
+//! releases the lock when the process dies, so a crashed node restarts without cleanup.
+//!
 //! # Recovery rule
 //!
 //! Segments are read in order. Entries must be contiguous across records and segments (a gap is
@@ -39,6 +47,7 @@ mod error;
 mod file;
 mod group_commit;
 mod intent;
+mod lock;
 mod mem;
 mod record;
 mod recovery;
