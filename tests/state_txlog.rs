@@ -328,3 +328,17 @@ fn a_failed_write_is_reported_and_every_later_flush_fails() {
     );
     assert!(matches!(log.flush(), Err(TxLogError::Failed { .. })));
 }
+
+#[test]
+fn a_second_open_of_the_same_file_is_refused_until_the_first_is_closed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = TxLog::open(dir.path(), 5).expect("open");
+    match TxLog::open(dir.path(), 5) {
+        Err(TxLogError::Locked { path }) => assert_eq!(path, dir.path().join("node-5.log")),
+        other => panic!("expected the file to be locked, got {other:?}"),
+    }
+    // Another node's file in the same directory is its own.
+    let other_node = TxLog::open(dir.path(), 6).expect("open node 6's log");
+    drop((first, other_node));
+    TxLog::open(dir.path(), 5).expect("reopen after close");
+}

@@ -129,12 +129,8 @@ impl Replicator {
         )?;
         let state = StateMachine::new(StateConfig::default())
             .map_err(|e| NodeError::State(e.to_string()))?;
-        // Two writers of one transaction log would interleave lines. The data directory's lock,
-        // taken by `FileStore::open` above, already rules that out: a second node with this config
-        // and id stops at the lock before it gets here, and this one writes the file only while it
-        // holds the lock (each applied batch is flushed at once; nothing is applied after `stopped`
-        // drops the store). Only two configs that give node `id` different data dirs but one log
-        // dir could still share the file.
+        // Two writers of one transaction log would interleave lines: the file has its own lock,
+        // for configs that give node `id` different data dirs but one log dir.
         let txlog = TxLog::open(&config.cluster().log_dir, id)?;
         let mut cluster = Cluster::start(id, &config.raft_addrs()?, Limits::default())?;
         let outbox = cluster.outbox();

@@ -43,6 +43,13 @@ pub enum TxLogError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Another open transaction log (in this process or another) holds the file: two nodes
+    /// configured with the same id and log directory.
+    #[error("transaction log {} is in use by another node (same id and log_dir?)", path.display())]
+    Locked {
+        /// The transaction log file.
+        path: PathBuf,
+    },
     /// An earlier write failed, so the file may end in part of a batch; nothing more is written.
     #[error("transaction log {}: an earlier write failed", path.display())]
     Failed {
@@ -93,6 +100,12 @@ impl<W: Write> TxLog<W> {
             .create(true)
             .open(&path)
             .map_err(io_err)?;
+        // Before the scan, which may cut the file: a second writer would interleave lines. The
+        // data-dir lock does not cover this when two configs share a log_dir but not a data_dir.
+        lock_exclusive(&file).map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock => TxLogError::Locked { path: path.clone() },
+            _ => io_err(e),
+        })?;
         let scan = recover::scan(&path, &file)?;
         if scan.torn_len > 0 {
             log::warn!(
@@ -179,5 +192,16 @@ impl<W: Write> Drop for TxLog<W> {
                 log::error!("{e}");
             }
         }
+    }
+}
+
+/// An exclusive `flock` on `file` without waiting, held until the descriptor is closed (on drop,
+/// or by the kernel when the process dies, so a killed node restarts without cleanup).
+fn lock_exclusive(file: &File) -> io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock takes a descriptor `file` owns for the whole call; it touches no memory.
+    match unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
     }
 }
