@@ -246,26 +246,6 @@ pub fn stack_size(c: &mut Client, nodes: &[u64], h: &Histories, t: &Tally, stack
     });
 }
 
-/// Puts `/v1/kv/{key}` = a value unique to this client and request.
-pub fn kv_put(c: &mut Client, nodes: &[u64], h: &Histories, t: &Tally, key: &str) {
-    let session = c.next_session();
-    let value = format!("c{}-v{}", session.0, session.1);
-    let mut call = Call::write(
-        "PUT",
-        format!("/v1/kv/{key}"),
-        Some(value.clone().into_bytes()),
-    );
-    call.session = Some(session);
-    let input = KvIn::Put {
-        key: key.to_string(),
-        value,
-    };
-    record(c, nodes, &h.kv, t, input, call, |r| {
-        status_is(r, &[200], "kv put");
-        KvOut::Done
-    });
-}
-
 pub fn kv_get(c: &mut Client, nodes: &[u64], h: &Histories, t: &Tally, key: &str) {
     let call = Call::get(format!("/v1/kv/{key}"));
     let input = KvIn::Get {
@@ -310,8 +290,9 @@ pub fn register_read(
     seen
 }
 
-/// Writes register `key` unconditionally with a value unique to this client and request.
-pub fn register_write(c: &mut Client, nodes: &[u64], h: &Histories, t: &Tally, key: &str) {
+/// Puts `/v1/kv/{key}` = a value unique to this client and request, and notes the version the
+/// answer names.
+pub fn kv_put(c: &mut Client, nodes: &[u64], h: &Histories, t: &Tally, key: &str) {
     let session = c.next_session();
     let value = format!("c{}-v{}", session.0, session.1);
     let mut call = Call::write(
@@ -325,7 +306,7 @@ pub fn register_write(c: &mut Client, nodes: &[u64], h: &Histories, t: &Tally, k
         value: value.clone(),
     };
     record(c, nodes, &h.kv, t, input, call, |r| {
-        status_is(r, &[200], "register write");
+        status_is(r, &[200], "kv put");
         h.versions
             .saw(&value, r.json()["version"].as_u64().expect("version"));
         KvOut::Done
@@ -337,7 +318,7 @@ pub fn register_write(c: &mut Client, nodes: &[u64], h: &Histories, t: &Tally, k
 /// is the same condition because every value is written once.
 pub fn register_cas(c: &mut Client, nodes: &[u64], h: &Histories, t: &Tally, key: &str) {
     let Some((expected, version)) = register_read(c, nodes, h, t, key) else {
-        return register_write(c, nodes, h, t, key);
+        return kv_put(c, nodes, h, t, key);
     };
     let session = c.next_session();
     let new = format!("c{}-v{}", session.0, session.1);
@@ -459,7 +440,7 @@ pub fn run_mixed_client(
                 70..=79 => {
                     register_read(&mut c, nodes, h, t, key);
                 }
-                80..=86 => register_write(&mut c, nodes, h, t, key),
+                80..=86 => kv_put(&mut c, nodes, h, t, key),
                 _ => register_cas(&mut c, nodes, h, t, key),
             }
         }
