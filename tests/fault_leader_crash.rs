@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{wait_for, Cluster};
+use common::{wait_for, without_volatile, Cluster};
 
 /// Bounds every wait; a healthy run needs well under a second for each.
 const BOUND: Duration = Duration::from_secs(10);
@@ -75,6 +75,19 @@ fn leader_crash_and_return() {
             == 2,
         "both puts in the old leader's transaction log: {log:#?}"
     );
+    // Each node's state-machine file, rewritten within a second of a change, shows the same
+    // state as the others (and as /v1/state) for a person to compare by eye.
+    let files = wait_for("identical state-machine files", BOUND, || {
+        let files: Vec<String> = all
+            .iter()
+            .map(|&id| std::fs::read_to_string(c.state_file_path(id)).unwrap_or_default())
+            .collect();
+        let shows_state = |text: &String| {
+            serde_json::from_str(text).is_ok_and(|file| without_volatile(file) == state)
+        };
+        (files.iter().all(shows_state) && files.windows(2).all(|w| w[0] == w[1])).then_some(files)
+    });
+    assert!(files[0].contains("\"x\""), "{}", files[0]);
     eprintln!(
         "scenario 1: leader {old_leader} (term {old_term}) killed; node {new_leader} led in term \
          {new_term} after {failover:?}; old leader caught up {caught_up:?} after restart"

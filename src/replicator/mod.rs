@@ -10,6 +10,7 @@ mod drive;
 mod expiry;
 mod handlers;
 mod messages;
+mod state_file;
 mod waiters;
 
 use std::collections::VecDeque;
@@ -27,6 +28,7 @@ pub use messages::{
     Answer, ClientError, Consistency, GetFaults, GetMembers, GetMetrics, GetState, GetStatus,
     Member, Metrics, NodeStatus, Propose, Read, Stop, TransferLeadership,
 };
+pub use state_file::state_file_path;
 
 use crate::cluster::{Cluster, ClusterError, ClusterHandle, Envelope, Limits, Outbox};
 use crate::config::{Config, ConfigError};
@@ -98,6 +100,8 @@ pub struct Replicator {
     deferred_hard_state: Option<raft::HardState>,
     /// Whoever sent [`Stop`], told once `stopped` has released every resource.
     stop_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
+    /// The applied index the state-machine file shows, once written.
+    state_file_applied: Option<raft::Index>,
 }
 
 impl Replicator {
@@ -168,6 +172,7 @@ impl Replicator {
             written_term_vote,
             deferred_hard_state: None,
             stop_waiters: Vec::new(),
+            state_file_applied: None,
         })
     }
 
@@ -221,6 +226,9 @@ impl Actor for Replicator {
         ctx.run_interval(expiry::PURGE_CHECK_INTERVAL, |act, ctx| {
             act.maybe_purge(ctx)
         });
+        ctx.run_interval(state_file::STATE_FILE_INTERVAL, |act, _| {
+            act.write_state_file()
+        });
         log::info!("node {}: started", self.id);
     }
 
@@ -229,6 +237,7 @@ impl Actor for Replicator {
         self.cluster.shutdown();
         // Dropping the writer flushes what it holds and joins its thread.
         self.writer = None;
+        self.write_state_file();
         log::info!("node {}: stopped", self.id);
         for waiter in self.stop_waiters.drain(..) {
             let _ = waiter.send(());

@@ -111,6 +111,11 @@ impl Cluster {
         config::txlog_path(self.dir.path(), id)
     }
 
+    /// Node `id`'s state-machine file (beside its transaction log).
+    pub fn state_file_path(&self, id: u64) -> PathBuf {
+        config::txlog_path(self.dir.path(), id).with_extension("state.json")
+    }
+
     /// Starts node `id` (it must not be running).
     pub fn start_node(&mut self, id: u64) {
         assert!(
@@ -357,11 +362,7 @@ impl Cluster {
         if reply.status != 200 {
             return None;
         }
-        let mut state = reply.json();
-        let map = state.as_object_mut()?;
-        map.remove("applied_index");
-        map.remove("applied_term");
-        Some(state)
+        Some(without_volatile(reply.json()))
     }
 
     /// Waits until nodes `ids` have applied everything they know committed, agree on commit index
@@ -460,4 +461,14 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// A `/v1/state` JSON without what differs between nodes that applied the same commands: the
+/// applied index and term (a node may have applied a later no-op).
+pub fn without_volatile(mut state: serde_json::Value) -> serde_json::Value {
+    if let Some(map) = state.as_object_mut() {
+        map.remove("applied_index");
+        map.remove("applied_term");
+    }
+    state
 }
