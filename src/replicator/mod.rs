@@ -100,8 +100,8 @@ pub struct Replicator {
     deferred_hard_state: Option<raft::HardState>,
     /// Whoever sent [`Stop`], told once `stopped` has released every resource.
     stop_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
-    /// The applied index the state-machine file shows, once written.
-    state_file_applied: Option<raft::Index>,
+    /// The state-machine file's progress.
+    state_file: state_file::StateFile,
 }
 
 impl Replicator {
@@ -172,7 +172,7 @@ impl Replicator {
             written_term_vote,
             deferred_hard_state: None,
             stop_waiters: Vec::new(),
-            state_file_applied: None,
+            state_file: Default::default(),
         })
     }
 
@@ -237,7 +237,7 @@ impl Actor for Replicator {
         self.cluster.shutdown();
         // Dropping the writer flushes what it holds and joins its thread.
         self.writer = None;
-        self.write_state_file();
+        self.write_state_file_now();
         log::info!("node {}: stopped", self.id);
         for waiter in self.stop_waiters.drain(..) {
             let _ = waiter.send(());
