@@ -326,6 +326,27 @@ struct Reply {
     answer: Answer,
 }
 
+/// GETs `url`, or POSTs `post_body` to it; the 200 answer's JSON.
+pub fn fetch_json(
+    agent: &ureq::Agent,
+    url: &str,
+    post_body: Option<&[u8]>,
+) -> Result<serde_json::Value, String> {
+    let result = match post_body {
+        Some(b) => agent.post(url).send(b),
+        None => agent.get(url).call(),
+    };
+    let mut response = result.map_err(|e| describe(&e).0)?;
+    if response.status() != 200 {
+        return Err(format!("answered {}", response.status()));
+    }
+    let body = response
+        .body_mut()
+        .read_to_vec()
+        .map_err(|e| describe(&e).0)?;
+    serde_json::from_slice(&body).map_err(|e| format!("invalid JSON: {e}"))
+}
+
 /// A keep-alive agent that returns every status as a response and never follows redirects itself.
 pub fn agent(timeout: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()

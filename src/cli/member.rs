@@ -137,18 +137,7 @@ fn statuses(addrs: &[String]) -> Vec<Status> {
 }
 
 fn status_of(agent: &ureq::Agent, addr: &str) -> Status {
-    let mut response = agent
-        .get(&format!("http://{addr}/v1/status"))
-        .call()
-        .map_err(|e| client::describe(&e).0)?;
-    if response.status() != 200 {
-        return Err(format!("answered {}", response.status()));
-    }
-    let body = response
-        .body_mut()
-        .read_to_vec()
-        .map_err(|e| client::describe(&e).0)?;
-    serde_json::from_slice(&body).map_err(|e| format!("bad status: {e}"))
+    client::fetch_json(agent, &format!("http://{addr}/v1/status"), None)
 }
 
 /// The node that says it leads, in the highest term if several do (a deposed leader may not know).

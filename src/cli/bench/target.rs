@@ -154,7 +154,7 @@ pub fn discover_leader(target: BenchTarget, endpoints: &[String]) -> Result<Stri
 
 /// The leader's http address according to `endpoint`'s member list.
 fn raftkv_leader(agent: &ureq::Agent, endpoint: &str) -> Result<Option<String>, String> {
-    let members = get_json(agent, &format!("http://{endpoint}/v1/members"), None)?;
+    let members = client::fetch_json(agent, &format!("http://{endpoint}/v1/members"), None)?;
     Ok(members.as_array().and_then(|list| {
         list.iter()
             .find(|m| m["role"] == "leader")
@@ -171,12 +171,12 @@ fn etcd_leader(
     endpoints: &[String],
 ) -> Result<Option<String>, String> {
     let url = |e: &str| format!("http://{e}/v3/maintenance/status");
-    let status = get_json(agent, &url(endpoint), Some(b"{}"))?;
+    let status = client::fetch_json(agent, &url(endpoint), Some(b"{}"))?;
     let Some(leader) = member_id(&status["leader"]).filter(|l| l != "0") else {
         return Ok(None);
     };
     for e in endpoints {
-        let s = get_json(agent, &url(e), Some(b"{}"))?;
+        let s = client::fetch_json(agent, &url(e), Some(b"{}"))?;
         if member_id(&s["header"]["member_id"]).as_deref() == Some(leader.as_str()) {
             return Ok(Some(e.clone()));
         }
@@ -191,27 +191,6 @@ fn member_id(value: &serde_json::Value) -> Option<String> {
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
-}
-
-/// GETs `url`, or POSTs `post_body` to it; the 200 answer's JSON.
-fn get_json(
-    agent: &ureq::Agent,
-    url: &str,
-    post_body: Option<&[u8]>,
-) -> Result<serde_json::Value, String> {
-    let result = match post_body {
-        Some(b) => agent.post(url).send(b),
-        None => agent.get(url).call(),
-    };
-    let mut response = result.map_err(|e| client::describe(&e).0)?;
-    if response.status() != 200 {
-        return Err(format!("answered {}", response.status()));
-    }
-    let body = response
-        .body_mut()
-        .read_to_vec()
-        .map_err(|e| client::describe(&e).0)?;
-    serde_json::from_slice(&body).map_err(|e| format!("invalid JSON: {e}"))
 }
 
 /// The host a redirect points at, if it is an absolute http URL.
