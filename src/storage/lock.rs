@@ -36,9 +36,7 @@ impl DirLock {
             .truncate(false)
             .open(&path)
             .map_err(StorageError::io("open the lock file", &path))?;
-        // SAFETY: flock takes a descriptor `file` owns for the whole call; it touches no memory.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let error = io::Error::last_os_error();
+        if let Err(error) = try_lock_exclusive(&file) {
             if error.kind() != io::ErrorKind::WouldBlock {
                 return Err(StorageError::io("lock", &path)(error));
             }
@@ -73,4 +71,15 @@ fn read_pid(file: &mut File) -> Option<u32> {
     let mut text = String::new();
     file.read_to_string(&mut text).ok()?;
     text.trim().parse().ok()
+}
+
+/// An exclusive `flock` on `file` without waiting (`WouldBlock` if another open file description
+/// holds it), held until the descriptor is closed: on drop, or by the kernel when the process
+/// dies, so a killed node restarts without cleanup.
+pub(crate) fn try_lock_exclusive(file: &File) -> io::Result<()> {
+    // SAFETY: flock takes a descriptor `file` owns for the whole call; it touches no memory.
+    match unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
 }

@@ -57,6 +57,7 @@ mod store;
 pub use error::StorageError;
 pub use file::{FileStore, FileStoreOptions};
 pub use group_commit::{Durable, GroupCommit, GroupCommitOptions, Report};
+pub(crate) use lock::try_lock_exclusive;
 pub use mem::MemStore;
 pub use record::encode_entry as encode_entry_record;
 pub use store::{Loaded, LogStore};

@@ -102,7 +102,7 @@ impl<W: Write> TxLog<W> {
             .map_err(io_err)?;
         // Before the scan, which may cut the file: a second writer would interleave lines. The
         // data-dir lock does not cover this when two configs share a log_dir but not a data_dir.
-        lock_exclusive(&file).map_err(|e| match e.kind() {
+        crate::storage::try_lock_exclusive(&file).map_err(|e| match e.kind() {
             io::ErrorKind::WouldBlock => TxLogError::Locked { path: path.clone() },
             _ => io_err(e),
         })?;
@@ -192,16 +192,5 @@ impl<W: Write> Drop for TxLog<W> {
                 log::error!("{e}");
             }
         }
-    }
-}
-
-/// An exclusive `flock` on `file` without waiting, held until the descriptor is closed (on drop,
-/// or by the kernel when the process dies, so a killed node restarts without cleanup).
-fn lock_exclusive(file: &File) -> io::Result<()> {
-    use std::os::unix::io::AsRawFd;
-    // SAFETY: flock takes a descriptor `file` owns for the whole call; it touches no memory.
-    match unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } {
-        0 => Ok(()),
-        _ => Err(io::Error::last_os_error()),
     }
 }
