@@ -21,6 +21,7 @@ struct Cells {
     dropped_inbox_full: AtomicU64,
     dropped_fault_out: AtomicU64,
     dropped_fault_in: AtomicU64,
+    connects: AtomicU64,
     reconnects: AtomicU64,
 }
 
@@ -47,6 +48,8 @@ pub struct CounterSnapshot {
     pub dropped_fault_out: u64,
     /// Inbound envelopes dropped by the test-only fault switch.
     pub dropped_fault_in: u64,
+    /// Outbound connections made: the first to each peer and every one made again.
+    pub connects: u64,
     /// Outbound connections made again after an earlier connection to the same peer was lost.
     pub reconnects: u64,
 }
@@ -64,6 +67,7 @@ pub(super) enum Counter {
     DroppedInboxFull,
     DroppedFaultOut,
     DroppedFaultIn,
+    Connects,
     Reconnects,
 }
 
@@ -83,6 +87,7 @@ impl Counters {
             dropped_inbox_full: get(&c.dropped_inbox_full),
             dropped_fault_out: get(&c.dropped_fault_out),
             dropped_fault_in: get(&c.dropped_fault_in),
+            connects: get(&c.connects),
             reconnects: get(&c.reconnects),
         }
     }
@@ -100,6 +105,7 @@ impl Counters {
             Counter::DroppedInboxFull => &c.dropped_inbox_full,
             Counter::DroppedFaultOut => &c.dropped_fault_out,
             Counter::DroppedFaultIn => &c.dropped_fault_in,
+            Counter::Connects => &c.connects,
             Counter::Reconnects => &c.reconnects,
         };
         cell.fetch_add(n, Ordering::Relaxed);

@@ -8,7 +8,9 @@
 //! sends; each socket carries traffic one way. A frame is the MessagePack array
 //! `[from, msg_id, msg]` ([`wire`]). Delivery is best effort, as Raft assumes: a full queue, an
 //! unreachable or stalled peer, a malformed frame all drop the envelope and bump a counter, and
-//! never block the node or grow memory beyond the [`Limits`].
+//! never block the node or grow memory beyond the [`Limits`]. An envelope queued for a peer that
+//! is listening is delivered: queued frames are dropped as unreachable only when a connection
+//! attempt that began after they were queued fails.
 
 mod bridge;
 mod counters;

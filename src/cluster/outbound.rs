@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::{self, error::TryRecvError};
+use tokio::sync::mpsc;
 use zeromq::{
     DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketEvent, SocketOptions, SocketRecv,
     SocketSend, ZmqMessage,
@@ -56,10 +56,13 @@ impl PeerLink {
         let mut backoff = min;
         let mut ever_connected = false;
         loop {
+            // Frames queued for an unreachable peer are stale by the time it returns; Raft
+            // resends what still matters, so a failed attempt frees the queue for fresh ones.
+            // Only of the frames queued before the attempt began, though: one sent while the
+            // attempt was under way may be for a peer that has only just started listening.
+            let stale = self.queue.len();
             let Some(session) = self.connect().await else {
-                // Frames queued for an unreachable peer are stale by the time it returns; Raft
-                // resends what still matters, so free the queue for fresh ones.
-                if !self.drop_queued() {
+                if !self.drop_stale(stale) {
                     return;
                 }
                 tokio::time::sleep(backoff).await;
@@ -67,6 +70,7 @@ impl PeerLink {
                 continue;
             };
             backoff = min;
+            self.counters.incr(Counter::Connects);
             if ever_connected {
                 self.counters.incr(Counter::Reconnects);
             }
@@ -177,17 +181,14 @@ impl PeerLink {
         }
     }
 
-    /// Drops every queued frame (counted); false once the queue is closed and empty.
-    fn drop_queued(&mut self) -> bool {
+    /// Drops the `stale` oldest queued frames (counted); false once the queue is closed and empty.
+    fn drop_stale(&mut self, stale: usize) -> bool {
         let mut dropped = 0;
-        let open = loop {
-            match self.queue.try_recv() {
-                Ok(_) => dropped += 1,
-                Err(TryRecvError::Empty) => break true,
-                Err(TryRecvError::Disconnected) => break false,
-            }
-        };
-        self.counters.add(Counter::DroppedUnreachable, dropped);
-        open
+        while dropped < stale && self.queue.try_recv().is_ok() {
+            dropped += 1;
+        }
+        self.counters
+            .add(Counter::DroppedUnreachable, dropped as u64);
+        !(self.queue.is_closed() && self.queue.is_empty())
     }
 }

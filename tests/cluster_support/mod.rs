@@ -1,8 +1,11 @@
 //! Shared helpers of the `cluster_*` tests: free ports, bridges on loopback, waiting on conditions.
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+#[path = "../common/config.rs"]
+mod test_config;
+
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use raftkv::cluster::{Cluster, ClusterHandle, Envelope, Limits, Outbox};
@@ -15,15 +18,11 @@ pub type Msg = String;
 /// Generous: the machine is shared, and a deadline only bounds a failing test.
 pub const DEADLINE: Duration = Duration::from_secs(5);
 
-/// `n` loopback addresses whose ports the OS reported free just now.
+/// `n` free loopback addresses (see [`test_config::free_ports`]).
 pub fn free_addrs(n: usize) -> Vec<SocketAddr> {
-    // Hold every listener until all ports are chosen, so the OS does not hand one out twice.
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind port 0"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("local addr"))
+    test_config::free_ports(n)
+        .into_iter()
+        .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
         .collect()
 }
 
@@ -44,6 +43,28 @@ pub fn start_with(
     limits: Limits,
 ) -> ClusterHandle<Msg> {
     Cluster::start(id, peers, limits).unwrap_or_else(|e| panic!("start node {id}: {e}"))
+}
+
+/// Waits until `node` has connected to `peers` peers at least once, failing the test if it has
+/// not within the deadline. The bridge is lossy by contract: frames queued toward a peer whose
+/// first connection attempt fails are dropped, so a test that needs its first frame delivered
+/// waits for the links first.
+pub async fn links_up<M>(node: &ClusterHandle<M>, peers: u64) {
+    let counters = node.counters();
+    assert!(
+        eventually(DEADLINE, || counters.snapshot().connects >= peers).await,
+        "node {} connected to fewer than {peers} peers within {DEADLINE:?}",
+        node.id()
+    );
+}
+
+/// Starts every member of `peers` and waits until each one is connected to all the others.
+pub async fn start_connected(peers: &BTreeMap<NodeId, SocketAddr>) -> Vec<ClusterHandle<Msg>> {
+    let nodes: Vec<_> = peers.keys().map(|&id| start(id, peers)).collect();
+    for node in &nodes {
+        links_up(node, peers.len() as u64 - 1).await;
+    }
+    nodes
 }
 
 /// The next envelope on `inbox`, failing the test if none comes before the deadline.

@@ -14,8 +14,62 @@ pub const ELECTION_TIMEOUT_MAX_MS: u64 = 300;
 pub const REQUEST_TIMEOUT_MS: u64 = 2000;
 pub const MAX_VALUE_BYTES: u64 = 65536;
 
-/// Ports the OS says are free right now (held until all are chosen, so they are distinct).
+/// Loopback ports that are free right now and outside the kernel's ephemeral range, distinct
+/// across calls in this process.
+///
+/// A port the OS hands out for `bind(0)` comes from the ephemeral range, and so do the source
+/// ports of outgoing connections: between choosing a port and the node binding it, a node's
+/// reconnect attempts or a client could take it. Outside that range only another process that
+/// chose the same number can, and each process starts its walk at a different place.
 pub fn free_ports(count: usize) -> Vec<u16> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let Some((low, span)) = quiet_ports() else {
+        return ephemeral_ports(count);
+    };
+    let start = std::process::id().wrapping_mul(7919) % span;
+    let mut ports = Vec::with_capacity(count);
+    for _ in 0..span {
+        if ports.len() == count {
+            break;
+        }
+        let port = low + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = u16::try_from(port).expect("quiet ports are below 65536");
+        // Skips a port that a service on this machine or another test process holds.
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            ports.push(port);
+        }
+    }
+    assert_eq!(
+        ports.len(),
+        count,
+        "not enough free ports outside the ephemeral range"
+    );
+    ports
+}
+
+/// The first port and the size of a range the kernel never hands out on its own: below the
+/// ephemeral range (from 10000), else above it; `None` if neither has 1000 ports.
+fn quiet_ports() -> Option<(u32, u32)> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok();
+    let (eph_low, eph_high) = range
+        .as_deref()
+        .and_then(|r| {
+            let mut it = r.split_whitespace().map(|n| n.parse::<u32>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999));
+    if eph_low >= 11_000 {
+        Some((10_000, eph_low - 10_000))
+    } else if eph_high <= 64_535 {
+        Some((eph_high + 1, 65_535 - eph_high))
+    } else {
+        None
+    }
+}
+
+/// The fallback: ports the OS says are free (held until all are chosen, so they are distinct).
+fn ephemeral_ports(count: usize) -> Vec<u16> {
     let listeners: Vec<TcpListener> = (0..count)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))
         .collect();

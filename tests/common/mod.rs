@@ -49,7 +49,7 @@ pub struct Cluster {
     agent: ureq::Agent,
 }
 
-/// Ports the OS says are free right now (held until all are chosen, so they are distinct).
+/// Free loopback ports outside the ephemeral range (see [`config::free_ports`]).
 pub fn free_ports(count: usize) -> Vec<u16> {
     config::free_ports(count)
 }
