@@ -1,6 +1,7 @@
 //! Three `Replicator` actors in one process (one actix system, real ZeroMQ on loopback, real
 //! files): the envelope path, replication into the transaction logs, restart from the data dir,
-//! hostile frames on the raft port, and a peer restarted on the same address.
+//! hostile frames on the raft port, a peer restarted on the same address, and the state-machine
+//! file written on stop.
 
 mod common;
 
@@ -309,4 +310,22 @@ async fn a_lone_commit_costs_the_leader_one_fsync_not_two() {
         "{fsyncs} fsyncs for {proposals} sequential commits"
     );
     c.stop_all().await;
+}
+
+#[actix_rt::test]
+async fn on_stop_the_state_file_shows_the_last_applied_state() {
+    let mut c = InProcCluster::start(1);
+    let node = c.wait_for_leader(DEADLINE).await;
+    // Applied just before the stop: the periodic rewrite (once a second) has almost surely not
+    // run since, so the file shows it only if the stop writes it.
+    c.propose(node, student(9, "Grace"))
+        .await
+        .expect("a lone node commits");
+    let state = c.state(node).await;
+    assert_eq!(state["students"].as_array().map(Vec::len), Some(1));
+    c.stop_node(node).await;
+    let path = raftkv::replicator::state_file_path(&c.dir.path().join("logs"), node);
+    let text = std::fs::read_to_string(&path).expect("the state file exists after the stop");
+    let file: serde_json::Value = serde_json::from_str(&text).expect("the file is JSON");
+    assert_eq!(file, state);
 }
