@@ -1,12 +1,15 @@
 //! The key-value map's versions, compare-and-swap, expiry and purge, as the state machine applies
 //! them: every outcome depends only on the entries (and their stamps), never on a local clock.
 
+mod state_support;
+
 use bytes::Bytes;
 use proptest::prelude::*;
 use raftkv::raft::{Entry, Payload};
 use raftkv::state::{
     encode, ApplyResult, Command, KvRecord, KvValue, Request, StateConfig, StateMachine, TxLog,
 };
+use state_support::apply_in_batches;
 
 /// Feeds requests to a state machine as consecutive entries of term 1.
 struct Driver {
@@ -277,15 +280,7 @@ proptest! {
 
         let mut two = machine();
         let mut log_two = TxLog::open(dir.path(), 2).expect("open");
-        let mut cuts: Vec<usize> = cut_points.into_iter().filter(|&c| c < entries.len()).collect();
-        cuts.push(entries.len());
-        cuts.sort_unstable();
-        let mut results_two = Vec::new();
-        let mut start = 0;
-        for end in cuts {
-            results_two.extend(two.apply_batch(&entries[start..end], &mut log_two).expect("batch"));
-            start = end;
-        }
+        let results_two = apply_in_batches(&mut two, &entries, cut_points, &mut log_two);
 
         prop_assert_eq!(&results_one, &results_two);
         prop_assert_eq!(one.to_json(), two.to_json());

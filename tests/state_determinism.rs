@@ -1,10 +1,13 @@
 //! Determinism: replicas fed the same committed entries end in the same state, give the same
 //! results and write the same transaction log, however the entries are batched.
 
+mod state_support;
+
 use bytes::Bytes;
 use proptest::prelude::*;
 use raftkv::raft::{Entry, Payload};
 use raftkv::state::{encode, Command, Request, StateConfig, StateMachine, TxLog};
+use state_support::apply_in_batches;
 
 /// Small domains, so that commands hit the same students, keys and stacks often.
 fn command() -> impl Strategy<Value = Command> {
@@ -112,15 +115,7 @@ proptest! {
         // Replica 2: batches cut at random points.
         let mut two = machine();
         let mut log_two = TxLog::open(dir.path(), 2).expect("open");
-        let mut cuts: Vec<usize> = cut_points.into_iter().filter(|&c| c < entries.len()).collect();
-        cuts.push(entries.len());
-        cuts.sort_unstable();
-        let mut results_two = Vec::new();
-        let mut start = 0;
-        for end in cuts {
-            results_two.extend(two.apply_batch(&entries[start..end], &mut log_two).expect("batch"));
-            start = end;
-        }
+        let results_two = apply_in_batches(&mut two, &entries, cut_points, &mut log_two);
 
         prop_assert_eq!(one.applied_index(), entries.len() as u64);
         prop_assert_eq!(&results_one, &results_two);
