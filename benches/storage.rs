@@ -87,7 +87,7 @@ fn encoding(c: &mut Criterion) {
     group.bench_function("hand_written", |b| {
         b.iter(|| {
             buf.clear();
-            encode_entry_record(&mut buf, std::hint::black_box(&e));
+            encode_entry_record(&mut buf, std::hint::black_box(&e), 0);
             buf.len()
         })
     });
@@ -95,9 +95,9 @@ fn encoding(c: &mut Criterion) {
     group.bench_function("rmp_serde", |b| {
         b.iter(|| {
             buf.clear();
-            buf.extend_from_slice(&[0; 9]);
+            buf.extend_from_slice(&[0; 17]);
             rmp_serde::encode::write(&mut buf, std::hint::black_box(&e)).expect("encodes");
-            let len = (buf.len() as u32 - 9).to_le_bytes();
+            let len = (buf.len() as u32 - 17).to_le_bytes();
             buf[4..8].copy_from_slice(&len);
             buf[8] = 1;
             let crc = crc32fast::hash(&buf[4..]);

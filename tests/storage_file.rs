@@ -10,10 +10,10 @@ use proptest::prelude::*;
 use raftkv::raft::{Entry, HardState, Index, Payload, Term};
 use raftkv::storage::{FileStore, FileStoreOptions, LogStore, StorageError};
 
-/// With 100-byte payloads every entry record is 9 (header) + 17 (index, term, kind) + 100 bytes.
+/// With 100-byte payloads every entry record is 17 (header) + 17 (index, term, kind) + 100 bytes.
 const PAYLOAD_BYTES: usize = 100;
-const ENTRY_RECORD_BYTES: u64 = 126;
-const HARD_STATE_RECORD_BYTES: u64 = 34;
+const ENTRY_RECORD_BYTES: u64 = 134;
+const HARD_STATE_RECORD_BYTES: u64 = 42;
 
 fn entry(index: Index, term: Term) -> Entry {
     Entry {
@@ -137,18 +137,67 @@ fn garbage_after_the_last_record_is_dropped() {
     );
 }
 
+/// Entries `from..=to` (term 1) appended to the log in `dir` as one write, synced if `sync`.
+fn append(dir: &Path, from: Index, to: Index, sync: bool) {
+    let mut store = open(dir).unwrap();
+    store.write(None, &entries(from, to, 1)).unwrap();
+    if sync {
+        store.sync().unwrap();
+    }
+}
+
 #[test]
-fn a_damaged_record_followed_by_valid_ones_is_an_error_naming_file_and_offset() {
+fn damage_that_a_later_record_proves_durable_is_an_error_naming_file_and_offset() {
     let dir = tempfile::tempdir().unwrap();
     let segment = write_log(dir.path(), 10);
+    // Written after entries 1..=10 were synced: its durable mark covers them.
+    append(dir.path(), 11, 11, true);
     let damaged_at = 3 * ENTRY_RECORD_BYTES;
     flip_byte(&segment, damaged_at + 40);
     assert_corrupt_at(open(dir.path()), &segment, damaged_at);
     // Nothing was "repaired": the file is as the damage left it.
     assert_eq!(
         fs::metadata(&segment).unwrap().len(),
-        10 * ENTRY_RECORD_BYTES
+        11 * ENTRY_RECORD_BYTES
     );
+}
+
+#[test]
+fn damage_in_synced_data_is_an_error_even_when_unsynced_writes_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let segment = write_log(dir.path(), 5);
+    append(dir.path(), 6, 10, false);
+    flip_byte(&segment, 2 * ENTRY_RECORD_BYTES + 40);
+    assert_corrupt_at(open(dir.path()), &segment, 2 * ENTRY_RECORD_BYTES);
+}
+
+/// A crash before the fsync may persist a later page of the writes since the last sync but not an
+/// earlier one: the hole and everything after it are dropped, the synced entries kept.
+#[test]
+fn a_hole_in_the_writes_since_the_last_sync_is_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let segment = write_log(dir.path(), 5);
+    // Two unsynced writes (one store: opening a log syncs what it finds); the first loses a
+    // stretch of its second record, the second is intact.
+    let mut store = open(dir.path()).unwrap();
+    store.write(None, &entries(6, 8, 1)).unwrap();
+    store.write(None, &entries(9, 10, 1)).unwrap();
+    drop(store);
+    let hole_at = 6 * ENTRY_RECORD_BYTES;
+    let mut bytes = fs::read(&segment).unwrap();
+    bytes[hole_at as usize + 10..hole_at as usize + 60].fill(0);
+    fs::write(&segment, bytes).unwrap();
+
+    let mut store = open(dir.path()).unwrap();
+    assert_eq!(store.load().unwrap().entries, entries(1, 6, 1));
+    assert_eq!(fs::metadata(&segment).unwrap().len(), hole_at);
+    // The log continues cleanly from the hole.
+    store.write(None, &entries(7, 7, 2)).unwrap();
+    store.sync().unwrap();
+    drop(store);
+    let mut expected = entries(1, 6, 1);
+    expected.push(entry(7, 2));
+    assert_eq!(open(dir.path()).unwrap().load().unwrap().entries, expected);
 }
 
 #[test]
@@ -306,6 +355,7 @@ fn intent_record(cut_index: Index, hs: &HardState) -> Vec<u8> {
     body.extend_from_slice(&hs.commit.to_le_bytes());
     let mut checked = (body.len() as u32).to_le_bytes().to_vec();
     checked.push(3);
+    checked.extend_from_slice(&0u64.to_le_bytes()); // durable mark: not in a segment
     checked.extend_from_slice(&body);
     let mut record = crc32fast::hash(&checked).to_le_bytes().to_vec();
     record.extend_from_slice(&checked);

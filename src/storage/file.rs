@@ -51,6 +51,9 @@ pub struct FileStore {
     segments: Vec<SegmentFile>,
     /// An append handle on the last segment, opened lazily.
     active: Option<File>,
+    /// Bytes of the last segment known to be on disk: each record written carries it, so
+    /// recovery can tell a torn write from damage to durable data.
+    durable_len: u64,
     prev_index: Index,
     prev_term: Term,
     /// `slots[i]` locates entry `prev_index + 1 + i`: truncation finds its cut point in O(1).
@@ -97,10 +100,12 @@ impl FileStore {
         let scanned = recovery::scan_dir(&dir, options.record_bytes_max)?;
         if let (Some(torn), Some(last)) = (&scanned.torn_tail, scanned.segments.last()) {
             log::warn!(
-                "{}: dropping a torn tail at byte offset {} ({} bytes): {}",
+                "{}: dropping a torn tail at byte offset {} ({} bytes, {} intact records of the \
+                 same unsynced writes among them): {}",
                 last.path.display(),
                 torn.offset,
                 torn.dropped_bytes,
+                torn.intact_records,
                 torn.reason
             );
             cut_file(&last.path, torn.offset)?;
@@ -120,6 +125,7 @@ impl FileStore {
             options,
             segments,
             active: None,
+            durable_len: 0,
             prev_index,
             prev_term,
             slots,
@@ -227,6 +233,11 @@ impl FileStore {
         }
         self.recovered = None;
         let (segment, base) = self.prepare_active()?;
+        debug_assert!(
+            self.durable_len <= base,
+            "durable mark {} beyond the segment's {base} bytes",
+            self.durable_len
+        );
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         if let Some(hs) = hard_state {
@@ -235,7 +246,7 @@ impl FileStore {
                 segment,
                 offset: base + buf.len() as u64,
             });
-            record::encode_hard_state(&mut buf, hs);
+            record::encode_hard_state(&mut buf, hs, self.durable_len);
         }
         for entry in entries {
             let at = Position {
@@ -246,7 +257,7 @@ impl FileStore {
                 at,
                 term: entry.term,
             });
-            record::encode_entry(&mut buf, entry);
+            record::encode_entry(&mut buf, entry, self.durable_len);
         }
         let result = self.append(&buf);
         self.buf = buf;

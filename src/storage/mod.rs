@@ -12,8 +12,9 @@
 //! records, all integers little-endian:
 //!
 //! ```text
-//! record      = crc: u32 | len: u32 | type: u8 | body: [u8; len]
-//!               crc = CRC-32 (IEEE, as crc32fast computes it) of len, type and body
+//! record      = crc: u32 | len: u32 | type: u8 | durable: u64 | body: [u8; len]
+//!               crc = CRC-32 (IEEE, as crc32fast computes it) of len, type, durable and body
+//!               durable = bytes of this segment known fsynced when the record was written
 //! type 1      = entry:      index: u64 | term: u64 | kind: u8 (0 no-op, 1 command) | data (rest)
 //! type 2      = hard state: term: u64 | has_vote: u8 | vote: u64 | commit: u64
 //! type 3      = truncate intent: cut_index: u64 | hard state body  (only in `truncate.intent`)
@@ -38,10 +39,16 @@
 //!
 //! Segments are read in order. Entries must be contiguous across records and segments (a gap is
 //! corruption) and their terms must not decrease. A bad record — incomplete, too long, failing its
-//! checksum, of unknown type or malformed — is a **torn tail** if it lies in the last segment and
-//! no valid record starts at any later byte of that segment: it and everything after it are cut
-//! off and a warning names the file, offset and bytes dropped. Any other bad record is a startup
-//! error naming the file and byte offset; nothing is ever skipped silently.
+//! checksum, of unknown type or malformed — at byte `B` of the last segment is a **torn tail** if
+//! no valid record after it carries a durable mark above `B`: such a record would have been
+//! written after `B` was fsynced, so the damage would be to data already acknowledged. A torn
+//! tail is what a crash leaves of the writes since the last fsync: cut short, or with holes where
+//! a later page reached the disk before an earlier one. It and everything after it are cut off
+//! and a warning names the file, offset, bytes and intact records dropped. Any other bad record
+//! (in an earlier segment, which is fsynced before the next is created, or followed by proof that
+//! it was durable) is a startup error naming the file and byte offset; nothing is ever skipped
+//! silently. Damage that no later write can expose, in data fsynced by the very last sync, is
+//! indistinguishable from a torn write and is treated as one.
 
 mod error;
 mod file;

@@ -1,14 +1,17 @@
 //! Record framing: the unit of a segment file, and the compact binary encoding of its body.
 //!
-//! `crc: u32 LE | len: u32 LE | type: u8 | body: len bytes`, where `crc` is the CRC-32 of every
-//! byte after it (length, type, body), so a damaged length is caught like damaged data.
+//! `crc: u32 LE | len: u32 LE | type: u8 | durable: u64 LE | body: len bytes`, where `crc` is the
+//! CRC-32 of every byte after it (length, type, durable mark, body), so a damaged length is caught
+//! like damaged data. The durable mark is how many bytes of the segment were known to be on disk
+//! (fsynced) when the record was written; recovery uses it to tell a write torn by a crash from
+//! damage to data that was already durable.
 
 use bytes::Bytes;
 
 use crate::raft::{Entry, HardState, Index, Payload};
 
 /// Bytes of framing in front of every body.
-pub(crate) const HEADER_BYTES: usize = 9;
+pub(crate) const HEADER_BYTES: usize = 17;
 
 const TYPE_ENTRY: u8 = 1;
 const TYPE_HARD_STATE: u8 = 2;
@@ -77,15 +80,16 @@ pub(crate) fn entry_body_bytes(entry: &Entry) -> u64 {
     (ENTRY_FIXED_BYTES + data) as u64
 }
 
-/// Appends the on-disk record of `entry` to `buf`: the exact bytes a segment holds for it.
-/// Public for benchmarks and log-inspection tools.
-pub fn encode_entry(buf: &mut Vec<u8>, entry: &Entry) {
+/// Appends the on-disk record of `entry` to `buf`: the exact bytes a segment holds for it, given
+/// the segment's `durable` length when it is written. Public for benchmarks and log-inspection
+/// tools.
+pub fn encode_entry(buf: &mut Vec<u8>, entry: &Entry, durable: u64) {
     let (kind, data): (u8, &[u8]) = match &entry.payload {
         Payload::Noop => (PAYLOAD_NOOP, &[]),
         Payload::Command(data) => (PAYLOAD_COMMAND, data),
     };
     buf.reserve(HEADER_BYTES + ENTRY_FIXED_BYTES + data.len());
-    frame(buf, TYPE_ENTRY, |body| {
+    frame(buf, TYPE_ENTRY, durable, |body| {
         let mut fixed = [0; ENTRY_FIXED_BYTES];
         fixed[..8].copy_from_slice(&entry.index.to_le_bytes());
         fixed[8..16].copy_from_slice(&entry.term.to_le_bytes());
@@ -95,16 +99,16 @@ pub fn encode_entry(buf: &mut Vec<u8>, entry: &Entry) {
     });
 }
 
-/// Appends the record of `hard_state` to `buf`.
-pub(crate) fn encode_hard_state(buf: &mut Vec<u8>, hard_state: &HardState) {
-    frame(buf, TYPE_HARD_STATE, |body| {
+/// Appends the record of `hard_state` to `buf` (`durable` as for [`encode_entry`]).
+pub(crate) fn encode_hard_state(buf: &mut Vec<u8>, hard_state: &HardState, durable: u64) {
+    frame(buf, TYPE_HARD_STATE, durable, |body| {
         put_hard_state(body, hard_state)
     });
 }
 
-/// Appends a truncate-intent record to `buf`.
+/// Appends a truncate-intent record to `buf` (its own file: the durable mark is 0).
 pub(crate) fn encode_truncate_intent(buf: &mut Vec<u8>, cut_index: Index, hard_state: &HardState) {
-    frame(buf, TYPE_TRUNCATE_INTENT, |body| {
+    frame(buf, TYPE_TRUNCATE_INTENT, 0, |body| {
         body.extend_from_slice(&cut_index.to_le_bytes());
         put_hard_state(body, hard_state);
     });
@@ -141,6 +145,7 @@ pub(crate) fn decode(buf: &[u8], body_bytes_max: u64) -> Result<(Record, usize),
         });
     };
     let body = &checked[HEADER_BYTES - 4..];
+    // The durable mark needs no check of its own: the checksum covers it.
     if crc32fast::hash(checked) != crc {
         return Err(BadRecord::ChecksumMismatch);
     }
@@ -160,8 +165,16 @@ pub(crate) fn decode(buf: &[u8], body_bytes_max: u64) -> Result<(Record, usize),
     Ok((record, total))
 }
 
+/// The durable mark of the record at the start of `buf`, which [`decode`] accepted.
+pub(crate) fn durable_mark(buf: &[u8]) -> u64 {
+    let bytes = buf[9..HEADER_BYTES]
+        .try_into()
+        .expect("a decoded record has a whole header");
+    u64::from_le_bytes(bytes)
+}
+
 /// Writes a header placeholder, lets `write_body` append the body, then fills the header in.
-fn frame(buf: &mut Vec<u8>, record_type: u8, write_body: impl FnOnce(&mut Vec<u8>)) {
+fn frame(buf: &mut Vec<u8>, record_type: u8, durable: u64, write_body: impl FnOnce(&mut Vec<u8>)) {
     let start = buf.len();
     buf.extend_from_slice(&[0; HEADER_BYTES]);
     write_body(buf);
@@ -170,6 +183,7 @@ fn frame(buf: &mut Vec<u8>, record_type: u8, write_body: impl FnOnce(&mut Vec<u8
         u32::try_from(body_len).expect("record body over 4 GiB: the size limit was not checked");
     buf[start + 4..start + 8].copy_from_slice(&len.to_le_bytes());
     buf[start + 8] = record_type;
+    buf[start + 9..start + HEADER_BYTES].copy_from_slice(&durable.to_le_bytes());
     // One pass over contiguous bytes: the crc sits first so that it covers everything after it.
     let crc = crc32fast::hash(&buf[start + 4..]);
     buf[start..start + 4].copy_from_slice(&crc.to_le_bytes());
@@ -258,14 +272,20 @@ mod tests {
         for record in records {
             let mut buf = Vec::new();
             match &record {
-                Record::Entry(e) => encode_entry(&mut buf, e),
-                Record::HardState(h) => encode_hard_state(&mut buf, h),
+                Record::Entry(e) => encode_entry(&mut buf, e, 77),
+                Record::HardState(h) => encode_hard_state(&mut buf, h, 77),
                 Record::TruncateIntent {
                     cut_index,
                     hard_state,
                 } => encode_truncate_intent(&mut buf, *cut_index, hard_state),
             }
+            let expected_mark = if matches!(record, Record::TruncateIntent { .. }) {
+                0
+            } else {
+                77
+            };
             assert_eq!(decode(&buf, 1 << 20), Ok((record, buf.len())));
+            assert_eq!(durable_mark(&buf), expected_mark);
         }
     }
 
@@ -273,7 +293,7 @@ mod tests {
     fn entry_body_size_matches_the_encoding() {
         let entry = command(1, &[0xAB; 256]);
         let mut buf = Vec::new();
-        encode_entry(&mut buf, &entry);
+        encode_entry(&mut buf, &entry, 0);
         assert_eq!(
             buf.len() as u64,
             HEADER_BYTES as u64 + entry_body_bytes(&entry)
@@ -283,7 +303,7 @@ mod tests {
     #[test]
     fn any_flipped_bit_is_detected() {
         let mut buf = Vec::new();
-        encode_entry(&mut buf, &command(1, b"abc"));
+        encode_entry(&mut buf, &command(1, b"abc"), 5);
         for byte in 0..buf.len() {
             for bit in 0..8 {
                 let mut damaged = buf.clone();
@@ -299,21 +319,21 @@ mod tests {
     #[test]
     fn a_cut_record_is_incomplete() {
         let mut buf = Vec::new();
-        encode_entry(&mut buf, &command(1, b"abcdef"));
+        encode_entry(&mut buf, &command(1, b"abcdef"), 0);
         assert_eq!(
             decode(&buf[..buf.len() - 2], 1 << 20),
             Err(BadRecord::Incomplete { missing_bytes: 2 })
         );
         assert_eq!(
             decode(&buf[..4], 1 << 20),
-            Err(BadRecord::Incomplete { missing_bytes: 5 })
+            Err(BadRecord::Incomplete { missing_bytes: 13 })
         );
     }
 
     #[test]
     fn an_oversized_length_is_rejected_before_reading_the_body() {
         let mut buf = Vec::new();
-        encode_entry(&mut buf, &command(1, &[0; 100]));
+        encode_entry(&mut buf, &command(1, &[0; 100]), 0);
         assert_eq!(decode(&buf, 50), Err(BadRecord::TooLarge { len: 117 }));
     }
 }

@@ -23,12 +23,15 @@ pub(crate) struct Slot {
     pub term: Term,
 }
 
-/// Damage at the end of the last segment with nothing valid after it: a write cut short by a crash.
+/// Damage in the last segment that no later record proves durable: a write a crash cut short or
+/// left with holes (its pages may reach the disk in any order before the fsync).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct TornTail {
     pub offset: u64,
     pub dropped_bytes: u64,
     pub reason: BadRecord,
+    /// Valid records after the damage, dropped with it: they belong to the same unsynced writes.
+    pub intact_records: usize,
 }
 
 /// The log as found on disk.
@@ -120,11 +123,18 @@ fn scan_segment(
             format!("{reason} in a segment that is not the last one"),
         ));
     }
-    if let Some(valid) = segment::find_valid_record_after(&bytes, offset, body_bytes_max) {
+    // Crucial: damage is a torn write only if every record after it was written while the
+    // damaged bytes were not yet durable. A record written later proves they had been synced
+    // (and acknowledged), so cutting them off would lose acknowledged data.
+    let later = segment::valid_records_after(&bytes, offset, body_bytes_max);
+    if let Some(&(valid, durable)) = later.iter().find(|&&(_, durable)| durable > offset) {
         return Err(StorageError::corrupt(
             &path,
             offset,
-            format!("{reason}, but a valid record follows at byte offset {valid}"),
+            format!(
+                "{reason}, but the valid record at byte offset {valid} was written after the \
+                 first {durable} bytes were durable"
+            ),
         ));
     }
     segment.len_bytes = offset;
@@ -132,6 +142,7 @@ fn scan_segment(
         offset,
         dropped_bytes: bytes.len() as u64 - offset,
         reason,
+        intact_records: later.len(),
     });
     Ok(())
 }

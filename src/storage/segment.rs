@@ -94,13 +94,22 @@ pub(crate) fn scan(
     Ok(None)
 }
 
-/// The offset of the first valid record starting after `from`, if any. Used to tell a torn tail
-/// (nothing valid follows the damage) from damage in the middle of the log.
-pub(crate) fn find_valid_record_after(bytes: &[u8], from: u64, body_bytes_max: u64) -> Option<u64> {
-    let start = usize::try_from(from).ok()? + 1;
-    (start..bytes.len())
-        .find(|&offset| record::decode(&bytes[offset..], body_bytes_max).is_ok())
-        .map(|offset| offset as u64)
+/// Every valid record starting after `from`, as `(offset, durable mark)`: each byte offset is
+/// tried until one decodes, and the records following it are then read in turn. Used to tell a
+/// torn write from damage to durable data.
+pub(crate) fn valid_records_after(bytes: &[u8], from: u64, body_bytes_max: u64) -> Vec<(u64, u64)> {
+    let mut found = Vec::new();
+    let mut offset = usize::try_from(from).map_or(bytes.len(), |from| from + 1);
+    while offset < bytes.len() {
+        match record::decode(&bytes[offset..], body_bytes_max) {
+            Ok((_, size)) => {
+                found.push((offset as u64, record::durable_mark(&bytes[offset..])));
+                offset += size;
+            }
+            Err(_) => offset += 1,
+        }
+    }
+    found
 }
 
 #[cfg(test)]

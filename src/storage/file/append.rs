@@ -63,6 +63,7 @@ impl FileStore {
             len_bytes: 0,
         });
         self.active = Some(file);
+        self.durable_len = 0;
         Ok(())
     }
 
@@ -80,6 +81,7 @@ impl FileStore {
         if let (Some(file), Some(segment)) = (&self.active, self.segments.last()) {
             file.sync_data()
                 .map_err(StorageError::io("fsync the segment", &segment.path))?;
+            self.durable_len = segment.len_bytes;
         }
         Ok(())
     }

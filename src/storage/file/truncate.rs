@@ -79,6 +79,8 @@ impl FileStore {
         let segment = &mut self.segments[cut.segment];
         cut_file(&segment.path, cut.offset)?;
         segment.len_bytes = cut.offset;
+        // `cut_file` synced what is left; the segment with the cut is now the last.
+        self.durable_len = cut.offset;
         if self.hard_state_at.is_some_and(|at| at >= cut) {
             self.hard_state_at = None;
         }
@@ -89,7 +91,7 @@ impl FileStore {
     pub(super) fn append_hard_state_durably(&mut self) -> Result<(), StorageError> {
         let (segment, offset) = self.prepare_active()?;
         let mut buf = Vec::with_capacity(HEADER_BYTES + 32);
-        record::encode_hard_state(&mut buf, &self.hard_state);
+        record::encode_hard_state(&mut buf, &self.hard_state, self.durable_len);
         self.append(&buf)?;
         self.hard_state_at = Some(Position { segment, offset });
         self.sync_active()
