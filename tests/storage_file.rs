@@ -27,8 +27,17 @@ fn entries(from: Index, to: Index, term: Term) -> Vec<Entry> {
     (from..=to).map(|i| entry(i, term)).collect()
 }
 
+/// Most tests here read and damage segment files byte by byte, so their files hold the log and
+/// nothing else: no zeros written ahead (that has tests of its own, and the proptests use it).
+fn exact() -> FileStoreOptions {
+    FileStoreOptions {
+        preallocate_bytes: 0,
+        ..FileStoreOptions::default()
+    }
+}
+
 fn open(dir: &Path) -> Result<FileStore, StorageError> {
-    FileStore::open(dir, FileStoreOptions::default())
+    FileStore::open(dir, exact())
 }
 
 /// A log of entries 1..=`count` (term 1) in one segment, synced and closed. Returns the segment.
@@ -570,9 +579,10 @@ proptest! {
         cut in proptest::option::of(0.0..1.0f64),
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = open(dir.path()).unwrap();
+        let options = FileStoreOptions::default(); // zeros written ahead of the log, too
+        let mut store = FileStore::open(dir.path(), options).unwrap();
         let mut written: Vec<Entry> = Vec::new();
-        let (mut synced_entries, mut synced_bytes) = (0, 0);
+        let (mut written_bytes, mut synced_entries, mut synced_bytes) = (0, 0, 0);
         for (step, (count, payload_bytes, sync)) in batches.into_iter().enumerate() {
             let from = written.len() as Index + 1;
             let batch: Vec<Entry> = (from..from + count)
@@ -584,17 +594,21 @@ proptest! {
                 .collect();
             store.write(None, &batch).unwrap();
             written.extend(batch);
+            // 17 bytes of header and 17 of index, term and kind per entry record.
+            written_bytes += count as usize * (34 + payload_bytes);
             if sync {
                 store.sync().unwrap();
                 synced_entries = written.len();
-                synced_bytes = fs::metadata(segments(dir.path()).pop().unwrap()).unwrap().len();
+                synced_bytes = written_bytes;
             }
         }
         drop(store);
 
         let segment = segments(dir.path()).pop().unwrap();
         let mut bytes = fs::read(&segment).unwrap();
-        let synced = synced_bytes as usize;
+        prop_assert!(bytes.len() > written_bytes, "zeros were written ahead of the log");
+        prop_assert!(bytes[written_bytes..].iter().all(|&b| b == 0));
+        let synced = synced_bytes;
         let unsynced = bytes.len() - synced;
         for (at, len, zeros) in holes {
             let start = synced + (at * unsynced as f64) as usize;
@@ -608,8 +622,50 @@ proptest! {
         }
         fs::write(&segment, &bytes).unwrap();
 
-        let loaded = open(dir.path()).expect("a crash never makes the log unreadable").load().unwrap();
+        let loaded = FileStore::open(dir.path(), options)
+            .expect("a crash never makes the log unreadable")
+            .load()
+            .unwrap();
         prop_assert!(loaded.entries.len() >= synced_entries, "lost a synced entry");
         prop_assert_eq!(&loaded.entries[..], &written[..loaded.entries.len()]);
     }
+}
+
+#[test]
+fn appends_overwrite_zeros_written_ahead_and_a_restart_finds_the_end_of_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = FileStoreOptions {
+        preallocate_bytes: 1000,
+        ..FileStoreOptions::default()
+    };
+    let mut store = FileStore::open(dir.path(), options).unwrap();
+    store.write(None, &entries(1, 3, 1)).unwrap();
+    store.sync().unwrap();
+    drop(store);
+    let segment = segments(dir.path()).pop().unwrap();
+    let logical = 3 * ENTRY_RECORD_BYTES as usize;
+    let bytes = fs::read(&segment).unwrap();
+    assert_eq!(bytes.len(), logical + 1000);
+    assert!(bytes[logical..].iter().all(|&b| b == 0));
+
+    // The zeros are not a torn tail: the file is not cut, and the next records go where the
+    // log ends, not after the zeros.
+    let mut store = FileStore::open(dir.path(), options).unwrap();
+    assert_eq!(store.load().unwrap().entries, entries(1, 3, 1));
+    assert_eq!(fs::read(&segment).unwrap(), bytes);
+    // Eight more records do not fit in the zeros left (8 x 134 > 1000): the file grows again.
+    store.write(None, &entries(4, 11, 1)).unwrap();
+    store.sync().unwrap();
+    drop(store);
+    let grown = fs::read(&segment).unwrap();
+    assert_eq!(grown.len(), 11 * ENTRY_RECORD_BYTES as usize + 1000);
+    assert_eq!(grown[..logical], bytes[..logical]);
+    assert_eq!(
+        FileStore::open(dir.path(), options)
+            .unwrap()
+            .load()
+            .unwrap()
+            .entries,
+        entries(1, 11, 1)
+    );
 }

@@ -21,8 +21,12 @@
 //! ```
 //!
 //! A batch (a hard state and/or entries) is encoded into one buffer and appended with one write.
-//! The latest hard-state record in log order is the hard state. When the active segment exceeds
-//! its size limit it is fsynced and a new one is created (and the directory fsynced). Deleting a
+//! When an append reaches the end of the last segment's file, the file is first extended with
+//! zeros (1 MiB by default, [`FileStoreOptions::preallocate_bytes`]): appends then overwrite
+//! blocks that exist, and their fsync commits no size change (on ext4 here, 95 µs instead of
+//! 148 µs for a 369-byte record). The latest hard-state record in log order is the hard state.
+//! When the active segment exceeds its size limit, its zeros are cut off, it is fsynced and a new
+//! one is created (and the directory fsynced). Deleting a
 //! conflicting suffix removes later segments (newest first, each durably) and shortens the segment
 //! holding the cut (durably, before anything new is appended). If the cut would remove the latest
 //! hard-state record, the hard state is first saved in `truncate.intent` and written again after
@@ -38,7 +42,8 @@
 //! # Recovery rule
 //!
 //! Segments are read in order. Entries must be contiguous across records and segments (a gap is
-//! corruption) and their terms must not decrease. A bad record — incomplete, too long, failing its
+//! corruption) and their terms must not decrease. The log ends where the last segment holds
+//! nothing but zeros to its end (the space written ahead). Otherwise a bad record — incomplete, too long, failing its
 //! checksum, of unknown type or malformed — at byte `B` of the last segment is a **torn tail** if
 //! no valid record after it carries a durable mark above `B`: such a record would have been
 //! written after `B` was fsynced, so the damage would be to data already acknowledged. A torn

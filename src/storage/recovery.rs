@@ -113,9 +113,16 @@ fn scan_segment(
         accept(scanned, &path, at, record)
     })?;
     segment.len_bytes = bytes.len() as u64;
+    segment.alloc_bytes = bytes.len() as u64;
     let Some((offset, reason)) = bad else {
         return Ok(());
     };
+    if is_last && bytes[offset as usize..].iter().all(|&b| b == 0) {
+        // Zeros written ahead of the log: the log ends here. (A write lost in that space reads
+        // as zeros too; nothing after it was written once it was durable, or it would show.)
+        segment.len_bytes = offset;
+        return Ok(());
+    }
     if !is_last {
         return Err(StorageError::corrupt(
             &path,
@@ -138,6 +145,8 @@ fn scan_segment(
         ));
     }
     segment.len_bytes = offset;
+    // What the file will be once the store cuts the tail off.
+    segment.alloc_bytes = offset;
     scanned.torn_tail = Some(TornTail {
         offset,
         dropped_bytes: bytes.len() as u64 - offset,

@@ -18,6 +18,9 @@ pub(crate) struct SegmentFile {
     pub path: PathBuf,
     /// Bytes in the file that belong to the log.
     pub len_bytes: u64,
+    /// The file's size: `len_bytes` plus, in the last segment, zeros written ahead of the log so
+    /// that an fsync after an append does not also have to commit a size change.
+    pub alloc_bytes: u64,
 }
 
 /// The name of the segment whose first entry is `first_index`; zero-padded so names sort by index.
@@ -61,6 +64,7 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<SegmentFile>, StorageError> {
             first_index,
             path,
             len_bytes,
+            alloc_bytes: len_bytes,
         });
     }
     segments.sort_by_key(|s| s.first_index);

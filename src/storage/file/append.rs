@@ -1,7 +1,7 @@
 //! Appending to the active segment, and starting a new segment when it is full.
 
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 
 use super::FileStore;
 use crate::raft::Index;
@@ -37,8 +37,10 @@ impl FileStore {
         let Some(last) = self.segments.last() else {
             return Ok(());
         };
+        // Not in append mode: records go at the log's end, which may lie before zeros written
+        // ahead of it, and with O_APPEND Linux's pwrite would ignore the offset.
         let file = OpenOptions::new()
-            .append(true)
+            .write(true)
             .open(&last.path)
             .map_err(StorageError::io("open the segment", &last.path))?;
         self.active = Some(file);
@@ -48,11 +50,19 @@ impl FileStore {
     /// Starts segment `wal-<first_index>.log`.
     pub(super) fn roll(&mut self, first_index: Index) -> Result<(), StorageError> {
         // Recovery treats damage in any segment but the last as corruption, so a segment must be
-        // whole on disk before a later one exists.
+        // whole on disk, without the zeros ahead of its end, before a later one exists.
+        if let (Some(file), Some(last)) = (&self.active, self.segments.last_mut()) {
+            if last.alloc_bytes > last.len_bytes {
+                file.set_len(last.len_bytes)
+                    .map_err(StorageError::io("trim the segment", &last.path))?;
+                last.alloc_bytes = last.len_bytes;
+            }
+        }
         self.sync_active()?;
         let path = self.dir.join(segment::file_name(first_index));
+        // Not in append mode, where Linux's pwrite ignores the offset (see `open_active`).
         let file = OpenOptions::new()
-            .append(true)
+            .write(true)
             .create_new(true)
             .open(&path)
             .map_err(StorageError::io("create the segment", &path))?;
@@ -61,19 +71,30 @@ impl FileStore {
             first_index,
             path,
             len_bytes: 0,
+            alloc_bytes: 0,
         });
         self.active = Some(file);
         self.durable_len = 0;
         Ok(())
     }
 
-    /// Appends `buf` to the active segment with one `write_all`.
+    /// Appends `buf` to the active segment with one write, first extending the file with zeros
+    /// if `buf` reaches past its end (see [`super::FileStoreOptions::preallocate_bytes`]).
     pub(super) fn append(&mut self, buf: &[u8]) -> Result<(), StorageError> {
         let segment = self.segments.last_mut().expect("prepare_active ran first");
-        let file = self.active.as_mut().expect("prepare_active ran first");
-        file.write_all(buf)
+        let file = self.active.as_ref().expect("prepare_active ran first");
+        let end = segment.len_bytes + buf.len() as u64;
+        let ahead = self.options.preallocate_bytes;
+        if end > segment.alloc_bytes && ahead > 0 {
+            let zeros = vec![0; (end + ahead - segment.alloc_bytes) as usize];
+            file.write_all_at(&zeros, segment.alloc_bytes)
+                .map_err(StorageError::io("extend the segment", &segment.path))?;
+            segment.alloc_bytes = end + ahead;
+        }
+        file.write_all_at(buf, segment.len_bytes)
             .map_err(StorageError::io("append to the segment", &segment.path))?;
-        segment.len_bytes += buf.len() as u64;
+        segment.len_bytes = end;
+        segment.alloc_bytes = segment.alloc_bytes.max(end);
         Ok(())
     }
 

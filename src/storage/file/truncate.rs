@@ -79,6 +79,7 @@ impl FileStore {
         let segment = &mut self.segments[cut.segment];
         cut_file(&segment.path, cut.offset)?;
         segment.len_bytes = cut.offset;
+        segment.alloc_bytes = cut.offset;
         // `cut_file` synced what is left; the segment with the cut is now the last.
         self.durable_len = cut.offset;
         if self.hard_state_at.is_some_and(|at| at >= cut) {
