@@ -14,6 +14,7 @@ mod address;
 mod error;
 mod locate;
 mod raw;
+pub mod secret;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -33,6 +34,11 @@ const DEFAULT_CLUSTER_PATH: &str = "config/cluster.toml";
 /// Upper bound on `max_value_bytes`: a value must fit in one network frame with room to spare
 /// (the cluster layer's default frame limit is twice this).
 pub const MAX_VALUE_BYTES_LIMIT: u64 = 32 << 20;
+
+/// The secret file's name inside `data_dir` when `secret_file` is not set.
+pub const DEFAULT_SECRET_FILE_NAME: &str = "cluster.secret";
+/// `cluster_token` when not set.
+pub const DEFAULT_CLUSTER_TOKEN: &str = "raftkv";
 
 /// A validated cluster configuration.
 #[derive(Clone, Debug)]
@@ -70,6 +76,13 @@ pub struct ClusterSettings {
     pub request_timeout_ms: u64,
     /// Expose the test-only switch that blocks traffic to chosen peers.
     pub test_faults: bool,
+    /// The cluster secret peers seal their frames with (default `<data_dir>/cluster.secret`).
+    pub secret_file: PathBuf,
+    /// The line of `secret_file` in the file, if it was written there.
+    pub secret_file_line: Option<usize>,
+    /// Separates clusters that share a secret, as etcd's `--initial-cluster-token` (default
+    /// `raftkv`); part of the cluster id every peer frame is bound to.
+    pub cluster_token: String,
 }
 
 /// One `[[peers]]` entry: a member and the three addresses it listens on.
@@ -162,6 +175,22 @@ impl Config {
                 Ok((p.id, addr))
             })
             .collect()
+    }
+
+    /// The keys peer frames are sealed with: the secret file's secrets and the cluster id
+    /// (token and initial members). The error names the config line and the secret file.
+    pub fn peer_keys(&self) -> Result<crate::cluster::seal::PeerKeys, ConfigError> {
+        use crate::cluster::seal::{cluster_id, PeerKeys};
+        let invalid = |message: String| ConfigError::Invalid {
+            path: self.path.clone(),
+            line: self.cluster.secret_file_line.unwrap_or(1),
+            field: Some("cluster.secret_file".to_string()),
+            message,
+        };
+        let secrets = secret::read_secrets(&self.cluster.secret_file).map_err(invalid)?;
+        let id = cluster_id(&self.cluster.cluster_token, &self.ids());
+        PeerKeys::new(id, secrets)
+            .ok_or_else(|| invalid("two secrets share a key id; generate a new one".to_string()))
     }
 
     /// Node `id`'s data directory, `<data_dir>/node-<id>`.

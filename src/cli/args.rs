@@ -86,6 +86,11 @@ pub enum Cmd {
         #[command(subcommand)]
         action: Option<ClusterAction>,
     },
+    /// Manage the cluster secret peers authenticate each other with.
+    Secret {
+        #[command(subcommand)]
+        action: SecretAction,
+    },
     /// Store VALUE under KEY.
     Put {
         key: String,
@@ -223,6 +228,19 @@ pub enum StackAction {
 }
 
 /// `raftkv member <action>`.
+#[derive(Debug, Subcommand)]
+pub enum SecretAction {
+    /// Write a new random secret to FILE (mode 0600); refuses to replace an existing file.
+    New {
+        file: std::path::PathBuf,
+        /// Succeed without writing when FILE exists (for scripts and Procfiles).
+        #[arg(long)]
+        if_missing: bool,
+    },
+    /// Check FILE as a node would, and print the key id of each secret in it.
+    Show { file: std::path::PathBuf },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum MemberAction {
     /// List the members, each with its own role; the leader is marked.

@@ -14,6 +14,7 @@ pub mod kv;
 pub mod member;
 pub mod node;
 pub mod output;
+pub mod secret;
 pub mod stack;
 pub mod student;
 pub mod supervisor;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         Cmd::Cluster {
             action: Some(action),
         } => supervisor::control(g.config.as_deref(), &action).map(|()| 0),
+        Cmd::Secret { action } => secret::run(&action),
         Cmd::Bench(args) => {
             let endpoints = endpoints::resolve(&g.endpoints, g.config.as_deref())?;
             bench::run(&endpoints, &args, g.write_out).map(|()| 0)
@@ -109,7 +111,7 @@ fn client_command(command: Cmd, g: GlobalOpts) -> Result<(), CliError> {
             action: MemberAction::List,
         } => member::list(ctx),
         Cmd::Status => member::status(ctx),
-        Cmd::Node { .. } | Cmd::Cluster { .. } | Cmd::Bench(_) => {
+        Cmd::Node { .. } | Cmd::Cluster { .. } | Cmd::Bench(_) | Cmd::Secret { .. } => {
             unreachable!("dispatched in run")
         }
     }

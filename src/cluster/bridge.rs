@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use serde::de::DeserializeOwned;
@@ -15,14 +16,26 @@ use super::counters::Counters;
 use super::envelope::{Envelope, BROADCAST};
 use super::error::ClusterError;
 use super::faults::Faults;
+use super::guard::InboundGuard;
 use super::inbound::Inbound;
 use super::limits::Limits;
 use super::outbound::PeerLink;
 use super::outbox::Outbox;
+use super::seal::{Opener, PeerKeys, Sealer};
 use crate::raft::NodeId;
 
 /// Starts cluster bridges.
 pub struct Cluster;
+
+/// How a bridge proves itself to its peers and checks them.
+#[derive(Clone, Debug)]
+pub struct PeerAuth {
+    /// The cluster's id and secrets.
+    pub keys: PeerKeys,
+    /// This start's session number: it must exceed every earlier start's (peers refuse frames
+    /// of older sessions). [`crate::storage::next_peer_epoch`] keeps one per data directory.
+    pub epoch: u64,
+}
 
 /// A running bridge. Dropping it shuts it down.
 pub struct ClusterHandle<M> {
@@ -34,6 +47,8 @@ pub struct ClusterHandle<M> {
     faults: Faults,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    /// The private directory of the bridge's Unix sockets; removed on shutdown.
+    dir: PathBuf,
 }
 
 impl Cluster {
@@ -41,11 +56,12 @@ impl Cluster {
     ///
     /// Returns once the listening socket is bound (so a peer may send at once); connections to
     /// peers are made in the background and remade whenever lost. `peers` lists every member,
-    /// this node included.
+    /// this node included. Every frame is sealed and opened with `auth`.
     pub fn start<M>(
         my_id: NodeId,
         peers: &BTreeMap<NodeId, SocketAddr>,
         limits: Limits,
+        auth: PeerAuth,
     ) -> Result<ClusterHandle<M>, ClusterError>
     where
         M: Serialize + DeserializeOwned + Send + 'static,
@@ -63,6 +79,12 @@ impl Cluster {
             .local_addr()
             .map_err(|source| ClusterError::Bind { addr, source })?;
 
+        let dir = private_dir(my_id).map_err(|e| {
+            ClusterError::Start(format!("cannot create a private socket directory: {e}"))
+        })?;
+        let router_path = dir.join("router.sock");
+        // Random per start, so two starts never share a key even if their epochs were equal.
+        let salt: u64 = rand::random();
         let counters = Counters::default();
         let others: BTreeSet<NodeId> = peers.keys().copied().filter(|&id| id != my_id).collect();
         let faults = Faults::new(others.iter().copied());
@@ -78,6 +100,9 @@ impl Cluster {
                 queue: rx,
                 limits: limits.clone(),
                 counters: counters.clone(),
+                dir: dir.clone(),
+                sealer: Sealer::new(&auth.keys, my_id, peer, auth.epoch, salt),
+                attempts: 0,
             });
         }
         let (inbox_tx, inbox_rx) = mpsc::channel(limits.inbox_len);
@@ -88,12 +113,22 @@ impl Cluster {
             inbox: inbox_tx,
             counters: counters.clone(),
             faults: faults.clone(),
+            opener: Opener::new(auth.keys.clone(), my_id),
+        };
+        let guard = InboundGuard {
+            my_id,
+            listener: None,
+            router: router_path.clone(),
+            limits: limits.clone(),
+            hellos: Opener::new(auth.keys, my_id),
+            senders: inbound.senders.clone(),
+            counters: counters.clone(),
         };
         let (stop_tx, stop_rx) = oneshot::channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name(format!("raftkv-cluster-{my_id}"))
-            .spawn(move || run(listener, inbound, links, stop_rx, ready_tx))
+            .spawn(move || run(listener, guard, router_path, inbound, links, stop_rx, ready_tx))
             .map_err(|e| ClusterError::Start(e.to_string()))?;
         let started = ready_rx
             .recv()
@@ -101,6 +136,7 @@ impl Cluster {
         if let Err(why) = started {
             // The thread has already returned (it reports failure as its last act).
             let _ = thread.join();
+            let _ = std::fs::remove_dir_all(&dir);
             return Err(ClusterError::Start(why));
         }
         Ok(ClusterHandle {
@@ -112,14 +148,32 @@ impl Cluster {
             faults,
             stop: Some(stop_tx),
             thread: Some(thread),
+            dir,
         })
     }
 }
 
-/// The bridge thread: bind the ROUTER, spawn the receive loop and one task per peer, wait for
-/// the stop signal, then drop the runtime, which cancels every task and closes every socket.
+/// A fresh directory only this user can enter, for the bridge's Unix sockets: nobody else on
+/// the machine can reach the ROUTER behind the guard.
+fn private_dir(my_id: NodeId) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let name = format!(
+        "raftkv-{}-{my_id}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    );
+    let dir = std::env::temp_dir().join(name);
+    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+    Ok(dir)
+}
+
+/// The bridge thread: bind the ROUTER to its private socket, start the guard on the raft port,
+/// the receive loop and one task per peer, wait for the stop signal, then drop the runtime,
+/// which cancels every task and closes every socket.
 fn run<M: DeserializeOwned + Send + 'static>(
     listener: TcpListener,
+    mut guard: InboundGuard,
+    router_path: PathBuf,
     inbound: Inbound<M>,
     links: Vec<PeerLink>,
     stop: oneshot::Receiver<()>,
@@ -137,10 +191,21 @@ fn run<M: DeserializeOwned + Send + 'static>(
     };
     runtime.block_on(async move {
         let mut router = RouterSocket::new();
-        if let Err(e) = router.bind_listener(listener).await {
-            let _ = ready.send(Err(format!("cannot listen: {e}")));
+        if let Err(e) = router.bind(&format!("ipc://{}", router_path.display())).await {
+            let _ = ready.send(Err(format!("cannot bind the local ROUTER: {e}")));
             return;
         }
+        match listener
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(listener))
+        {
+            Ok(listener) => guard.listener = Some(listener),
+            Err(e) => {
+                let _ = ready.send(Err(format!("cannot listen: {e}")));
+                return;
+            }
+        }
+        tokio::spawn(guard.run());
         tokio::spawn(inbound.run(router));
         for link in links {
             tokio::spawn(link.run());
@@ -192,10 +257,18 @@ impl<M> ClusterHandle<M> {
         }
         if let Some(thread) = self.thread.take() {
             // A panic on the bridge thread is a bug; surface it rather than hide it.
-            if let Err(panic) = thread.join() {
+            let joined = thread.join();
+            remove_private_dir(&self.dir);
+            if let Err(panic) = joined {
                 std::panic::resume_unwind(panic);
             }
         }
+    }
+}
+
+fn remove_private_dir(dir: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        log::debug!("cannot remove {}: {e}", dir.display());
     }
 }
 

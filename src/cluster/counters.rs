@@ -23,6 +23,12 @@ struct Cells {
     dropped_fault_in: AtomicU64,
     connects: AtomicU64,
     reconnects: AtomicU64,
+    dropped_auth: AtomicU64,
+    dropped_replay: AtomicU64,
+    guard_protocol: AtomicU64,
+    guard_timeout: AtomicU64,
+    guard_evicted: AtomicU64,
+    guard_refused: AtomicU64,
 }
 
 /// The counters at one instant.
@@ -52,6 +58,22 @@ pub struct CounterSnapshot {
     pub connects: u64,
     /// Outbound connections made again after an earlier connection to the same peer was lost.
     pub reconnects: u64,
+    /// Inbound frames or connections refused by authentication: no secret of ours, a forged
+    /// or damaged frame, one sealed for another cluster or node, or a connection whose first frame
+    /// is not a member's hello.
+    pub dropped_auth: u64,
+    /// Inbound frames that were authentic but not newer than one already accepted from their
+    /// sender (replayed, or from an older session).
+    pub dropped_replay: u64,
+    /// Inbound connections closed for breaking the ZeroMQ protocol (greeting, READY, frame
+    /// flags, multi-part messages). Oversized frames count in `dropped_oversized`.
+    pub guard_protocol: u64,
+    /// Inbound connections closed for not authenticating within the handshake timeout.
+    pub guard_timeout: u64,
+    /// Pending inbound connections closed to make room (per-source or total bound).
+    pub guard_evicted: u64,
+    /// Inbound connections closed on accept because the connection bound was reached.
+    pub guard_refused: u64,
 }
 
 /// Names a counter for [`Counters::add`].
@@ -69,6 +91,12 @@ pub(super) enum Counter {
     DroppedFaultIn,
     Connects,
     Reconnects,
+    DroppedAuth,
+    DroppedReplay,
+    GuardProtocol,
+    GuardTimeout,
+    GuardEvicted,
+    GuardRefused,
 }
 
 impl Counters {
@@ -89,6 +117,12 @@ impl Counters {
             dropped_fault_in: get(&c.dropped_fault_in),
             connects: get(&c.connects),
             reconnects: get(&c.reconnects),
+            dropped_auth: get(&c.dropped_auth),
+            dropped_replay: get(&c.dropped_replay),
+            guard_protocol: get(&c.guard_protocol),
+            guard_timeout: get(&c.guard_timeout),
+            guard_evicted: get(&c.guard_evicted),
+            guard_refused: get(&c.guard_refused),
         }
     }
 
@@ -107,6 +141,12 @@ impl Counters {
             Counter::DroppedFaultIn => &c.dropped_fault_in,
             Counter::Connects => &c.connects,
             Counter::Reconnects => &c.reconnects,
+            Counter::DroppedAuth => &c.dropped_auth,
+            Counter::DroppedReplay => &c.dropped_replay,
+            Counter::GuardProtocol => &c.guard_protocol,
+            Counter::GuardTimeout => &c.guard_timeout,
+            Counter::GuardEvicted => &c.guard_evicted,
+            Counter::GuardRefused => &c.guard_refused,
         };
         cell.fetch_add(n, Ordering::Relaxed);
     }

@@ -11,6 +11,7 @@ use zeromq::{RouterSocket, SocketRecv, ZmqMessage};
 use super::counters::{Counter, Counters};
 use super::envelope::Envelope;
 use super::faults::Faults;
+use super::seal::{Kind, OpenError, Opener};
 use super::warn_limit::WarnLimit;
 use super::wire;
 use crate::raft::NodeId;
@@ -24,6 +25,8 @@ pub(super) struct Inbound<M> {
     pub inbox: mpsc::Sender<Envelope<M>>,
     pub counters: Counters,
     pub faults: Faults,
+    /// Authenticates every frame and refuses replays, before anything decodes it.
+    pub opener: Opener,
 }
 
 /// One rate limit per kind of drop: a flood of one kind (say undecodable frames) must not hide
@@ -34,6 +37,7 @@ struct Warnings {
     decode: WarnLimit,
     oversized: WarnLimit,
     unknown_sender: WarnLimit,
+    auth: WarnLimit,
 }
 
 impl Default for Warnings {
@@ -44,13 +48,14 @@ impl Default for Warnings {
             decode: WarnLimit::new(period),
             oversized: WarnLimit::new(period),
             unknown_sender: WarnLimit::new(period),
+            auth: WarnLimit::new(period),
         }
     }
 }
 
 impl<M: DeserializeOwned + Send + 'static> Inbound<M> {
     /// Receives until the runtime is dropped.
-    pub(super) async fn run(self, mut router: RouterSocket) {
+    pub(super) async fn run(mut self, mut router: RouterSocket) {
         let mut warn = Warnings::default();
         loop {
             match router.recv().await {
@@ -68,7 +73,7 @@ impl<M: DeserializeOwned + Send + 'static> Inbound<M> {
     }
 
     /// Checks one ROUTER message (`[connection identity, frame]`) and delivers it or counts why not.
-    fn accept(&self, message: ZmqMessage, warn: &mut Warnings) {
+    fn accept(&mut self, message: ZmqMessage, warn: &mut Warnings) {
         let me = self.my_id;
         if message.len() != 2 {
             self.counters.incr(Counter::DroppedDecode);
@@ -87,7 +92,26 @@ impl<M: DeserializeOwned + Send + 'static> Inbound<M> {
             ));
             return;
         }
-        let (from, msg_id, msg) = match wire::decode::<M>(frame) {
+        let opened = match self.opener.open(frame) {
+            Ok(opened) if opened.kind == Kind::Data => opened,
+            Ok(_) => {
+                self.counters.incr(Counter::DroppedDecode);
+                warn.decode
+                    .warn(format_args!("node {me}: dropped a second hello"));
+                return;
+            }
+            Err(OpenError::Replayed { .. }) => {
+                self.counters.incr(Counter::DroppedReplay);
+                return;
+            }
+            Err(e) => {
+                self.counters.incr(Counter::DroppedAuth);
+                warn.auth
+                    .warn(format_args!("node {me}: dropped a frame: {e}"));
+                return;
+            }
+        };
+        let (from, msg_id, msg) = match wire::decode::<M>(&opened.plaintext) {
             Ok(decoded) => decoded,
             Err(e) => {
                 self.counters.incr(Counter::DroppedDecode);
@@ -96,7 +120,7 @@ impl<M: DeserializeOwned + Send + 'static> Inbound<M> {
                 return;
             }
         };
-        if !self.senders.contains(&from) {
+        if !self.senders.contains(&from) || from != opened.from {
             self.counters.incr(Counter::DroppedUnknownSender);
             warn.unknown_sender.warn(format_args!(
                 "node {me}: dropped a frame from unknown node {from}"

@@ -23,6 +23,18 @@ pub struct Limits {
     /// `max`. A small `max` lets a restarted peer be reached again within tens of milliseconds.
     pub reconnect_backoff_ms_min: u64,
     pub reconnect_backoff_ms_max: u64,
+    /// Longest time a new inbound connection may take to complete the ZeroMQ handshake and
+    /// authenticate with its hello; then it is closed.
+    pub handshake_timeout_ms: u64,
+    /// Inbound connections open at once, pending and admitted; more are closed on accept.
+    pub max_connections: usize,
+    /// Inbound connections not yet authenticated, in total; beyond it the oldest is closed.
+    pub max_pending: usize,
+    /// Inbound connections not yet authenticated from one source address; beyond it that
+    /// address's oldest is closed.
+    pub max_pending_per_source: usize,
+    /// Authenticated inbound connections per member; a reconnect beyond it closes the oldest.
+    pub max_sessions_per_peer: usize,
 }
 
 impl Default for Limits {
@@ -36,6 +48,11 @@ impl Default for Limits {
             connect_timeout_ms: 250,
             reconnect_backoff_ms_min: 5,
             reconnect_backoff_ms_max: 40,
+            handshake_timeout_ms: 1000,
+            max_connections: 128,
+            max_pending: 64,
+            max_pending_per_source: 16,
+            max_sessions_per_peer: 2,
         }
     }
 }
@@ -50,8 +67,21 @@ impl Limits {
         if self.max_frame_bytes == 0 {
             return bad("max_frame_bytes must be at least 1");
         }
-        if self.send_timeout_ms == 0 || self.connect_timeout_ms == 0 {
-            return bad("send_timeout_ms and connect_timeout_ms must be at least 1");
+        if self.send_timeout_ms == 0 || self.connect_timeout_ms == 0 || self.handshake_timeout_ms == 0
+        {
+            return bad(
+                "send_timeout_ms, connect_timeout_ms and handshake_timeout_ms must be at least 1",
+            );
+        }
+        if self.max_pending == 0
+            || self.max_pending_per_source == 0
+            || self.max_sessions_per_peer == 0
+            || self.max_connections < self.max_pending
+        {
+            return bad("need max_pending, max_pending_per_source, max_sessions_per_peer >= 1 and max_connections >= max_pending");
+        }
+        if self.max_frame_bytes <= super::seal::OVERHEAD_BYTES {
+            return bad("max_frame_bytes must exceed the sealing overhead");
         }
         if self.reconnect_backoff_ms_min == 0
             || self.reconnect_backoff_ms_max < self.reconnect_backoff_ms_min
@@ -63,6 +93,10 @@ impl Limits {
 
     pub(super) fn send_timeout(&self) -> Duration {
         Duration::from_millis(self.send_timeout_ms)
+    }
+
+    pub(super) fn handshake_timeout(&self) -> Duration {
+        Duration::from_millis(self.handshake_timeout_ms)
     }
 
     pub(super) fn connect_timeout(&self) -> Duration {

@@ -17,14 +17,16 @@ mod counters;
 mod envelope;
 mod error;
 mod faults;
+pub mod guard;
 mod inbound;
 mod limits;
 mod outbound;
 mod outbox;
+pub mod seal;
 mod warn_limit;
 pub mod wire;
 
-pub use bridge::{Cluster, ClusterHandle};
+pub use bridge::{Cluster, ClusterHandle, PeerAuth};
 pub use counters::{CounterSnapshot, Counters};
 pub use envelope::{Envelope, BROADCAST};
 pub use error::{ClusterError, OutboxError};

@@ -1,13 +1,15 @@
 //! The sending half toward one peer: a task that owns a DEALER connected to the peer's ROUTER,
 //! drains the peer's bounded queue into it, and rebuilds the socket whenever the connection is
-//! lost, because zeromq 0.7 DEALERs never reconnect on their own.
+//! lost, because zeromq 0.7 DEALERs never reconnect on their own. The DEALER reaches the peer
+//! through the outbound guard's relay ([`super::guard::dial`]); its first frame on every
+//! connection is a sealed hello, and every frame after it is sealed ([`super::seal`]).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use zeromq::{
     DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketEvent, SocketOptions, SocketRecv,
@@ -15,7 +17,9 @@ use zeromq::{
 };
 
 use super::counters::{Counter, Counters};
+use super::guard::{self, Relay};
 use super::limits::Limits;
+use super::seal::{Kind, Sealer};
 use crate::raft::NodeId;
 
 /// Frames sent in one go before the task looks at connection events again.
@@ -29,10 +33,19 @@ pub(super) struct PeerLink {
     pub queue: mpsc::Receiver<Bytes>,
     pub limits: Limits,
     pub counters: Counters,
+    /// The bridge's private directory, where relay sockets live.
+    pub dir: PathBuf,
+    /// This node's session toward the peer: one for the bridge's lifetime, across reconnects,
+    /// so counters keep rising and the peer can refuse replays.
+    pub sealer: Sealer,
+    /// Connection attempts so far, naming each relay socket uniquely.
+    pub attempts: u64,
 }
 
 /// A live connection: the DEALER's halves and its event stream.
 struct Session {
+    /// Ends with the session; dropping it closes the TCP connection.
+    _relay: Relay,
     tx: DealerSendHalf,
     /// Never carries data (the peer's ROUTER does not answer); polled so that the library sees
     /// the peer close the connection and reports `Disconnected` at once, not on a later write.
@@ -88,20 +101,20 @@ impl PeerLink {
         }
     }
 
-    async fn connect(&self) -> Option<Session> {
+    async fn connect(&mut self) -> Option<Session> {
         let timeout = self.limits.connect_timeout();
-        // A bare TCP probe first: zeromq's own connect retries a refused port on a 50, 100,
-        // 200 ms schedule, which would delay reaching a restarted peer; the probe lets our
-        // shorter backoff decide how soon to try again.
-        match tokio::time::timeout(timeout, TcpStream::connect(self.addr)).await {
-            Ok(Ok(probe)) => drop(probe),
-            _ => return None,
-        }
+        // The relay dials the peer itself, so a refused port fails here at once: zeromq's own
+        // connect would retry on a 50, 100, 200 ms schedule and delay reaching a restarted peer.
+        self.attempts += 1;
+        let name = format!("to-{}-{}", self.peer, self.attempts);
+        let relay = guard::dial(self.addr, &self.dir, &name, timeout).await?;
         let mut options = SocketOptions::default();
         options.connect_timeout(timeout);
         let mut socket = DealerSocket::with_options(options);
         let events = socket.monitor();
-        if let Err(e) = socket.connect(&format!("tcp://{}", self.addr)).await {
+        let endpoint = format!("ipc://{}", relay.path.display());
+        let connected = tokio::time::timeout(timeout, socket.connect(&endpoint)).await;
+        if let Err(e) = connected.unwrap_or(Err(zeromq::ZmqError::Other("handshake timed out"))) {
             log::debug!(
                 "node {}: cannot connect to node {}: {e}",
                 self.my_id,
@@ -109,13 +122,26 @@ impl PeerLink {
             );
             return None;
         }
-        let (tx, rx) = socket.split();
-        Some(Session { tx, rx, events })
+        let (mut tx, rx) = socket.split();
+        let hello = self.sealer.seal(Kind::Hello, &[]);
+        if !matches!(
+            tokio::time::timeout(timeout, tx.send(ZmqMessage::from(hello))).await,
+            Ok(Ok(()))
+        ) {
+            return None;
+        }
+        Some(Session {
+            _relay: relay,
+            tx,
+            rx,
+            events,
+        })
     }
 
     /// Moves frames from the queue to the socket until the connection is lost.
     async fn pump(&mut self, session: Session) -> End {
         let Session {
+            _relay,
             mut tx,
             mut rx,
             mut events,
@@ -150,10 +176,11 @@ impl PeerLink {
     }
 
     /// Hands one frame to the socket; false when the connection must be rebuilt.
-    async fn send(&self, tx: &mut DealerSendHalf, frame: Bytes) -> bool {
+    async fn send(&mut self, tx: &mut DealerSendHalf, frame: Bytes) -> bool {
+        let sealed = self.sealer.seal(Kind::Data, &frame);
         // `send` only blocks once ZeroMQ holds 100,000 frames for a peer that stopped reading;
         // the timeout turns that into a reconnect, which also frees those frames.
-        match tokio::time::timeout(self.limits.send_timeout(), tx.send(ZmqMessage::from(frame)))
+        match tokio::time::timeout(self.limits.send_timeout(), tx.send(ZmqMessage::from(sealed)))
             .await
         {
             Ok(Ok(())) => {

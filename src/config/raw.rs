@@ -26,6 +26,12 @@ pub(super) struct RawCluster {
     pub request_timeout_ms: Spanned<u64>,
     #[serde(default)]
     pub test_faults: bool,
+    /// Default `<data_dir>/cluster.secret`.
+    #[serde(default)]
+    pub secret_file: Option<Spanned<String>>,
+    /// Default `raftkv`.
+    #[serde(default)]
+    pub cluster_token: Option<Spanned<String>>,
 }
 
 /// One `[[peers]]` entry.

@@ -96,7 +96,23 @@ fn check_cluster(check: &Checker<'_>, raw: RawCluster) -> Result<ClusterSettings
             check.fail(dir, field, "must name a directory".into())?;
         }
     }
+    if let Some(file) = &raw.secret_file {
+        if file.get_ref().trim().is_empty() {
+            check.fail(file, "cluster.secret_file", "must name a file".into())?;
+        }
+    }
+    let secret_file = raw.secret_file.as_ref().map_or_else(
+        || PathBuf::from(raw.data_dir.get_ref()).join(super::DEFAULT_SECRET_FILE_NAME),
+        |file| PathBuf::from(file.get_ref()),
+    );
+    let secret_file_line = raw.secret_file.as_ref().map(|f| check.line(f));
+    let cluster_token = raw
+        .cluster_token
+        .map_or_else(|| super::DEFAULT_CLUSTER_TOKEN.to_string(), Spanned::into_inner);
     Ok(ClusterSettings {
+        secret_file,
+        secret_file_line,
+        cluster_token,
         tick_ms: tick,
         heartbeat_interval_ms: raw.heartbeat_interval_ms.into_inner(),
         election_timeout_min_ms: raw.election_timeout_min_ms.into_inner(),

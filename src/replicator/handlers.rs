@@ -191,6 +191,8 @@ impl Handler<GetMetrics> for Replicator {
             ("inbox_full", c.dropped_inbox_full),
             ("fault_out", c.dropped_fault_out),
             ("fault_in", c.dropped_fault_in),
+            ("auth", c.dropped_auth),
+            ("replay", c.dropped_replay),
         ];
         m.messages_dropped_total = m.messages_dropped_by_reason.iter().map(|(_, n)| n).sum();
         MessageResult(m)

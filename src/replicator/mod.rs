@@ -30,7 +30,7 @@ pub use messages::{
 };
 pub use state_file::state_file_path;
 
-use crate::cluster::{Cluster, ClusterError, ClusterHandle, Envelope, Limits, Outbox};
+use crate::cluster::{Cluster, ClusterError, ClusterHandle, Envelope, Limits, Outbox, PeerAuth};
 use crate::config::{Config, ConfigError};
 use crate::raft::{self, Message, NodeId, Raft, Restored, Role, Term};
 use crate::state::{StateConfig, StateMachine, TxLog, TxLogError};
@@ -136,7 +136,13 @@ impl Replicator {
         // Two writers of one transaction log would interleave lines: the file has its own lock,
         // for configs that give node `id` different data dirs but one log dir.
         let txlog = TxLog::open(&config.cluster().log_dir, id)?;
-        let mut cluster = Cluster::start(id, &config.raft_addrs()?, Limits::default())?;
+        let auth = PeerAuth {
+            keys: config.peer_keys()?,
+            epoch: crate::storage::next_peer_epoch(&config.data_dir_for(id)).map_err(
+                StorageError::io("record the peer epoch", &config.data_dir_for(id)),
+            )?,
+        };
+        let mut cluster = Cluster::start(id, &config.raft_addrs()?, Limits::default(), auth)?;
         let outbox = cluster.outbox();
         let inbox = cluster.take_inbox();
         let (inbox_tap, _) = broadcast::channel(1024);

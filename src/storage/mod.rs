@@ -55,6 +55,7 @@
 //! silently. Damage that no later write can expose, in data fsynced by the very last sync, is
 //! indistinguishable from a torn write and is treated as one.
 
+mod epoch;
 mod error;
 mod file;
 mod group_commit;
@@ -66,6 +67,7 @@ mod recovery;
 mod segment;
 mod store;
 
+pub use epoch::next_peer_epoch;
 pub use error::StorageError;
 pub use file::{FileStore, FileStoreOptions};
 pub use group_commit::{Durable, GroupCommit, GroupCommitOptions, Report};

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use raftkv::cluster::{Cluster, ClusterHandle, Envelope, Limits, Outbox};
+use raftkv::cluster::seal::{cluster_id, PeerKeys, Secret};
+use raftkv::cluster::{Cluster, ClusterHandle, Envelope, Limits, Outbox, PeerAuth};
 use raftkv::raft::NodeId;
 use tokio::sync::mpsc::Receiver;
 
@@ -42,7 +43,44 @@ pub fn start_with(
     peers: &BTreeMap<NodeId, SocketAddr>,
     limits: Limits,
 ) -> ClusterHandle<Msg> {
-    Cluster::start(id, peers, limits).unwrap_or_else(|e| panic!("start node {id}: {e}"))
+    start_keyed(id, peers, limits, test_keys(peers))
+}
+
+/// The secret every test cluster shares (tests that need another one make it themselves).
+pub const TEST_SECRET: [u8; 32] = [7; 32];
+
+/// Keys for the cluster of `peers` under [`TEST_SECRET`].
+pub fn test_keys(peers: &BTreeMap<NodeId, SocketAddr>) -> PeerKeys {
+    let ids: Vec<NodeId> = peers.keys().copied().collect();
+    PeerKeys::new(cluster_id("test", &ids), vec![Secret::from_bytes(TEST_SECRET)])
+        .expect("one secret")
+}
+
+/// A new session's authentication for a member of `peers` under [`TEST_SECRET`].
+pub fn auth(peers: &BTreeMap<NodeId, SocketAddr>) -> PeerAuth {
+    PeerAuth {
+        keys: test_keys(peers),
+        epoch: next_epoch(),
+    }
+}
+
+/// Rises across the starts of one test process, as a data directory's epoch would.
+pub fn next_epoch() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static EPOCH: AtomicU64 = AtomicU64::new(1);
+    EPOCH.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Starts node `id` with `limits` and `keys`, in a new session (epoch from the clock, rising).
+pub fn start_keyed(
+    id: NodeId,
+    peers: &BTreeMap<NodeId, SocketAddr>,
+    limits: Limits,
+    keys: PeerKeys,
+) -> ClusterHandle<Msg> {
+    let epoch = next_epoch();
+    Cluster::start(id, peers, limits, PeerAuth { keys, epoch })
+        .unwrap_or_else(|e| panic!("start node {id}: {e}"))
 }
 
 /// Waits until `node` has connected to `peers` peers at least once, failing the test if it has

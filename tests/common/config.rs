@@ -118,6 +118,9 @@ pub fn write_config(dir: &Path, n: u64, extra: &str) -> (PathBuf, Vec<NodePorts>
     }
     let path = dir.join("cluster.toml");
     std::fs::write(&path, text).expect("write config");
+    // Every node of the cluster reads the default secret file, `<data_dir>/cluster.secret`.
+    raftkv::config::secret::write_new_secret(&dir.join("data").join("cluster.secret"))
+        .expect("write the cluster secret");
     (path, ports)
 }
 

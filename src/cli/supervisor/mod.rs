@@ -70,6 +70,19 @@ async fn supervise(config: Config, launch: Launch) -> Result<i32, CliError> {
             data_dir.display()
         ))
     })?;
+    // A local cluster needs no setup: its nodes share one machine, so one secret file made here
+    // serves them all (a multi-host cluster copies one file to every host instead).
+    let secret = &config.cluster().secret_file;
+    match crate::config::secret::write_new_secret(secret) {
+        Ok(true) => println!("wrote a new cluster secret to {}", secret.display()),
+        Ok(false) => {}
+        Err(e) => {
+            return Err(CliError::Local(format!(
+                "cannot write the cluster secret {}: {e}",
+                secret.display()
+            )))
+        }
+    }
     let socket = socket_path(&data_dir);
     let listener = bind_control(&socket).await?;
     let _remove_socket = RemoveOnDrop(socket.clone());
