@@ -8,9 +8,8 @@ use crate::config::secret::{read_secrets, write_new_secret};
 pub fn run(action: &SecretAction) -> Result<i32, CliError> {
     match action {
         SecretAction::New { file, if_missing } => {
-            let written = write_new_secret(file).map_err(|e| {
-                CliError::Local(format!("cannot write {}: {e}", file.display()))
-            })?;
+            let written = write_new_secret(file)
+                .map_err(|e| CliError::Local(format!("cannot write {}: {e}", file.display())))?;
             if !written && !if_missing {
                 return Err(CliError::Usage(format!(
                     "{} exists; it is not replaced (add --if-missing to accept it)",

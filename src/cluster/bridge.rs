@@ -128,7 +128,17 @@ impl Cluster {
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name(format!("raftkv-cluster-{my_id}"))
-            .spawn(move || run(listener, guard, router_path, inbound, links, stop_rx, ready_tx))
+            .spawn(move || {
+                run(
+                    listener,
+                    guard,
+                    router_path,
+                    inbound,
+                    links,
+                    stop_rx,
+                    ready_tx,
+                )
+            })
             .map_err(|e| ClusterError::Start(e.to_string()))?;
         let started = ready_rx
             .recv()
@@ -191,7 +201,10 @@ fn run<M: DeserializeOwned + Send + 'static>(
     };
     runtime.block_on(async move {
         let mut router = RouterSocket::new();
-        if let Err(e) = router.bind(&format!("ipc://{}", router_path.display())).await {
+        if let Err(e) = router
+            .bind(&format!("ipc://{}", router_path.display()))
+            .await
+        {
             let _ = ready.send(Err(format!("cannot bind the local ROUTER: {e}")));
             return;
         }

@@ -67,7 +67,9 @@ impl Limits {
         if self.max_frame_bytes == 0 {
             return bad("max_frame_bytes must be at least 1");
         }
-        if self.send_timeout_ms == 0 || self.connect_timeout_ms == 0 || self.handshake_timeout_ms == 0
+        if self.send_timeout_ms == 0
+            || self.connect_timeout_ms == 0
+            || self.handshake_timeout_ms == 0
         {
             return bad(
                 "send_timeout_ms, connect_timeout_ms and handshake_timeout_ms must be at least 1",

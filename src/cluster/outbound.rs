@@ -180,8 +180,11 @@ impl PeerLink {
         let sealed = self.sealer.seal(Kind::Data, &frame);
         // `send` only blocks once ZeroMQ holds 100,000 frames for a peer that stopped reading;
         // the timeout turns that into a reconnect, which also frees those frames.
-        match tokio::time::timeout(self.limits.send_timeout(), tx.send(ZmqMessage::from(sealed)))
-            .await
+        match tokio::time::timeout(
+            self.limits.send_timeout(),
+            tx.send(ZmqMessage::from(sealed)),
+        )
+        .await
         {
             Ok(Ok(())) => {
                 self.counters.incr(Counter::Sent);

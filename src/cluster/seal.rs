@@ -308,7 +308,9 @@ pub enum OpenError {
     NotForMe(NodeId),
     #[error("authentication failed: forged, damaged, or sealed for another cluster")]
     BadTag,
-    #[error("replayed or stale: session {epoch} frame {counter} is not newer than the last accepted")]
+    #[error(
+        "replayed or stale: session {epoch} frame {counter} is not newer than the last accepted"
+    )]
     Replayed { epoch: u64, counter: u64 },
 }
 
@@ -342,9 +344,9 @@ impl Opener {
         }
     }
 
-    /// Authenticates `frame`, checks it is newer than anything accepted from its sender, and
-    /// returns its contents. The replay mark moves only for authentic frames, so forged frames
-    /// cannot push it ahead.
+    /// Authenticates `frame`, then checks it is newer than anything accepted from its sender,
+    /// and returns its contents. The replay mark moves only for authentic frames, so forged
+    /// frames cannot push it ahead.
     pub fn open(&mut self, frame: &[u8]) -> Result<Opened, OpenError> {
         let header = Header::read(frame)?;
         let kind = match header.kind {
@@ -352,7 +354,11 @@ impl Opener {
             1 => Kind::Hello,
             other => return Err(OpenError::Kind(other)),
         };
-        let Some((secret, _)) = self.keys.secrets.iter().find(|(_, id)| *id == header.key_id)
+        let Some((secret, _)) = self
+            .keys
+            .secrets
+            .iter()
+            .find(|(_, id)| *id == header.key_id)
         else {
             return Err(OpenError::UnknownKey {
                 theirs: header.key_id,
@@ -361,14 +367,6 @@ impl Opener {
         };
         if header.to != self.me {
             return Err(OpenError::NotForMe(header.to));
-        }
-        if let Some(&(epoch, counter)) = self.marks.get(&header.from) {
-            if (header.epoch, header.counter) <= (epoch, counter) {
-                return Err(OpenError::Replayed {
-                    epoch: header.epoch,
-                    counter: header.counter,
-                });
-            }
         }
         let session = (header.key_id, header.epoch, header.salt);
         let cached = matches!(self.ciphers.get(&header.from), Some((s, _)) if *s == session);
@@ -383,13 +381,18 @@ impl Opener {
         let (body, tag) = rest.split_at(rest.len() - TAG_BYTES);
         let mut plaintext = body.to_vec();
         cipher
-            .decrypt_in_place_detached(
-                &header.nonce(),
-                head,
-                &mut plaintext,
-                Tag::from_slice(tag),
-            )
+            .decrypt_in_place_detached(&header.nonce(), head, &mut plaintext, Tag::from_slice(tag))
             .map_err(|_| OpenError::BadTag)?;
+        // Checked only once the frame is known authentic, so a forgery is always counted as
+        // one, whatever counter it claims.
+        if let Some(&(epoch, counter)) = self.marks.get(&header.from) {
+            if (header.epoch, header.counter) <= (epoch, counter) {
+                return Err(OpenError::Replayed {
+                    epoch: header.epoch,
+                    counter: header.counter,
+                });
+            }
+        }
         if let Some(cipher) = fresh {
             self.ciphers.insert(header.from, (session, cipher));
         }

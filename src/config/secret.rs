@@ -26,7 +26,9 @@ pub fn read_secrets(path: &Path) -> Result<Vec<Secret>, String> {
         }
     })?;
     if !meta.is_file() {
-        return Err(format!("the cluster secret file {shown} is not a regular file"));
+        return Err(format!(
+            "the cluster secret file {shown} is not a regular file"
+        ));
     }
     let mode = meta.mode() & 0o777;
     if mode & 0o077 != 0 {
@@ -134,15 +136,24 @@ mod tests {
     fn an_open_mode_a_bad_line_or_no_file_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s");
-        assert!(read_secrets(&path).unwrap_err().contains("raftkv secret new"));
+        assert!(read_secrets(&path)
+            .unwrap_err()
+            .contains("raftkv secret new"));
         std::fs::write(&path, format!("{}\n", "ab".repeat(32))).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(read_secrets(&path).unwrap_err().contains("chmod 600"));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(read_secrets(&path).unwrap().len(), 1);
         std::fs::write(&path, "# c\n\nnot hex\n").unwrap();
-        assert!(read_secrets(&path).unwrap_err().contains(":3: not a secret"));
-        let three = format!("{}\n{}\n{}\n", "01".repeat(32), "02".repeat(32), "03".repeat(32));
+        assert!(read_secrets(&path)
+            .unwrap_err()
+            .contains(":3: not a secret"));
+        let three = format!(
+            "{}\n{}\n{}\n",
+            "01".repeat(32),
+            "02".repeat(32),
+            "03".repeat(32)
+        );
         std::fs::write(&path, three).unwrap();
         assert!(read_secrets(&path).unwrap_err().contains("at most 2"));
     }

@@ -106,9 +106,10 @@ fn check_cluster(check: &Checker<'_>, raw: RawCluster) -> Result<ClusterSettings
         |file| PathBuf::from(file.get_ref()),
     );
     let secret_file_line = raw.secret_file.as_ref().map(|f| check.line(f));
-    let cluster_token = raw
-        .cluster_token
-        .map_or_else(|| super::DEFAULT_CLUSTER_TOKEN.to_string(), Spanned::into_inner);
+    let cluster_token = raw.cluster_token.map_or_else(
+        || super::DEFAULT_CLUSTER_TOKEN.to_string(),
+        Spanned::into_inner,
+    );
     Ok(ClusterSettings {
         secret_file,
         secret_file_line,

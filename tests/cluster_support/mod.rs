@@ -52,8 +52,11 @@ pub const TEST_SECRET: [u8; 32] = [7; 32];
 /// Keys for the cluster of `peers` under [`TEST_SECRET`].
 pub fn test_keys(peers: &BTreeMap<NodeId, SocketAddr>) -> PeerKeys {
     let ids: Vec<NodeId> = peers.keys().copied().collect();
-    PeerKeys::new(cluster_id("test", &ids), vec![Secret::from_bytes(TEST_SECRET)])
-        .expect("one secret")
+    PeerKeys::new(
+        cluster_id("test", &ids),
+        vec![Secret::from_bytes(TEST_SECRET)],
+    )
+    .expect("one secret")
 }
 
 /// A new session's authentication for a member of `peers` under [`TEST_SECRET`].
@@ -156,3 +159,6 @@ pub fn envelope(pid: NodeId, msg_id: u64, msg: &str) -> Envelope<Msg> {
         msg: msg.to_string(),
     }
 }
+
+#[path = "../common/zmtp.rs"]
+pub mod zmtp;

@@ -97,7 +97,9 @@ impl Drop for Registered {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves nothing half-updated worth refusing.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl InboundGuard {
@@ -184,9 +186,8 @@ async fn serve(registered: Registered, tcp: TcpStream) {
         }
         Closed::Auth(why) => {
             shared.counters.incr(Counter::DroppedAuth);
-            lock(&shared.warn_auth).warn(format_args!(
-                "node {me}: refused a raft connection: {why}"
-            ));
+            lock(&shared.warn_auth)
+                .warn(format_args!("node {me}: refused a raft connection: {why}"));
         }
     }
 }

@@ -48,7 +48,11 @@ pub enum ZmtpError {
     #[error("reserved frame flags {0:#04x}")]
     Flags(u8),
     #[error("a {len}-byte {what} is over the limit of {max}")]
-    Oversized { what: &'static str, len: u64, max: u64 },
+    Oversized {
+        what: &'static str,
+        len: u64,
+        max: u64,
+    },
     #[error("malformed READY command: {0}")]
     Ready(&'static str),
     #[error("unexpected {0}")]
@@ -244,11 +248,23 @@ impl ZmtpValidator {
                 true
             }
             (Phase::Ready, false, _) => return Err(ZmtpError::Unexpected("data before READY")),
-            (Phase::Hello, false, Role::Dealer { max_hello_bytes, .. }) => {
+            (
+                Phase::Hello,
+                false,
+                Role::Dealer {
+                    max_hello_bytes, ..
+                },
+            ) => {
                 check_len("hello frame", len, max_hello_bytes)?;
                 true
             }
-            (Phase::Data, false, Role::Dealer { max_frame_bytes, .. }) => {
+            (
+                Phase::Data,
+                false,
+                Role::Dealer {
+                    max_frame_bytes, ..
+                },
+            ) => {
                 check_len("frame", len, max_frame_bytes)?;
                 false
             }
@@ -278,8 +294,16 @@ impl ZmtpValidator {
         forward: &mut Vec<u8>,
         hello: &mut Option<Vec<u8>>,
     ) -> Result<(), ZmtpError> {
-        if self.state != (State::Body { remaining: 0, held: true })
-            && self.state != (State::Body { remaining: 0, held: false })
+        if self.state
+            != (State::Body {
+                remaining: 0,
+                held: true,
+            })
+            && self.state
+                != (State::Body {
+                    remaining: 0,
+                    held: false,
+                })
         {
             return Ok(());
         }
@@ -324,7 +348,9 @@ fn check_ready(body: &[u8]) -> Result<(), ZmtpError> {
     while let Some((&name_len, after)) = rest.split_first() {
         let name_len = usize::from(name_len);
         if name_len == 0 || after.len() < name_len + 4 {
-            return Err(ZmtpError::Ready("property name or value length out of bounds"));
+            return Err(ZmtpError::Ready(
+                "property name or value length out of bounds",
+            ));
         }
         let value_len = u32::from_be_bytes(after[name_len..name_len + 4].try_into().expect("4"));
         let after_value = &after[name_len + 4..];
@@ -433,13 +459,25 @@ mod tests {
             ("mechanism", curve),
             ("data before READY", stream(&[greeting(), data(3)])),
             ("reserved flags", stream(&[greeting(), vec![0x80, 0]])),
-            ("bad READY", stream(&[greeting(), vec![FLAG_COMMAND, 3, 1, b'X', 0]])),
+            (
+                "bad READY",
+                stream(&[greeting(), vec![FLAG_COMMAND, 3, 1, b'X', 0]]),
+            ),
             (
                 "READY property overruns",
-                stream(&[greeting(), vec![FLAG_COMMAND, 8, 5, b'R', b'E', b'A', b'D', b'Y', 9, b'a']]),
+                stream(&[
+                    greeting(),
+                    vec![FLAG_COMMAND, 8, 5, b'R', b'E', b'A', b'D', b'Y', 9, b'a'],
+                ]),
             ),
-            ("multi-part", stream(&[greeting(), ready(), data(1), multipart])),
-            ("command later", stream(&[greeting(), ready(), data(1), ready()])),
+            (
+                "multi-part",
+                stream(&[greeting(), ready(), data(1), multipart]),
+            ),
+            (
+                "command later",
+                stream(&[greeting(), ready(), data(1), ready()]),
+            ),
         ];
         for (name, input) in cases {
             let result = ZmtpValidator::new(DEALER).feed(&input, &mut Vec::new());
