@@ -149,6 +149,20 @@ fn prometheus_text(id: u64, m: &Metrics, responses: &ResponseCounters) -> String
     }
     let _ = writeln!(
         s,
+        "# HELP raftkv_raft_port_connections_closed_total Raft-port connections the guard closed, by reason."
+    );
+    let _ = writeln!(
+        s,
+        "# TYPE raftkv_raft_port_connections_closed_total counter"
+    );
+    for (reason, count) in &m.raft_port_connections_closed_by_reason {
+        let _ = writeln!(
+            s,
+            "raftkv_raft_port_connections_closed_total{{node=\"{id}\",reason=\"{reason}\"}} {count}"
+        );
+    }
+    let _ = writeln!(
+        s,
         "# HELP raftkv_fsync_latency_us Log fsync latency in microseconds."
     );
     let _ = writeln!(s, "# TYPE raftkv_fsync_latency_us histogram");

@@ -195,6 +195,12 @@ impl Handler<GetMetrics> for Replicator {
             ("replay", c.dropped_replay),
         ];
         m.messages_dropped_total = m.messages_dropped_by_reason.iter().map(|(_, n)| n).sum();
+        m.raft_port_connections_closed_by_reason = vec![
+            ("protocol", c.guard_protocol),
+            ("timeout", c.guard_timeout),
+            ("evicted", c.guard_evicted),
+            ("refused", c.guard_refused),
+        ];
         MessageResult(m)
     }
 }

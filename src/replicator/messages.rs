@@ -134,6 +134,9 @@ pub struct Metrics {
     /// `oversized`, `inbox_full`, `fault_out`, `fault_in`), so an operator can tell a slow peer
     /// from a hostile one.
     pub messages_dropped_by_reason: Vec<(&'static str, u64)>,
+    /// Inbound raft-port connections the guard closed, by reason (`protocol`, `timeout`,
+    /// `evicted`, `refused`); authentication failures count in `messages_dropped_by_reason`.
+    pub raft_port_connections_closed_by_reason: Vec<(&'static str, u64)>,
     pub leader_changes_total: u64,
 }
 

@@ -13,6 +13,7 @@ pub mod inproc;
 pub mod linearizable;
 pub mod txlog;
 pub mod workload;
+pub mod zmtp;
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -118,6 +119,12 @@ impl Cluster {
 
     /// Starts node `id` (it must not be running).
     pub fn start_node(&mut self, id: u64) {
+        let config = self.config_path.clone();
+        self.start_node_with(id, &config);
+    }
+
+    /// Starts node `id` with another config file (say, one that names another secret).
+    pub fn start_node_with(&mut self, id: u64, config: &Path) {
         assert!(
             self.children[id as usize - 1].is_none(),
             "node {id} already runs"
@@ -131,7 +138,7 @@ impl Cluster {
         let mut command = Command::new(env!("CARGO_BIN_EXE_raftkv"));
         command
             .args(["node", "--id", &id.to_string(), "--config"])
-            .arg(&self.config_path)
+            .arg(config)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(out)
@@ -165,6 +172,13 @@ impl Cluster {
     pub fn restart(&mut self, id: u64) {
         self.kill(id);
         self.start_node(id);
+    }
+
+    /// True if node `id` was started and has exited on its own (crashed, aborted).
+    pub fn has_exited(&mut self, id: u64) -> bool {
+        self.children[id as usize - 1]
+            .as_mut()
+            .is_some_and(|child| child.try_wait().ok().flatten().is_some())
     }
 
     pub fn is_running(&self, id: u64) -> bool {

@@ -223,6 +223,14 @@ async fn relay(registered: &Registered, mut tcp: TcpStream) -> Closed {
                 };
                 forward.clear();
                 match validator.feed(&from_peer[..n], &mut forward) {
+                    // A first frame too long to be a hello comes from someone who does not
+                    // speak the sealed protocol (a stranger, or a raftkv that predates it).
+                    Err(ZmtpError::Oversized { what: "hello frame", len, .. }) => {
+                        return Closed::Auth(format!(
+                            "its first frame ({len} bytes) is not a hello: the peer does not \
+                             seal its frames with a cluster secret"
+                        ))
+                    }
                     Err(e) => return Closed::Protocol(e),
                     Ok(Some(hello)) => {
                         if let Err(why) = authenticate(registered, &hello) {
