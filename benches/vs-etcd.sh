@@ -80,6 +80,10 @@ for i in 1 2 3; do
     printf '\n[[peers]]\nid = %d\nraft = "127.0.0.1:%d"\nhttp = "127.0.0.1:%d"\ntext = "127.0.0.1:%d"\n' \
         "$i" "$raft" "$http" "$text" >>"$CONFIG"
 done
+# The cluster secret peers seal their frames with (builds from before it existed have no such command).
+if "$RAFTKV" secret --help >/dev/null 2>&1; then
+    "$RAFTKV" secret new "$WORK/raftkv-data/cluster.secret" >/dev/null
+fi
 for i in 1 2 3; do
     RUST_LOG=warn "$RAFTKV" node --id "$i" --config "$CONFIG" >"$WORK/raftkv$i.log" 2>&1 &
     PIDS+=($!)

@@ -322,13 +322,16 @@ pub struct Opened {
     pub plaintext: Vec<u8>,
 }
 
+/// A sender's session as its frames name it: (key id, epoch, salt).
+type Session = ([u8; 4], u64, u64);
+
 /// Opens frames addressed to one node and refuses replays. Keeps one derived key per sender and
 /// one replay mark per sender, so its memory is bounded by the number of senders admitted.
 pub struct Opener {
     keys: PeerKeys,
     me: NodeId,
     /// Per sender: the session whose key is cached, and the key.
-    ciphers: HashMap<NodeId, (([u8; 4], u64, u64), ChaCha20Poly1305)>,
+    ciphers: HashMap<NodeId, (Session, ChaCha20Poly1305)>,
     /// Per sender: the newest accepted (epoch, counter).
     marks: HashMap<NodeId, (u64, u64)>,
 }

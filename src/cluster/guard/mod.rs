@@ -16,6 +16,7 @@
 //!   in total (the oldest is closed to make room, so a flood cannot lock a member out);
 //! - bounds admitted connections per member (a reconnect replaces the stale one) and all
 //!   connections in total.
+//!
 //! The data frames it forwards are still sealed: the receive loop authenticates each one again
 //! before decoding it, so the guard is a bound on cost, not the only check.
 
