@@ -37,6 +37,11 @@ pub const MAX_VALUE_BYTES_LIMIT: u64 = 32 << 20;
 
 /// The secret file's name inside `data_dir` when `secret_file` is not set.
 pub const DEFAULT_SECRET_FILE_NAME: &str = "cluster.secret";
+/// `max_in_flight_requests` when not set: far above the 1,024 closed-loop clients a node is
+/// expected to serve at once, far below what would exhaust memory (a request holds a few KiB).
+pub const DEFAULT_MAX_IN_FLIGHT_REQUESTS: usize = 8192;
+/// Upper bound on `max_in_flight_requests`.
+pub const MAX_IN_FLIGHT_REQUESTS_LIMIT: u64 = 1 << 20;
 /// `cluster_token` when not set.
 pub const DEFAULT_CLUSTER_TOKEN: &str = "raftkv";
 
@@ -80,6 +85,9 @@ pub struct ClusterSettings {
     pub secret_file: PathBuf,
     /// The line of `secret_file` in the file, if it was written there.
     pub secret_file_line: Option<usize>,
+    /// Client requests (proposals and reads) a node holds at once; beyond it a request is
+    /// refused at once with "overloaded" (HTTP 429, text `ERR_OVERLOADED`).
+    pub max_in_flight_requests: usize,
     /// Separates clusters that share a secret, as etcd's `--initial-cluster-token` (default
     /// `raftkv`); part of the cluster id every peer frame is bound to.
     pub cluster_token: String,

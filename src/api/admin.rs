@@ -136,6 +136,12 @@ fn prometheus_text(id: u64, m: &Metrics, responses: &ResponseCounters) -> String
         "Leader changes seen.",
         m.leader_changes_total,
     );
+    metric(
+        "elections_started_total",
+        "counter",
+        "Campaigns this node started (pre-votes, or candidacies on TimeoutNow).",
+        m.elections_started_total,
+    );
     let _ = writeln!(
         s,
         "# HELP raftkv_messages_dropped_by_reason_total Raft messages dropped, by reason."

@@ -34,8 +34,9 @@ pub enum ApiError {
     Timeout,
     #[error("{0}")]
     Unavailable(String),
+    /// The node holds as many requests as it admits (or its core refuses more for now).
     #[error("{0}")]
-    Busy(String),
+    Overloaded(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -53,7 +54,7 @@ pub(super) const CODES: [&str; 13] = [
     "no_leader",
     "timeout",
     "unavailable",
-    "busy",
+    "overloaded",
     "internal",
 ];
 
@@ -72,7 +73,7 @@ impl ApiError {
             ApiError::NoLeader => "no_leader",
             ApiError::Timeout => "timeout",
             ApiError::Unavailable(_) => "unavailable",
-            ApiError::Busy(_) => "busy",
+            ApiError::Overloaded(_) => "overloaded",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -87,7 +88,7 @@ impl ApiError {
             ClientError::NotLeader { leader: None } | ClientError::NoLeader => ApiError::NoLeader,
             ClientError::Timeout => ApiError::Timeout,
             ClientError::Dropped => ApiError::Unavailable(err.to_string()),
-            ClientError::Busy => ApiError::Busy(err.to_string()),
+            ClientError::Busy => ApiError::Overloaded(err.to_string()),
             ClientError::Stopping => ApiError::Unavailable(err.to_string()),
         }
     }
@@ -117,9 +118,8 @@ impl ResponseError for ApiError {
                 StatusCode::CONFLICT
             }
             ApiError::Redirect { .. } => StatusCode::TEMPORARY_REDIRECT,
-            ApiError::NoLeader | ApiError::Unavailable(_) | ApiError::Busy(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::NoLeader | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -133,7 +133,7 @@ impl ResponseError for ApiError {
                 builder.insert_header((header::LOCATION, location.as_str()));
                 body["location"] = json!(location);
             }
-            ApiError::NoLeader | ApiError::Unavailable(_) | ApiError::Busy(_) => {
+            ApiError::NoLeader | ApiError::Unavailable(_) | ApiError::Overloaded(_) => {
                 builder.insert_header((header::RETRY_AFTER, "1"));
             }
             ApiError::Timeout => body["outcome"] = json!("unknown"),
@@ -169,7 +169,7 @@ mod tests {
             ApiError::NoLeader,
             ApiError::Timeout,
             ApiError::Unavailable(String::new()),
-            ApiError::Busy(String::new()),
+            ApiError::Overloaded(String::new()),
             ApiError::Internal(String::new()),
         ];
         let codes: Vec<&str> = all.iter().map(ApiError::code).collect();

@@ -24,6 +24,7 @@ pub use responses::{count_responses, ResponseCounters};
 
 use crate::config::Config;
 use crate::raft::NodeId;
+use crate::replicator::admission::Admission;
 use crate::replicator::{Answer, ClientError, Consistency, Propose, Read, Replicator};
 use crate::state::{Command, Request};
 
@@ -35,6 +36,8 @@ pub struct ApiState {
     pub id: NodeId,
     /// Filled by [`count_responses`], shown by `/metrics`; shared by every HTTP worker.
     pub responses: Arc<ResponseCounters>,
+    /// The node's bound on requests in flight, shared with the text protocol.
+    pub admission: Admission,
 }
 
 /// Registers every route; unknown routes answer 404 with a JSON error. Wrap the app in
@@ -121,12 +124,23 @@ impl ApiState {
         Some(format!("http://{}{}", node.http, path))
     }
 
+    /// A place among the requests in flight, or 429 at once.
+    fn admit(&self) -> Result<crate::replicator::admission::Ticket, ApiError> {
+        self.admission.try_admit().ok_or_else(|| {
+            ApiError::Overloaded(format!(
+                "the node holds {} requests, its limit; retry shortly",
+                self.admission.limit()
+            ))
+        })
+    }
+
     fn map_err(&self, err: ClientError, req: &HttpRequest) -> ApiError {
         ApiError::from_client(err, |leader| self.leader_url(leader, req))
     }
 
     /// Proposes `command` through the log, with the caller's exactly-once session if it sent one.
     async fn propose(&self, req: &HttpRequest, command: Command) -> Result<Answer, ApiError> {
+        let _ticket = self.admit()?;
         let request = match session(req)? {
             Some((client_id, seq)) => Request::with_session(client_id, seq, command),
             None => Request::new(command),
@@ -144,6 +158,7 @@ impl ApiState {
         if consistency == Consistency::Log {
             return self.propose(req, command).await;
         }
+        let _ticket = self.admit()?;
         let msg = Read {
             command,
             consistency,

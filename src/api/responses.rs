@@ -16,7 +16,7 @@ use crate::raft::NodeId;
 
 /// Statuses counted under their own number: those the API answers with. Any other is counted
 /// under its class (`"2xx"` … `"5xx"`), so the label set stays fixed.
-const STATUSES: [u16; 10] = [200, 307, 400, 404, 405, 409, 413, 500, 503, 504];
+const STATUSES: [u16; 11] = [200, 307, 400, 404, 405, 409, 413, 429, 500, 503, 504];
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 const STATUS_SLOTS: usize = STATUSES.len() + CLASSES.len();
 

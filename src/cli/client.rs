@@ -61,7 +61,8 @@ impl Call {
     }
 }
 
-/// A final answer: any status except redirects, 503 and 504, which the client handles itself.
+/// A final answer: any status except redirects, 429, 503 and 504, which the client handles
+/// itself.
 #[derive(Clone, Debug)]
 pub struct Answer {
     pub status: u16,
@@ -259,6 +260,13 @@ impl Client {
                 503 => {
                     return Attempt::Retry {
                         reason: error_message(&reply.answer.body, "unavailable (503)"),
+                        refused: false,
+                    }
+                }
+                // Overloaded: nothing was done; back off and try again (the backoff doubles).
+                429 => {
+                    return Attempt::Retry {
+                        reason: error_message(&reply.answer.body, "overloaded (429)"),
                         refused: false,
                     }
                 }

@@ -11,6 +11,7 @@ use actix_web::{web, App, HttpServer};
 use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::raft::{NodeId, Role};
+use crate::replicator::admission::Admission;
 use crate::replicator::{GetStatus, Replicator, TransferLeadership};
 use crate::text::{self, TextContext};
 
@@ -58,11 +59,13 @@ async fn start(
 ) -> Result<actix_web::dev::Server, Box<dyn std::error::Error>> {
     let replicator = Replicator::with_config(id, Arc::clone(&config))?.start();
     let http = config.node(id)?.http.to_string();
+    let admission = Admission::new(config.cluster().max_in_flight_requests);
     let state = ApiState {
         replicator: replicator.clone(),
         config: Arc::clone(&config),
         id,
         responses: Arc::default(),
+        admission: admission.clone(),
     };
     let server = HttpServer::new(move || {
         App::new()
@@ -83,6 +86,7 @@ async fn start(
         TextContext {
             replicator: replicator.clone(),
             config: Arc::clone(&config),
+            admission,
         },
     );
     log::info!("node {id}: serving the text protocol on {text}");

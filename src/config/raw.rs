@@ -32,6 +32,9 @@ pub(super) struct RawCluster {
     /// Default `raftkv`.
     #[serde(default)]
     pub cluster_token: Option<Spanned<String>>,
+    /// Default [`super::DEFAULT_MAX_IN_FLIGHT_REQUESTS`].
+    #[serde(default)]
+    pub max_in_flight_requests: Option<Spanned<u64>>,
 }
 
 /// One `[[peers]]` entry.

@@ -106,11 +106,27 @@ fn check_cluster(check: &Checker<'_>, raw: RawCluster) -> Result<ClusterSettings
         |file| PathBuf::from(file.get_ref()),
     );
     let secret_file_line = raw.secret_file.as_ref().map(|f| check.line(f));
+    if let Some(limit) = &raw.max_in_flight_requests {
+        if !(1..=super::MAX_IN_FLIGHT_REQUESTS_LIMIT).contains(limit.get_ref()) {
+            let msg = format!(
+                "must be between 1 and {}",
+                super::MAX_IN_FLIGHT_REQUESTS_LIMIT
+            );
+            check.fail(limit, "cluster.max_in_flight_requests", msg)?;
+        }
+    }
+    let max_in_flight_requests = raw
+        .max_in_flight_requests
+        .as_ref()
+        .map_or(super::DEFAULT_MAX_IN_FLIGHT_REQUESTS, |limit| {
+            *limit.get_ref() as usize
+        });
     let cluster_token = raw.cluster_token.map_or_else(
         || super::DEFAULT_CLUSTER_TOKEN.to_string(),
         Spanned::into_inner,
     );
     Ok(ClusterSettings {
+        max_in_flight_requests,
         secret_file,
         secret_file_line,
         cluster_token,

@@ -16,6 +16,15 @@ use crate::storage::Report;
 #[rtype(result = "()")]
 pub(super) struct WriterReport(pub Report);
 
+/// Applies the next chunk of committed entries ([`Replicator::apply_some`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct ApplyMore;
+
+/// Committed entries applied in one actor turn, at most: about 2 ms of work in a release build,
+/// so a backlog of thousands never holds ticks and heartbeats for long.
+const APPLY_CHUNK_ENTRIES: usize = 256;
+
 /// Runs [`Replicator::drive`] once the mailbox has been worked through.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -86,14 +95,32 @@ impl Replicator {
                 }
             }
         }
-        if !out.committed.is_empty() {
-            if let Err(e) = self.apply(&out.committed) {
+        self.to_apply.extend(out.committed);
+        for read in out.reads {
+            self.waiters.read_indexed(read.id, read.index);
+        }
+        self.apply_some(ctx);
+        self.log_role_change();
+    }
+
+    /// Applies at most [`APPLY_CHUNK_ENTRIES`] of the committed entries waiting, answers what
+    /// they complete, and asks for another turn if more wait. Applying thousands of entries in
+    /// one go kept the actor from its ticks and its inbox for hundreds of milliseconds: a leader
+    /// sent no heartbeat meanwhile and lost its followers. In chunks, ticks and peer messages
+    /// are handled between them; applying falls behind committing for a moment instead.
+    pub(super) fn apply_some(&mut self, ctx: &mut Context<Self>) {
+        self.apply_scheduled = false;
+        if !self.to_apply.is_empty() {
+            let n = self.to_apply.len().min(APPLY_CHUNK_ENTRIES);
+            let chunk: Vec<crate::raft::Entry> = self.to_apply.drain(..n).collect();
+            if let Err(e) = self.apply(&chunk) {
                 fatal(ctx, &format!("transaction log: {e}"));
                 return;
             }
-        }
-        for read in out.reads {
-            self.waiters.read_indexed(read.id, read.index);
+            if !self.to_apply.is_empty() && !self.apply_scheduled {
+                self.apply_scheduled = true;
+                ctx.notify(ApplyMore);
+            }
         }
         let state = &self.state;
         self.waiters
@@ -103,7 +130,6 @@ impl Replicator {
                     .read(command)
                     .expect("only read commands are queued as reads"),
             });
-        self.log_role_change();
     }
 
     /// A hard state that differs from the last one written only in `commit`, with no entries
@@ -208,6 +234,18 @@ impl Replicator {
             if now.2 != self.last_seen.2 && now.2.is_some() {
                 self.metrics.leader_changes_total += 1;
             }
+            // A campaign starts with a pre-vote, or directly as a candidate on TimeoutNow.
+            let campaign = match (self.last_seen.0, now.0) {
+                (Role::PreCandidate, Role::PreCandidate) => false,
+                (_, Role::PreCandidate) => true,
+                (before, Role::Candidate) => {
+                    before != Role::PreCandidate && before != Role::Candidate
+                }
+                _ => false,
+            };
+            if campaign {
+                self.metrics.elections_started_total += 1;
+            }
             match s.role {
                 Role::Leader => log::info!("node {}: became leader in term {}", self.id, s.term),
                 role => log::info!(
@@ -219,6 +257,14 @@ impl Replicator {
             }
             self.last_seen = now;
         }
+    }
+}
+
+impl Handler<ApplyMore> for Replicator {
+    type Result = ();
+
+    fn handle(&mut self, _: ApplyMore, ctx: &mut Context<Self>) {
+        self.apply_some(ctx);
     }
 }
 

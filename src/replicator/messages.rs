@@ -138,6 +138,9 @@ pub struct Metrics {
     /// `evicted`, `refused`); authentication failures count in `messages_dropped_by_reason`.
     pub raft_port_connections_closed_by_reason: Vec<(&'static str, u64)>,
     pub leader_changes_total: u64,
+    /// Campaigns this node started (a pre-vote, or a candidacy on TimeoutNow): on a healthy
+    /// cluster under load, followers start none.
+    pub elections_started_total: u64,
 }
 
 /// Asks for [`Metrics`].

@@ -6,6 +6,7 @@
 //! reports the batch durable do its `messages_after_persist` leave and the core hear `persisted`.
 //! Committed entries are applied in order and answer the proposer waiting on them.
 
+pub mod admission;
 mod drive;
 mod expiry;
 mod handlers;
@@ -102,6 +103,10 @@ pub struct Replicator {
     stop_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
     /// The state-machine file's progress.
     state_file: state_file::StateFile,
+    /// Committed entries not yet applied, in order: applied a chunk per actor turn.
+    to_apply: VecDeque<raft::Entry>,
+    /// An [`drive::ApplyMore`] is queued.
+    apply_scheduled: bool,
 }
 
 impl Replicator {
@@ -143,6 +148,8 @@ impl Replicator {
             )?,
         };
         let mut cluster = Cluster::start(id, &config.raft_addrs()?, Limits::default(), auth)?;
+        let state_file = state_file::StateFile::start(&config.cluster().log_dir, id)
+            .map_err(|e| NodeError::State(format!("cannot start the state-file writer: {e}")))?;
         let outbox = cluster.outbox();
         let inbox = cluster.take_inbox();
         let (inbox_tap, _) = broadcast::channel(1024);
@@ -178,7 +185,9 @@ impl Replicator {
             written_term_vote,
             deferred_hard_state: None,
             stop_waiters: Vec::new(),
-            state_file: Default::default(),
+            state_file,
+            to_apply: VecDeque::new(),
+            apply_scheduled: false,
         })
     }
 
@@ -197,6 +206,32 @@ impl Replicator {
     /// the sender.
     pub fn inbox(&self) -> broadcast::Receiver<Envelope<Message>> {
         self.inbox_tap.subscribe()
+    }
+}
+
+impl Replicator {
+    /// Ticks the core once a tick period after the previous tick ran. Never a fixed-rate
+    /// interval: after a stall (a long apply, a paused process, a starved CPU) a fixed-rate timer
+    /// fires every missed tick back to back, and the burst expires election timers and
+    /// CheckQuorum before the heartbeats and acknowledgements waiting in the inbox are read. Here a
+    /// stall costs one tick, and what arrived meanwhile is handled first.
+    fn schedule_tick(&mut self, ctx: &mut Context<Self>) {
+        let due = Instant::now() + self.config.tick();
+        ctx.run_later(self.config.tick(), move |act, ctx| {
+            let late = due.elapsed();
+            // A late tick means the actor (or the whole process) was busy: worth a line, since
+            // it is what would have cost a leader its followers.
+            if late > act.config.tick() * 5 {
+                log::warn!(
+                    "node {}: tick {} ms late: the node was busy",
+                    act.id,
+                    late.as_millis()
+                );
+            }
+            act.raft.tick();
+            act.drive(ctx);
+            act.schedule_tick(ctx);
+        });
     }
 }
 
@@ -220,10 +255,7 @@ impl Actor for Replicator {
         if let Some(inbox) = self.inbox.take() {
             ctx.add_stream(tokio_stream_from(inbox));
         }
-        ctx.run_interval(self.config.tick(), |act, ctx| {
-            act.raft.tick();
-            act.drive(ctx);
-        });
+        self.schedule_tick(ctx);
         let sweep = self.config.tick() * 10;
         ctx.run_interval(sweep, |act, _| {
             let expired = act.waiters.expire(Instant::now());

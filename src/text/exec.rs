@@ -8,6 +8,7 @@ use actix::Addr;
 use super::parser::TextCommand;
 use super::reply::Reply;
 use crate::config::Config;
+use crate::replicator::admission::Admission;
 use crate::replicator::{Answer, ClientError, Consistency, Propose, Read, Replicator};
 use crate::state::{ApplyResult, Command, Request};
 
@@ -18,6 +19,8 @@ pub struct TextContext {
     pub replicator: Addr<Replicator>,
     /// The cluster's addresses (for redirects) and limits.
     pub config: Arc<Config>,
+    /// The node's bound on requests in flight, shared with HTTP.
+    pub admission: Admission,
 }
 
 impl TextContext {
@@ -59,11 +62,17 @@ impl TextContext {
     }
 
     async fn write(&self, command: Command) -> Reply {
+        let Some(_ticket) = self.admission.try_admit() else {
+            return Reply::Overloaded;
+        };
         let sent = self.replicator.send(Propose(Request::new(command)));
         self.answer(self.bounded(sent).await)
     }
 
     async fn read(&self, command: Command) -> Reply {
+        let Some(_ticket) = self.admission.try_admit() else {
+            return Reply::Overloaded;
+        };
         let sent = self.replicator.send(Read {
             command,
             consistency: Consistency::Linearizable,
@@ -96,6 +105,7 @@ impl TextContext {
                 },
                 Err(_) => Reply::Internal,
             },
+            Err(ClientError::Busy) => Reply::Overloaded,
             Err(e) => {
                 log::debug!("text: command failed: {e}");
                 Reply::Internal

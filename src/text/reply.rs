@@ -28,6 +28,8 @@ pub enum Reply {
     Internal,
     /// `ERR_REDIRECT <host> <port>`: this node does not lead; the leader's text address.
     Redirect { host: String, port: u16 },
+    /// `ERR_OVERLOADED`: the node holds as many requests as it admits; retry after a pause.
+    Overloaded,
 }
 
 impl Reply {
@@ -53,6 +55,7 @@ impl Reply {
             Reply::Version => out.put(&b"ERR_VERSION\r\n"[..]),
             Reply::CmdErr => out.put(&b"ERR_CMD_ERR\r\n"[..]),
             Reply::Internal => out.put(&b"ERR_INTERNAL\r\n"[..]),
+            Reply::Overloaded => out.put(&b"ERR_OVERLOADED\r\n"[..]),
             Reply::Redirect { host, port } => {
                 out.put(format!("ERR_REDIRECT {host} {port}\r\n").as_bytes())
             }

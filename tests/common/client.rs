@@ -231,7 +231,7 @@ impl Client {
                     (409, Some("stale_request")) => {
                         panic!("a retry was refused as stale: {call:?} -> {reply:?}")
                     }
-                    (503, Some("no_leader" | "busy")) | (307 | 308, _) => {
+                    (503, Some("no_leader")) | (429, Some("overloaded")) | (307 | 308, _) => {
                         last = format!("{}: {}", reply.status, reply.body);
                         self.pause();
                     }
