@@ -325,3 +325,26 @@ fn a_second_node_on_a_data_dir_in_use_refuses_to_start_and_the_first_keeps_servi
     let r = c.request("GET", 1, "/v1/kv/k2", None).unwrap();
     assert_eq!((r.status, r.body.as_str()), (200, "v2"));
 }
+
+/// A port taken by someone else stops the node at start with exit 2 and the address in the
+/// message: before the fix the actor, already started, panicked as it was dropped.
+#[test]
+fn a_node_whose_http_or_text_port_is_taken_exits_2_naming_it() {
+    let c = Cluster::configure(1, "");
+    for (port, what) in [(c.ports[0].1, "http"), (c.ports[0].2, "text")] {
+        let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).expect("take the port");
+        let out = Command::new(env!("CARGO_BIN_EXE_raftkv"))
+            .args(["node", "--id", "1", "--config"])
+            .arg(&c.config_path)
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .expect("run raftkv node");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+        assert!(
+            stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+            "{what}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    }
+}

@@ -57,8 +57,14 @@ async fn start(
     id: NodeId,
     config: Arc<Config>,
 ) -> Result<actix_web::dev::Server, Box<dyn std::error::Error>> {
-    let replicator = Replicator::with_config(id, Arc::clone(&config))?.start();
+    // Every port is bound before the actor starts: once it runs, nothing here may fail (an actor
+    // dropped outside its runtime panics instead of exiting with a clear message).
     let http = config.node(id)?.http.to_string();
+    let http_listener =
+        std::net::TcpListener::bind(&http).map_err(|e| format!("cannot listen on {http}: {e}"))?;
+    let text = &config.node(id)?.text;
+    let text_listener = text::bind(text).map_err(|e| format!("cannot listen on {text}: {e}"))?;
+    let replicator = Replicator::with_config(id, Arc::clone(&config))?.start();
     let admission = Admission::new(config.cluster().max_in_flight_requests);
     let state = ApiState {
         replicator: replicator.clone(),
@@ -75,14 +81,12 @@ async fn start(
     })
     .workers(2)
     .disable_signals()
-    .bind(&http)
+    .listen(http_listener)
     .map_err(|e| format!("cannot listen on {http}: {e}"))?
     .run();
     log::info!("node {id}: serving HTTP on http://{http}");
-    let text = &config.node(id)?.text;
-    let listener = text::bind(text).map_err(|e| format!("cannot listen on {text}: {e}"))?;
     text::spawn(
-        listener,
+        text_listener,
         TextContext {
             replicator: replicator.clone(),
             config: Arc::clone(&config),
