@@ -11,6 +11,8 @@
 //! `cargo test --test fuzz_regressions -- --ignored write_seed_corpora`.
 //! Fuzzing itself: `tests/fuzz/run.sh SECONDS [TARGET...]` (see `tests/fuzz/README.md`).
 
+#[path = "fuzz/src/measure.rs"]
+mod measure;
 #[path = "fuzz/src/peer_frame.rs"]
 mod peer_frame;
 #[path = "fuzz/src/text_parser.rs"]

@@ -5,52 +5,16 @@
 
 #![no_main]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use libfuzzer_sys::fuzz_target;
-use raftkv_fuzz::peer_frame::{IN_VALIDATOR, MAX_FEED_ALLOCATION};
-
-/// The system allocator, remembering the largest single allocation made inside `feed`.
-struct Measured;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-fn measure(size: usize) {
-    if IN_VALIDATOR.load(Ordering::Relaxed) {
-        LARGEST.fetch_max(size, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every call is forwarded unchanged to `System`; the counter touches no allocation.
-unsafe impl GlobalAlloc for Measured {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        measure(layout.size());
-        System.alloc(layout)
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        measure(layout.size());
-        System.alloc_zeroed(layout)
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        measure(new_size);
-        System.realloc(ptr, layout, new_size)
-    }
-}
+use raftkv_fuzz::peer_frame::MAX_FEED_ALLOCATION;
 
 #[global_allocator]
-static ALLOCATOR: Measured = Measured;
+static ALLOCATOR: raftkv_fuzz::measure::Measured = raftkv_fuzz::measure::Measured;
 
 fuzz_target!(|data: &[u8]| {
-    LARGEST.store(0, Ordering::Relaxed);
+    raftkv_fuzz::measure::take_largest();
     raftkv_fuzz::peer_frame::run(data);
-    let largest = LARGEST.load(Ordering::Relaxed);
+    let largest = raftkv_fuzz::measure::take_largest();
     assert!(
         largest <= MAX_FEED_ALLOCATION,
         "an allocation of {largest} bytes inside ZmtpValidator::feed (input of {} bytes)",

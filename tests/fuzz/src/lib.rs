@@ -2,6 +2,7 @@
 //! crate's `tests/fuzz_regressions.rs` (with `#[path]`), which replays the committed seeds and
 //! regression inputs through the same code under plain `cargo test`.
 
+pub mod measure;
 pub mod peer_frame;
 pub mod text_parser;
 pub mod wal_record;

@@ -23,8 +23,6 @@
 //! split: reads of (split % 64) + 1 bytes
 //! ```
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use raftkv::cluster::guard::{Role, ZmtpValidator, MAX_COMMAND_BYTES, MAX_HELLO_BYTES};
 use raftkv::cluster::seal::{cluster_id, Kind, OpenError, Opener, PeerKeys, Sealer, Secret};
 use raftkv::cluster::wire;
@@ -32,9 +30,6 @@ use raftkv::raft::Message;
 
 /// The frame limit the harness's DEALER role enforces.
 pub const MAX_FRAME_BYTES: u64 = 4096;
-
-/// Set while `ZmtpValidator::feed` runs, for the fuzz target's counting allocator.
-pub static IN_VALIDATOR: AtomicBool = AtomicBool::new(false);
 
 /// The largest single allocation `feed` may make: a READY command held whole, plus slack.
 /// Checked by the fuzz target's allocator (the regression replay has none).
@@ -55,10 +50,7 @@ fn validate(role: Role, bytes: &[u8], chunk: usize) -> (bool, Vec<u8>, Vec<Vec<u
     let mut fed = 0;
     for piece in bytes.chunks(chunk) {
         fed += piece.len();
-        IN_VALIDATOR.store(true, Ordering::Relaxed);
-        let result = validator.feed(piece, &mut forward);
-        IN_VALIDATOR.store(false, Ordering::Relaxed);
-        match result {
+        match super::measure::during(|| validator.feed(piece, &mut forward)) {
             Ok(hello) => hellos.extend(hello),
             Err(_) => return (false, forward, hellos),
         }

@@ -28,8 +28,6 @@
 //!         3 reads cycling through [1, 2, 3, 5, 8, 13, 511, 512, 513, 514] from (split >> 2) % 10
 //! ```
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use bytes::BytesMut;
 use raftkv::text::parser::MAX_LINE_BYTES;
 use raftkv::text::{ParseError, Parser, TextCommand, MAX_KEY_BYTES};
@@ -37,9 +35,6 @@ use raftkv::text::{ParseError, Parser, TextCommand, MAX_KEY_BYTES};
 /// `max_value_bytes` by the low 3 bits of the first input byte. The configuration allows 1 to 32
 /// MiB; 0 is a legal argument of `Parser::new` all the same.
 pub const MAX_VALUE_BYTES: [usize; 8] = [0, 1, 2, 5, 16, 100, 65536, 32 << 20];
-
-/// True while `Parser::next` runs: the `text_parser` fuzz target measures the allocations made then.
-pub static IN_PARSER: AtomicBool = AtomicBool::new(false);
 
 const CYCLE: [usize; 10] = [1, 2, 3, 5, 8, 13, 511, 512, 513, 514];
 
@@ -124,9 +119,7 @@ pub fn feed(max_value_bytes: usize, sent: &[u8], sizes: &[usize]) -> Fed {
                 calls <= sent.len() + sizes.len() + 1,
                 "the parser keeps answering without consuming: {outcomes:?}"
             );
-            IN_PARSER.store(true, Ordering::Relaxed);
-            let outcome = parser.next(&mut buf);
-            IN_PARSER.store(false, Ordering::Relaxed);
+            let outcome = super::measure::during(|| parser.next(&mut buf));
             assert!(
                 buf.len() <= fed && buf[..] == sent[fed - buf.len()..fed],
                 "the buffer is not the unconsumed tail of the input after {outcome:?}"
