@@ -24,6 +24,7 @@ pub fn take_largest() -> usize {
     LARGEST.swap(0, Ordering::Relaxed)
 }
 
+#[allow(dead_code)]
 fn note(size: usize) {
     if MEASURING.load(Ordering::Relaxed) {
         LARGEST.fetch_max(size, Ordering::Relaxed);
