@@ -247,9 +247,13 @@ pub enum MemberAction {
     List,
 }
 
-/// `raftkv bench`.
+/// `raftkv bench`: one run with the flags below, or `bench sweep` / `bench plot`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    /// A sweep over a grid of runs, or a plot of sweep results (none: one run).
+    #[command(subcommand)]
+    pub action: Option<BenchAction>,
     /// Concurrent clients, each with its own keep-alive connection.
     #[arg(long, default_value_t = 16)]
     pub clients: usize,
@@ -291,6 +295,68 @@ pub enum BenchTarget {
     Raftkv,
     /// etcd's v3 JSON gateway (`POST /v3/kv/put`, `/v3/kv/range`).
     Etcd,
+}
+
+/// `raftkv bench <action>`.
+#[derive(Debug, Subcommand)]
+pub enum BenchAction {
+    /// Run the bench once per point of a grid (client counts x value sizes x operations) and
+    /// write one CSV row per point and an SVG of throughput and p99 latency against clients.
+    Sweep(SweepArgs),
+    /// Draw the SVG of one or more sweep CSVs (merged into one CSV with --csv).
+    Plot(PlotArgs),
+}
+
+/// `raftkv bench sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Client counts, comma-separated (e.g. 1,4,16): one point each, at most 4096.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 4, 16, 64, 256, 1024])]
+    pub clients: Vec<usize>,
+    /// Bytes per value, comma-separated (e.g. 64,256,4096,65536): one curve each.
+    #[arg(long, value_delimiter = ',', default_values_t = [256])]
+    pub value_size: Vec<usize>,
+    /// Operations, comma-separated (e.g. put,get): one curve each.
+    #[arg(long, value_delimiter = ',', value_enum, default_values_t = [BenchOp::Put, BenchOp::Get])]
+    pub op: Vec<BenchOp>,
+    /// How long each point runs, e.g. 5s or 300ms.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub duration: std::time::Duration,
+    /// Pause between points, so one point's closing connections do not weigh on the next.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub pause: std::time::Duration,
+    /// Distinct keys (gets read keys written beforehand).
+    #[arg(long, default_value_t = 1000)]
+    pub keys: u64,
+    /// Consistency of gets.
+    #[arg(long, value_enum, default_value_t)]
+    pub consistency: ReadConsistency,
+    /// What the endpoints are: raftkv nodes, or etcd members (v3 HTTP gateway).
+    #[arg(long, value_enum, default_value_t = BenchTarget::Raftkv)]
+    pub target: BenchTarget,
+    /// Members in the cluster, for the CSV (default: asked from the cluster).
+    #[arg(long)]
+    pub cluster_size: Option<usize>,
+    /// Where the CSV goes (replaced).
+    #[arg(long, default_value = "sweep.csv", value_name = "FILE")]
+    pub csv: PathBuf,
+    /// Where the SVG goes (default: the CSV's path with .svg).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+}
+
+/// `raftkv bench plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// Sweep CSVs (all with the header `bench sweep` writes).
+    #[arg(required = true, value_name = "CSV")]
+    pub inputs: Vec<PathBuf>,
+    /// Where the SVG goes.
+    #[arg(long, value_name = "FILE")]
+    pub svg: PathBuf,
+    /// Also write every input row into this one CSV.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
 }
 
 /// Parses a node id given as `2` or by its name, `node2` (as the supervisor and Procfile call it).

@@ -197,3 +197,19 @@ fn member_id(value: &serde_json::Value) -> Option<String> {
 pub fn redirect_host(location: Option<&str>) -> Option<String> {
     location.and_then(host_of).map(str::to_string)
 }
+
+/// How many members the cluster behind `leader` has, if it says: raftkv's member list, or etcd's
+/// (`POST /v3/cluster/member/list`).
+pub fn cluster_size(target: BenchTarget, leader: &str) -> Option<usize> {
+    let agent = client::agent(Duration::from_secs(2));
+    let list = match target {
+        BenchTarget::Raftkv => {
+            client::fetch_json(&agent, &format!("http://{leader}/v1/members"), None).ok()?
+        }
+        BenchTarget::Etcd => {
+            let url = format!("http://{leader}/v3/cluster/member/list");
+            client::fetch_json(&agent, &url, Some(b"{}")).ok()?["members"].take()
+        }
+    };
+    list.as_array().map(Vec::len).filter(|&n| n > 0)
+}
