@@ -64,28 +64,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Free loopback ports below the kernel's ephemeral range (the bench's 1024 client connections take
-# their source ports from that range, and could take a chosen port before its node binds it).
-free_ports() {
-    python3 -c '
-import random, socket, sys
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-candidates = list(range(10000, max(low, 10001)))
-random.shuffle(candidates)
-ports = []
-for p in candidates:
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        ports.append(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-    if len(ports) == int(sys.argv[1]):
-        break
-print(" ".join(map(str, ports)))' "$1"
-}
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 
 seconds() { # 5s, 300ms, 1m or a bare number of seconds
     awk -v d="$1" 'BEGIN {
@@ -99,17 +79,6 @@ BUDGET=$(awk -v p="$POINTS" -v d="$(seconds "$DURATION")" -v q="$(seconds "$PAUS
     'BEGIN { printf "%d", p * (d + q) + 120 }')
 log "$POINTS points per cluster, each sweep stopped after ${BUDGET}s at most; output in $OUT"
 
-wait_until() { # what, command...
-    local what=$1
-    shift
-    for _ in $(seq 1 150); do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.2
-    done
-    log "$what did not come up; logs in $WORK"
-    tail -n 20 "$WORK"/*.log >&2
-    return 1
-}
 
 FAILED=0
 sweep() { # name, target, endpoints, cluster size
@@ -159,21 +128,8 @@ done
 if [ "$ETCD" = 1 ]; then
     rm -f "$OUT"/etcd-3.{csv,svg,txt}
     read -r -a P <<<"$(free_ports 6)"
-    cluster=""
-    for i in 1 2 3; do
-        cluster+="${cluster:+,}e$i=http://127.0.0.1:${P[$((i * 2 - 1))]}"
-    done
-    EPS=""
-    for i in 1 2 3; do
-        client=${P[$((i * 2 - 2))]} peer=${P[$((i * 2 - 1))]}
-        EPS+="${EPS:+,}127.0.0.1:$client"
-        etcd --name "e$i" --data-dir "$WORK/etcd$i" \
-            --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
-            --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-            --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token raftkv-sweep \
-            --logger zap --log-level error >"$WORK/etcd$i.log" 2>&1 &
-        PIDS+=($!)
-    done
+    start_etcd3 "$WORK" raftkv-sweep "${P[@]}"
+    EPS=$ETCD_EPS
     if wait_until "etcd" etcdctl --endpoints "$EPS" endpoint health; then
         sweep etcd-3 etcd "$EPS" 3
     else

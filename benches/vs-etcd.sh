@@ -41,32 +41,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Ports the OS reports free (all held until every one is chosen, so they are distinct).
-free_ports() {
-    python3 -c '
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
-}
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 read -r -a P <<<"$(free_ports 15)"
 
 # --- etcd: three members, default fsync behaviour ---------------------------------------------
-cluster=""
-for i in 1 2 3; do
-    cluster+="${cluster:+,}e$i=http://127.0.0.1:${P[$((i * 2 - 1))]}"
-done
-ETCD_EPS=""
-for i in 1 2 3; do
-    client=${P[$((i * 2 - 2))]} peer=${P[$((i * 2 - 1))]}
-    ETCD_EPS+="${ETCD_EPS:+,}127.0.0.1:$client"
-    etcd --name "e$i" --data-dir "$WORK/etcd$i" \
-        --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
-        --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-        --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token raftkv-bench \
-        --logger zap --log-level error >"$WORK/etcd$i.log" 2>&1 &
-    PIDS+=($!)
-done
+start_etcd3 "$WORK" raftkv-bench "${P[@]:0:6}"
 
 # --- raftkv: three nodes, config/three.toml's timing, temp dirs and free ports ----------------
 CONFIG="$WORK/raftkv.toml"
@@ -90,19 +70,8 @@ for i in 1 2 3; do
 done
 
 # --- wait for both to elect a leader ----------------------------------------------------------
-wait_until() { # what, command...
-    local what=$1
-    shift
-    for _ in $(seq 1 150); do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.2
-    done
-    log "$what did not come up; logs in $WORK"
-    tail -n 20 "$WORK"/*.log >&2
-    exit 1
-}
-wait_until "etcd" etcdctl --endpoints "$ETCD_EPS" endpoint health
-wait_until "raftkv" "$RAFTKV" --endpoints "$RAFTKV_EPS" put vs-etcd-ready yes
+wait_until "etcd" etcdctl --endpoints "$ETCD_EPS" endpoint health || exit 1
+wait_until "raftkv" "$RAFTKV" --endpoints "$RAFTKV_EPS" put vs-etcd-ready yes || exit 1
 
 # --- drive both -------------------------------------------------------------------------------
 field() { # json, name: a top-level number (or latency_ms.NAME) out of bench's one-line JSON
