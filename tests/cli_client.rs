@@ -101,6 +101,11 @@ fn key_values(c: &Cluster, cli: &dyn Fn(&[&str]) -> common::cli::Run) {
     assert_eq!(v["value"], "this is awesome");
     assert!(v["version"].as_u64().is_some());
     assert_eq!(v["version"], put["version"]);
+    // etcdctl's consistency names: s (serializable: the node's own state) and l (linearizable).
+    for level in ["s", "serializable", "l"] {
+        let out = cli(&["get", "mykey", &format!("--consistency={level}")]);
+        assert_eq!(out.ok(), "mykey\nthis is awesome\n", "--consistency={level}");
+    }
 
     // Keys with spaces and slashes survive the trip through the URL.
     assert_eq!(cli(&["put", "a dir/a key?", "x"]).ok(), "OK\n");

@@ -64,16 +64,17 @@ struct ReadParams {
     consistency: Option<String>,
 }
 
-/// Parses `?consistency=linearizable|local|log` (default linearizable).
+/// Parses `?consistency=linearizable|local|log` (default linearizable); etcdctl's names are
+/// accepted too: `l` for linearizable, `s` or `serializable` for local.
 fn consistency(req: &HttpRequest) -> Result<Consistency, ApiError> {
     let params = web::Query::<ReadParams>::from_query(req.query_string())
         .map_err(|e| ApiError::BadRequest(format!("bad query string: {e}")))?;
     match params.consistency.as_deref() {
-        None | Some("linearizable") => Ok(Consistency::Linearizable),
-        Some("local") => Ok(Consistency::Local),
+        None | Some("linearizable" | "l") => Ok(Consistency::Linearizable),
+        Some("local" | "s" | "serializable") => Ok(Consistency::Local),
         Some("log") => Ok(Consistency::Log),
         Some(other) => Err(ApiError::BadRequest(format!(
-            "consistency must be linearizable, local or log, not {other:?}"
+            "consistency must be linearizable (l), local (s, serializable) or log, not {other:?}"
         ))),
     }
 }

@@ -54,10 +54,13 @@ pub enum WriteOut {
 /// Read consistency (`?consistency=` of the HTTP API).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum ReadConsistency {
-    /// Confirmed with a quorum through the leader (ReadIndex): never stale.
+    /// Confirmed with a quorum through the leader (ReadIndex): never stale (etcdctl: `l`).
     #[default]
+    #[value(alias = "l")]
     Linearizable,
-    /// Whatever the contacted node has applied: fast, possibly stale.
+    /// Whatever the contacted node has applied: fast, possibly stale (etcdctl: `s`,
+    /// serializable).
+    #[value(alias = "s", alias = "serializable")]
     Local,
     /// Through the log like a write: linearizable and slow.
     Log,
