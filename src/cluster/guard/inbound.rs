@@ -192,19 +192,14 @@ async fn serve(registered: Registered, tcp: TcpStream) {
     }
 }
 
-/// Relays one connection until either side closes or it breaks a rule.
+/// Relays one connection until either side closes or it breaks a rule. The ROUTER is reached
+/// only once the peer's greeting has passed: a connection that never greets costs zeromq nothing.
 async fn relay(registered: &Registered, mut tcp: TcpStream) -> Closed {
     let shared = &registered.shared;
     let _ = tcp.set_nodelay(true);
     let deadline = tokio::time::sleep(shared.limits.handshake_timeout());
     tokio::pin!(deadline);
-    let mut router = match UnixStream::connect(&shared.router).await {
-        Ok(router) => router,
-        Err(e) => {
-            log::warn!("node {}: cannot reach the local ROUTER: {e}", shared.my_id);
-            return Closed::Gone;
-        }
-    };
+    let mut router: Option<UnixStream> = None;
     let mut validator = ZmtpValidator::new(Role::Dealer {
         max_frame_bytes: shared.limits.max_frame_bytes as u64,
         max_hello_bytes: MAX_HELLO_BYTES,
@@ -240,11 +235,24 @@ async fn relay(registered: &Registered, mut tcp: TcpStream) -> Closed {
                     }
                     Ok(None) => {}
                 }
-                if router.write_all(&forward).await.is_err() {
+                if forward.is_empty() {
+                    continue;
+                }
+                if router.is_none() {
+                    match UnixStream::connect(&shared.router).await {
+                        Ok(stream) => router = Some(stream),
+                        Err(e) => {
+                            log::warn!("node {}: cannot reach the local ROUTER: {e}", shared.my_id);
+                            return Closed::Gone;
+                        }
+                    }
+                }
+                let Some(to_router) = router.as_mut() else { return Closed::Gone };
+                if to_router.write_all(&forward).await.is_err() {
                     return Closed::Gone;
                 }
             }
-            read = router.read(&mut from_router) => {
+            read = read_from(&mut router, &mut from_router) => {
                 let n = match read {
                     Ok(0) | Err(_) => return Closed::Gone,
                     Ok(n) => n,
@@ -254,6 +262,14 @@ async fn relay(registered: &Registered, mut tcp: TcpStream) -> Closed {
                 }
             }
         }
+    }
+}
+
+/// Reads from the ROUTER once it is connected; until then, never ready.
+async fn read_from(router: &mut Option<UnixStream>, buf: &mut [u8]) -> std::io::Result<usize> {
+    match router {
+        Some(stream) => stream.read(buf).await,
+        None => std::future::pending().await,
     }
 }
 
