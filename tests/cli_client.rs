@@ -104,7 +104,11 @@ fn key_values(c: &Cluster, cli: &dyn Fn(&[&str]) -> common::cli::Run) {
     // etcdctl's consistency names: s (serializable: the node's own state) and l (linearizable).
     for level in ["s", "serializable", "l"] {
         let out = cli(&["get", "mykey", &format!("--consistency={level}")]);
-        assert_eq!(out.ok(), "mykey\nthis is awesome\n", "--consistency={level}");
+        assert_eq!(
+            out.ok(),
+            "mykey\nthis is awesome\n",
+            "--consistency={level}"
+        );
     }
 
     // Keys with spaces and slashes survive the trip through the URL.
