@@ -273,3 +273,46 @@ fn the_file_name_comes_from_load() {
     let expected = format!("{}:3: cluster.heartbeat_interval_ms:", path.display());
     assert!(err.starts_with(&expected), "{err}");
 }
+
+#[test]
+fn the_secret_file_and_the_request_limit_are_checked_and_defaulted() {
+    let config = Config::parse(GOOD, "config/x.toml").unwrap();
+    let cluster = config.cluster();
+    assert_eq!(
+        cluster.secret_file,
+        std::path::Path::new("data").join("cluster.secret")
+    );
+    assert_eq!(cluster.cluster_token, "raftkv");
+    assert_eq!(cluster.max_in_flight_requests, 8192);
+
+    let text = edit(9, "request_timeout_ms = 3000\nsecret_file = \"  \"");
+    assert_refused(
+        "empty secret file",
+        &text,
+        10,
+        "cluster.secret_file",
+        "must name a file",
+    );
+    let text = edit(9, "request_timeout_ms = 3000\nmax_in_flight_requests = 0");
+    assert_refused(
+        "zero request limit",
+        &text,
+        10,
+        "cluster.max_in_flight_requests",
+        "must be between 1 and",
+    );
+    // A secret file that does not exist is named with the config line that names it.
+    let text = edit(
+        9,
+        "request_timeout_ms = 3000\nsecret_file = \"/nonexistent/s\"",
+    );
+    let err = Config::parse(&text, "config/x.toml")
+        .unwrap()
+        .peer_keys()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("config/x.toml:10: cluster.secret_file:") && err.contains("/nonexistent/s"),
+        "{err}"
+    );
+}

@@ -245,6 +245,34 @@ fn a_node_refuses_to_start_with_a_secret_file_others_can_read_or_none_at_all() {
         "{stderr}"
     );
 
+    // `raftkv secret` refuses to replace a secret, accepts one with --if-missing, and shows it.
+    let secret_cmd = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_raftkv"))
+            .arg("secret")
+            .args(args)
+            .arg(&secret)
+            .output()
+            .expect("run raftkv secret")
+    };
+    let show = secret_cmd(&["show"]);
+    assert_eq!(show.status.code(), Some(2), "show accepted an open mode");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let show = secret_cmd(&["show"]);
+    let stdout = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        show.status.success() && stdout.starts_with("key "),
+        "{stdout}"
+    );
+    let again = secret_cmd(&["new"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not replaced"));
+    assert!(secret_cmd(&["new", "--if-missing"]).status.success());
+    assert_eq!(
+        secret_cmd(&["show"]).stdout,
+        show.stdout,
+        "the secret changed"
+    );
+
     std::fs::remove_file(&secret).unwrap();
     let missing = run();
     let stderr = String::from_utf8_lossy(&missing.stderr);

@@ -269,6 +269,13 @@ pub struct BenchArgs {
     /// Bytes per value.
     #[arg(long, default_value_t = 256)]
     pub value_size: usize,
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+/// What a bench run and a sweep share: the keys, how gets read, and what the endpoints are.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
     /// Distinct keys (gets read keys written beforehand).
     #[arg(long, default_value_t = 1000)]
     pub keys: u64,
@@ -328,15 +335,8 @@ pub struct SweepArgs {
     /// Pause between points, so one point's closing connections do not weigh on the next.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub pause: std::time::Duration,
-    /// Distinct keys (gets read keys written beforehand).
-    #[arg(long, default_value_t = 1000)]
-    pub keys: u64,
-    /// Consistency of gets.
-    #[arg(long, value_enum, default_value_t)]
-    pub consistency: ReadConsistency,
-    /// What the endpoints are: raftkv nodes, or etcd members (v3 HTTP gateway).
-    #[arg(long, value_enum, default_value_t = BenchTarget::Raftkv)]
-    pub target: BenchTarget,
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// Members in the cluster, for the CSV (default: asked from the cluster).
     #[arg(long)]
     pub cluster_size: Option<usize>,

@@ -117,7 +117,6 @@ impl Cluster {
         };
         let guard = InboundGuard {
             my_id,
-            listener: None,
             router: router_path.clone(),
             limits: limits.clone(),
             hellos: Opener::new(auth.keys, my_id),
@@ -182,7 +181,7 @@ fn private_dir(my_id: NodeId) -> std::io::Result<PathBuf> {
 /// which cancels every task and closes every socket.
 fn run<M: DeserializeOwned + Send + 'static>(
     listener: TcpListener,
-    mut guard: InboundGuard,
+    guard: InboundGuard,
     router_path: PathBuf,
     inbound: Inbound<M>,
     links: Vec<PeerLink>,
@@ -208,17 +207,17 @@ fn run<M: DeserializeOwned + Send + 'static>(
             let _ = ready.send(Err(format!("cannot bind the local ROUTER: {e}")));
             return;
         }
-        match listener
+        let listener = match listener
             .set_nonblocking(true)
             .and_then(|()| tokio::net::TcpListener::from_std(listener))
         {
-            Ok(listener) => guard.listener = Some(listener),
+            Ok(listener) => listener,
             Err(e) => {
                 let _ = ready.send(Err(format!("cannot listen: {e}")));
                 return;
             }
-        }
-        tokio::spawn(guard.run());
+        };
+        tokio::spawn(guard.run(listener));
         tokio::spawn(inbound.run(router));
         for link in links {
             tokio::spawn(link.run());

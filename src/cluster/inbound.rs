@@ -122,8 +122,9 @@ impl<M: DeserializeOwned + Send + 'static> Inbound<M> {
         };
         if !self.senders.contains(&from) || from != opened.from {
             self.counters.incr(Counter::DroppedUnknownSender);
+            let sealer = opened.from;
             warn.unknown_sender.warn(format_args!(
-                "node {me}: dropped a frame from unknown node {from}"
+                "node {me}: dropped a frame claiming node {from}, sealed by node {sealer}"
             ));
             return;
         }

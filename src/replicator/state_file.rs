@@ -58,8 +58,13 @@ impl Replicator {
         let took = started.elapsed();
         match writer.tx.try_send(copy) {
             Ok(()) => file.copied = Some(applied),
-            // Full cannot happen (the flag admits one copy); either way the copy is dropped here.
-            Err(TrySendError::Full(_)) => {}
+            // Cannot happen (the flag admits one copy); if it did, the copy is dropped here and
+            // the flag cleared, so the file does not stop being refreshed.
+            Err(TrySendError::Full(_)) => {
+                writer
+                    .working
+                    .store(false, std::sync::atomic::Ordering::Release);
+            }
             Err(TrySendError::Disconnected(_)) => file.writer = None,
         }
         // Jitter, so that nodes which applied the same entries do not all copy at once.

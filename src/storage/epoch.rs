@@ -47,5 +47,8 @@ mod tests {
         assert_eq!(next_peer_epoch(dir.path()).unwrap(), far + 1);
         assert_eq!(next_peer_epoch(dir.path()).unwrap(), far + 2);
         assert!(first > 1_600_000_000_000, "starts from the clock");
+        std::fs::write(dir.path().join("peer_epoch"), "garbage\n").unwrap();
+        let err = next_peer_epoch(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("not a number"), "{err}");
     }
 }

@@ -57,23 +57,28 @@ fn run_once(
     args: &BenchArgs,
     write_out: Option<WriteOut>,
 ) -> Result<(), CliError> {
-    if args.clients == 0 || args.keys == 0 {
+    if args.clients == 0 || args.load.keys == 0 {
         return Err(CliError::Usage(
             "--clients and --keys must be at least 1".into(),
         ));
     }
     limits::check_clients(args.clients)?;
     let workload = Workload {
-        target: args.target,
+        target: args.load.target,
         op: args.op,
         clients: args.clients,
         value_size: args.value_size,
-        keys: args.keys,
-        consistency: args.consistency,
+        keys: args.load.keys,
+        consistency: args.load.consistency,
         duration: args.duration,
     };
-    let wire = Wire::new(args.target, args.keys, args.value_size, args.consistency);
-    let leader = target::discover_leader(args.target, endpoints)?;
+    let wire = Wire::new(
+        args.load.target,
+        args.load.keys,
+        args.value_size,
+        args.load.consistency,
+    );
+    let leader = target::discover_leader(args.load.target, endpoints)?;
     if args.op != BenchOp::Put {
         preload(&wire, &leader, args.clients)?;
     }

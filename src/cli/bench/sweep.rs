@@ -46,7 +46,7 @@ impl Grid {
                 "a sweep needs at least one client count, value size and op".into(),
             ));
         }
-        if clients[0] == 0 || args.keys == 0 {
+        if clients[0] == 0 || args.load.keys == 0 {
             return Err(CliError::Usage(
                 "--clients and --keys must be at least 1".into(),
             ));
@@ -89,10 +89,10 @@ pub fn run(
     let grid = Grid::new(args)?;
     limits::check_clients(grid.clients_max())?;
     let svg_path = svg_path(args);
-    let mut leader = target::discover_leader(args.target, endpoints)?;
+    let mut leader = target::discover_leader(args.load.target, endpoints)?;
     let cluster_size = args
         .cluster_size
-        .or_else(|| target::cluster_size(args.target, &leader));
+        .or_else(|| target::cluster_size(args.load.target, &leader));
     eprintln!(
         "sweep: {} points of {:.1}s with {:.1}s pauses: about {:.0}s, plus preloading",
         grid.points(),
@@ -104,7 +104,12 @@ pub fn run(
     let started = Instant::now();
     let mut done = 0;
     for &value_size in &grid.value_sizes {
-        let wire = Wire::new(args.target, args.keys, value_size, args.consistency);
+        let wire = Wire::new(
+            args.load.target,
+            args.load.keys,
+            value_size,
+            args.load.consistency,
+        );
         let mut preloaded = false;
         for &op in &grid.ops {
             if op != BenchOp::Put && !preloaded {
@@ -114,15 +119,15 @@ pub fn run(
             for &clients in &grid.clients {
                 if done > 0 {
                     std::thread::sleep(args.pause);
-                    leader = target::discover_leader(args.target, endpoints)?;
+                    leader = target::discover_leader(args.load.target, endpoints)?;
                 }
                 let workload = Workload {
-                    target: args.target,
+                    target: args.load.target,
                     op,
                     clients,
                     value_size,
-                    keys: args.keys,
-                    consistency: args.consistency,
+                    keys: args.load.keys,
+                    consistency: args.load.consistency,
                     duration: args.duration,
                 };
                 let summary = measure(&wire, &leader, &workload, Progress::Quiet);

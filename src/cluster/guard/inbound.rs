@@ -26,8 +26,6 @@ const ROUTER_READ_BYTES: usize = 1024;
 /// Everything the accept loop needs; moved onto the bridge's runtime.
 pub(in crate::cluster) struct InboundGuard {
     pub my_id: NodeId,
-    /// Set on the bridge's runtime (a tokio listener belongs to the runtime that made it).
-    pub listener: Option<TcpListener>,
     /// The ROUTER's Unix socket.
     pub router: PathBuf,
     pub limits: Limits,
@@ -103,11 +101,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl InboundGuard {
-    /// Accepts until the runtime is dropped.
-    pub(in crate::cluster) async fn run(self) {
-        let Some(listener) = self.listener else {
-            return;
-        };
+    /// Accepts on `listener` until the runtime is dropped. The listener is made on the bridge's
+    /// runtime: a tokio listener belongs to the runtime that made it.
+    pub(in crate::cluster) async fn run(self, listener: TcpListener) {
         let shared = Arc::new(Shared {
             my_id: self.my_id,
             router: self.router,
@@ -218,9 +214,7 @@ async fn relay(registered: &Registered, mut tcp: TcpStream) -> Closed {
                 };
                 forward.clear();
                 match validator.feed(&from_peer[..n], &mut forward) {
-                    // A first frame too long to be a hello comes from someone who does not
-                    // speak the sealed protocol (a stranger, or a raftkv that predates it).
-                    Err(ZmtpError::Oversized { what: "hello frame", len, .. }) => {
+                    Err(ZmtpError::NotAHello { len }) => {
                         return Closed::Auth(format!(
                             "its first frame ({len} bytes) is not a hello: the peer does not \
                              seal its frames with a cluster secret"

@@ -53,6 +53,8 @@ pub enum ZmtpError {
         len: u64,
         max: u64,
     },
+    #[error("its first frame ({len} bytes) is too long for a hello")]
+    NotAHello { len: u64 },
     #[error("malformed READY command: {0}")]
     Ready(&'static str),
     #[error("unexpected {0}")]
@@ -255,7 +257,11 @@ impl ZmtpValidator {
                     max_hello_bytes, ..
                 },
             ) => {
-                check_len("hello frame", len, max_hello_bytes)?;
+                // Where a hello must come, a longer frame says the peer is no raftkv member
+                // (or predates sealed frames): an authentication failure, not a size one.
+                if len > max_hello_bytes {
+                    return Err(ZmtpError::NotAHello { len });
+                }
                 true
             }
             (
@@ -294,17 +300,7 @@ impl ZmtpValidator {
         forward: &mut Vec<u8>,
         hello: &mut Option<Vec<u8>>,
     ) -> Result<(), ZmtpError> {
-        if self.state
-            != (State::Body {
-                remaining: 0,
-                held: true,
-            })
-            && self.state
-                != (State::Body {
-                    remaining: 0,
-                    held: false,
-                })
-        {
+        if !matches!(self.state, State::Body { remaining: 0, .. }) {
             return Ok(());
         }
         let header_len = self.header_len;
