@@ -105,6 +105,8 @@ async fn a_frame_at_the_limit_is_delivered_and_one_byte_over_closes() {
     assert_eq!(over.len(), limit + 1);
     raw.send(&frame(&over));
     assert!(raw.closed_within(CLOSE));
+    // The close can reach us before the counter is bumped: await it, then check nothing else moved.
+    wait_counter(&node1, "dropped_oversized", 1, |c| c.dropped_oversized).await;
     let c = node1.counters().snapshot();
     assert_eq!((c.received, c.dropped_oversized), (1, 1), "{c:?}");
 }
