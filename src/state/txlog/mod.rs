@@ -50,6 +50,7 @@ mod rotate;
 mod stale;
 #[cfg(test)]
 mod testing;
+pub mod verify;
 
 use std::fs::File;
 use std::io::Write;
