@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use raftkv::raft::{Entry, Payload};
-use raftkv::state::{encode, Command, Request, StateConfig, StateMachine, TxLog, TxLogError};
+use raftkv::state::{
+    encode, Command, Request, StateConfig, StateMachine, TxLog, TxLogError, TxLogOptions,
+};
 
 fn machine() -> StateMachine {
     StateMachine::new(StateConfig::default()).expect("valid config")
@@ -187,6 +189,31 @@ fn a_long_torn_tail_without_newline_is_cut_too() {
     assert_eq!(fs::metadata(&path).expect("stat").len(), 27);
 }
 
+#[test]
+fn a_power_cut_hole_of_nuls_and_the_lines_after_it_are_cut_at_open() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("node-1.log");
+    let good = b"000000000001 t1 noop -> ok\n000000000002 t1 noop -> ok\n";
+    // The size grew past lines 3 and 4 but only line 4's page was written.
+    let mut content = good.to_vec();
+    content.extend(vec![0u8; 27]);
+    content.extend(b"000000000004 t1 noop -> ok\n");
+    fs::write(&path, &content).expect("write");
+    let mut log = TxLog::open(dir.path(), 1).expect("open");
+    assert_eq!(log.last_index(), 2);
+    assert_eq!(fs::read(&path).expect("read"), good, "cut, never kept");
+    machine()
+        .apply_batch(&history()[..4], &mut log)
+        .expect("reapply");
+    let text = lines(&path);
+    assert_eq!(text.len(), 4);
+    assert!(
+        text[2].starts_with("000000000003 t2 student.get"),
+        "{}",
+        text[2]
+    );
+}
+
 fn assert_corrupt(content: &[u8], expected_line: u64, reason_part: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("node-9.log");
@@ -265,9 +292,11 @@ fn each_batch_is_written_with_one_write_call() {
     let dir = tempfile::tempdir().expect("temp dir");
     let writes = Arc::new(AtomicUsize::new(0));
     let counter = writes.clone();
-    let mut log = TxLog::open_with(dir.path(), 1, |file| CountingFile {
-        file,
-        writes: counter,
+    let mut log = TxLog::open_with(dir.path(), 1, TxLogOptions::default(), move |file| {
+        CountingFile {
+            file,
+            writes: counter.clone(),
+        }
     })
     .expect("open");
     let entries = history();
@@ -317,7 +346,8 @@ impl Write for FullDisk {
 #[test]
 fn a_failed_write_is_reported_and_every_later_flush_fails() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut log = TxLog::open_with(dir.path(), 1, |_| FullDisk).expect("open");
+    let mut log =
+        TxLog::open_with(dir.path(), 1, TxLogOptions::default(), |_| FullDisk).expect("open");
     let mut sm = machine();
     let err = sm.apply_batch(&history()[..2], &mut log).unwrap_err();
     assert!(matches!(err, TxLogError::Io { .. }), "{err}");

@@ -94,6 +94,11 @@ pub enum Cmd {
         #[command(subcommand)]
         action: SecretAction,
     },
+    /// Check transaction log files offline (no cluster needed).
+    Txlog {
+        #[command(subcommand)]
+        action: TxlogAction,
+    },
     /// Store VALUE under KEY.
     Put {
         key: String,
@@ -242,6 +247,33 @@ pub enum SecretAction {
     },
     /// Check FILE as a node would, and print the key id of each secret in it.
     Show { file: std::path::PathBuf },
+}
+
+/// `raftkv txlog <action>`.
+#[derive(Debug, Subcommand)]
+pub enum TxlogAction {
+    /// Check that transaction log files keep the promise: each node's file is a prefix of the
+    /// longest.
+    ///
+    /// Rules: every line is a transaction log line; within one node's files each index is the one
+    /// before plus one, except that a snapshot marker line may jump forward; a line with the same
+    /// index is identical in every node's files (snapshot markers are not compared).
+    ///
+    /// Each FILE is one node's. Files whose names differ only by a rotation suffix
+    /// (node-1.log.000000000001, node-1.log.000000004711, node-1.log) are one node's, read oldest
+    /// first, the file without a suffix last. A DIR stands for its node-<id>.log files and their
+    /// rotated files; stale files (node-<id>.log.stale-*) are left out: name them to check them.
+    /// Files are streamed, so any length is fine.
+    ///
+    /// Prints each violation as FILE:LINE: index N and what is wrong (for two nodes' lines that
+    /// differ, both lines), at most 20 per file. A torn tail left by a crash is a note, not a
+    /// violation. Exit codes: 0 every rule holds (then one summary line per file), 1 a rule is
+    /// broken, 2 a file or directory cannot be read.
+    Verify {
+        /// Transaction log files, or directories of them.
+        #[arg(required = true, value_name = "FILE|DIR")]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,4 +1,5 @@
-//! The `raftkv` command line: `node`, the local `cluster` supervisor, client commands and `bench`.
+//! The `raftkv` command line: `node`, the local `cluster` supervisor, client commands, `bench`,
+//! and the offline `secret` and `txlog` tools.
 //!
 //! Client commands talk HTTP to any node (`--endpoints`, default every node of the config), follow
 //! redirects to the leader and retry elsewhere; a failure is one line on stderr and an exit code
@@ -18,6 +19,7 @@ pub mod secret;
 pub mod stack;
 pub mod student;
 pub mod supervisor;
+pub mod txlog;
 
 use clap::Parser;
 
@@ -51,6 +53,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             action: Some(action),
         } => supervisor::control(g.config.as_deref(), &action).map(|()| 0),
         Cmd::Secret { action } => secret::run(&action),
+        Cmd::Txlog { action } => txlog::run(&action),
         Cmd::Bench(args) => {
             let endpoints = endpoints::resolve(&g.endpoints, g.config.as_deref())?;
             bench::run(&endpoints, &args, g.write_out).map(|()| 0)
@@ -111,7 +114,11 @@ fn client_command(command: Cmd, g: GlobalOpts) -> Result<(), CliError> {
             action: MemberAction::List,
         } => member::list(ctx),
         Cmd::Status => member::status(ctx),
-        Cmd::Node { .. } | Cmd::Cluster { .. } | Cmd::Bench(_) | Cmd::Secret { .. } => {
+        Cmd::Node { .. }
+        | Cmd::Cluster { .. }
+        | Cmd::Bench(_)
+        | Cmd::Secret { .. }
+        | Cmd::Txlog { .. } => {
             unreachable!("dispatched in run")
         }
     }

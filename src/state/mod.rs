@@ -68,4 +68,4 @@ pub use machine::{Applied, StateMachine};
 pub use result::ApplyResult;
 pub use stacks::StackError;
 pub use students::Student;
-pub use txlog::{TxLog, TxLogError};
+pub use txlog::{verify, StaleTxLog, TxLog, TxLogError, TxLogOptions};

@@ -1,4 +1,4 @@
-//! The text of one transaction log line, and the little that is parsed back from it.
+//! The text of one transaction log line (parsed back by `head.rs`).
 //!
 //! `<index, 12+ digits> t<term> <operation> <arguments> [client=<id> seq=<n>] [at=<ms>] -> <result>
 //! [replay]`, where `at` is the leader's clock stamp (ms since the Unix epoch), when the entry has one.
@@ -184,32 +184,6 @@ pub(in crate::state) fn push_result(out: &mut String, result: &ApplyResult) {
     };
 }
 
-/// The index of a complete line (without its newline), or why the line is not one of ours. Only
-/// the prefix `<index> t<term> <operation>` is checked: the rest is for people.
-pub(super) fn parse_index(line: &[u8]) -> Result<Index, String> {
-    let text = std::str::from_utf8(line).map_err(|_| "not UTF-8".to_string())?;
-    let mut fields = text.splitn(3, ' ');
-    let index = fields.next().unwrap_or_default();
-    let term = fields.next().unwrap_or_default();
-    let rest = fields.next().unwrap_or_default();
-    if index.len() < 12 || !index.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "expected an index of at least 12 digits, found {index:?}"
-        ));
-    }
-    let index: Index = index
-        .parse()
-        .map_err(|_| format!("index {index} does not fit in 64 bits"))?;
-    let term_digits = term.strip_prefix('t').unwrap_or_default();
-    if term_digits.is_empty() || !term_digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("expected a term like t3, found {term:?}"));
-    }
-    if !rest.contains(" -> ") {
-        return Err("no \" -> \" before the result".to_string());
-    }
-    Ok(index)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,30 +251,5 @@ mod tests {
             line(&op, ApplyResult::Purged(3), false),
             "000000000042 t3 kv.purge at=5 -> purged=3\n"
         );
-    }
-
-    #[test]
-    fn rendered_lines_parse_back_to_their_index() {
-        let text = line(&Operation::Noop, ApplyResult::Noop, false);
-        assert_eq!(text, "000000000042 t3 noop -> ok\n");
-        assert_eq!(parse_index(text.trim_end().as_bytes()), Ok(42));
-    }
-
-    #[test]
-    fn foreign_lines_are_rejected() {
-        for bad in [
-            &b"42 t3 noop -> ok"[..],
-            b"000000000042 3 noop -> ok",
-            b"000000000042 t3 noop",
-            b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
-            b"000000000042 t3 noop -> \xff",
-            b"",
-        ] {
-            assert!(
-                parse_index(bad).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
     }
 }
