@@ -1,7 +1,9 @@
 //! `FileStore` alone: recovery from torn tails, refusal of corrupt middles, the on-disk format
 //! (headers, salts, batch ends, old formats refused), directory handling and locking, interrupted
-//! truncations, and a model check of random write/truncate/reopen sequences.
+//! truncations and compactions, and a model check of random write/truncate/compact/reopen
+//! sequences.
 
+use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,7 +11,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use proptest::prelude::*;
 use raftkv::raft::{Entry, HardState, Index, Payload, Term};
-use raftkv::storage::{FileStore, FileStoreOptions, LogStore, StorageError};
+use raftkv::storage::{FileStore, FileStoreOptions, Loaded, LogStore, StorageError};
 
 /// With 100-byte payloads every entry record is 9 (header) + 17 (index, term, kind) + 100 bytes.
 const PAYLOAD_BYTES: usize = 100;
@@ -596,6 +598,12 @@ enum Op {
     },
     Sync,
     Reopen,
+    /// Compact to `ahead` entries past the prefix (0: a no-op; past the end: a snapshot beyond
+    /// the log), with the term of the log's entry there if `matching`, another one otherwise.
+    Compact {
+        ahead: u64,
+        matching: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -613,7 +621,68 @@ fn op() -> impl Strategy<Value = Op> {
         ),
         1 => Just(Op::Sync),
         1 => Just(Op::Reopen),
+        1 => (0..12u64, proptest::bool::weighted(0.7))
+            .prop_map(|(ahead, matching)| Op::Compact { ahead, matching }),
     ]
+}
+
+/// What the store must hold: the prefix, the entries after it, the hard state.
+#[derive(Debug, Default)]
+struct Model {
+    prev_index: Index,
+    prev_term: Term,
+    entries: Vec<Entry>,
+    hard_state: HardState,
+}
+
+impl Model {
+    fn last_index(&self) -> Index {
+        self.prev_index + self.entries.len() as Index
+    }
+
+    /// The term of the entry at `index`, the prefix's included.
+    fn term_at(&self, index: Index) -> Option<Term> {
+        if index == self.prev_index {
+            return Some(self.prev_term);
+        }
+        let offset = index.checked_sub(self.prev_index + 1)?;
+        self.entries.get(offset as usize).map(|e| e.term)
+    }
+
+    fn write(&mut self, hard_state: Option<HardState>, batch: &[Entry]) {
+        if let Some(hs) = hard_state {
+            self.hard_state = hs;
+        }
+        if let Some(first) = batch.first() {
+            self.entries
+                .truncate((first.index - self.prev_index - 1) as usize);
+            self.entries.extend_from_slice(batch);
+        }
+    }
+
+    fn compact(&mut self, index: Index, term: Term) {
+        if index <= self.prev_index {
+            return;
+        }
+        if index <= self.last_index() && self.term_at(index) == Some(term) {
+            self.entries.drain(..(index - self.prev_index) as usize);
+        } else {
+            self.entries.clear();
+        }
+        (self.prev_index, self.prev_term) = (index, term);
+    }
+
+    fn check(&self, loaded: &Loaded, step: usize) -> Result<(), TestCaseError> {
+        prop_assert_eq!(
+            (loaded.prev_index, loaded.prev_term),
+            (self.prev_index, self.prev_term),
+            "prefix after step {}",
+            step
+        );
+        prop_assert_eq!(&loaded.entries, &self.entries, "after step {}", step);
+        prop_assert_eq!(loaded.hard_state, self.hard_state, "after step {}", step);
+        Ok(())
+    }
 }
 
 proptest! {
@@ -621,22 +690,20 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
     #[test]
-    fn random_writes_truncations_and_reopens_match_a_model(
+    fn random_writes_truncations_compactions_and_reopens_match_a_model(
         ops in proptest::collection::vec(op(), 1..60),
         segment_bytes_max in 200..2000u64,
     ) {
         let dir = tempfile::tempdir().unwrap();
         let options = FileStoreOptions { segment_bytes_max, ..FileStoreOptions::default() };
         let mut store = FileStore::open(dir.path(), options).unwrap();
-        let mut model_entries: Vec<Entry> = Vec::new();
-        let mut model_hard_state = HardState::default();
+        let mut model = Model::default();
         for (step, op) in ops.into_iter().enumerate() {
             match op {
                 Op::Write { hard_state, back, count, bump, payload_bytes } => {
-                    let last = model_entries.len() as u64;
-                    let from = last + 1 - back.min(last);
-                    let term_before = model_entries.get((from as usize).wrapping_sub(2));
-                    let term = term_before.map_or(1, |e| e.term) + bump;
+                    let last = model.last_index();
+                    let from = last + 1 - back.min(model.entries.len() as u64);
+                    let term = model.term_at(from - 1).map_or(1, |t| t.max(1)) + bump;
                     let batch: Vec<Entry> = (from..from + count)
                         .map(|index| Entry {
                             index,
@@ -645,28 +712,30 @@ proptest! {
                         })
                         .collect();
                     store.write(hard_state.as_ref(), &batch).unwrap();
-                    if let Some(hs) = hard_state {
-                        model_hard_state = hs;
-                    }
-                    if !batch.is_empty() {
-                        model_entries.truncate(from as usize - 1);
-                        model_entries.extend(batch);
-                    }
+                    model.write(hard_state, &batch);
                 }
                 Op::Sync => store.sync().unwrap(),
                 Op::Reopen => {
                     drop(store);
                     store = FileStore::open(dir.path(), options).unwrap();
                 }
+                Op::Compact { ahead, matching } => {
+                    let index = model.prev_index + ahead;
+                    let top = model.entries.last().map_or(model.prev_term, |e| e.term);
+                    let term = match model.term_at(index) {
+                        Some(term) if matching => term,
+                        Some(term) => term + 1,
+                        None => top + 1,
+                    };
+                    store.compact(index, term).unwrap();
+                    model.compact(index, term);
+                }
             }
-            let loaded = store.load().unwrap();
-            prop_assert_eq!(&loaded.entries, &model_entries, "after step {}", step);
-            prop_assert_eq!(loaded.hard_state, model_hard_state, "after step {}", step);
+            model.check(&store.load().unwrap(), step)?;
         }
         drop(store);
         let loaded = FileStore::open(dir.path(), options).unwrap().load().unwrap();
-        prop_assert_eq!(loaded.entries, model_entries);
-        prop_assert_eq!(loaded.hard_state, model_hard_state);
+        model.check(&loaded, usize::MAX)?;
     }
 }
 
@@ -952,4 +1021,254 @@ fn a_segment_cut_by_a_truncation_takes_no_more_appends() {
     let mut expected = entries(1, 4, 1);
     expected.extend(entries(5, 6, 2));
     assert_eq!(open(dir.path()).unwrap().load().unwrap().entries, expected);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compaction on disk.
+
+/// Options with segments of `batches` one-entry batches, and no zeros written ahead.
+fn small_segments(batches: u64) -> FileStoreOptions {
+    FileStoreOptions {
+        segment_bytes_max: FILE_HEADER_BYTES + batches * ONE_ENTRY_BATCH_BYTES,
+        ..exact()
+    }
+}
+
+fn segment_name(first_index: Index) -> String {
+    format!("wal-{first_index:020}.log")
+}
+
+/// The files of the log in `dir`, by name (the lock file aside).
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name() != "LOCK")
+        .map(|e| {
+            let name = e.file_name().into_string().unwrap();
+            (name, fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+/// A fresh directory holding `files`.
+fn lay_out(files: &BTreeMap<String, Vec<u8>>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in files {
+        fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    dir
+}
+
+/// Opens `files` laid out afresh, twice, and checks both loads against `expected`.
+fn assert_loads(files: &BTreeMap<String, Vec<u8>>, options: FileStoreOptions, expected: &Loaded) {
+    let dir = lay_out(files);
+    let names: Vec<&String> = files.keys().collect();
+    let loaded = FileStore::open(dir.path(), options)
+        .unwrap_or_else(|e| panic!("{names:?}: {e}"))
+        .load()
+        .unwrap();
+    assert_eq!(&loaded, expected, "{names:?}");
+    let again = FileStore::open(dir.path(), options)
+        .unwrap()
+        .load()
+        .unwrap();
+    assert_eq!(&again, expected, "{names:?}, reopened");
+    assert!(!dir.path().join("log.prefix.tmp").exists());
+}
+
+/// Entries 1..=12 (term 1) in one-entry batches, four per segment (wal-1, wal-5, wal-9), the
+/// hard state's only record in the first; synced. Returns the store and its hard state.
+fn twelve_in_three_segments(dir: &Path) -> (FileStore, HardState) {
+    let hs = HardState {
+        term: 1,
+        vote: Some(1),
+        commit: 3,
+    };
+    let mut store = FileStore::open(dir, small_segments(4)).unwrap();
+    store.write(Some(&hs), &entries(1, 1, 1)).unwrap();
+    for index in 2..=12 {
+        store.write(None, &[entry(index, 1)]).unwrap();
+    }
+    store.sync().unwrap();
+    let names: Vec<String> = files(dir).into_keys().collect();
+    assert_eq!(names, [1, 5, 9].map(segment_name));
+    (store, hs)
+}
+
+#[test]
+fn compaction_deletes_the_segments_it_covers_but_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, hs) = twelve_in_three_segments(dir.path());
+    store.compact(6, 1).unwrap();
+    // wal-1 holds 1..=4 only and goes; wal-5 holds 7 and 8, after the prefix. The hard state's
+    // record went with wal-1, so it was written again first (into a new wal-13: wal-9 was full).
+    let names: Vec<String> = files(dir.path()).into_keys().collect();
+    let expected_names = [
+        "log.prefix".to_string(),
+        segment_name(5),
+        segment_name(9),
+        segment_name(13),
+    ];
+    assert_eq!(names, expected_names);
+    store.compact(12, 1).unwrap();
+    drop(store);
+    let names: Vec<String> = files(dir.path()).into_keys().collect();
+    assert_eq!(names, ["log.prefix".to_string(), segment_name(13)]);
+    let mut store = FileStore::open(dir.path(), small_segments(4)).unwrap();
+    let expected = Loaded {
+        hard_state: hs,
+        prev_index: 12,
+        prev_term: 1,
+        entries: Vec::new(),
+    };
+    assert_eq!(store.load().unwrap(), expected);
+    store.write(None, &entries(13, 14, 2)).unwrap();
+    drop(store);
+    let loaded = FileStore::open(dir.path(), small_segments(4))
+        .unwrap()
+        .load()
+        .unwrap();
+    assert_eq!(loaded.entries, entries(13, 14, 2));
+}
+
+/// Compaction keeping the entries after a matching index: the states a crash can leave after
+/// each step (`src/storage/file/compact.rs`) load the old prefix or the new one.
+#[test]
+fn a_crash_in_any_step_of_a_compaction_leaves_the_old_prefix_or_the_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, hs) = twelve_in_three_segments(dir.path());
+    let before = files(dir.path());
+    store.compact(10, 1).unwrap();
+    drop(store);
+    let after = files(dir.path());
+    let old = Loaded {
+        hard_state: hs,
+        prev_index: 0,
+        prev_term: 0,
+        entries: entries(1, 12, 1),
+    };
+    let new = Loaded {
+        hard_state: hs,
+        prev_index: 10,
+        prev_term: 1,
+        entries: entries(11, 12, 1),
+    };
+    let options = small_segments(4);
+    // Step 3 wrote the hard state again (into a new wal-13) before deleting wal-1 and wal-5.
+    let mut hard_state_again = before.clone();
+    for (name, bytes) in &after {
+        if name.starts_with("wal-") {
+            hard_state_again.insert(name.clone(), bytes.clone());
+        }
+    }
+    assert!(hard_state_again.contains_key(&segment_name(13)));
+    let prefix = after["log.prefix"].clone();
+
+    // Before the rename of the prefix: the old prefix, the temporary file removed.
+    assert_loads(&before, options, &old);
+    assert_loads(&hard_state_again, options, &old);
+    let mut temp = before.clone();
+    temp.insert("log.prefix.tmp".into(), prefix.clone());
+    assert_loads(&temp, options, &old);
+    temp.insert("log.prefix.tmp".into(), prefix[..prefix.len() / 2].to_vec());
+    assert_loads(&temp, options, &old);
+
+    // After it: the new prefix, whichever segment deletions reached the disk.
+    let mut renamed = before.clone();
+    renamed.insert("log.prefix".into(), prefix.clone());
+    assert_loads(&renamed, options, &new);
+    let mut with_hard_state = hard_state_again.clone();
+    with_hard_state.insert("log.prefix".into(), prefix);
+    assert_loads(&with_hard_state, options, &new);
+    for deleted in [1, 5] {
+        let mut partly = with_hard_state.clone();
+        partly.remove(&segment_name(deleted));
+        assert_loads(&partly, options, &new);
+    }
+    assert_loads(&after, options, &new);
+
+    // Opening finishes an interrupted compaction: the covered segments go.
+    let dir = lay_out(&with_hard_state);
+    drop(FileStore::open(dir.path(), options).unwrap());
+    assert_eq!(
+        files(dir.path()).keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+}
+
+/// A snapshot whose term differs from the log's entry at its index: the entries from it on are
+/// truncated before the prefix is written, so no state shows them after the new prefix.
+#[test]
+fn a_crash_in_a_compaction_that_discards_the_log_never_shows_a_conflicting_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, hs) = twelve_in_three_segments(dir.path());
+    let before = files(dir.path());
+    store.compact(10, 2).unwrap();
+    drop(store);
+    let after = files(dir.path());
+    let options = small_segments(4);
+    // Step 1 cut wal-9 after entry 9: the old prefix, without the conflicting entries.
+    let mut cut = before.clone();
+    cut.insert(segment_name(9), after[&segment_name(9)].clone());
+    let shortened = Loaded {
+        hard_state: hs,
+        prev_index: 0,
+        prev_term: 0,
+        entries: entries(1, 9, 1),
+    };
+    assert_loads(&cut, options, &shortened);
+    // Step 2 onwards: the new prefix and nothing after it.
+    let new = Loaded {
+        hard_state: hs,
+        prev_index: 10,
+        prev_term: 2,
+        entries: Vec::new(),
+    };
+    let mut renamed = cut.clone();
+    renamed.insert("log.prefix".into(), after["log.prefix"].clone());
+    assert_loads(&renamed, options, &new);
+    let mut all_but_deletions = renamed.clone();
+    all_but_deletions.extend(after.clone());
+    assert_loads(&all_but_deletions, options, &new);
+    assert_loads(&after, options, &new);
+
+    // The log continues after the prefix.
+    let dir = lay_out(&all_but_deletions);
+    let mut store = FileStore::open(dir.path(), options).unwrap();
+    store.write(None, &entries(11, 12, 3)).unwrap();
+    drop(store);
+    let loaded = FileStore::open(dir.path(), options)
+        .unwrap()
+        .load()
+        .unwrap();
+    assert_eq!(
+        (loaded.prev_index, loaded.entries),
+        (10, entries(11, 12, 3))
+    );
+}
+
+#[test]
+fn a_damaged_prefix_is_an_error_and_a_missing_one_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = twelve_in_three_segments(dir.path());
+    store.compact(10, 1).unwrap();
+    drop(store);
+    let prefix = dir.path().join("log.prefix");
+    let good = fs::read(&prefix).unwrap();
+    flip_byte(&prefix, 40);
+    assert_corrupt_at(FileStore::open(dir.path(), small_segments(4)), &prefix, 0);
+    // Without the prefix, the segments that are left no longer start the log.
+    fs::remove_file(&prefix).unwrap();
+    let first = dir.path().join(segment_name(9));
+    assert_corrupt_at(FileStore::open(dir.path(), small_segments(4)), &first, 0);
+    fs::write(&prefix, good).unwrap();
+    assert_eq!(
+        FileStore::open(dir.path(), small_segments(4))
+            .unwrap()
+            .load()
+            .unwrap()
+            .entries,
+        entries(11, 12, 1)
+    );
 }

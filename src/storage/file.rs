@@ -10,11 +10,12 @@ use super::lock::DirLock;
 use super::record;
 use super::recovery::{self, Position, Scanned, Slot};
 use super::segment::{sync_dir, SegmentFile};
-use super::settle;
 use super::store::{assert_batch_fits, Loaded, LogStore};
+use super::{prefix, settle};
 use crate::raft::{Entry, HardState, Index, Term};
 
 mod append;
+mod compact;
 mod truncate;
 
 use truncate::cut_file;
@@ -65,6 +66,8 @@ pub struct FileStore {
     /// Bytes of the last segment known to be on disk: each batch written carries it in its end
     /// record, so recovery can tell a torn write from damage to durable data.
     durable_len: u64,
+    /// The compacted prefix: the log holds the entries after `prev_index`, whose entry had term
+    /// `prev_term`. Segments may still hold entries at or below it (see `file/compact.rs`).
     prev_index: Index,
     prev_term: Term,
     /// `slots[i]` locates entry `prev_index + 1 + i`: truncation finds its cut point in O(1).
@@ -86,7 +89,7 @@ pub struct FileStore {
 
 impl FileStore {
     /// Opens (creating if needed) the log in `dir` and recovers it: a torn tail is dropped with a
-    /// warning, an interrupted truncation is finished, any other damage is an error
+    /// warning, an interrupted truncation or compaction is finished, any other damage is an error
     /// naming the file and byte offset, and files of another format are refused
     /// ([`StorageError::UnsupportedFormat`]) without being changed.
     ///
@@ -113,6 +116,7 @@ impl FileStore {
         // while another process is appending.
         let lock = DirLock::acquire(&dir)?;
         settle::sync_and_drop_cache(&dir)?;
+        prefix::remove_leftover(&dir)?;
         let scanned = recovery::scan_dir(&dir, options.record_bytes_max)?;
         repair_torn_end(&scanned)?;
         // After the scan: it refuses a directory of another format before anything is changed.
@@ -154,6 +158,7 @@ impl FileStore {
             store.finish_truncation(intent)?;
             entries.truncate(store.slots.len());
         }
+        store.remove_compacted_segments()?;
         store.recovered = Some(Loaded {
             hard_state: store.hard_state,
             prev_index,
@@ -183,6 +188,14 @@ impl FileStore {
             Some(offset) => self.slots.get(offset as usize).map_or(0, |s| s.term),
             None => self.prev_term,
         }
+    }
+
+    /// The term of the entry at `index` after the prefix, if the log holds it.
+    fn term_at(&self, index: Index) -> Option<Term> {
+        let offset = index.checked_sub(self.prev_index + 1)?;
+        self.slots
+            .get(usize::try_from(offset).ok()?)
+            .map(|s| s.term)
     }
 
     /// Returns the error, first marking the store failed if the error leaves the disk in doubt.
@@ -310,6 +323,12 @@ impl LogStore for FileStore {
         self.check(result)?;
         self.sync_count += 1;
         Ok(())
+    }
+
+    fn compact(&mut self, index: Index, term: Term) -> Result<(), StorageError> {
+        self.sync()?;
+        let result = self.compact_to(index, term);
+        self.check(result)
     }
 }
 

@@ -7,9 +7,9 @@
 //! # File format (version 2)
 //!
 //! A data directory holds a file `LOCK` (see below), segment files `wal-<first index, 20
-//! digits>.log`, and, when it exists, `truncate.intent`. A segment is named
+//! digits>.log`, and, when they exist, `log.prefix` and `truncate.intent`. A segment is named
 //! after the first entry it holds or will hold; segment `k + 1` starts right after the last entry
-//! of segment `k`. Every file
+//! of segment `k` (or anywhere up to the entry after the prefix, see compaction). Every file
 //! starts with a header, then holds records; all integers are little-endian:
 //!
 //! ```text
@@ -24,6 +24,7 @@
 //! type 4      = batch end:  start: u64 | durable: u64               (only in segments)
 //!               start = offset of the first record of the write it closes;
 //!               durable = bytes of this segment known fsynced when it was written (<= start)
+//! type 5      = prefix:     prev_index: u64 | prev_term: u64        (only in `log.prefix`)
 //! ```
 //!
 //! The salt binds each record to its file: a record is valid only under the salt of the file it
@@ -51,6 +52,17 @@
 //! `truncate.intent` and written again after the cut; an intent found at startup means that
 //! sequence was interrupted, and it is finished.
 //!
+//! # Compaction
+//!
+//! `log.prefix` records the compacted prefix `(prev_index, prev_term)`: the log holds the entries
+//! after it. It is replaced whole (a temporary file, fsync, rename, directory fsync), and that
+//! rename is the commit point of [`LogStore::compact`]: a snapshot that does not match the log
+//! has the conflicting entries truncated away before it; segments holding nothing after the new
+//! prefix, the last one excepted, are deleted after it (the hard state is appended again first
+//! if its record is in one of them). Entries at or below the prefix left in the surviving
+//! segments are skipped by recovery. So a crash leaves the old prefix or the new one, never a
+//! gap; `file/compact.rs` lists the steps.
+//!
 //! # One writer per directory
 //!
 //! [`FileStore::open`] takes an exclusive `flock` on `LOCK` and holds it until the store is
@@ -68,9 +80,13 @@
 //! cut. Limits: dropping pages is advice the kernel may not take (pages mapped or locked
 //! elsewhere), and a disk that acknowledges flushes it has not made is beyond any check here.
 //!
-//! *Reading.* Segments are read in order; the first must start at index 1. Entries must be
-//! contiguous across records and segments and their terms must not decrease. A last segment with
-//! an incomplete header and nothing after it is a creation a crash interrupted, and is removed.
+//! *Reading.* The prefix is read from `log.prefix` (none: the log starts at index 1; a leftover
+//! `log.prefix.tmp` is removed). Segments are read in order; the first must start at or below the
+//! entry after the prefix. Entries must be contiguous across records and segments, except that a
+//! gap lying wholly at or below the prefix is allowed (segments deleted by compaction, a log
+//! discarded for a snapshot); entries at or below the prefix are skipped (the one at the prefix,
+//! if present, must have its term); after it, terms must not decrease. A last segment with an
+//! incomplete header and nothing after it is a creation a crash interrupted, and is removed.
 //!
 //! *Where the log ends.* The log ends where the last segment holds nothing but zeros to its end
 //! (the space written ahead). Otherwise a bad record — incomplete, too long, failing its checksum
@@ -103,6 +119,7 @@ mod header;
 mod intent;
 mod lock;
 mod mem;
+mod prefix;
 mod proof;
 mod record;
 mod recovery;

@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use crate::raft::{Entry, HardState, Index, Payload};
+use crate::raft::{Entry, HardState, Index, Payload, Term};
 
 /// Bytes of framing in front of every body.
 pub(crate) const HEADER_BYTES: usize = 9;
@@ -16,12 +16,14 @@ const TYPE_ENTRY: u8 = 1;
 const TYPE_HARD_STATE: u8 = 2;
 const TYPE_TRUNCATE_INTENT: u8 = 3;
 const TYPE_BATCH_END: u8 = 4;
+const TYPE_PREFIX: u8 = 5;
 
 const PAYLOAD_NOOP: u8 = 0;
 const PAYLOAD_COMMAND: u8 = 1;
 
 const ENTRY_FIXED_BYTES: usize = 8 + 8 + 1;
 const HARD_STATE_BYTES: usize = 8 + 1 + 8 + 8;
+const PREFIX_BYTES: usize = 8 + 8;
 const BATCH_END_BYTES: usize = 8 + 8;
 /// The largest body of a fixed-size record (the truncate intent): a limit on record size below
 /// this would make the store unable to read back what it writes.
@@ -39,6 +41,12 @@ pub(crate) enum Record {
     TruncateIntent {
         cut_index: Index,
         hard_state: HardState,
+    },
+    /// "The log starts after the entry `(prev_index, prev_term)`": the compacted prefix. Lives in
+    /// its own file, never in a segment (see `prefix.rs`).
+    Prefix {
+        prev_index: Index,
+        prev_term: Term,
     },
     /// Closes the records of one write to a segment. `start` is the offset of that write's first
     /// record; `durable` is how many bytes of the segment were known fsynced when it was written
@@ -128,6 +136,14 @@ pub(crate) fn encode_truncate_intent(
     });
 }
 
+/// Appends a prefix record to `buf`.
+pub(crate) fn encode_prefix(buf: &mut Vec<u8>, prev_index: Index, prev_term: Term, salt: u64) {
+    frame(buf, TYPE_PREFIX, salt, |body| {
+        body.extend_from_slice(&prev_index.to_le_bytes());
+        body.extend_from_slice(&prev_term.to_le_bytes());
+    });
+}
+
 /// Appends the record closing a write whose first record is at `start` (see [`Record::BatchEnd`]).
 pub(crate) fn encode_batch_end(buf: &mut Vec<u8>, start: u64, durable: u64, salt: u64) {
     debug_assert!(
@@ -170,6 +186,7 @@ pub(crate) fn decode_counting(
         TYPE_ENTRY => (ENTRY_FIXED_BYTES, false),
         TYPE_HARD_STATE => (HARD_STATE_BYTES, true),
         TYPE_TRUNCATE_INTENT => (8 + HARD_STATE_BYTES, true),
+        TYPE_PREFIX => (PREFIX_BYTES, true),
         TYPE_BATCH_END => (BATCH_END_BYTES, true),
         other => return Err(BadRecord::UnknownType(other)),
     };
@@ -198,6 +215,10 @@ pub(crate) fn decode_counting(
         TYPE_TRUNCATE_INTENT => Record::TruncateIntent {
             cut_index: u64_at(body, 0),
             hard_state: decode_hard_state(&body[8..])?,
+        },
+        TYPE_PREFIX => Record::Prefix {
+            prev_index: u64_at(body, 0),
+            prev_term: u64_at(body, 8),
         },
         TYPE_BATCH_END => {
             let (start, durable) = (u64_at(body, 0), u64_at(body, 8));
@@ -307,6 +328,10 @@ mod tests {
                 cut_index,
                 hard_state,
             } => encode_truncate_intent(&mut buf, *cut_index, hard_state, salt),
+            Record::Prefix {
+                prev_index,
+                prev_term,
+            } => encode_prefix(&mut buf, *prev_index, *prev_term, salt),
             Record::BatchEnd { start, durable } => {
                 encode_batch_end(&mut buf, *start, *durable, salt)
             }
@@ -333,6 +358,10 @@ mod tests {
                 cut_index: 4,
                 hard_state: hs,
             },
+            Record::Prefix {
+                prev_index: 100,
+                prev_term: 4,
+            },
             Record::BatchEnd {
                 start: 500,
                 durable: 32,
@@ -346,7 +375,7 @@ mod tests {
             let buf = encode(&record, SALT);
             assert_eq!(decode(&buf, SALT, 1 << 20), Ok((record, buf.len())));
         }
-        let end = encode(&every_type()[5], SALT);
+        let end = encode(&every_type()[6], SALT);
         assert_eq!(end.len(), BATCH_END_RECORD_BYTES);
         assert!(looks_like_batch_end(&end));
     }

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use super::error::StorageError;
 use super::header::{FileHeader, HeaderCheck, FILE_HEADER_BYTES};
-use super::proof;
 use super::record::{BadRecord, Record};
 use super::segment::{self, SegmentFile};
+use super::{prefix, proof};
 use crate::raft::{Entry, HardState, Index, Term};
 
 /// Where a record starts: which segment (its position in the segment list) and at which byte.
@@ -57,24 +57,31 @@ pub(crate) struct Scanned {
     pub torn_segment: Option<PathBuf>,
 }
 
-/// Reads every segment of `dir` and checks that the log is whole: entries contiguous across
-/// segments, terms never decreasing, every record valid except possibly a torn tail.
+/// Reads the prefix and every segment of `dir` and checks that the log is whole: entries
+/// contiguous after the prefix, terms never decreasing, every record valid except possibly a torn
+/// tail.
 pub(crate) fn scan_dir(dir: &Path, body_bytes_max: u64) -> Result<Scanned, StorageError> {
+    let (prev_index, prev_term) = prefix::read(dir)?.unwrap_or((0, 0));
     let segments = segment::list(dir)?;
-    let scanned = Scanned::default();
+    let scanned = Scanned {
+        prev_index,
+        prev_term,
+        ..Scanned::default()
+    };
     let Some(first) = segments.first() else {
         return Ok(scanned);
     };
-    // Until compaction records the prefix's term, a log can only start at index 1: a later
-    // start means segments went missing.
-    if first.first_index != 1 {
+    // Later starts mean that segments went missing.
+    if first.first_index > prev_index + 1 {
+        let what = if prev_index == 0 {
+            "no earlier segment exists".to_string()
+        } else {
+            format!("the compacted prefix ends at index {prev_index}")
+        };
         return Err(StorageError::corrupt(
             &first.path,
             0,
-            format!(
-                "the log starts at index {} but no earlier segment exists",
-                first.first_index
-            ),
+            format!("the log starts at index {} but {what}", first.first_index),
         ));
     }
     let mut reader = Reader {
@@ -97,15 +104,19 @@ pub(crate) fn scan_dir(dir: &Path, body_bytes_max: u64) -> Result<Scanned, Stora
 /// The scan in progress.
 struct Reader {
     scanned: Scanned,
-    /// The index of the last entry read (the first segment's first index minus one before any).
+    /// The index of the last entry read, at or below the prefix included (the first segment's
+    /// first index minus one before any).
     last_read: Index,
     body_bytes_max: u64,
 }
 
 impl Reader {
-    /// Whether `index` may follow `last_read`.
+    /// Whether `index` may follow `last_read`: next in line, or past a gap that lies wholly
+    /// inside the compacted prefix (compaction deletes segments, and a log discarded for a
+    /// snapshot continues after it).
     fn may_come_next(&self, index: Index) -> bool {
         index == self.last_read + 1
+            || (index > self.last_read + 1 && index <= self.scanned.prev_index + 1)
     }
 
     /// Reads one segment into the scan. Returns false for a last segment whose creation a crash
@@ -233,6 +244,24 @@ impl Reader {
                 }
                 self.last_read = entry.index;
                 let scanned = &mut self.scanned;
+                if entry.index < scanned.prev_index {
+                    // Covered by the snapshot: compaction leaves such entries until it can
+                    // delete their segment.
+                    return Ok(());
+                }
+                if entry.index == scanned.prev_index {
+                    if entry.term != scanned.prev_term {
+                        return Err(StorageError::corrupt(
+                            path,
+                            at.offset,
+                            format!(
+                                "entry {} has term {} but the compacted prefix ends with term {}",
+                                entry.index, entry.term, scanned.prev_term
+                            ),
+                        ));
+                    }
+                    return Ok(());
+                }
                 let last_term = scanned.slots.last().map_or(scanned.prev_term, |s| s.term);
                 if entry.term < last_term {
                     return Err(StorageError::corrupt(
@@ -263,7 +292,7 @@ impl Reader {
                     ));
                 }
             }
-            Record::TruncateIntent { .. } => {
+            Record::TruncateIntent { .. } | Record::Prefix { .. } => {
                 return Err(StorageError::corrupt(
                     path,
                     at.offset,

@@ -17,8 +17,8 @@ use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
 use super::error::StorageError;
-use super::intent;
 use super::segment::{self, sync_dir};
+use super::{intent, prefix};
 
 /// Fsyncs each file of the log in `dir` and drops its cached pages, then fsyncs `dir`.
 pub(crate) fn sync_and_drop_cache(dir: &Path) -> Result<(), StorageError> {
@@ -29,7 +29,10 @@ pub(crate) fn sync_and_drop_cache(dir: &Path) -> Result<(), StorageError> {
         let Some(name) = name.to_str() else {
             continue;
         };
-        if !(segment::is_segment_name(name) || intent::is_intent_file(name)) {
+        if !(segment::is_segment_name(name)
+            || intent::is_intent_file(name)
+            || prefix::is_prefix_file(name))
+        {
             continue;
         }
         let path = dir_entry.path();

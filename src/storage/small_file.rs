@@ -1,5 +1,5 @@
-//! The log's one-record files (`truncate.intent`): a header, then one record checksummed with the
-//! header's salt.
+//! The log's one-record files (`truncate.intent`, `log.prefix`): a header, then one record
+//! checksummed with the header's salt.
 
 use super::header::{FileHeader, HeaderCheck, FILE_HEADER_BYTES};
 use super::record::{self, Record, FIXED_BODY_BYTES_MAX};
