@@ -206,19 +206,24 @@ fn written_case(limits: [u8; 3], after: After, write: impl FnOnce(&mut FileStore
     case
 }
 
-/// A truncate-intent record: crc | len 33 | type 3 | durable 0 | cut_index | hard state.
+/// A truncate-intent file: a header (magic, version 2, first index 0, salt, crc), then a record
+/// crc | len 33 | type 3 | cut_index | hard state, checksummed with the salt.
 fn intent_record(cut_index: u64, hs: &HardState) -> Vec<u8> {
-    let mut record = vec![0; 4];
-    record.extend_from_slice(&33u32.to_le_bytes());
-    record.push(3);
-    record.extend_from_slice(&0u64.to_le_bytes());
-    record.extend_from_slice(&cut_index.to_le_bytes());
-    record.extend_from_slice(&hs.term.to_le_bytes());
-    record.push(u8::from(hs.vote.is_some()));
-    record.extend_from_slice(&hs.vote.unwrap_or(0).to_le_bytes());
-    record.extend_from_slice(&hs.commit.to_le_bytes());
-    wal_record::fix_checksums(&mut record);
-    record
+    let mut file = b"RKVLOG\r\n".to_vec();
+    file.extend_from_slice(&2u32.to_le_bytes());
+    file.extend_from_slice(&0u64.to_le_bytes());
+    file.extend_from_slice(&0x5EED_u64.to_le_bytes());
+    file.extend_from_slice(&[0; 4]);
+    file.extend_from_slice(&[0; 4]);
+    file.extend_from_slice(&33u32.to_le_bytes());
+    file.push(3);
+    file.extend_from_slice(&cut_index.to_le_bytes());
+    file.extend_from_slice(&hs.term.to_le_bytes());
+    file.push(u8::from(hs.vote.is_some()));
+    file.extend_from_slice(&hs.vote.unwrap_or(0).to_le_bytes());
+    file.extend_from_slice(&hs.commit.to_le_bytes());
+    wal_record::fix_checksums(&mut file);
+    file
 }
 
 fn wal_seeds() -> Vec<(&'static str, Case)> {
@@ -241,12 +246,16 @@ fn wal_seeds() -> Vec<(&'static str, Case)> {
         store.sync().unwrap();
     };
     let one_segment = written_case([2, 3, 1], After::Append, five);
+    // Four segments (each write fills one past 100 bytes; the harness takes six files at most).
     let segments = written_case([2, 1, 0], After::Overwrite(2), |store| {
-        for index in 1..=8 {
-            let hs = hard_state(index / 3 + 1, index - 1);
-            store
-                .write(Some(&hs), &[command(index, index / 3 + 1, b"value")])
-                .unwrap();
+        for index in (1..=8).step_by(2) {
+            let term = index / 3 + 1;
+            let hs = hard_state(term, index - 1);
+            let pair = [
+                command(index, term, b"value"),
+                command(index + 1, term, b"value"),
+            ];
+            store.write(Some(&hs), &pair).unwrap();
             store.sync().unwrap();
         }
     });
@@ -266,8 +275,9 @@ fn wal_seeds() -> Vec<(&'static str, Case)> {
             .write(Some(&hard_state(2, 5)), &[command(7, 2, b"torn")])
             .unwrap();
     });
+    // Into entry 7's record, before the batch end that follows it.
     let last = torn.files.last_mut().unwrap();
-    let cut = last.1.len() - 5;
+    let cut = last.1.len() - 30;
     last.1.truncate(cut);
     let mut with_intent = one_segment.clone();
     with_intent.after = After::Overwrite(1);
@@ -286,19 +296,20 @@ fn wal_seeds() -> Vec<(&'static str, Case)> {
     let mut fixed = segments.clone();
     fixed.fix_checksums = true;
     for (_, bytes) in &mut fixed.files {
-        let mut at = 0;
-        while at + 17 <= bytes.len() && bytes[at + 8] != 0 {
+        // Records start after the 32-byte header; each has 9 bytes of framing.
+        let mut at = 32;
+        while at + 9 <= bytes.len() && bytes[at + 8] != 0 {
             let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
             bytes[at..at + 4].fill(0);
-            at += 17 + len;
+            at += 9 + len;
         }
     }
     // Damage in a segment that is not the last: corruption, never a torn tail.
     let mut middle = segments.clone();
-    middle.files[0].1[20] ^= 0x40;
-    // Damage followed by a record written after it was durable: corruption too.
+    middle.files[0].1[40] ^= 0x40;
+    // Damage followed by a batch written after it was durable: corruption too.
     let mut durable = one_segment.clone();
-    durable.files[0].1[25] ^= 0x01;
+    durable.files[0].1[52] ^= 0x01;
     vec![
         (
             "seed-ok-empty",

@@ -1,6 +1,7 @@
 //! One suite for every log store: each case runs against `MemStore` and `FileStore`.
 //!
 //! Restarts are clean (after a sync); crash behaviour is specific to each store and tested apart.
+//! Compaction cases cite the Raft paper's §7 (log compaction).
 
 use bytes::Bytes;
 use raftkv::raft::{Entry, HardState, Index, Payload, Term};
@@ -222,6 +223,164 @@ fn a_batch_whose_term_decreases_is_a_bug(mut factory: impl Factory) {
     let _ = store.write(None, &entries(4, 4, 1));
 }
 
+fn compacted(hard_state: HardState, prev: (Index, Term), entries: Vec<Entry>) -> Loaded {
+    Loaded {
+        hard_state,
+        prev_index: prev.0,
+        prev_term: prev.1,
+        entries,
+    }
+}
+
+/// Entries 1..=30 (term 1) and 31..=60 (term 2) with a hard state, synced: many 1 KiB segments
+/// for the file store.
+fn sixty_entries(store: &mut impl LogStore) -> HardState {
+    let hs = hard_state(2, Some(1), 40);
+    store.write(Some(&hs), &entries(1, 30, 1)).unwrap();
+    store.write(None, &entries(31, 60, 2)).unwrap();
+    store.sync().unwrap();
+    hs
+}
+
+/// §7: a snapshot that matches the log (same index and term) keeps the entries after it.
+fn compaction_keeps_the_entries_after_a_matching_index(mut factory: impl Factory) {
+    let mut store = factory.open();
+    let hs = sixty_entries(&mut store);
+    // Index 25 is in the middle of a segment.
+    store.compact(25, 1).unwrap();
+    let expected = compacted(hs, (25, 1), {
+        let mut kept = entries(26, 30, 1);
+        kept.extend(entries(31, 60, 2));
+        kept
+    });
+    assert_eq!(store.load().unwrap(), expected);
+    let mut store = factory.restart(store);
+    assert_eq!(store.load().unwrap(), expected);
+    store.write(None, &entries(61, 65, 2)).unwrap();
+    let mut store = factory.restart(store);
+    let mut grown = expected;
+    grown.entries.extend(entries(61, 65, 2));
+    assert_eq!(store.load().unwrap(), grown);
+}
+
+/// §7: a snapshot whose last entry conflicts with the log (another term at its index) discards
+/// the whole log; the hard state stays.
+fn a_snapshot_that_conflicts_with_the_log_discards_it(mut factory: impl Factory) {
+    let mut store = factory.open();
+    let hs = sixty_entries(&mut store);
+    store.compact(45, 3).unwrap();
+    let expected = compacted(hs, (45, 3), Vec::new());
+    assert_eq!(store.load().unwrap(), expected);
+    let mut store = factory.restart(store);
+    assert_eq!(store.load().unwrap(), expected);
+    // The log continues after the snapshot.
+    store.write(None, &entries(46, 50, 3)).unwrap();
+    let mut store = factory.restart(store);
+    assert_eq!(
+        store.load().unwrap(),
+        compacted(hs, (45, 3), entries(46, 50, 3))
+    );
+}
+
+/// §7: a snapshot beyond the end of the log (a follower far behind) discards it too.
+fn a_snapshot_beyond_the_log_discards_it(mut factory: impl Factory) {
+    let mut store = factory.open();
+    let hs = sixty_entries(&mut store);
+    store.compact(1000, 4).unwrap();
+    let mut store = factory.restart(store);
+    assert_eq!(store.load().unwrap(), compacted(hs, (1000, 4), Vec::new()));
+    store.write(None, &entries(1001, 1003, 5)).unwrap();
+    let mut store = factory.restart(store);
+    assert_eq!(
+        store.load().unwrap(),
+        compacted(hs, (1000, 4), entries(1001, 1003, 5))
+    );
+}
+
+/// §7: a new member's empty log takes a leader's snapshot as well.
+fn an_empty_store_takes_a_snapshot(mut factory: impl Factory) {
+    let mut store = factory.open();
+    store.compact(7, 2).unwrap();
+    let mut store = factory.restart(store);
+    assert_eq!(
+        store.load().unwrap(),
+        compacted(HardState::default(), (7, 2), Vec::new())
+    );
+    store.write(None, &entries(8, 9, 2)).unwrap();
+    let mut store = factory.restart(store);
+    assert_eq!(
+        store.load().unwrap(),
+        compacted(HardState::default(), (7, 2), entries(8, 9, 2))
+    );
+}
+
+/// Repeating a compaction, or compacting at or below the prefix, changes nothing.
+fn compaction_is_idempotent_and_never_goes_back(mut factory: impl Factory) {
+    let mut store = factory.open();
+    let hs = sixty_entries(&mut store);
+    store.compact(40, 2).unwrap();
+    store.compact(40, 2).unwrap();
+    store.compact(12, 1).unwrap();
+    store.compact(40, 9).unwrap();
+    let expected = compacted(hs, (40, 2), entries(41, 60, 2));
+    assert_eq!(store.load().unwrap(), expected);
+    let mut store = factory.restart(store);
+    assert_eq!(store.load().unwrap(), expected);
+}
+
+/// Compacting in steps through the whole log, with restarts between, down to an empty log that
+/// keeps growing; the hard state written once at the start survives every step.
+fn compaction_in_steps_through_the_whole_log(mut factory: impl Factory) {
+    let mut store = factory.open();
+    let hs = sixty_entries(&mut store);
+    for (index, term) in [(3, 1), (29, 1), (30, 1), (31, 2), (59, 2), (60, 2)] {
+        store.compact(index, term).unwrap();
+        store = factory.restart(store);
+        let loaded = store.load().unwrap();
+        let first_kept = (index + 1).max(31);
+        let mut kept = entries(index + 1, 30, 1);
+        kept.extend(entries(first_kept, 60, 2));
+        assert_eq!(loaded, compacted(hs, (index, term), kept), "after {index}");
+    }
+    store.write(None, &entries(61, 62, 3)).unwrap();
+    let mut store = factory.restart(store);
+    assert_eq!(
+        store.load().unwrap(),
+        compacted(hs, (60, 2), entries(61, 62, 3))
+    );
+}
+
+/// A conflicting append after compaction truncates only after the prefix (§5.3 with §7).
+fn truncation_after_compaction(mut factory: impl Factory) {
+    let mut store = factory.open();
+    let hs = sixty_entries(&mut store);
+    store.compact(20, 1).unwrap();
+    store.write(None, &entries(26, 28, 3)).unwrap();
+    let mut expected = entries(21, 25, 1);
+    expected.extend(entries(26, 28, 3));
+    assert_eq!(
+        store.load().unwrap(),
+        compacted(hs, (20, 1), expected.clone())
+    );
+    let mut store = factory.restart(store);
+    assert_eq!(store.load().unwrap(), compacted(hs, (20, 1), expected));
+    // Replacing every entry after the prefix.
+    let new_hs = hard_state(4, Some(2), 20);
+    store.write(Some(&new_hs), &entries(21, 22, 4)).unwrap();
+    let mut store = factory.restart(store);
+    assert_eq!(
+        store.load().unwrap(),
+        compacted(new_hs, (20, 1), entries(21, 22, 4))
+    );
+}
+
+fn a_write_into_the_compacted_prefix_is_a_bug(mut factory: impl Factory) {
+    let mut store = factory.open();
+    sixty_entries(&mut store);
+    store.compact(30, 1).unwrap();
+    let _ = store.write(None, &entries(30, 31, 2));
+}
+
 /// Instantiates every case for one store.
 macro_rules! conformance {
     ($store:ident, $factory:expr) => {
@@ -261,6 +420,47 @@ macro_rules! conformance {
             #[test]
             fn many_batches_survive_restarts() {
                 super::many_batches_survive_restarts($factory);
+            }
+
+            #[test]
+            fn compaction_keeps_the_entries_after_a_matching_index() {
+                super::compaction_keeps_the_entries_after_a_matching_index($factory);
+            }
+
+            #[test]
+            fn a_snapshot_that_conflicts_with_the_log_discards_it() {
+                super::a_snapshot_that_conflicts_with_the_log_discards_it($factory);
+            }
+
+            #[test]
+            fn a_snapshot_beyond_the_log_discards_it() {
+                super::a_snapshot_beyond_the_log_discards_it($factory);
+            }
+
+            #[test]
+            fn an_empty_store_takes_a_snapshot() {
+                super::an_empty_store_takes_a_snapshot($factory);
+            }
+
+            #[test]
+            fn compaction_is_idempotent_and_never_goes_back() {
+                super::compaction_is_idempotent_and_never_goes_back($factory);
+            }
+
+            #[test]
+            fn compaction_in_steps_through_the_whole_log() {
+                super::compaction_in_steps_through_the_whole_log($factory);
+            }
+
+            #[test]
+            fn truncation_after_compaction() {
+                super::truncation_after_compaction($factory);
+            }
+
+            #[test]
+            #[should_panic(expected = "compacted prefix")]
+            fn a_write_into_the_compacted_prefix_is_a_bug() {
+                super::a_write_into_the_compacted_prefix_is_a_bug($factory);
             }
 
             #[test]

@@ -1,4 +1,5 @@
-//! The group-commit writer: ordering, batching under one fsync, error reporting, clean shutdown.
+//! The group-commit writer: ordering, batching under one fsync, compaction in order with the
+//! writes, error reporting, clean shutdown.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -104,6 +105,10 @@ impl LogStore for GatedStore {
         }
         self.inner.sync()
     }
+
+    fn compact(&mut self, index: Index, term: Term) -> Result<(), StorageError> {
+        self.inner.compact(index, term)
+    }
 }
 
 /// A writer over a [`GatedStore`] whose first batch (id 0, entry 1) is already stuck in its
@@ -190,6 +195,10 @@ impl LogStore for FailingStore {
             path: "wal-1.log".into(),
             source: std::io::Error::other("no space left on device"),
         })
+    }
+
+    fn compact(&mut self, _: Index, _: Term) -> Result<(), StorageError> {
+        self.sync()
     }
 }
 
@@ -306,4 +315,97 @@ fn reports_can_be_awaited_from_async_code() {
     drop(writer);
     // The channel closes once the writer has stopped.
     assert!(runtime.block_on(reports.recv()).is_none());
+}
+
+/// §7: the writer compacts in the order of submission: after the batches before it (which it
+/// makes durable), before the ones after it; the compaction is reported like a batch.
+#[test]
+fn a_compaction_runs_in_order_with_the_writes_and_is_reported_like_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = FileStoreOptions {
+        segment_bytes_max: 4096,
+        ..FileStoreOptions::default()
+    };
+    let store = FileStore::open(dir.path(), options).unwrap();
+    let (sender, reports) = mpsc::channel();
+    let writer = GroupCommit::spawn(store, GroupCommitOptions::default(), move |r| {
+        sender.send(r).unwrap()
+    })
+    .unwrap();
+    for id in 0..40 {
+        writer.submit(id, None, vec![entry(id + 1, 1)]).unwrap();
+    }
+    // Entries 1..=40 are queued (maybe not yet written): the compaction must come after them.
+    writer.submit_compact(40, 30, 1).unwrap();
+    for id in 41..50 {
+        writer.submit(id, None, vec![entry(id, 1)]).unwrap();
+    }
+    let reports = receive(&reports, 50);
+    let expected: Vec<Durable> = (0..50)
+        .map(|id| Durable {
+            batch_id: id,
+            last: match id {
+                40 => None,
+                id if id < 40 => Some((id + 1, 1)),
+                id => Some((id, 1)),
+            },
+        })
+        .collect();
+    assert_eq!(
+        reports.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+        expected
+    );
+    let mut store = writer.close();
+    let loaded = store.load().unwrap();
+    assert_eq!((loaded.prev_index, loaded.prev_term), (30, 1));
+    assert_eq!(
+        loaded.entries.iter().map(|e| e.index).collect::<Vec<_>>(),
+        (31..=49).collect::<Vec<_>>()
+    );
+    drop(store);
+    let mut store = FileStore::open(dir.path(), options).unwrap();
+    assert_eq!(store.load().unwrap(), loaded);
+}
+
+/// The writes queued before a compaction are durable once it is reported, even when they share
+/// its group: a crash right after loses none of them.
+#[test]
+fn a_compaction_makes_the_writes_queued_before_it_durable() {
+    let (writer, reports, open_gate) = writer_stuck_in_a_sync(GroupCommitOptions::default());
+    for id in 1..=5 {
+        writer.submit(id, None, vec![entry(id + 1, 1)]).unwrap();
+    }
+    writer.submit_compact(6, 3, 1).unwrap();
+    open_gate();
+    assert_eq!(
+        durable_ids(receive(&reports, 7)),
+        (0..=6).collect::<Vec<_>>()
+    );
+    // One sync for batch 0, then the compaction's (no writes followed it in its group).
+    assert_eq!(writer.sync_count(), 2);
+    let mut store = writer.close();
+    store.inner.crash();
+    let loaded = store.load().unwrap();
+    assert_eq!((loaded.prev_index, loaded.prev_term), (3, 1));
+    assert_eq!(
+        loaded.entries.iter().map(|e| e.index).collect::<Vec<_>>(),
+        vec![4, 5, 6]
+    );
+}
+
+#[test]
+fn a_failed_compaction_is_reported_and_stops_the_writer() {
+    let (sender, reports) = mpsc::channel();
+    let writer = GroupCommit::spawn(FailingStore, GroupCommitOptions::default(), move |r| {
+        sender.send(r).unwrap()
+    })
+    .unwrap();
+    writer.submit_compact(0, 5, 1).unwrap();
+    let report = receive(&reports, 1).pop().unwrap();
+    assert!(report.unwrap_err().to_string().contains("no space"));
+    drop(writer);
+    assert!(
+        reports.try_recv().is_err(),
+        "nothing is reported after the error"
+    );
 }

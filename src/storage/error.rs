@@ -26,6 +26,11 @@ pub enum StorageError {
         offset: u64,
         reason: String,
     },
+    /// A file of the data directory is not in the log format this build reads: written by an
+    /// older raftkv (which this version does not convert) or not a raftkv log at all. Nothing was
+    /// changed on disk.
+    #[error("{}: unsupported log format: {reason}", .path.display())]
+    UnsupportedFormat { path: PathBuf, reason: String },
     /// One record would exceed the configured limit; nothing of the batch was written.
     #[error("a record of {size_bytes} bytes exceeds the limit of {limit_bytes} bytes")]
     RecordTooLarge { size_bytes: u64, limit_bytes: u64 },

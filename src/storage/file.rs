@@ -11,9 +11,11 @@ use super::record;
 use super::recovery::{self, Position, Scanned, Slot};
 use super::segment::{sync_dir, SegmentFile};
 use super::store::{assert_batch_fits, Loaded, LogStore};
+use super::{prefix, settle};
 use crate::raft::{Entry, HardState, Index, Term};
 
 mod append;
+mod compact;
 mod truncate;
 
 use truncate::cut_file;
@@ -57,9 +59,15 @@ pub struct FileStore {
     segments: Vec<SegmentFile>,
     /// An append handle on the last segment, opened lazily.
     active: Option<File>,
-    /// Bytes of the last segment known to be on disk: each record written carries it, so
-    /// recovery can tell a torn write from damage to durable data.
+    /// The last segment takes no more appends: the next write starts a new segment. Set when a
+    /// cut shortened it, and at open when it holds entries (an earlier process may have cut it
+    /// and crashed before starting the next).
+    sealed: bool,
+    /// Bytes of the last segment known to be on disk: each batch written carries it in its end
+    /// record, so recovery can tell a torn write from damage to durable data.
     durable_len: u64,
+    /// The compacted prefix: the log holds the entries after `prev_index`, whose entry had term
+    /// `prev_term`. Segments may still hold entries at or below it (see `file/compact.rs`).
     prev_index: Index,
     prev_term: Term,
     /// `slots[i]` locates entry `prev_index + 1 + i`: truncation finds its cut point in O(1).
@@ -81,8 +89,13 @@ pub struct FileStore {
 
 impl FileStore {
     /// Opens (creating if needed) the log in `dir` and recovers it: a torn tail is dropped with a
-    /// warning, an interrupted truncation is finished, any other damage is an error naming the file
-    /// and byte offset.
+    /// warning, an interrupted truncation or compaction is finished, any other damage is an error
+    /// naming the file and byte offset, and files of another format are refused
+    /// ([`StorageError::UnsupportedFormat`]) without being changed.
+    ///
+    /// Before reading, every file of the log is fsynced (a failure is an error) and read from the
+    /// disk rather than the page cache, so that data a crashed process never got onto the disk
+    /// is not believed (the recovery rule in [`crate::storage`] says why, and the limits).
     ///
     /// The store holds an exclusive lock on `dir` (the file `LOCK`) until it is dropped; while it
     /// does, opening `dir` again — from any process, this one included — fails with
@@ -102,20 +115,12 @@ impl FileStore {
         // Crucial: before recovery, which cuts torn tails and finishes truncations — both wrong
         // while another process is appending.
         let lock = DirLock::acquire(&dir)?;
-        let intent = intent::read(&dir)?;
+        settle::sync_and_drop_cache(&dir)?;
+        prefix::remove_leftover(&dir)?;
         let scanned = recovery::scan_dir(&dir, options.record_bytes_max)?;
-        if let (Some(torn), Some(last)) = (&scanned.torn_tail, scanned.segments.last()) {
-            log::warn!(
-                "{}: dropping a torn tail at byte offset {} ({} bytes, {} intact records of the \
-                 same unsynced writes among them): {}",
-                last.path.display(),
-                torn.offset,
-                torn.dropped_bytes,
-                torn.intact_records,
-                torn.reason
-            );
-            cut_file(&last.path, torn.offset)?;
-        }
+        repair_torn_end(&scanned)?;
+        // After the scan: it refuses a directory of another format before anything is changed.
+        let intent = intent::read(&dir)?;
         let Scanned {
             segments,
             prev_index,
@@ -125,13 +130,19 @@ impl FileStore {
             hard_state,
             hard_state_at,
             torn_tail: _,
+            torn_segment: _,
         } = scanned;
+        // Everything read was fsynced before it was read, and cuts are fsynced.
+        let durable_len = segments.last().map_or(0, |s| s.len_bytes);
+        let last_index = prev_index + slots.len() as Index;
+        let sealed = segments.last().is_some_and(|s| s.first_index <= last_index);
         let mut store = FileStore {
             dir,
             options,
             segments,
             active: None,
-            durable_len: 0,
+            sealed,
+            durable_len,
             prev_index,
             prev_term,
             slots,
@@ -147,7 +158,7 @@ impl FileStore {
             store.finish_truncation(intent)?;
             entries.truncate(store.slots.len());
         }
-        store.make_recovered_state_durable()?;
+        store.remove_compacted_segments()?;
         store.recovered = Some(Loaded {
             hard_state: store.hard_state,
             prev_index,
@@ -179,6 +190,14 @@ impl FileStore {
         }
     }
 
+    /// The term of the entry at `index` after the prefix, if the log holds it.
+    fn term_at(&self, index: Index) -> Option<Term> {
+        let offset = index.checked_sub(self.prev_index + 1)?;
+        self.slots
+            .get(usize::try_from(offset).ok()?)
+            .map(|s| s.term)
+    }
+
     /// Returns the error, first marking the store failed if the error leaves the disk in doubt.
     fn check<T>(&mut self, result: Result<T, StorageError>) -> Result<T, StorageError> {
         if let Err(e) = &result {
@@ -196,17 +215,6 @@ impl FileStore {
             }),
             None => Ok(()),
         }
-    }
-
-    /// Crucial: what recovery found may exist only in the page cache (the previous process died
-    /// before its sync). The node will act on it, so it must be durable first.
-    fn make_recovered_state_durable(&mut self) -> Result<(), StorageError> {
-        if self.segments.is_empty() {
-            return Ok(());
-        }
-        self.open_active()?;
-        self.sync_active()?;
-        sync_dir(&self.dir)
     }
 
     fn write_batch(
@@ -239,11 +247,7 @@ impl FileStore {
         }
         self.recovered = None;
         let (segment, base) = self.prepare_active()?;
-        debug_assert!(
-            self.durable_len <= base,
-            "durable mark {} beyond the segment's {base} bytes",
-            self.durable_len
-        );
+        let salt = self.segments[segment].salt;
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         if let Some(hs) = hard_state {
@@ -252,7 +256,7 @@ impl FileStore {
                 segment,
                 offset: base + buf.len() as u64,
             });
-            record::encode_hard_state(&mut buf, hs, self.durable_len);
+            record::encode_hard_state(&mut buf, hs, salt);
         }
         for entry in entries {
             let at = Position {
@@ -263,9 +267,9 @@ impl FileStore {
                 at,
                 term: entry.term,
             });
-            record::encode_entry(&mut buf, entry, self.durable_len);
+            record::encode_entry(&mut buf, entry, salt);
         }
-        let result = self.append(&buf);
+        let result = self.append_batch(&mut buf);
         self.buf = buf;
         result
     }
@@ -286,6 +290,13 @@ impl LogStore for FileStore {
                     "{} in a log this store wrote: the files changed under it",
                     torn.reason
                 ),
+            ));
+        }
+        if let Some(path) = &scanned.torn_segment {
+            return Err(StorageError::corrupt(
+                path,
+                0,
+                "incomplete header in a log this store wrote: the files changed under it",
             ));
         }
         Ok(Loaded {
@@ -313,9 +324,47 @@ impl LogStore for FileStore {
         self.sync_count += 1;
         Ok(())
     }
+
+    fn compact(&mut self, index: Index, term: Term) -> Result<(), StorageError> {
+        self.sync()?;
+        let result = self.compact_to(index, term);
+        self.check(result)
+    }
 }
 
-/// Creates `dir` if it is missing (durably: its parent is fsynced too); checks it is a directory.
+/// Removes what a crash left at the end of the log that recovery found in `scanned`: a segment
+/// whose creation was interrupted, and a torn tail; both logged.
+fn repair_torn_end(scanned: &Scanned) -> Result<(), StorageError> {
+    if let Some(path) = &scanned.torn_segment {
+        log::warn!(
+            "{}: removing a segment whose creation a crash interrupted (it holds no record)",
+            path.display()
+        );
+        fs::remove_file(path).map_err(StorageError::io("remove the segment", path))?;
+        let dir = path
+            .parent()
+            .expect("a segment lives in the data directory");
+        sync_dir(dir)?;
+    }
+    if let (Some(torn), Some(last)) = (&scanned.torn_tail, scanned.segments.last()) {
+        log::warn!(
+            "{}: dropping a torn tail at byte offset {} ({} bytes, {} batch ends of writes after \
+             it among them, none proving it was durable): {}. This is what a crash during a write \
+             leaves; without a crash or power cut before this start, suspect the disk: the bytes \
+             dropped may include writes that were fsynced and acknowledged",
+            last.path.display(),
+            torn.offset,
+            torn.dropped_bytes,
+            torn.batch_ends,
+            torn.reason
+        );
+        cut_file(&last.path, torn.offset)?;
+    }
+    Ok(())
+}
+
+/// Creates `dir` if it is missing, durably: each directory created is made durable in its parent
+/// by an fsync of that parent. Checks that `dir` is a directory.
 fn ensure_dir(dir: &Path) -> Result<(), StorageError> {
     match fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => Ok(()),
@@ -323,11 +372,18 @@ fn ensure_dir(dir: &Path) -> Result<(), StorageError> {
             io::Error::other("it exists and is not a directory"),
         )),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::create_dir_all(dir).map_err(StorageError::io("create the data directory", dir))?;
-            match dir.parent() {
-                Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
-                _ => Ok(()),
+            let parent = match dir.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            ensure_dir(parent)?;
+            match fs::create_dir(dir) {
+                Ok(()) => {}
+                // Created meanwhile by someone else: as good, once it is durable too.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+                Err(e) => return Err(StorageError::io("create the data directory", dir)(e)),
             }
+            sync_dir(parent)
         }
         Err(e) => Err(StorageError::io("read the data directory", dir)(e)),
     }

@@ -10,12 +10,13 @@ use super::error::StorageError;
 use super::store::LogStore;
 use crate::raft::{Entry, HardState, Index, Term};
 
-/// A batch has been written and synced.
+/// A batch has been written and synced, or a compaction is done (and durable).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Durable {
-    /// The id given to [`GroupCommit::submit`].
+    /// The id given to [`GroupCommit::submit`] or [`GroupCommit::submit_compact`].
     pub batch_id: u64,
-    /// The batch's last entry, to pass to the core; `None` when it held only a hard state.
+    /// The batch's last entry, to pass to the core; `None` when it held only a hard state, and
+    /// for a compaction.
     pub last: Option<(Index, Term)>,
 }
 
@@ -45,18 +46,32 @@ impl Default for GroupCommitOptions {
     }
 }
 
+/// One unit of the writer's queue, reported durable under its id.
 struct Batch {
     batch_id: u64,
-    hard_state: Option<HardState>,
-    entries: Vec<Entry>,
+    op: Op,
+    /// Entry bytes, for [`GroupCommitOptions::group_bytes_max`].
     size_bytes: u64,
+}
+
+enum Op {
+    Write {
+        hard_state: Option<HardState>,
+        entries: Vec<Entry>,
+    },
+    Compact {
+        index: Index,
+        term: Term,
+    },
 }
 
 /// The handle on a writer thread that owns a [`LogStore`].
 ///
 /// The writer takes one batch, drains every batch already queued (up to the group limits),
 /// writes them all, syncs once, then reports each durable. Batches submitted meanwhile wait for
-/// the next round. Closing or dropping the handle lets the writer flush what is queued and stop.
+/// the next round. A compaction is queued like a batch and runs in its place in that order (it
+/// syncs the writes before it itself). Closing or dropping the handle lets the writer flush what
+/// is queued and stop.
 pub struct GroupCommit<S: LogStore + Send + 'static> {
     sender: Option<SyncSender<Batch>>,
     thread: Option<JoinHandle<S>>,
@@ -118,19 +133,41 @@ impl<S: LogStore + Send + 'static> GroupCommit<S> {
         hard_state: Option<HardState>,
         entries: Vec<Entry>,
     ) -> Result<(), StorageError> {
-        let sender = self.sender.as_ref().ok_or(StorageError::WriterStopped)?;
         let size_bytes = entries.iter().map(|e| e.size_bytes() as u64).sum();
-        sender
-            .send(Batch {
-                batch_id,
+        self.send(Batch {
+            batch_id,
+            op: Op::Write {
                 hard_state,
                 entries,
-                size_bytes,
-            })
-            .map_err(|_| StorageError::WriterStopped)
+            },
+            size_bytes,
+        })
     }
 
-    /// How many syncs the writer has completed.
+    /// Queues a compaction ([`LogStore::compact`]) through `index`, whose entry has `term`. It
+    /// runs after every batch submitted before it and before every one submitted after, and is
+    /// reported as `Durable { batch_id, last: None }` in that order, once done and durable. The
+    /// caller must have made the snapshot covering `index` durable first.
+    pub fn submit_compact(
+        &self,
+        batch_id: u64,
+        index: Index,
+        term: Term,
+    ) -> Result<(), StorageError> {
+        self.send(Batch {
+            batch_id,
+            op: Op::Compact { index, term },
+            size_bytes: 0,
+        })
+    }
+
+    /// Blocks while the queue is full. Fails once the writer has stopped.
+    fn send(&self, batch: Batch) -> Result<(), StorageError> {
+        let sender = self.sender.as_ref().ok_or(StorageError::WriterStopped)?;
+        sender.send(batch).map_err(|_| StorageError::WriterStopped)
+    }
+
+    /// How many syncs the writer has completed (a compaction counts as one: it syncs first).
     pub fn sync_count(&self) -> u64 {
         self.sync_count.load(Ordering::Acquire)
     }
@@ -192,9 +229,13 @@ impl<S: LogStore> Writer<S> {
                 break;
             }
             for batch in group.drain(..) {
+                let last = match &batch.op {
+                    Op::Write { entries, .. } => entries.last().map(|e| (e.index, e.term)),
+                    Op::Compact { .. } => None,
+                };
                 on_report(Ok(Durable {
                     batch_id: batch.batch_id,
-                    last: batch.entries.last().map(|e| (e.index, e.term)),
+                    last,
                 }));
             }
         }
@@ -202,12 +243,28 @@ impl<S: LogStore> Writer<S> {
     }
 
     fn write_group(&mut self, group: &[Batch]) -> Result<(), StorageError> {
+        // Whether writes follow the last sync (a compaction syncs what precedes it).
+        let mut unsynced = false;
         for batch in group {
-            self.store
-                .write(batch.hard_state.as_ref(), &batch.entries)?;
+            match &batch.op {
+                Op::Write {
+                    hard_state,
+                    entries,
+                } => {
+                    self.store.write(hard_state.as_ref(), entries)?;
+                    unsynced = true;
+                }
+                Op::Compact { index, term } => {
+                    self.store.compact(*index, *term)?;
+                    self.sync_count.fetch_add(1, Ordering::Release);
+                    unsynced = false;
+                }
+            }
         }
-        self.store.sync()?;
-        self.sync_count.fetch_add(1, Ordering::Release);
+        if unsynced {
+            self.store.sync()?;
+            self.sync_count.fetch_add(1, Ordering::Release);
+        }
         Ok(())
     }
 }

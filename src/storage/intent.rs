@@ -4,7 +4,8 @@
 //! Protocol (see `FileStore::truncate_from`): write and fsync the intent, cut the log, append the
 //! hard state again and fsync, then remove the intent and fsync the directory. A crash anywhere in
 //! between leaves a durable intent, and recovery finishes the job from it. A torn intent means the
-//! crash came before the cut began, so it is discarded.
+//! crash came before the cut began, so it is discarded. The file is a header and one record (see
+//! `small_file.rs`).
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -13,9 +14,15 @@ use std::path::{Path, PathBuf};
 use super::error::StorageError;
 use super::record::{self, Record};
 use super::segment::sync_dir;
+use super::small_file::{self, Unreadable};
 use crate::raft::{HardState, Index};
 
 const FILE_NAME: &str = "truncate.intent";
+
+/// Whether `name` is the intent's file (for the files synced at open).
+pub(crate) fn is_intent_file(name: &str) -> bool {
+    name == FILE_NAME
+}
 
 /// A durable promise: entries from `cut_index` on are to be deleted, and `hard_state` is the
 /// latest hard state.
@@ -32,8 +39,9 @@ fn path(dir: &Path) -> PathBuf {
 /// Writes the intent and makes it durable, file and directory entry both.
 pub(crate) fn write(dir: &Path, intent: &TruncateIntent) -> Result<(), StorageError> {
     let path = path(dir);
-    let mut buf = Vec::new();
-    record::encode_truncate_intent(&mut buf, intent.cut_index, &intent.hard_state);
+    let buf = small_file::encode(|buf, salt| {
+        record::encode_truncate_intent(buf, intent.cut_index, &intent.hard_state, salt)
+    });
     let mut file =
         File::create(&path).map_err(StorageError::io("create the truncate intent", &path))?;
     file.write_all(&buf)
@@ -50,20 +58,27 @@ pub(crate) fn read(dir: &Path) -> Result<Option<TruncateIntent>, StorageError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StorageError::io("read the truncate intent", &path)(e)),
     };
-    match record::decode(&bytes, bytes.len() as u64) {
-        Ok((
-            Record::TruncateIntent {
-                cut_index,
-                hard_state,
-            },
-            size,
-        )) if size == bytes.len() => Ok(Some(TruncateIntent {
+    match small_file::decode(&bytes) {
+        Ok(Record::TruncateIntent {
+            cut_index,
+            hard_state,
+        }) => Ok(Some(TruncateIntent {
             cut_index,
             hard_state,
         })),
-        _ => {
+        Ok(other) => Err(StorageError::corrupt(
+            &path,
+            0,
+            format!("holds {other:?} instead of a truncate intent"),
+        )),
+        Err(Unreadable::Unsupported(reason)) => {
+            Err(StorageError::UnsupportedFormat { path, reason })
+        }
+        Err(Unreadable::Damaged(reason)) => Err(StorageError::corrupt(&path, 0, reason)),
+        Err(Unreadable::Torn(reason)) => {
             log::warn!(
-                "{}: discarding a torn truncate intent ({} bytes): the truncation had not started",
+                "{}: discarding a torn truncate intent ({} bytes, {reason}): the truncation had \
+                 not started",
                 path.display(),
                 bytes.len()
             );

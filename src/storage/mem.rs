@@ -5,7 +5,8 @@ use super::store::{assert_batch_fits, Loaded, LogStore};
 use crate::raft::{Entry, HardState, Index, Term};
 
 /// A [`LogStore`] in memory. It keeps two views: what has been written and what has been synced.
-/// [`MemStore::crash`] throws the difference away, as a power cut would.
+/// [`MemStore::crash`] throws the difference away, as a power cut would. A compaction syncs
+/// first and then applies to both views at once: a crash sees it whole or not at all.
 #[derive(Clone, Debug, Default)]
 pub struct MemStore {
     durable: MemLog,
@@ -89,6 +90,21 @@ impl MemLog {
         }
     }
 
+    /// [`LogStore::compact`] on this view.
+    fn compact(&mut self, index: Index, term: Term) {
+        if index <= self.prev_index {
+            return;
+        }
+        let keeps_suffix = index <= self.last_index() && self.term_before(index + 1) == term;
+        if keeps_suffix {
+            self.entries.drain(..(index - self.prev_index) as usize);
+        } else {
+            self.entries.clear();
+        }
+        self.prev_index = index;
+        self.prev_term = term;
+    }
+
     fn apply(&mut self, hard_state: Option<&HardState>, entries: &[Entry]) {
         if let Some(hs) = hard_state {
             self.hard_state = *hs;
@@ -137,6 +153,14 @@ impl LogStore for MemStore {
                 .apply(write.hard_state.as_ref(), &write.entries);
         }
         self.sync_count += 1;
+        Ok(())
+    }
+
+    fn compact(&mut self, index: Index, term: Term) -> Result<(), StorageError> {
+        self.sync()?;
+        // Atomic here; `FileStore` gets the same guarantee from the order of its steps.
+        self.durable.compact(index, term);
+        self.written.compact(index, term);
         Ok(())
     }
 }
@@ -202,6 +226,45 @@ mod tests {
         let loaded = store.load().unwrap();
         assert_eq!((loaded.prev_index, loaded.prev_term), (10, 4));
         assert_eq!(loaded.entries, entries(11, 11, 5));
+    }
+
+    /// Raft §7 with a crash on either side: a compaction is whole or absent, and it makes the
+    /// writes before it durable.
+    #[test]
+    fn a_crash_sees_a_compaction_whole_and_the_writes_before_it() {
+        let mut store = MemStore::new();
+        store.write(Some(&hs(1)), &entries(1, 5, 1)).unwrap();
+        store.sync().unwrap();
+        store.write(Some(&hs(2)), &entries(6, 9, 2)).unwrap();
+        let mut before = store.clone();
+        before.crash();
+        let loaded = before.load().unwrap();
+        assert_eq!((loaded.prev_index, loaded.entries.len()), (0, 5));
+
+        store.compact(7, 2).unwrap();
+        assert_eq!(store.unsynced_writes(), 0);
+        store.write(None, &entries(10, 10, 2)).unwrap();
+        store.crash();
+        let loaded = store.load().unwrap();
+        assert_eq!(
+            (loaded.prev_index, loaded.prev_term, loaded.hard_state),
+            (7, 2, hs(2))
+        );
+        assert_eq!(loaded.entries, entries(8, 9, 2));
+    }
+
+    #[test]
+    fn a_snapshot_that_does_not_match_empties_the_log() {
+        let mut store = MemStore::new();
+        store.write(Some(&hs(3)), &entries(1, 5, 1)).unwrap();
+        store.compact(4, 2).unwrap();
+        store.crash();
+        let loaded = store.load().unwrap();
+        assert_eq!(
+            (loaded.prev_index, loaded.prev_term, loaded.hard_state),
+            (4, 2, hs(3))
+        );
+        assert!(loaded.entries.is_empty());
     }
 
     #[test]

@@ -1,30 +1,35 @@
-//! Record framing: the unit of a segment file, and the compact binary encoding of its body.
+//! Record framing: the unit of every log file, and the compact binary encoding of its body.
 //!
-//! `crc: u32 LE | len: u32 LE | type: u8 | durable: u64 LE | body: len bytes`, where `crc` is the
-//! CRC-32 of every byte after it (length, type, durable mark, body), so a damaged length is caught
-//! like damaged data. The durable mark is how many bytes of the segment were known to be on disk
-//! (fsynced) when the record was written; recovery uses it to tell a write torn by a crash from
-//! damage to data that was already durable.
+//! `crc: u32 LE | len: u32 LE | type: u8 | body: len bytes`, where `crc` is the CRC-32 of the
+//! file's salt (u64 LE, from its header) followed by every byte after the crc (length, type,
+//! body): a damaged length is caught like damaged data, and a record is valid only in the file
+//! whose salt it was written with.
 
 use bytes::Bytes;
 
-use crate::raft::{Entry, HardState, Index, Payload};
+use crate::raft::{Entry, HardState, Index, Payload, Term};
 
 /// Bytes of framing in front of every body.
-pub(crate) const HEADER_BYTES: usize = 17;
+pub(crate) const HEADER_BYTES: usize = 9;
 
 const TYPE_ENTRY: u8 = 1;
 const TYPE_HARD_STATE: u8 = 2;
 const TYPE_TRUNCATE_INTENT: u8 = 3;
+const TYPE_BATCH_END: u8 = 4;
+const TYPE_PREFIX: u8 = 5;
 
 const PAYLOAD_NOOP: u8 = 0;
 const PAYLOAD_COMMAND: u8 = 1;
 
 const ENTRY_FIXED_BYTES: usize = 8 + 8 + 1;
 const HARD_STATE_BYTES: usize = 8 + 1 + 8 + 8;
+const PREFIX_BYTES: usize = 8 + 8;
+const BATCH_END_BYTES: usize = 8 + 8;
 /// The largest body of a fixed-size record (the truncate intent): a limit on record size below
 /// this would make the store unable to read back what it writes.
 pub(crate) const FIXED_BODY_BYTES_MAX: u64 = (8 + HARD_STATE_BYTES) as u64;
+/// The whole size of a batch-end record.
+pub(crate) const BATCH_END_RECORD_BYTES: usize = HEADER_BYTES + BATCH_END_BYTES;
 
 /// One decoded record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +41,19 @@ pub(crate) enum Record {
     TruncateIntent {
         cut_index: Index,
         hard_state: HardState,
+    },
+    /// "The log starts after the entry `(prev_index, prev_term)`": the compacted prefix. Lives in
+    /// its own file, never in a segment (see `prefix.rs`).
+    Prefix {
+        prev_index: Index,
+        prev_term: Term,
+    },
+    /// Closes the records of one write to a segment. `start` is the offset of that write's first
+    /// record; `durable` is how many bytes of the segment were known fsynced when it was written
+    /// (so `durable <= start`). A complete batch after damage proves the damage was durable.
+    BatchEnd {
+        start: u64,
+        durable: u64,
     },
 }
 
@@ -80,16 +98,15 @@ pub(crate) fn entry_body_bytes(entry: &Entry) -> u64 {
     (ENTRY_FIXED_BYTES + data) as u64
 }
 
-/// Appends the on-disk record of `entry` to `buf`: the exact bytes a segment holds for it, given
-/// the segment's `durable` length when it is written. Public for benchmarks and log-inspection
-/// tools.
-pub fn encode_entry(buf: &mut Vec<u8>, entry: &Entry, durable: u64) {
+/// Appends the on-disk record of `entry` to `buf`: the exact bytes a segment whose header holds
+/// `salt` has for it. Public for benchmarks and log-inspection tools.
+pub fn encode_entry(buf: &mut Vec<u8>, entry: &Entry, salt: u64) {
     let (kind, data): (u8, &[u8]) = match &entry.payload {
         Payload::Noop => (PAYLOAD_NOOP, &[]),
         Payload::Command(data) => (PAYLOAD_COMMAND, data),
     };
     buf.reserve(HEADER_BYTES + ENTRY_FIXED_BYTES + data.len());
-    frame(buf, TYPE_ENTRY, durable, |body| {
+    frame(buf, TYPE_ENTRY, salt, |body| {
         let mut fixed = [0; ENTRY_FIXED_BYTES];
         fixed[..8].copy_from_slice(&entry.index.to_le_bytes());
         fixed[8..16].copy_from_slice(&entry.term.to_le_bytes());
@@ -99,23 +116,63 @@ pub fn encode_entry(buf: &mut Vec<u8>, entry: &Entry, durable: u64) {
     });
 }
 
-/// Appends the record of `hard_state` to `buf` (`durable` as for [`encode_entry`]).
-pub(crate) fn encode_hard_state(buf: &mut Vec<u8>, hard_state: &HardState, durable: u64) {
-    frame(buf, TYPE_HARD_STATE, durable, |body| {
+/// Appends the record of `hard_state` to `buf`.
+pub(crate) fn encode_hard_state(buf: &mut Vec<u8>, hard_state: &HardState, salt: u64) {
+    frame(buf, TYPE_HARD_STATE, salt, |body| {
         put_hard_state(body, hard_state)
     });
 }
 
-/// Appends a truncate-intent record to `buf` (its own file: the durable mark is 0).
-pub(crate) fn encode_truncate_intent(buf: &mut Vec<u8>, cut_index: Index, hard_state: &HardState) {
-    frame(buf, TYPE_TRUNCATE_INTENT, 0, |body| {
+/// Appends a truncate-intent record to `buf`.
+pub(crate) fn encode_truncate_intent(
+    buf: &mut Vec<u8>,
+    cut_index: Index,
+    hard_state: &HardState,
+    salt: u64,
+) {
+    frame(buf, TYPE_TRUNCATE_INTENT, salt, |body| {
         body.extend_from_slice(&cut_index.to_le_bytes());
         put_hard_state(body, hard_state);
     });
 }
 
+/// Appends a prefix record to `buf`.
+pub(crate) fn encode_prefix(buf: &mut Vec<u8>, prev_index: Index, prev_term: Term, salt: u64) {
+    frame(buf, TYPE_PREFIX, salt, |body| {
+        body.extend_from_slice(&prev_index.to_le_bytes());
+        body.extend_from_slice(&prev_term.to_le_bytes());
+    });
+}
+
+/// Appends the record closing a write whose first record is at `start` (see [`Record::BatchEnd`]).
+pub(crate) fn encode_batch_end(buf: &mut Vec<u8>, start: u64, durable: u64, salt: u64) {
+    debug_assert!(
+        durable <= start,
+        "durable mark {durable} beyond the batch start {start}"
+    );
+    frame(buf, TYPE_BATCH_END, salt, |body| {
+        body.extend_from_slice(&start.to_le_bytes());
+        body.extend_from_slice(&durable.to_le_bytes());
+    });
+}
+
 /// Decodes the record at the start of `buf`, returning it and its total size in bytes.
-pub(crate) fn decode(buf: &[u8], body_bytes_max: u64) -> Result<(Record, usize), BadRecord> {
+pub(crate) fn decode(
+    buf: &[u8],
+    salt: u64,
+    body_bytes_max: u64,
+) -> Result<(Record, usize), BadRecord> {
+    decode_counting(buf, salt, body_bytes_max, &mut 0)
+}
+
+/// [`decode`], adding to `bytes_hashed` what the checksum had to read: the search after damage
+/// (`segment::proof_of_durability`) bounds its work with it.
+pub(crate) fn decode_counting(
+    buf: &[u8],
+    salt: u64,
+    body_bytes_max: u64,
+    bytes_hashed: &mut u64,
+) -> Result<(Record, usize), BadRecord> {
     let Some(header) = buf.get(..HEADER_BYTES) else {
         return Err(BadRecord::Incomplete {
             missing_bytes: (HEADER_BYTES - buf.len()) as u64,
@@ -124,16 +181,19 @@ pub(crate) fn decode(buf: &[u8], body_bytes_max: u64) -> Result<(Record, usize),
     let crc = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
     let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     let record_type = header[8];
-    // Cheap plausibility checks before the checksum: the search for valid records after damage
-    // (`segment::find_valid_record_after`) tries every offset of possibly large garbage.
-    let body_bytes_min = match record_type {
-        TYPE_ENTRY => ENTRY_FIXED_BYTES,
-        TYPE_HARD_STATE => HARD_STATE_BYTES,
-        TYPE_TRUNCATE_INTENT => 8 + HARD_STATE_BYTES,
+    // Cheap plausibility checks before the checksum, which is the expensive part.
+    let (body_bytes_min, fixed) = match record_type {
+        TYPE_ENTRY => (ENTRY_FIXED_BYTES, false),
+        TYPE_HARD_STATE => (HARD_STATE_BYTES, true),
+        TYPE_TRUNCATE_INTENT => (8 + HARD_STATE_BYTES, true),
+        TYPE_PREFIX => (PREFIX_BYTES, true),
+        TYPE_BATCH_END => (BATCH_END_BYTES, true),
         other => return Err(BadRecord::UnknownType(other)),
     };
-    if (len as usize) < body_bytes_min {
-        return Err(BadRecord::Malformed("record too short for its type"));
+    if (len as usize) < body_bytes_min || (fixed && len as usize != body_bytes_min) {
+        return Err(BadRecord::Malformed(
+            "record of the wrong size for its type",
+        ));
     }
     if u64::from(len) > body_bytes_max {
         return Err(BadRecord::TooLarge { len: len.into() });
@@ -144,37 +204,51 @@ pub(crate) fn decode(buf: &[u8], body_bytes_max: u64) -> Result<(Record, usize),
             missing_bytes: (total - buf.len()) as u64,
         });
     };
-    let body = &checked[HEADER_BYTES - 4..];
-    // The durable mark needs no check of its own: the checksum covers it.
-    if crc32fast::hash(checked) != crc {
+    *bytes_hashed += 8 + checked.len() as u64;
+    if checksum(salt, checked) != crc {
         return Err(BadRecord::ChecksumMismatch);
     }
+    let body = &checked[HEADER_BYTES - 4..];
     let record = match record_type {
         TYPE_ENTRY => Record::Entry(decode_entry(body)?),
         TYPE_HARD_STATE => Record::HardState(decode_hard_state(body)?),
-        TYPE_TRUNCATE_INTENT => {
-            let cut_index = u64_at(body, 0).ok_or(BadRecord::Malformed("short truncate intent"))?;
-            let hard_state = decode_hard_state(&body[8..])?;
-            Record::TruncateIntent {
-                cut_index,
-                hard_state,
+        TYPE_TRUNCATE_INTENT => Record::TruncateIntent {
+            cut_index: u64_at(body, 0),
+            hard_state: decode_hard_state(&body[8..])?,
+        },
+        TYPE_PREFIX => Record::Prefix {
+            prev_index: u64_at(body, 0),
+            prev_term: u64_at(body, 8),
+        },
+        TYPE_BATCH_END => {
+            let (start, durable) = (u64_at(body, 0), u64_at(body, 8));
+            if durable > start {
+                return Err(BadRecord::Malformed("batch durable beyond its own start"));
             }
+            Record::BatchEnd { start, durable }
         }
         other => unreachable!("record type {other} passed the type check"),
     };
     Ok((record, total))
 }
 
-/// The durable mark of the record at the start of `buf`, which [`decode`] accepted.
-pub(crate) fn durable_mark(buf: &[u8]) -> u64 {
-    let bytes = buf[9..HEADER_BYTES]
-        .try_into()
-        .expect("a decoded record has a whole header");
-    u64::from_le_bytes(bytes)
+/// Whether the bytes at the start of `buf` could be a batch-end record, judged without the
+/// checksum: the search after damage tries every offset with this first.
+pub(crate) fn looks_like_batch_end(buf: &[u8]) -> bool {
+    buf.len() >= BATCH_END_RECORD_BYTES
+        && buf[8] == TYPE_BATCH_END
+        && buf[4..8] == (BATCH_END_BYTES as u32).to_le_bytes()
+}
+
+fn checksum(salt: u64, checked: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&salt.to_le_bytes());
+    hasher.update(checked);
+    hasher.finalize()
 }
 
 /// Writes a header placeholder, lets `write_body` append the body, then fills the header in.
-fn frame(buf: &mut Vec<u8>, record_type: u8, durable: u64, write_body: impl FnOnce(&mut Vec<u8>)) {
+fn frame(buf: &mut Vec<u8>, record_type: u8, salt: u64, write_body: impl FnOnce(&mut Vec<u8>)) {
     let start = buf.len();
     buf.extend_from_slice(&[0; HEADER_BYTES]);
     write_body(buf);
@@ -183,9 +257,8 @@ fn frame(buf: &mut Vec<u8>, record_type: u8, durable: u64, write_body: impl FnOn
         u32::try_from(body_len).expect("record body over 4 GiB: the size limit was not checked");
     buf[start + 4..start + 8].copy_from_slice(&len.to_le_bytes());
     buf[start + 8] = record_type;
-    buf[start + 9..start + HEADER_BYTES].copy_from_slice(&durable.to_le_bytes());
-    // One pass over contiguous bytes: the crc sits first so that it covers everything after it.
-    let crc = crc32fast::hash(&buf[start + 4..]);
+    // The crc sits first so that it covers everything after it.
+    let crc = checksum(salt, &buf[start + 4..]);
     buf[start..start + 4].copy_from_slice(&crc.to_le_bytes());
 }
 
@@ -196,12 +269,8 @@ fn put_hard_state(body: &mut Vec<u8>, hard_state: &HardState) {
     body.extend_from_slice(&hard_state.commit.to_le_bytes());
 }
 
+/// `body` holds at least the entry's fixed part: `decode_counting` checked the length.
 fn decode_entry(body: &[u8]) -> Result<Entry, BadRecord> {
-    if body.len() < ENTRY_FIXED_BYTES {
-        return Err(BadRecord::Malformed("short entry"));
-    }
-    let index = u64_at(body, 0).ok_or(BadRecord::Malformed("short entry"))?;
-    let term = u64_at(body, 8).ok_or(BadRecord::Malformed("short entry"))?;
     let data = &body[ENTRY_FIXED_BYTES..];
     let payload = match body[16] {
         PAYLOAD_NOOP if data.is_empty() => Payload::Noop,
@@ -210,35 +279,37 @@ fn decode_entry(body: &[u8]) -> Result<Entry, BadRecord> {
         _ => return Err(BadRecord::Malformed("unknown payload kind")),
     };
     Ok(Entry {
-        index,
-        term,
+        index: u64_at(body, 0),
+        term: u64_at(body, 8),
         payload,
     })
 }
 
+/// `body` is exactly a hard state's size: `decode_counting` checked the length.
 fn decode_hard_state(body: &[u8]) -> Result<HardState, BadRecord> {
-    if body.len() != HARD_STATE_BYTES {
-        return Err(BadRecord::Malformed("hard state of the wrong size"));
-    }
-    let term = u64_at(body, 0).ok_or(BadRecord::Malformed("short hard state"))?;
-    let vote = u64_at(body, 9).ok_or(BadRecord::Malformed("short hard state"))?;
-    let commit = u64_at(body, 17).ok_or(BadRecord::Malformed("short hard state"))?;
+    let vote = u64_at(body, 9);
     let vote = match body[8] {
         0 if vote == 0 => None,
         1 => Some(vote),
         _ => return Err(BadRecord::Malformed("bad vote flag")),
     };
-    Ok(HardState { term, vote, commit })
+    Ok(HardState {
+        term: u64_at(body, 0),
+        vote,
+        commit: u64_at(body, 17),
+    })
 }
 
-fn u64_at(body: &[u8], at: usize) -> Option<u64> {
-    let bytes = body.get(at..at + 8)?;
-    Some(u64::from_le_bytes(bytes.try_into().ok()?))
+/// Panics if `body` is too short: callers checked the record's size for its type.
+fn u64_at(body: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(body[at..at + 8].try_into().expect("the size was checked"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SALT: u64 = 0x0123_4567_89AB_CDEF;
 
     fn command(index: Index, data: &[u8]) -> Entry {
         Entry {
@@ -248,14 +319,33 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_record_type_round_trips() {
+    fn encode(record: &Record, salt: u64) -> Vec<u8> {
+        let mut buf = Vec::new();
+        match record {
+            Record::Entry(e) => encode_entry(&mut buf, e, salt),
+            Record::HardState(h) => encode_hard_state(&mut buf, h, salt),
+            Record::TruncateIntent {
+                cut_index,
+                hard_state,
+            } => encode_truncate_intent(&mut buf, *cut_index, hard_state, salt),
+            Record::Prefix {
+                prev_index,
+                prev_term,
+            } => encode_prefix(&mut buf, *prev_index, *prev_term, salt),
+            Record::BatchEnd { start, durable } => {
+                encode_batch_end(&mut buf, *start, *durable, salt)
+            }
+        }
+        buf
+    }
+
+    fn every_type() -> Vec<Record> {
         let hs = HardState {
             term: 3,
             vote: Some(2),
             commit: 9,
         };
-        let records = [
+        vec![
             Record::Entry(command(5, b"hello")),
             Record::Entry(Entry {
                 index: 6,
@@ -268,24 +358,37 @@ mod tests {
                 cut_index: 4,
                 hard_state: hs,
             },
-        ];
-        for record in records {
-            let mut buf = Vec::new();
-            match &record {
-                Record::Entry(e) => encode_entry(&mut buf, e, 77),
-                Record::HardState(h) => encode_hard_state(&mut buf, h, 77),
-                Record::TruncateIntent {
-                    cut_index,
-                    hard_state,
-                } => encode_truncate_intent(&mut buf, *cut_index, hard_state),
-            }
-            let expected_mark = if matches!(record, Record::TruncateIntent { .. }) {
-                0
-            } else {
-                77
-            };
-            assert_eq!(decode(&buf, 1 << 20), Ok((record, buf.len())));
-            assert_eq!(durable_mark(&buf), expected_mark);
+            Record::Prefix {
+                prev_index: 100,
+                prev_term: 4,
+            },
+            Record::BatchEnd {
+                start: 500,
+                durable: 32,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_record_type_round_trips() {
+        for record in every_type() {
+            let buf = encode(&record, SALT);
+            assert_eq!(decode(&buf, SALT, 1 << 20), Ok((record, buf.len())));
+        }
+        let end = encode(&every_type()[6], SALT);
+        assert_eq!(end.len(), BATCH_END_RECORD_BYTES);
+        assert!(looks_like_batch_end(&end));
+    }
+
+    #[test]
+    fn a_record_is_valid_only_under_the_salt_it_was_written_with() {
+        for record in every_type() {
+            let buf = encode(&record, SALT);
+            assert_eq!(
+                decode(&buf, SALT ^ 1, 1 << 20),
+                Err(BadRecord::ChecksumMismatch),
+                "{record:?}"
+            );
         }
     }
 
@@ -293,7 +396,7 @@ mod tests {
     fn entry_body_size_matches_the_encoding() {
         let entry = command(1, &[0xAB; 256]);
         let mut buf = Vec::new();
-        encode_entry(&mut buf, &entry, 0);
+        encode_entry(&mut buf, &entry, SALT);
         assert_eq!(
             buf.len() as u64,
             HEADER_BYTES as u64 + entry_body_bytes(&entry)
@@ -303,13 +406,13 @@ mod tests {
     #[test]
     fn any_flipped_bit_is_detected() {
         let mut buf = Vec::new();
-        encode_entry(&mut buf, &command(1, b"abc"), 5);
+        encode_entry(&mut buf, &command(1, b"abc"), SALT);
         for byte in 0..buf.len() {
             for bit in 0..8 {
                 let mut damaged = buf.clone();
                 damaged[byte] ^= 1 << bit;
                 assert!(
-                    decode(&damaged, 1 << 20).is_err(),
+                    decode(&damaged, SALT, 1 << 20).is_err(),
                     "flip of bit {bit} of byte {byte}"
                 );
             }
@@ -319,21 +422,39 @@ mod tests {
     #[test]
     fn a_cut_record_is_incomplete() {
         let mut buf = Vec::new();
-        encode_entry(&mut buf, &command(1, b"abcdef"), 0);
+        encode_entry(&mut buf, &command(1, b"abcdef"), SALT);
         assert_eq!(
-            decode(&buf[..buf.len() - 2], 1 << 20),
+            decode(&buf[..buf.len() - 2], SALT, 1 << 20),
             Err(BadRecord::Incomplete { missing_bytes: 2 })
         );
         assert_eq!(
-            decode(&buf[..4], 1 << 20),
-            Err(BadRecord::Incomplete { missing_bytes: 13 })
+            decode(&buf[..4], SALT, 1 << 20),
+            Err(BadRecord::Incomplete { missing_bytes: 5 })
         );
     }
 
     #[test]
     fn an_oversized_length_is_rejected_before_reading_the_body() {
         let mut buf = Vec::new();
-        encode_entry(&mut buf, &command(1, &[0; 100]), 0);
-        assert_eq!(decode(&buf, 50), Err(BadRecord::TooLarge { len: 117 }));
+        encode_entry(&mut buf, &command(1, &[0; 100]), SALT);
+        let mut hashed = 0;
+        assert_eq!(
+            decode_counting(&buf, SALT, 50, &mut hashed),
+            Err(BadRecord::TooLarge { len: 117 })
+        );
+        assert_eq!(hashed, 0);
+    }
+
+    #[test]
+    fn a_batch_end_claiming_durability_past_its_start_is_malformed() {
+        let mut buf = Vec::new();
+        frame(&mut buf, TYPE_BATCH_END, SALT, |body| {
+            body.extend_from_slice(&100u64.to_le_bytes());
+            body.extend_from_slice(&101u64.to_le_bytes());
+        });
+        assert!(matches!(
+            decode(&buf, SALT, 1 << 20),
+            Err(BadRecord::Malformed(_))
+        ));
     }
 }

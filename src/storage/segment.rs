@@ -4,6 +4,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use super::error::StorageError;
+use super::header::FILE_HEADER_BYTES;
 use super::record::{self, BadRecord, Record};
 use crate::raft::Index;
 
@@ -16,7 +17,9 @@ pub(crate) struct SegmentFile {
     /// The index of the first entry this segment holds or will hold (it is named after it).
     pub first_index: Index,
     pub path: PathBuf,
-    /// Bytes in the file that belong to the log.
+    /// Seeds the checksum of every record in the segment (from its header; 0 until read).
+    pub salt: u64,
+    /// Bytes in the file that belong to the log, its header included.
     pub len_bytes: u64,
     /// The file's size: `len_bytes` plus, in the last segment, zeros written ahead of the log so
     /// that an fsync after an append does not also have to commit a size change.
@@ -28,8 +31,13 @@ pub(crate) fn file_name(first_index: Index) -> String {
     format!("{PREFIX}{first_index:020}{SUFFIX}")
 }
 
+/// Whether `name` looks like a segment's (well formed or not: see [`list`]).
+pub(crate) fn is_segment_name(name: &str) -> bool {
+    name.len() >= PREFIX.len() + SUFFIX.len() && name.starts_with(PREFIX) && name.ends_with(SUFFIX)
+}
+
 /// The segments in `dir`, ordered by first index. Files that are not segments are ignored (the
-/// directory may hold the truncate intent); a file that looks like a segment but whose name does
+/// directory holds other files of the log too); a file that looks like a segment but whose name does
 /// not parse is an error, because ignoring it could hide part of the log.
 pub(crate) fn list(dir: &Path) -> Result<Vec<SegmentFile>, StorageError> {
     let mut segments = Vec::new();
@@ -39,12 +47,10 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<SegmentFile>, StorageError> {
         let Some(name) = name.to_str() else {
             continue;
         };
-        let Some(digits) = name
-            .strip_prefix(PREFIX)
-            .and_then(|n| n.strip_suffix(SUFFIX))
-        else {
+        if !is_segment_name(name) {
             continue;
-        };
+        }
+        let digits = &name[PREFIX.len()..name.len() - SUFFIX.len()];
         let path = dir_entry.path();
         let first_index = match digits.parse::<Index>() {
             Ok(index) if index > 0 && digits.len() == 20 => index,
@@ -63,6 +69,7 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<SegmentFile>, StorageError> {
         segments.push(SegmentFile {
             first_index,
             path,
+            salt: 0,
             len_bytes,
             alloc_bytes: len_bytes,
         });
@@ -78,16 +85,18 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
         .map_err(StorageError::io("fsync the directory", dir))
 }
 
-/// Calls `visit(offset, record)` for each valid record of `bytes` from the start, stopping at the
-/// first bad one, which is returned with its offset. `visit` may stop the scan with an error.
+/// Calls `visit(offset, record)` for each valid record of `bytes` (a whole segment whose header
+/// holds `salt`) after the header, stopping at the first bad one, which is returned with its
+/// offset. `visit` may stop the scan with an error.
 pub(crate) fn scan(
     bytes: &[u8],
+    salt: u64,
     body_bytes_max: u64,
     mut visit: impl FnMut(u64, Record) -> Result<(), StorageError>,
 ) -> Result<Option<(u64, BadRecord)>, StorageError> {
-    let mut offset = 0;
+    let mut offset = FILE_HEADER_BYTES;
     while offset < bytes.len() {
-        match record::decode(&bytes[offset..], body_bytes_max) {
+        match record::decode(&bytes[offset..], salt, body_bytes_max) {
             Ok((record, size)) => {
                 visit(offset as u64, record)?;
                 offset += size;
@@ -96,24 +105,6 @@ pub(crate) fn scan(
         }
     }
     Ok(None)
-}
-
-/// Every valid record starting after `from`, as `(offset, durable mark)`: each byte offset is
-/// tried until one decodes, and the records following it are then read in turn. Used to tell a
-/// torn write from damage to durable data.
-pub(crate) fn valid_records_after(bytes: &[u8], from: u64, body_bytes_max: u64) -> Vec<(u64, u64)> {
-    let mut found = Vec::new();
-    let mut offset = usize::try_from(from).map_or(bytes.len(), |from| from + 1);
-    while offset < bytes.len() {
-        match record::decode(&bytes[offset..], body_bytes_max) {
-            Ok((_, size)) => {
-                found.push((offset as u64, record::durable_mark(&bytes[offset..])));
-                offset += size;
-            }
-            Err(_) => offset += 1,
-        }
-    }
-    found
 }
 
 #[cfg(test)]

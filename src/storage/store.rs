@@ -38,6 +38,26 @@ pub trait LogStore {
 
     /// Makes every earlier `write` durable.
     fn sync(&mut self) -> Result<(), StorageError>;
+
+    /// Drops the log up to and including `index`, whose entry has term `term`, because a durable
+    /// snapshot covers it. The caller guarantees that snapshot exists before calling.
+    ///
+    /// First makes every earlier `write` durable, as `sync` does. Then, when `index` is above
+    /// the current prefix:
+    /// - if the log holds the entry `(index, term)`, the entries after it are kept (Raft §7);
+    /// - otherwise (the log is shorter, or its entry at `index` has another term: a follower
+    ///   installing a leader's snapshot) every entry is discarded.
+    ///
+    /// Either way `load` then reports `prev_index = index`, `prev_term = term` and only the kept
+    /// entries; the hard state is unchanged, and the next entry written must be the one after
+    /// the last kept (`index + 1` for an emptied log). At or below the current `prev_index` this
+    /// does nothing beyond the sync, so repeating a compaction is harmless.
+    ///
+    /// Durable when it returns. A crash during it leaves a store that loads either the old
+    /// prefix or the new one, with no entry missing after whichever it is, and the hard state
+    /// intact. (With the old prefix, a discarding compaction may already have deleted the
+    /// entries from `index` on: they conflict with the snapshot.)
+    fn compact(&mut self, index: Index, term: Term) -> Result<(), StorageError>;
 }
 
 /// Asserts the preconditions of [`LogStore::write`] for a log holding `(prev_index, last_index]`
@@ -94,5 +114,9 @@ impl<S: LogStore + ?Sized> LogStore for Box<S> {
 
     fn sync(&mut self) -> Result<(), StorageError> {
         (**self).sync()
+    }
+
+    fn compact(&mut self, index: Index, term: Term) -> Result<(), StorageError> {
+        (**self).compact(index, term)
     }
 }

@@ -6,6 +6,8 @@ use std::os::unix::fs::FileExt;
 use super::FileStore;
 use crate::raft::Index;
 use crate::storage::error::StorageError;
+use crate::storage::header::{FileHeader, FILE_HEADER_BYTES};
+use crate::storage::record;
 use crate::storage::segment::{self, sync_dir, SegmentFile};
 
 impl FileStore {
@@ -18,8 +20,10 @@ impl FileStore {
         let needs_new = match self.segments.last() {
             None => true,
             // A segment without entries keeps taking records: its successor would need its name.
+            // (A cut never leaves one sealed: it removes a segment it would leave without entries.)
             Some(last) => {
-                last.len_bytes >= self.options.segment_bytes_max && last.first_index <= last_index
+                (self.sealed || last.len_bytes >= self.options.segment_bytes_max)
+                    && last.first_index <= last_index
             }
         };
         if needs_new {
@@ -47,7 +51,7 @@ impl FileStore {
         Ok(())
     }
 
-    /// Starts segment `wal-<first_index>.log`.
+    /// Starts segment `wal-<first_index>.log`: creates it with its header, durably.
     pub(super) fn roll(&mut self, first_index: Index) -> Result<(), StorageError> {
         // Recovery treats damage in any segment but the last as corruption, so a segment must be
         // whole on disk, without the zeros ahead of its end, before a later one exists.
@@ -60,27 +64,50 @@ impl FileStore {
         }
         self.sync_active()?;
         let path = self.dir.join(segment::file_name(first_index));
+        let header = FileHeader::new(first_index);
         // Not in append mode, where Linux's pwrite ignores the offset (see `open_active`).
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&path)
             .map_err(StorageError::io("create the segment", &path))?;
+        // Crucial: the header is durable before any record is written after it, so a bad header
+        // in front of records is damage, and a bad header alone a creation a crash cut short.
+        file.write_all_at(&header.encode(), 0)
+            .and_then(|()| file.sync_data())
+            .map_err(StorageError::io("write the header of", &path))?;
         sync_dir(&self.dir)?;
+        let len_bytes = FILE_HEADER_BYTES as u64;
         self.segments.push(SegmentFile {
             first_index,
             path,
-            len_bytes: 0,
-            alloc_bytes: 0,
+            salt: header.salt,
+            len_bytes,
+            alloc_bytes: len_bytes,
         });
         self.active = Some(file);
-        self.durable_len = 0;
+        self.sealed = false;
+        self.durable_len = len_bytes;
         Ok(())
+    }
+
+    /// Closes the batch of records in `buf` (which start at the active segment's end) with its
+    /// batch-end record, and appends it all with one write.
+    pub(super) fn append_batch(&mut self, buf: &mut Vec<u8>) -> Result<(), StorageError> {
+        let segment = self.segments.last().expect("prepare_active ran first");
+        debug_assert!(
+            self.durable_len <= segment.len_bytes,
+            "durable mark {} beyond the segment's {} bytes",
+            self.durable_len,
+            segment.len_bytes
+        );
+        record::encode_batch_end(buf, segment.len_bytes, self.durable_len, segment.salt);
+        self.append(buf)
     }
 
     /// Appends `buf` to the active segment with one write, first extending the file with zeros
     /// if `buf` reaches past its end (see [`super::FileStoreOptions::preallocate_bytes`]).
-    pub(super) fn append(&mut self, buf: &[u8]) -> Result<(), StorageError> {
+    fn append(&mut self, buf: &[u8]) -> Result<(), StorageError> {
         let segment = self.segments.last_mut().expect("prepare_active ran first");
         let file = self.active.as_ref().expect("prepare_active ran first");
         let end = segment.len_bytes + buf.len() as u64;

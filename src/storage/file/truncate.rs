@@ -18,7 +18,7 @@ impl FileStore {
     /// throughout: a truncate intent holds it from before the cut until it is written again after.
     pub(super) fn truncate_from(&mut self, index: Index) -> Result<(), StorageError> {
         let keep = (index - self.prev_index - 1) as usize;
-        let cut = self.slots[keep].at;
+        let cut = self.cut_point(keep);
         let protect = self.hard_state_at.is_some_and(|at| at >= cut);
         if protect {
             let intent = TruncateIntent {
@@ -51,7 +51,7 @@ impl FileStore {
         }
         if intent.cut_index <= self.last_index() {
             let keep = (intent.cut_index - self.prev_index - 1) as usize;
-            self.cut_at(self.slots[keep].at)?;
+            self.cut_at(self.cut_point(keep))?;
             self.slots.truncate(keep);
         }
         self.hard_state = intent.hard_state;
@@ -65,35 +65,62 @@ impl FileStore {
         Ok(())
     }
 
-    /// Cuts the log at `cut`: later segments are removed, the segment holding `cut` is shortened.
+    /// Where deleting `slots[keep]` and every later entry cuts the log: at that entry's record,
+    /// or at the start of its segment if that segment holds no earlier entry (it is named after
+    /// the entry, and the entries written next will need a segment of that name).
+    fn cut_point(&self, keep: usize) -> Position {
+        let at = self.slots[keep].at;
+        let index = self.prev_index + 1 + keep as Index;
+        if self.segments[at.segment].first_index == index {
+            Position {
+                segment: at.segment,
+                offset: 0,
+            }
+        } else {
+            at
+        }
+    }
+
+    /// Cuts the log at `cut`: later segments are removed, and the segment holding `cut` is
+    /// removed too (offset 0) or shortened and sealed.
     pub(super) fn cut_at(&mut self, cut: Position) -> Result<(), StorageError> {
         self.active = None;
         // Newest first and each durably, so a crash at any point leaves a prefix of the old log:
         // a missing middle segment would read as corruption.
-        while self.segments.len() > cut.segment + 1 {
+        let keep_segments = if cut.offset == 0 {
+            cut.segment
+        } else {
+            cut.segment + 1
+        };
+        while self.segments.len() > keep_segments {
             let removed = self.segments.pop().expect("more segments than the cut's");
             fs::remove_file(&removed.path)
                 .map_err(StorageError::io("remove the segment", &removed.path))?;
             sync_dir(&self.dir)?;
         }
-        let segment = &mut self.segments[cut.segment];
-        cut_file(&segment.path, cut.offset)?;
-        segment.len_bytes = cut.offset;
-        segment.alloc_bytes = cut.offset;
-        // `cut_file` synced what is left; the segment with the cut is now the last.
-        self.durable_len = cut.offset;
+        if cut.offset > 0 {
+            let segment = &mut self.segments[cut.segment];
+            cut_file(&segment.path, cut.offset)?;
+            segment.len_bytes = cut.offset;
+            segment.alloc_bytes = cut.offset;
+            // `cut_file` synced what is left; the segment with the cut is now the last.
+            self.durable_len = cut.offset;
+        }
+        // Crucial: a cut segment is never extended again, or blocks the cut freed could come
+        // back inside it, under its salt, after a crash (see "Format" in `crate::storage`).
+        self.sealed = true;
         if self.hard_state_at.is_some_and(|at| at >= cut) {
             self.hard_state_at = None;
         }
         Ok(())
     }
 
-    /// Appends the current hard state and fsyncs it.
+    /// Appends the current hard state (a batch of its own) and fsyncs it.
     pub(super) fn append_hard_state_durably(&mut self) -> Result<(), StorageError> {
         let (segment, offset) = self.prepare_active()?;
-        let mut buf = Vec::with_capacity(HEADER_BYTES + 32);
-        record::encode_hard_state(&mut buf, &self.hard_state, self.durable_len);
-        self.append(&buf)?;
+        let mut buf = Vec::with_capacity(2 * HEADER_BYTES + 48);
+        record::encode_hard_state(&mut buf, &self.hard_state, self.segments[segment].salt);
+        self.append_batch(&mut buf)?;
         self.hard_state_at = Some(Position { segment, offset });
         self.sync_active()
     }

@@ -8,8 +8,9 @@
 //!   the record size limit;
 //! - (without an intent) every recovered entry is, byte for byte, the next entry record of the
 //!   input, and the hard state is one the input holds: recovery invents nothing and skips nothing;
-//! - (without an intent) recovery only cut files short: each segment is a prefix of what was written
-//!   and no file appeared;
+//! - (without an intent) recovery only cut files short: each segment is a prefix of what was
+//!   written, or gone if it was the last and held no record (a creation a crash interrupted), and
+//!   no file appeared;
 //! - a second open of what recovery left succeeds and finds the same log;
 //! - the recovered store takes a write (an append, or a truncate-then-append from a chosen index)
 //!   and a reopen finds exactly the expected log.
@@ -41,11 +42,16 @@ use bytes::Bytes;
 use raftkv::raft::{Entry, HardState, Payload};
 use raftkv::storage::{encode_entry_record, FileStore, FileStoreOptions, Loaded, LogStore};
 
-/// Bytes of framing in front of every record body: crc u32 | len u32 | type u8 | durable u64.
-pub const HEADER_BYTES: usize = 17;
+/// Every file starts with a header: magic | version u32 | first_index u64 | salt u64 | crc u32.
+pub const FILE_HEADER_BYTES: usize = 32;
+const MAGIC: &[u8; 8] = b"RKVLOG\r\n";
+/// Bytes of framing in front of every record body: crc u32 | len u32 | type u8.
+pub const HEADER_BYTES: usize = 9;
 const TYPE_ENTRY: u8 = 1;
 const TYPE_HARD_STATE: u8 = 2;
 const TYPE_TRUNCATE_INTENT: u8 = 3;
+const TYPE_BATCH_END: u8 = 4;
+const TYPE_PREFIX: u8 = 5;
 
 /// 33 is the smallest limit the store accepts (the truncate intent's body).
 pub const RECORD_BYTES_MAX: [u64; 4] = [33, 64, 4096, 16 << 20];
@@ -246,17 +252,37 @@ pub fn run_case(case: &Case) -> Outcome {
     }
 }
 
-/// Recomputes the checksum of each whole record of a known type from the start of `bytes`, so
-/// that mutations of lengths, types, indices and terms get past the checksum. Stops at the first
-/// record of another type (zeros written ahead of the log stay zeros) or that runs past the end.
+/// Recomputes the checksums of a file: the header's, if it starts with the magic, then, under the
+/// header's salt, each whole record of a known type after it, so that mutations of lengths,
+/// types, indices and terms get past the checksums. Stops at the first record of another type
+/// (zeros written ahead of the log stay zeros) or that runs past the end.
 pub fn fix_checksums(bytes: &mut [u8]) {
-    let mut at = 0;
+    if bytes.len() < FILE_HEADER_BYTES || &bytes[..8] != MAGIC {
+        return;
+    }
+    let crc = crc32fast::hash(&bytes[..28]);
+    bytes[28..32].copy_from_slice(&crc.to_le_bytes());
+    let salt = salt_of(bytes).expect("a whole header");
+    let mut at = FILE_HEADER_BYTES;
     while let Some(frame) = frame_at(bytes, at) {
         let end = at + frame.len();
-        let crc = crc32fast::hash(&bytes[at + 4..end]);
+        let crc = checksum(salt, &bytes[at + 4..end]);
         bytes[at..at + 4].copy_from_slice(&crc.to_le_bytes());
         at = end;
     }
+}
+
+/// The record checksum: CRC-32 of the file's salt and every byte of the record after the crc.
+fn checksum(salt: u64, checked: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&salt.to_le_bytes());
+    hasher.update(checked);
+    hasher.finalize()
+}
+
+/// The salt in a file's header, if the file is long enough to hold one (not otherwise checked).
+fn salt_of(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(20..28)?.try_into().ok()?))
 }
 
 /// The whole record starting at `at`, by its length field, if its type is known (the checksum is
@@ -265,7 +291,7 @@ fn frame_at(bytes: &[u8], at: usize) -> Option<&[u8]> {
     let header = bytes.get(at..at.checked_add(HEADER_BYTES)?)?;
     if !matches!(
         header[8],
-        TYPE_ENTRY | TYPE_HARD_STATE | TYPE_TRUNCATE_INTENT
+        TYPE_ENTRY | TYPE_HARD_STATE | TYPE_TRUNCATE_INTENT | TYPE_PREFIX | TYPE_BATCH_END
     ) {
         return None;
     }
@@ -276,10 +302,10 @@ fn frame_at(bytes: &[u8], at: usize) -> Option<&[u8]> {
     bytes.get(at..end)
 }
 
-/// The records of a segment in order, framed by their length fields alone.
+/// The records of a segment in order after its header, framed by their length fields alone.
 fn frames(bytes: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
-    let mut at = 0;
+    let mut at = FILE_HEADER_BYTES;
     while let Some(frame) = frame_at(bytes, at) {
         at += frame.len();
         out.push(frame);
@@ -338,18 +364,24 @@ fn check_shape(loaded: &Loaded, options: &FileStoreOptions) {
 }
 
 /// Without an intent, recovery reads records in order and stops at damage: its entries are the
-/// first entry records of the segments, byte for byte, and its hard state is in one of them.
+/// first entry records of the segments, byte for byte under each segment's salt, and its hard
+/// state is in one of them.
 fn check_recovered_from_input(loaded: &Loaded, segments: &BTreeMap<u32, Vec<u8>>) {
-    let walked: Vec<&[u8]> = segments.values().flat_map(|bytes| frames(bytes)).collect();
-    let mut entry_records = walked.iter().filter(|frame| frame[8] == TYPE_ENTRY);
+    let walked: Vec<(u64, &[u8])> = segments
+        .values()
+        .flat_map(|bytes| {
+            let salt = salt_of(bytes).unwrap_or(0);
+            frames(bytes).into_iter().map(move |frame| (salt, frame))
+        })
+        .collect();
+    let mut entry_records = walked.iter().filter(|(_, frame)| frame[8] == TYPE_ENTRY);
     let mut encoded = Vec::new();
     for entry in &loaded.entries {
-        let record = entry_records
+        let (salt, record) = entry_records
             .next()
             .unwrap_or_else(|| panic!("entry {} recovered from no record", entry.index));
-        let durable = u64::from_le_bytes(record[9..HEADER_BYTES].try_into().expect("8 bytes"));
         encoded.clear();
-        encode_entry_record(&mut encoded, entry, durable);
+        encode_entry_record(&mut encoded, entry, *salt);
         assert_eq!(
             &encoded[..],
             *record,
@@ -362,18 +394,28 @@ fn check_recovered_from_input(loaded: &Loaded, segments: &BTreeMap<u32, Vec<u8>>
         assert!(
             walked
                 .iter()
-                .any(|frame| frame[8] == TYPE_HARD_STATE && frame[HEADER_BYTES..] == body[..]),
+                .any(|(_, frame)| frame[8] == TYPE_HARD_STATE && frame[HEADER_BYTES..] == body[..]),
             "hard state {:?} recovered from no record",
             loaded.hard_state
         );
     }
 }
 
-/// Without an intent, recovery may only cut segments short (a torn tail), nothing else.
+/// Without an intent, recovery may only cut segments short (a torn tail), or remove the last one
+/// if it held no record behind an incomplete header (a creation a crash interrupted).
 fn check_only_cut(dir: &Path, segments: &BTreeMap<u32, Vec<u8>>) {
+    let last = segments.keys().next_back().copied();
     for (&first_index, written) in segments {
         let name = FileName::Segment(first_index).file_name();
-        let now = fs::read(dir.join(&name)).expect("a segment is still there after recovery");
+        let Ok(now) = fs::read(dir.join(&name)) else {
+            let creation = written.len() < FILE_HEADER_BYTES || written.iter().all(|&b| b == 0);
+            assert!(
+                Some(first_index) == last && creation,
+                "recovery removed {name} ({} bytes written)",
+                written.len()
+            );
+            continue;
+        };
         assert!(
             written.starts_with(&now),
             "recovery changed {name} beyond cutting it ({} bytes written, {} now)",
