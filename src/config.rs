@@ -42,6 +42,15 @@ pub const DEFAULT_SECRET_FILE_NAME: &str = "cluster.secret";
 pub const DEFAULT_MAX_IN_FLIGHT_REQUESTS: usize = 8192;
 /// Upper bound on `max_in_flight_requests`.
 pub const MAX_IN_FLIGHT_REQUESTS_LIMIT: u64 = 1 << 20;
+/// `snapshot_entries` when not set: a snapshot after this many applied entries. With the
+/// shipped timing and 256-byte values that is every 15 MiB of log or so, which bounds the WAL,
+/// the in-memory log and a restart's replay.
+pub const DEFAULT_SNAPSHOT_ENTRIES: u64 = 50_000;
+/// Allowed `snapshot_entries`.
+pub const SNAPSHOT_ENTRIES_RANGE: std::ops::RangeInclusive<u64> = 100..=100_000_000;
+/// `snapshot_trailing_entries` when not set: entries kept in memory behind a snapshot, so a
+/// follower a little behind gets entries instead of a whole snapshot.
+pub const DEFAULT_SNAPSHOT_TRAILING_ENTRIES: u64 = 5_000;
 /// `cluster_token` when not set.
 pub const DEFAULT_CLUSTER_TOKEN: &str = "raftkv";
 
@@ -88,6 +97,15 @@ pub struct ClusterSettings {
     /// Client requests (proposals and reads) a node holds at once; beyond it a request is
     /// refused at once with "overloaded" (HTTP 429, text `ERR_OVERLOADED`).
     pub max_in_flight_requests: usize,
+    /// A node snapshots its state machine after this many entries applied since its last
+    /// snapshot, then compacts its log (default [`DEFAULT_SNAPSHOT_ENTRIES`]).
+    pub snapshot_entries: u64,
+    /// Entries kept behind the newest snapshot for slow followers
+    /// (default [`DEFAULT_SNAPSHOT_TRAILING_ENTRIES`]).
+    pub snapshot_trailing_entries: u64,
+    /// Transaction log rotation: `txlog_rotate_bytes` (default: never) and `txlog_keep_files`
+    /// (rotated files kept; default: all).
+    pub txlog: crate::state::TxLogOptions,
     /// Separates clusters that share a secret, as etcd's `--initial-cluster-token` (default
     /// `raftkv`); part of the cluster id every peer frame is bound to.
     pub cluster_token: String,

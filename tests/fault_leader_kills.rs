@@ -1,4 +1,5 @@
-//! Fault scenario 2 — repeated leader kills under load (five `raftkv node` processes, ~30 s):
+//! Fault scenario 2 — repeated leader kills under load (five `raftkv node` processes, ~30 s),
+//! once as shipped and once with a snapshot every 100 entries:
 //! eight clients write and read student records, stacks and compare-and-swap registers (`/v1/kv`
 //! keys read with their version, written, and swapped conditional on the version read) against
 //! random nodes while a timer SIGKILLs the leader every 5–7 s and restarts the node killed
@@ -40,11 +41,25 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 #[test]
 fn repeated_leader_kills_under_load() {
+    scenario("", false);
+}
+
+/// The same with a snapshot every 100 entries: nodes are killed while snapshots are written, and
+/// a killed leader that comes back behind the others' compacted logs installs a snapshot.
+#[test]
+fn repeated_leader_kills_while_snapshots_are_written_and_installed() {
+    scenario(
+        "snapshot_entries = 100\nsnapshot_trailing_entries = 20",
+        true,
+    );
+}
+
+fn scenario(extra_config: &str, expect_installs: bool) {
     let seconds = env_u64("RAFTKV_FAULT_SECONDS", 30);
     let rounds = (seconds / 6).max(1);
     let seed = env_u64("RAFTKV_FAULT_SEED", rand::random::<u32>() as u64);
     eprintln!("scenario 2: seed {seed} (RAFTKV_FAULT_SEED={seed} replays the choices)");
-    let mut c = Cluster::start(5);
+    let mut c = Cluster::start_with(5, extra_config);
     let all: Vec<u64> = (1..=5).collect();
     let (first_leader, _) = c.wait_for_leader_above(&all, 0, BOUND);
 
@@ -169,6 +184,16 @@ fn repeated_leader_kills_under_load() {
         versions_seen,
     );
     assert_eq!(kills, rounds, "every round killed a leader");
+    if expect_installs {
+        let installs = all
+            .iter()
+            .filter(|&&id| c.output(id).contains("installed a snapshot"))
+            .count();
+        assert!(
+            installs > 0,
+            "no node caught up by a snapshot: the scenario tested nothing new"
+        );
+    }
     assert!(
         acked(&students) + acked(&stacks) > 100,
         "too little work got through to mean anything"

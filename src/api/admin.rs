@@ -142,6 +142,36 @@ fn prometheus_text(id: u64, m: &Metrics, responses: &ResponseCounters) -> String
         "Campaigns this node started (pre-votes, or candidacies on TimeoutNow).",
         m.elections_started_total,
     );
+    metric(
+        "snapshots_total",
+        "counter",
+        "Snapshots this node wrote of its state machine.",
+        m.snapshots_total,
+    );
+    metric(
+        "snapshot_failures_total",
+        "counter",
+        "Snapshot writes that failed (the log was left uncompacted).",
+        m.snapshot_failures_total,
+    );
+    metric(
+        "snapshots_installed_total",
+        "counter",
+        "Snapshots received from a leader and installed.",
+        m.snapshots_installed_total,
+    );
+    metric(
+        "snapshot_index",
+        "gauge",
+        "The index of the newest snapshot held (0: none).",
+        m.snapshot_index,
+    );
+    metric(
+        "log_first_index",
+        "gauge",
+        "The first log index held in memory; entries before it were compacted.",
+        m.log_first_index,
+    );
     let _ = writeln!(
         s,
         "# HELP raftkv_messages_dropped_by_reason_total Raft messages dropped, by reason."

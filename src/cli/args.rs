@@ -99,6 +99,11 @@ pub enum Cmd {
         #[command(subcommand)]
         action: TxlogAction,
     },
+    /// Snapshot files: check one, or seed a new node's data directory from one.
+    Snapshot {
+        #[command(subcommand)]
+        action: SnapshotAction,
+    },
     /// Store VALUE under KEY.
     Put {
         key: String,
@@ -273,6 +278,25 @@ pub enum TxlogAction {
         /// Transaction log files, or directories of them.
         #[arg(required = true, value_name = "FILE|DIR")]
         paths: Vec<PathBuf>,
+    },
+}
+
+/// `raftkv snapshot <action>`.
+#[derive(Debug, Subcommand)]
+pub enum SnapshotAction {
+    /// Print a snapshot file's index, term, voters, counts, size and whether every checksum
+    /// matches; exits 1 when the file is damaged.
+    Status { file: std::path::PathBuf },
+    /// Seed node ID's data directory under DATA_DIR from FILE, as the first state of a new
+    /// cluster: run it for every node of the new cluster, then start the nodes.
+    Restore {
+        file: std::path::PathBuf,
+        /// The new cluster's data directory (the config's `data_dir`).
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        /// The node to seed (its state goes to DATA_DIR/node-ID).
+        #[arg(long)]
+        id: u64,
     },
 }
 

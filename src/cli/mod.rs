@@ -16,6 +16,7 @@ pub mod member;
 pub mod node;
 pub mod output;
 pub mod secret;
+mod snapshot;
 pub mod stack;
 pub mod student;
 pub mod supervisor;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         } => supervisor::control(g.config.as_deref(), &action).map(|()| 0),
         Cmd::Secret { action } => secret::run(&action),
         Cmd::Txlog { action } => txlog::run(&action),
+        Cmd::Snapshot { action } => snapshot::run(&action),
         Cmd::Bench(args) => {
             let endpoints = endpoints::resolve(&g.endpoints, g.config.as_deref())?;
             bench::run(&endpoints, &args, g.write_out).map(|()| 0)
@@ -118,7 +120,8 @@ fn client_command(command: Cmd, g: GlobalOpts) -> Result<(), CliError> {
         | Cmd::Cluster { .. }
         | Cmd::Bench(_)
         | Cmd::Secret { .. }
-        | Cmd::Txlog { .. } => {
+        | Cmd::Txlog { .. }
+        | Cmd::Snapshot { .. } => {
             unreachable!("dispatched in run")
         }
     }

@@ -35,6 +35,18 @@ pub(super) struct RawCluster {
     /// Default [`super::DEFAULT_MAX_IN_FLIGHT_REQUESTS`].
     #[serde(default)]
     pub max_in_flight_requests: Option<Spanned<u64>>,
+    /// Default [`super::DEFAULT_SNAPSHOT_ENTRIES`].
+    #[serde(default)]
+    pub snapshot_entries: Option<Spanned<u64>>,
+    /// Default [`super::DEFAULT_SNAPSHOT_TRAILING_ENTRIES`].
+    #[serde(default)]
+    pub snapshot_trailing_entries: Option<Spanned<u64>>,
+    /// Default: never rotate.
+    #[serde(default)]
+    pub txlog_rotate_bytes: Option<Spanned<u64>>,
+    /// Default: keep every rotated file.
+    #[serde(default)]
+    pub txlog_keep_files: Option<Spanned<u64>>,
 }
 
 /// One `[[peers]]` entry.

@@ -121,12 +121,60 @@ fn check_cluster(check: &Checker<'_>, raw: RawCluster) -> Result<ClusterSettings
         .map_or(super::DEFAULT_MAX_IN_FLIGHT_REQUESTS, |limit| {
             *limit.get_ref() as usize
         });
+    let snapshot_entries = bounded(
+        check,
+        &raw.snapshot_entries,
+        "cluster.snapshot_entries",
+        super::SNAPSHOT_ENTRIES_RANGE,
+        super::DEFAULT_SNAPSHOT_ENTRIES,
+    )?;
+    let snapshot_trailing_entries = bounded(
+        check,
+        &raw.snapshot_trailing_entries,
+        "cluster.snapshot_trailing_entries",
+        0..=*super::SNAPSHOT_ENTRIES_RANGE.end(),
+        super::DEFAULT_SNAPSHOT_TRAILING_ENTRIES,
+    )?;
+    let txlog_rotate_bytes = raw
+        .txlog_rotate_bytes
+        .as_ref()
+        .map(|v| {
+            let range = crate::state::TxLogOptions::MIN_ROTATE_BYTES..=u64::MAX;
+            bounded(
+                check,
+                &Some(v.clone()),
+                "cluster.txlog_rotate_bytes",
+                range,
+                0,
+            )
+        })
+        .transpose()?;
+    let txlog_keep_files = raw
+        .txlog_keep_files
+        .as_ref()
+        .map(|v| {
+            bounded(
+                check,
+                &Some(v.clone()),
+                "cluster.txlog_keep_files",
+                1..=1_000_000,
+                0,
+            )
+        })
+        .transpose()?
+        .map(|n| n as usize);
     let cluster_token = raw.cluster_token.map_or_else(
         || super::DEFAULT_CLUSTER_TOKEN.to_string(),
         Spanned::into_inner,
     );
     Ok(ClusterSettings {
         max_in_flight_requests,
+        snapshot_entries,
+        snapshot_trailing_entries,
+        txlog: crate::state::TxLogOptions {
+            rotate_bytes: txlog_rotate_bytes,
+            keep_files: txlog_keep_files,
+        },
         secret_file,
         secret_file_line,
         cluster_token,
@@ -143,6 +191,24 @@ fn check_cluster(check: &Checker<'_>, raw: RawCluster) -> Result<ClusterSettings
 }
 
 /// The core counts whole ticks: the strict order heartbeat < min < max must survive rounding down.
+/// An optional integer field: its default when absent, an error naming it when outside `range`.
+fn bounded(
+    check: &Checker<'_>,
+    value: &Option<Spanned<u64>>,
+    field: &str,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    let Some(v) = value else {
+        return Ok(default);
+    };
+    if !range.contains(v.get_ref()) {
+        let msg = format!("must be between {} and {}", range.start(), range.end());
+        check.fail(v, field, msg)?;
+    }
+    Ok(*v.get_ref())
+}
+
 fn check_ticks(check: &Checker<'_>, raw: &RawCluster) -> Result<(), ConfigError> {
     let tick = *raw.tick_ms.get_ref();
     let ticks = |v: &Spanned<u64>| ms_to_ticks(*v.get_ref(), tick);

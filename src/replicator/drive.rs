@@ -61,9 +61,14 @@ impl Replicator {
         }
         self.defer_commit_hint(&mut out);
         self.log_heartbeats(&out.messages);
-        let needs_persist = out.needs_persist();
+        // A log prefix alone is its own batch (`compact_store`); promises then wait on it.
+        let needs_persist = out.hard_state.is_some() || !out.entries.is_empty();
         for (to, msg) in out.messages {
             self.send(to, msg);
+        }
+        if let Some((index, term)) = out.log_prefix {
+            // An installed snapshot: the stored log restarts after it, before the entries below.
+            self.compact_store(index, term, ctx);
         }
         if needs_persist {
             let batch_id = self.next_batch_id;
@@ -95,6 +100,12 @@ impl Replicator {
                 }
             }
         }
+        if !out.snapshot_sends.is_empty() {
+            self.send_snapshot_chunks(out.snapshot_sends, ctx);
+        }
+        if !out.snapshot_chunks.is_empty() {
+            self.receive_snapshot_chunks(out.snapshot_chunks, ctx);
+        }
         self.to_apply.extend(out.committed);
         for read in out.reads {
             self.waiters.read_indexed(read.id, read.index);
@@ -122,6 +133,12 @@ impl Replicator {
                 ctx.notify(ApplyMore);
             }
         }
+        self.serve_reads_applied();
+        self.maybe_snapshot(ctx);
+    }
+
+    /// Answers the reads waiting for what is now applied.
+    pub(super) fn serve_reads_applied(&mut self) {
         let state = &self.state;
         self.waiters
             .serve_reads(state.applied_index(), |command| Answer {

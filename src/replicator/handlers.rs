@@ -123,6 +123,8 @@ impl Handler<GetStatus> for Replicator {
             commit_index: s.commit_index,
             applied_index: self.state.applied_index(),
             last_log_index: s.last_index,
+            snapshot_index: self.snapshots.newest().map_or(0, |h| h.index),
+            first_log_index: self.raft.log().first_index(),
         })
     }
 }
@@ -181,6 +183,8 @@ impl Handler<GetMetrics> for Replicator {
         m.is_leader = s.role == Role::Leader;
         m.commit_index = s.commit_index;
         m.applied_index = self.state.applied_index();
+        m.snapshot_index = self.snapshots.newest().map_or(0, |h| h.index);
+        m.log_first_index = self.raft.log().first_index();
         let c = self.cluster.counters().snapshot();
         m.messages_dropped_by_reason = vec![
             ("queue_full", c.dropped_queue_full),

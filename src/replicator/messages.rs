@@ -77,6 +77,10 @@ pub struct NodeStatus {
     pub commit_index: Index,
     pub applied_index: Index,
     pub last_log_index: Index,
+    /// The newest snapshot this node holds (0: none), and the first log index it holds in
+    /// memory (entries before it were compacted).
+    pub snapshot_index: Index,
+    pub first_log_index: Index,
 }
 
 /// Asks for [`NodeStatus`].
@@ -141,6 +145,14 @@ pub struct Metrics {
     /// Campaigns this node started (a pre-vote, or a candidacy on TimeoutNow): on a healthy
     /// cluster under load, followers start none.
     pub elections_started_total: u64,
+    /// Snapshots this node wrote of its own state, and attempts that failed.
+    pub snapshots_total: u64,
+    pub snapshot_failures_total: u64,
+    /// Snapshots received from a leader and installed.
+    pub snapshots_installed_total: u64,
+    /// The index of the newest snapshot held (0: none) and the first index the log holds.
+    pub snapshot_index: Index,
+    pub log_first_index: Index,
 }
 
 /// Asks for [`Metrics`].

@@ -11,6 +11,9 @@ mod drive;
 mod expiry;
 mod handlers;
 mod messages;
+mod recover;
+mod snapshot_flow;
+mod snapshots;
 mod state_file;
 mod waiters;
 
@@ -29,13 +32,14 @@ pub use messages::{
     Answer, ClientError, Consistency, GetFaults, GetMembers, GetMetrics, GetState, GetStatus,
     Member, Metrics, NodeStatus, Propose, Read, Stop, TransferLeadership,
 };
+pub use recover::restore_snapshot;
 pub use state_file::state_file_path;
 
 use crate::cluster::{Cluster, ClusterError, ClusterHandle, Envelope, Limits, Outbox, PeerAuth};
 use crate::config::{Config, ConfigError};
-use crate::raft::{self, Message, NodeId, Raft, Restored, Role, Term};
-use crate::state::{StateConfig, StateMachine, TxLog, TxLogError};
-use crate::storage::{FileStore, FileStoreOptions, GroupCommit, LogStore, StorageError};
+use crate::raft::{self, Message, NodeId, Raft, Role, Term};
+use crate::state::{StateMachine, TxLog, TxLogError};
+use crate::storage::{FileStore, GroupCommit, StorageError};
 use waiters::Waiters;
 
 /// Actor mailbox bound: requests queued before senders must wait.
@@ -107,6 +111,10 @@ pub struct Replicator {
     to_apply: VecDeque<raft::Entry>,
     /// An [`drive::ApplyMore`] is queued.
     apply_scheduled: bool,
+    /// Snapshot files held, being written, received or sent.
+    snapshots: snapshots::Snapshots,
+    /// The stored log's prefix as last asked of the writer.
+    store_prefix: raft::Index,
 }
 
 impl Replicator {
@@ -120,27 +128,50 @@ impl Replicator {
     /// Like [`Replicator::new`] with an already loaded config.
     pub fn with_config(id: NodeId, config: Arc<Config>) -> Result<Self, NodeError> {
         config.node(id)?;
-        let mut store = FileStore::open(config.data_dir_for(id), FileStoreOptions::default())?;
-        let loaded = store.load()?;
-        let written_term_vote = (loaded.hard_state.term, loaded.hard_state.vote);
-        let restored = Restored {
-            hard_state: loaded.hard_state,
-            prev_index: loaded.prev_index,
-            prev_term: loaded.prev_term,
-            entries: loaded.entries,
-            // The state machine is rebuilt from the log on every start.
-            applied: loaded.prev_index,
-        };
-        let raft = Raft::new(
+        let recover::Recovered {
+            store,
+            snapshots,
+            state,
+            restored,
+            store_prefix,
+        } = recover::recover(&config, id)?;
+        let written_term_vote = (restored.hard_state.term, restored.hard_state.vote);
+        let applied = restored.applied;
+        let mut raft = Raft::new(
             config.raft_core_config(id)?,
             restored,
             Box::new(StdRng::from_os_rng()),
         )?;
-        let state = StateMachine::new(StateConfig::default())
-            .map_err(|e| NodeError::State(e.to_string()))?;
+        // Only the trailing window behind the snapshot stays in memory.
+        let keep_from = applied.saturating_sub(config.cluster().snapshot_trailing_entries);
+        if keep_from > raft.log().prev_index() {
+            raft.compact(keep_from);
+        }
         // Two writers of one transaction log would interleave lines: the file has its own lock,
         // for configs that give node `id` different data dirs but one log dir.
-        let txlog = TxLog::open(&config.cluster().log_dir, id)?;
+        let mut txlog =
+            TxLog::open_with_options(&config.cluster().log_dir, id, config.cluster().txlog)?;
+        // A file left from another history (the data directory was emptied, logs/ was not) is
+        // moved aside; one that ends before the snapshot gets a marker and goes on after it.
+        let (first_known, first_term) = (
+            raft.log().prev_index(),
+            raft.log().term(raft.log().prev_index()),
+        );
+        txlog.check_consistent(first_known.max(1), |i| {
+            if i == first_known {
+                first_term
+            } else {
+                raft.log().term(i)
+            }
+        })?;
+        if txlog.last_index() < applied {
+            let term = raft
+                .log()
+                .term(applied)
+                .expect("the log holds its applied index");
+            txlog.mark_snapshot(applied, term);
+            txlog.flush()?;
+        }
         let auth = PeerAuth {
             keys: config.peer_keys()?,
             epoch: crate::storage::next_peer_epoch(&config.data_dir_for(id)).map_err(
@@ -188,6 +219,8 @@ impl Replicator {
             state_file,
             to_apply: VecDeque::new(),
             apply_scheduled: false,
+            snapshots,
+            store_prefix,
         })
     }
 

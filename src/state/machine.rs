@@ -33,6 +33,11 @@ impl Applied {
 }
 
 /// Students, keys and stacks, plus the client sessions, as of `applied_index`.
+///
+/// `clone()` is O(1): every collection is a persistent map sharing its nodes with the clone, and
+/// whichever side writes next copies only the nodes on its path. A clone is a frozen, consistent
+/// view that can cross threads (it is `Send + Sync`), e.g. to write a snapshot while the
+/// original goes on applying.
 #[derive(Clone, Debug)]
 pub struct StateMachine {
     /// Invariant: the entries `1..=applied_index` were applied in order, each exactly once.
@@ -46,6 +51,24 @@ pub struct StateMachine {
     kv: KvStore,
     stacks: Stacks,
     sessions: SessionTable,
+}
+
+// A clone must be able to cross to a snapshot writer's thread.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<StateMachine>();
+};
+
+/// A state machine taken apart: what a snapshot is read back into. Only the snapshot reader builds
+/// one, after checking every collection's invariants and every index against `applied_index`.
+pub(super) struct Parts {
+    pub(super) applied_index: Index,
+    pub(super) applied_term: Term,
+    pub(super) now_ms: u64,
+    pub(super) students: Students,
+    pub(super) kv: KvStore,
+    pub(super) stacks: Stacks,
+    pub(super) sessions: SessionTable,
 }
 
 impl From<StackError> for ApplyResult {
@@ -78,6 +101,24 @@ impl StateMachine {
             stacks: Stacks::default(),
             sessions: SessionTable::new(config.max_sessions),
         })
+    }
+
+    /// A state machine restored from a snapshot's checked parts.
+    pub(super) fn from_parts(parts: Parts) -> Self {
+        StateMachine {
+            applied_index: parts.applied_index,
+            applied_term: parts.applied_term,
+            now_ms: parts.now_ms,
+            students: parts.students,
+            kv: parts.kv,
+            stacks: parts.stacks,
+            sessions: parts.sessions,
+        }
+    }
+
+    /// The collections, for the snapshot writer.
+    pub(super) fn collections(&self) -> (&Students, &KvStore, &Stacks, &SessionTable) {
+        (&self.students, &self.kv, &self.stacks, &self.sessions)
     }
 
     /// The index of the last applied entry (0 before any).

@@ -1,6 +1,6 @@
 //! Stacks of integers, created under a label and addressed by id.
 
-use std::collections::BTreeMap;
+use imbl::{OrdMap, Vector};
 
 /// Why a stack operation could not be carried out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -17,8 +17,9 @@ pub enum StackError {
 #[derive(Clone, Debug)]
 pub(super) struct Stack {
     pub(super) label: i64,
-    /// Bottom first.
-    pub(super) items: Vec<i64>,
+    /// Bottom first. Persistent like the maps, so that pushing onto a stack shared with a snapshot
+    /// copies a few chunks, not the whole stack.
+    pub(super) items: Vector<i64>,
 }
 
 /// All stacks.
@@ -28,18 +29,15 @@ pub(super) struct Stack {
 /// every replica.
 #[derive(Clone, Debug)]
 pub(super) struct Stacks {
-    by_id: BTreeMap<u64, Stack>,
-    by_label: BTreeMap<i64, u64>,
+    by_id: OrdMap<u64, Stack>,
+    by_label: OrdMap<i64, u64>,
+    /// Invariant: at least 1.
     next_id: u64,
 }
 
 impl Default for Stacks {
     fn default() -> Self {
-        Stacks {
-            by_id: BTreeMap::new(),
-            by_label: BTreeMap::new(),
-            next_id: 1,
-        }
+        Stacks::restored(1)
     }
 }
 
@@ -56,7 +54,7 @@ impl Stacks {
             id,
             Stack {
                 label,
-                items: Vec::new(),
+                items: Vector::new(),
             },
         );
         assert!(previous.is_none(), "stack id {id} handed out twice");
@@ -74,14 +72,14 @@ impl Stacks {
     /// Pushes `item`; returns the new length.
     pub(super) fn push(&mut self, id: u64, item: i64) -> Result<u64, StackError> {
         let stack = self.by_id.get_mut(&id).ok_or(StackError::NotFound)?;
-        stack.items.push(item);
+        stack.items.push_back(item);
         Ok(stack.items.len() as u64)
     }
 
     /// Removes and returns the top item.
     pub(super) fn pop(&mut self, id: u64) -> Result<i64, StackError> {
         let stack = self.by_id.get_mut(&id).ok_or(StackError::NotFound)?;
-        stack.items.pop().ok_or(StackError::Empty)
+        stack.items.pop_back().ok_or(StackError::Empty)
     }
 
     /// The top item.
@@ -99,6 +97,66 @@ impl Stacks {
     /// Every stack with its id, by ascending id.
     pub(super) fn iter(&self) -> impl Iterator<Item = (u64, &Stack)> + '_ {
         self.by_id.iter().map(|(&id, stack)| (id, stack))
+    }
+
+    /// The number of stacks.
+    pub(super) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// The id the next created stack gets.
+    pub(super) fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// No stacks yet, the next created getting `next_id` (at least 1), as a snapshot says.
+    pub(super) fn restored(next_id: u64) -> Self {
+        assert!(next_id >= 1, "stack ids start at 1");
+        Stacks {
+            by_id: OrdMap::new(),
+            by_label: OrdMap::new(),
+            next_id,
+        }
+    }
+
+    /// Adds a stack read back from a snapshot, which lists stacks by ascending id. Stacks are never
+    /// removed, so the ids must run 1, 2, 3, … without a gap; a label already taken is refused too.
+    pub(super) fn restore(
+        &mut self,
+        id: u64,
+        label: i64,
+        items: Vector<i64>,
+    ) -> Result<(), String> {
+        let expected = self.by_id.len() as u64 + 1;
+        if id != expected {
+            return Err(format!(
+                "stack id {id} is out of sequence (expected {expected})"
+            ));
+        }
+        if id >= self.next_id {
+            return Err(format!(
+                "stack id {id} was never handed out (next is {})",
+                self.next_id
+            ));
+        }
+        if let Some(other) = self.by_label.insert(label, id) {
+            return Err(format!(
+                "label {label} names both stack {other} and stack {id}"
+            ));
+        }
+        self.by_id.insert(id, Stack { label, items });
+        Ok(())
+    }
+
+    /// Checks, once every stack is restored, that the next id follows the last one handed out.
+    pub(super) fn check_restored(&self) -> Result<(), String> {
+        let (count, next_id) = (self.by_id.len(), self.next_id);
+        if next_id != count as u64 + 1 {
+            return Err(format!(
+                "the next stack id is {next_id}, but there are {count} stacks"
+            ));
+        }
+        Ok(())
     }
 }
 

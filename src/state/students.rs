@@ -1,7 +1,6 @@
 //! The student database: records keyed by roll number.
 
-use std::collections::BTreeMap;
-
+use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 
 /// One student record.
@@ -17,10 +16,11 @@ pub struct Student {
     pub phone: String,
 }
 
-/// All students, ordered by roll number so that listings and JSON are the same on every node.
+/// All students, ordered by roll number so that listings and JSON are the same on every node. A
+/// persistent map: a clone is O(1) (see the module docs of [`crate::state`]).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Students {
-    by_roll_no: BTreeMap<u64, Student>,
+    by_roll_no: OrdMap<u64, Student>,
 }
 
 impl Students {
@@ -42,5 +42,25 @@ impl Students {
     /// Every record, by ascending roll number.
     pub(super) fn iter(&self) -> impl Iterator<Item = &Student> + '_ {
         self.by_roll_no.values()
+    }
+
+    /// The number of records.
+    pub(super) fn len(&self) -> usize {
+        self.by_roll_no.len()
+    }
+
+    /// Adds a record read back from a snapshot, which lists them by ascending roll number; refuses
+    /// a repeated or out-of-order one.
+    pub(super) fn restore(&mut self, student: Student) -> Result<(), String> {
+        if let Some(&(last, _)) = self.by_roll_no.get_max() {
+            if student.roll_no <= last {
+                let roll_no = student.roll_no;
+                return Err(format!(
+                    "roll number {roll_no} is out of order (after {last})"
+                ));
+            }
+        }
+        self.put(student);
+        Ok(())
     }
 }

@@ -402,7 +402,7 @@ impl Cluster {
                 .map(|&id| self.state_without_volatile(id))
                 .collect::<Option<_>>()?;
             let logs: Vec<Vec<String>> = ids.iter().map(|&id| self.txlog(id)).collect();
-            (states.iter().all(|s| *s == states[0]) && logs.iter().all(|l| *l == logs[0]))
+            (states.iter().all(|s| *s == states[0]) && txlog::histories_agree(&logs))
                 .then(|| states[0].clone())
         })
     }

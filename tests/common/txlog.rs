@@ -59,29 +59,81 @@ impl Line {
     }
 }
 
-/// Asserts that every log is a prefix of the longest one (same index, same line) and that each
-/// holds indexes 1, 2, 3, … once, in order. Returns the longest.
-pub fn assert_prefixes_of_longest(logs: &[(u64, Vec<String>)]) -> Vec<String> {
-    let (longest_id, longest) = logs
-        .iter()
-        .max_by_key(|(_, log)| log.len())
-        .expect("at least one log");
+/// True for a snapshot marker line (`<index> t<term> snapshot -- …`): the node installed the
+/// entries through `index` from a snapshot instead of applying them.
+pub fn is_marker(line: &str) -> bool {
+    line.split(' ').nth(2) == Some("snapshot") && !line.contains(" -> ")
+}
+
+/// The index a line starts with.
+fn index_of(line: &str) -> u64 {
+    line.split(' ')
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no index in {line:?}"))
+}
+
+/// Checks the promise without panicking: each log holds indexes 1, 2, 3, … once, in order, except
+/// right after a snapshot marker (which may jump forward), and a line with the same index is the
+/// same in every log (markers are not compared). Returns the merged history, index → line, or
+/// what is wrong.
+pub fn merged_history(
+    logs: &[(u64, Vec<String>)],
+) -> Result<std::collections::BTreeMap<u64, (u64, String)>, String> {
+    let mut merged = std::collections::BTreeMap::new();
     for (id, log) in logs {
-        for (i, line) in log.iter().enumerate() {
-            let parsed = Line::parse(line);
-            assert_eq!(
-                parsed.index,
-                i as u64 + 1,
-                "node {id}'s transaction log skips or repeats at line {}",
-                i + 1
-            );
-            assert_eq!(
-                line,
-                &longest[i],
-                "node {id} and node {longest_id} disagree at index {}",
-                i + 1
-            );
+        let mut expected = 1;
+        for (n, line) in log.iter().enumerate() {
+            let index = index_of(line);
+            if is_marker(line) {
+                if index + 1 < expected {
+                    return Err(format!("node {id}'s marker at line {} goes back", n + 1));
+                }
+                expected = index + 1;
+                continue;
+            }
+            if index != expected {
+                return Err(format!(
+                    "node {id}'s transaction log skips or repeats at line {} (index {index}, \
+                     expected {expected})",
+                    n + 1
+                ));
+            }
+            expected += 1;
+            match merged.get(&index) {
+                Some((other, held)) if held != line => {
+                    return Err(format!(
+                        "node {id} and node {other} disagree at index {index}:\n  {line}\n  {held}"
+                    ))
+                }
+                Some(_) => {}
+                None => {
+                    merged.insert(index, (*id, line.clone()));
+                }
+            }
         }
     }
-    longest.clone()
+    Ok(merged)
+}
+
+/// Asserts what [`merged_history`] checks, and that some log holds every index up to the highest
+/// (a marker covers an index only for its own node). Returns the whole history, one line per index.
+pub fn assert_prefixes_of_longest(logs: &[(u64, Vec<String>)]) -> Vec<String> {
+    let merged = merged_history(logs).unwrap_or_else(|e| panic!("{e}"));
+    let mut history = Vec::with_capacity(merged.len());
+    for (expected, (index, (_, line))) in (1..).zip(merged) {
+        assert_eq!(
+            index, expected,
+            "no node's transaction log holds index {expected}"
+        );
+        history.push(line);
+    }
+    history
+}
+
+/// True when every log ends at the same index and [`merged_history`] finds nothing wrong.
+pub fn histories_agree(logs: &[Vec<String>]) -> bool {
+    let last = |log: &Vec<String>| log.last().map_or(0, |l| index_of(l));
+    let tagged: Vec<(u64, Vec<String>)> = (1..).zip(logs.iter().cloned()).collect();
+    logs.iter().all(|l| last(l) == last(&logs[0])) && merged_history(&tagged).is_ok()
 }

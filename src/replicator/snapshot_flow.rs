@@ -1,0 +1,254 @@
+//! Snapshots on the actor: taking them in the background and compacting after, sending them to
+//! followers the core names, receiving and installing them.
+//!
+//! The consistent view: the state machine's collections are persistent maps, so cloning it is
+//! O(1) and shares every node; the clone is frozen at the applied index of the moment and a
+//! thread of its own streams it to a file while the actor goes on applying (each change copies
+//! only the path it touches).
+
+use std::time::Instant;
+
+use actix::prelude::*;
+
+use super::drive::fatal;
+use super::snapshots::Held;
+use super::Replicator;
+use crate::raft::{ChunkOut, Index, SnapshotChunk, SnapshotSend, Term};
+use crate::state::{write_snapshot_file, StateConfig};
+
+/// A background snapshot write ended.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct SnapshotWritten {
+    index: Index,
+    term: Term,
+    result: Result<Held, String>,
+    took_ms: u128,
+}
+
+/// Bytes of a snapshot per message: far below the peer frame limit, large enough that a
+/// transfer is not dominated by round trips.
+pub(super) const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
+
+impl Replicator {
+    /// Starts a snapshot of the applied state when enough entries were applied since the last.
+    pub(super) fn maybe_snapshot(&mut self, ctx: &mut Context<Self>) {
+        let applied = self.state.applied_index();
+        let last = self.snapshots.newest().map_or(0, |h| h.index);
+        let every = self.config.cluster().snapshot_entries;
+        if self.snapshots.writing || applied < last + every {
+            return;
+        }
+        self.snapshots.writing = true;
+        let view = self.state.clone();
+        let (index, term) = (view.applied_index(), view.applied_term());
+        let voters = self.raft.config().voters.clone();
+        let path = self.snapshots.path_for(index, term);
+        let addr = ctx.address();
+        let id = self.id;
+        let spawned = std::thread::Builder::new()
+            .name(format!("snapshot-{id}"))
+            .spawn(move || {
+                let started = Instant::now();
+                let result = write_snapshot_file(&view, &voters, &path)
+                    .map(|_| Held { index, term, path })
+                    .map_err(|e| e.to_string());
+                addr.do_send(SnapshotWritten {
+                    index,
+                    term,
+                    result,
+                    took_ms: started.elapsed().as_millis(),
+                });
+            });
+        if let Err(e) = spawned {
+            log::error!("node {id}: cannot start a snapshot thread: {e}");
+            self.snapshots.writing = false;
+        }
+    }
+
+    /// A snapshot is durable: compact the core's log behind it and the stored log behind the one
+    /// before it (so a damaged newest file can still be recovered from the older one).
+    fn on_snapshot_written(&mut self, done: SnapshotWritten, ctx: &mut Context<Self>) {
+        self.snapshots.writing = false;
+        let held = match done.result {
+            Ok(held) => held,
+            Err(e) => {
+                // The log is intact: nothing is compacted, the next attempt comes later.
+                log::error!("node {}: snapshot at {} failed: {e}", self.id, done.index);
+                self.metrics.snapshot_failures_total += 1;
+                return;
+            }
+        };
+        log::info!(
+            "node {}: snapshot at index {} term {} written in {} ms",
+            self.id,
+            done.index,
+            done.term,
+            done.took_ms
+        );
+        self.metrics.snapshots_total += 1;
+        let trailing = self.config.cluster().snapshot_trailing_entries;
+        let core_to = held.index.saturating_sub(trailing);
+        // The stored log keeps everything after the fallback snapshot.
+        let store_to = match self.snapshots.newest() {
+            Some(prev) if prev.index < core_to => Some((prev.index, prev.term)),
+            Some(_) => self.raft.log().term(core_to).map(|t| (core_to, t)),
+            None => None,
+        };
+        self.snapshots.add(held);
+        if core_to > self.raft.log().prev_index() {
+            self.raft.compact(core_to);
+        }
+        if let Some((index, term)) = store_to {
+            self.compact_store(index, term, ctx);
+        }
+    }
+
+    /// Has the writer thread drop the stored log through `(index, term)`, in order with writes.
+    pub(super) fn compact_store(&mut self, index: Index, term: Term, ctx: &mut Context<Self>) {
+        if index <= self.store_prefix {
+            return;
+        }
+        self.store_prefix = index;
+        let batch_id = self.next_batch_id;
+        self.next_batch_id += 1;
+        self.unsynced.push_back(super::Unsynced {
+            batch_id,
+            last: None,
+            after_persist: Vec::new(),
+            submitted: Instant::now(),
+        });
+        let writer = self
+            .writer
+            .as_ref()
+            .expect("the writer runs while the actor does");
+        if let Err(e) = writer.submit_compact(batch_id, index, term) {
+            fatal(ctx, &format!("log writer: {e}"));
+        }
+    }
+
+    /// Leader: sends the chunks the core asks for.
+    pub(super) fn send_snapshot_chunks(
+        &mut self,
+        sends: Vec<SnapshotSend>,
+        ctx: &mut Context<Self>,
+    ) {
+        for send in sends {
+            match self
+                .snapshots
+                .read_chunk(send.to, send.index, send.offset, SNAPSHOT_CHUNK_BYTES)
+            {
+                Ok(Some((index, term, offset, data, done))) => {
+                    let chunk = ChunkOut {
+                        index,
+                        term,
+                        offset,
+                        data: data.into(),
+                        done,
+                    };
+                    self.raft.send_snapshot_chunk(send.to, chunk);
+                }
+                Ok(None) => log::warn!(
+                    "node {}: node {} needs a snapshot and none is held yet",
+                    self.id,
+                    send.to
+                ),
+                Err(e) => {
+                    log::error!("node {}: cannot read a snapshot to send: {e}", self.id);
+                    self.snapshots.outgoing.remove(&send.to);
+                }
+            }
+        }
+        self.schedule_drive(ctx);
+    }
+
+    /// Follower: keeps the chunks that continue the snapshot being received, answers each, and
+    /// installs the snapshot once the last chunk is in.
+    pub(super) fn receive_snapshot_chunks(
+        &mut self,
+        chunks: Vec<SnapshotChunk>,
+        ctx: &mut Context<Self>,
+    ) {
+        for chunk in chunks {
+            let held_bytes =
+                match self
+                    .snapshots
+                    .receive(chunk.index, chunk.term, chunk.offset, &chunk.data)
+                {
+                    Ok(n) => n,
+                    Err(e) => {
+                        fatal(ctx, &format!("cannot store a received snapshot: {e}"));
+                        return;
+                    }
+                };
+            let complete = chunk.done && held_bytes == chunk.offset + chunk.data.len() as u64;
+            if complete {
+                self.install(chunk.from, ctx);
+            } else {
+                self.raft
+                    .snapshot_received(chunk.from, chunk.index, held_bytes);
+            }
+        }
+        self.schedule_drive(ctx);
+    }
+
+    /// The whole snapshot is in: make it durable, check it, and swap the state machine.
+    fn install(&mut self, from: crate::raft::NodeId, ctx: &mut Context<Self>) {
+        let held = match self.snapshots.finish_incoming() {
+            Ok(held) => held,
+            Err(e) => {
+                fatal(
+                    ctx,
+                    &format!("cannot make a received snapshot durable: {e}"),
+                );
+                return;
+            }
+        };
+        let started = Instant::now();
+        let (state, meta) =
+            match crate::state::read_snapshot_file(&held.path, StateConfig::default()) {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    // Damaged in transit or on disk: drop it and ask for it again from the start.
+                    log::error!("node {}: received snapshot refused: {e}", self.id);
+                    let _ = std::fs::remove_file(&held.path);
+                    self.raft.snapshot_received(from, held.index, 0);
+                    return;
+                }
+            };
+        if (meta.index, meta.term) != (held.index, held.term)
+            || !self.raft.install_snapshot(from, held.index, held.term)
+        {
+            let _ = std::fs::remove_file(&held.path);
+            return;
+        }
+        log::info!(
+            "node {}: installed a snapshot from node {from} at index {} term {} ({} ms to load)",
+            self.id,
+            held.index,
+            held.term,
+            started.elapsed().as_millis()
+        );
+        self.metrics.snapshots_installed_total += 1;
+        self.state = state;
+        // Entries committed before and not yet applied are inside the snapshot.
+        self.to_apply.clear();
+        self.snapshots.add(held.clone());
+        // The lines of the entries the snapshot covers were never applied here: one marker says
+        // so, and the file goes on at the next index.
+        self.txlog.mark_snapshot(held.index, held.term);
+        if let Err(e) = self.txlog.flush() {
+            fatal(ctx, &format!("transaction log: {e}"));
+            return;
+        }
+        self.serve_reads_applied();
+    }
+}
+
+impl Handler<SnapshotWritten> for Replicator {
+    type Result = ();
+
+    fn handle(&mut self, done: SnapshotWritten, ctx: &mut Context<Self>) {
+        self.on_snapshot_written(done, ctx);
+    }
+}

@@ -1,0 +1,162 @@
+//! Snapshots and compaction on three `raftkv node` processes, with snapshots every 100 entries:
+//! the log is compacted behind them, a follower that was down catches up by InstallSnapshot, a
+//! restarted node starts from its snapshot, the transaction logs still agree, and a damaged
+//! snapshot file is refused by its checksum.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{wait_for, Cluster};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn put_many(c: &Cluster, leader: u64, prefix: &str, n: usize) {
+    for i in 0..n {
+        let reply = c
+            .request_follow(
+                "PUT",
+                leader,
+                &format!("/v1/kv/{prefix}-{}", i % 50),
+                Some(format!("value {i}").as_bytes()),
+            )
+            .expect("the leader answers");
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+}
+
+fn status_field(c: &Cluster, id: u64, field: &str) -> u64 {
+    c.status(id)
+        .and_then(|s| s[field].as_u64())
+        .unwrap_or_else(|| panic!("node {id} has no {field}"))
+}
+
+fn snapshot_files(c: &Cluster, id: u64) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(c.data_dir(id).join("snapshots"))
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "snap"));
+    files.sort();
+    files
+}
+
+fn raftkv(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_raftkv"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn a_follower_behind_the_compacted_log_catches_up_from_a_snapshot() {
+    let mut c = Cluster::start_with(3, "snapshot_entries = 100\nsnapshot_trailing_entries = 10");
+    let leader = c.wait_for_leader(WAIT);
+    let behind = (1..=3).find(|&id| id != leader).unwrap();
+    c.kill(behind);
+    put_many(&c, leader, "k", 450);
+    // The others snapshot and compact: their logs no longer start at 1.
+    let others: Vec<u64> = (1..=3).filter(|&id| id != behind).collect();
+    for &id in &others {
+        wait_for("a snapshot and compaction", WAIT, || {
+            (status_field(&c, id, "snapshot_index") >= 300
+                && status_field(&c, id, "first_log_index") > 1)
+                .then_some(())
+        });
+        assert!(
+            snapshot_files(&c, id).len() <= 2,
+            "at most two snapshots kept"
+        );
+    }
+
+    c.restart(behind);
+    let state = c.wait_converged(&[1, 2, 3], WAIT);
+    assert_eq!(state["kv"].as_object().map(|o| o.len()), Some(50));
+    assert!(
+        c.output(behind).contains("installed a snapshot"),
+        "{}",
+        c.output(behind)
+    );
+    let files: Vec<String> = (1..=3)
+        .map(|id| c.txlog_path(id).display().to_string())
+        .collect();
+    let mut args = vec!["txlog", "verify"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out) = raftkv(&args);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        c.txlog(behind).iter().any(|l| l.contains(" snapshot")),
+        "the installing node marks where its history came from a snapshot"
+    );
+
+    // Killed and restarted, a node starts from its newest snapshot and the log after it.
+    let applied = status_field(&c, behind, "applied_index");
+    c.kill(behind);
+    c.restart(behind);
+    wait_for(
+        "the restarted node to serve its applied index",
+        WAIT,
+        || (c.status(behind)?["applied_index"].as_u64()? >= applied).then_some(()),
+    );
+    put_many(&c, leader, "after", 20);
+    c.wait_converged(&[1, 2, 3], WAIT);
+}
+
+#[test]
+fn snapshot_status_reports_a_good_file_and_refuses_a_damaged_one() {
+    let c = Cluster::start_with(3, "snapshot_entries = 100");
+    let leader = c.wait_for_leader(WAIT);
+    put_many(&c, leader, "s", 150);
+    let file = wait_for("a snapshot file", WAIT, || snapshot_files(&c, leader).pop());
+    let path = file.display().to_string();
+    let (code, out) = raftkv(&["snapshot", "status", &path]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("checksum: ok"), "{out}");
+    assert!(out.contains("keys"), "{out}");
+
+    let bytes = std::fs::read(&file).unwrap();
+    let damaged = c.dir.path().join("damaged.snap");
+    let mut flipped = bytes.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x40;
+    std::fs::write(&damaged, &flipped).unwrap();
+    let (code, out) = raftkv(&["snapshot", "status", &damaged.display().to_string()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAILED"), "{out}");
+
+    let truncated = c.dir.path().join("truncated.snap");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 7]).unwrap();
+    let (code, out) = raftkv(&["snapshot", "status", &truncated.display().to_string()]);
+    assert_ne!(code, 0, "{out}");
+
+    // Restore seeds a new node's data dir from the good file, and refuses an occupied one.
+    let fresh = c.dir.path().join("restored");
+    let (code, out) = raftkv(&[
+        "snapshot",
+        "restore",
+        &path,
+        "--data-dir",
+        &fresh.display().to_string(),
+        "--id",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = raftkv(&[
+        "snapshot",
+        "restore",
+        &path,
+        "--data-dir",
+        &fresh.display().to_string(),
+        "--id",
+        "1",
+    ]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("already holds data"), "{out}");
+}
