@@ -13,7 +13,7 @@ use actix::prelude::*;
 use super::drive::fatal;
 use super::snapshots::Held;
 use super::Replicator;
-use crate::raft::{ChunkOut, Index, SnapshotChunk, SnapshotSend, Term};
+use crate::raft::{Index, SnapshotChunk, SnapshotSend, Term};
 use crate::state::{write_snapshot_file, StateConfig};
 
 /// A background snapshot write ended.
@@ -138,16 +138,7 @@ impl Replicator {
                 .snapshots
                 .read_chunk(send.to, send.index, send.offset, SNAPSHOT_CHUNK_BYTES)
             {
-                Ok(Some((index, term, offset, data, done))) => {
-                    let chunk = ChunkOut {
-                        index,
-                        term,
-                        offset,
-                        data: data.into(),
-                        done,
-                    };
-                    self.raft.send_snapshot_chunk(send.to, chunk);
-                }
+                Ok(Some(chunk)) => self.raft.send_snapshot_chunk(send.to, chunk),
                 Ok(None) => log::warn!(
                     "node {}: node {} needs a snapshot and none is held yet",
                     self.id,

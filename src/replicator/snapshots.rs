@@ -12,7 +12,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::raft::{Index, NodeId, Term};
+use crate::raft::{ChunkOut, Index, NodeId, Term};
 use crate::state::{read_snapshot_file, SnapshotError, SnapshotMeta, StateConfig, StateMachine};
 
 /// Snapshot files kept: the newest and one to fall back to.
@@ -128,7 +128,7 @@ impl Snapshots {
         config: StateConfig,
     ) -> Result<Option<(StateMachine, SnapshotMeta)>, SnapshotError> {
         while let Some(newest) = self.held.last().cloned() {
-            match read_snapshot_file(&newest.path, config.clone()) {
+            match read_snapshot_file(&newest.path, config) {
                 Ok(loaded) => return Ok(Some(loaded)),
                 Err(e) => {
                     log::error!("{e}; falling back to an older snapshot");
@@ -193,14 +193,14 @@ impl Snapshots {
 
     /// Reads the chunk of at most `max_bytes` at `offset` of the snapshot `to` is being sent,
     /// opening the snapshot `index` (or the newest if it is gone or `index` is 0). Returns the
-    /// snapshot's index and term, the chunk's offset, its bytes, and whether it is the last.
+    /// chunk, with the snapshot's index and term (`None`: no snapshot is held).
     pub fn read_chunk(
         &mut self,
         to: NodeId,
         index: Index,
         offset: u64,
         max_bytes: usize,
-    ) -> io::Result<Option<(Index, Term, u64, Vec<u8>, bool)>> {
+    ) -> io::Result<Option<ChunkOut>> {
         let current = self
             .outgoing
             .get(&to)
@@ -232,8 +232,13 @@ impl Snapshots {
         let mut data = vec![0; want];
         out.file.seek(SeekFrom::Start(offset))?;
         out.file.read_exact(&mut data)?;
-        let done = offset + want as u64 == out.len;
-        Ok(Some((out.index, out.term, offset, data, done)))
+        Ok(Some(ChunkOut {
+            index: out.index,
+            term: out.term,
+            offset,
+            done: offset + want as u64 == out.len,
+            data: data.into(),
+        }))
     }
 }
 
@@ -297,9 +302,9 @@ mod tests {
                 path,
             });
         }
-        let (index, _, offset, data, done) = s.read_chunk(2, 0, 0, 4).unwrap().unwrap();
+        let c = s.read_chunk(2, 0, 0, 4).unwrap().unwrap();
         assert_eq!(
-            (index, offset, &data[..], done),
+            (c.index, c.offset, &c.data[..], c.done),
             (9, 0, &b"seco"[..], false)
         );
         for index in [11, 12] {
@@ -312,17 +317,17 @@ mod tests {
             });
         }
         assert!(s.at(9).is_none(), "pruned");
-        let (index, _, _, data, done) = s.read_chunk(2, 9, 4, 100).unwrap().unwrap();
-        assert_eq!((index, &data[..], done), (9, &b"nd-file"[..], true));
-        let (_, _, offset, data, done) = s.read_chunk(2, 9, 99, 100).unwrap().unwrap();
+        let c = s.read_chunk(2, 9, 4, 100).unwrap().unwrap();
+        assert_eq!((c.index, &c.data[..], c.done), (9, &b"nd-file"[..], true));
+        let c = s.read_chunk(2, 9, 99, 100).unwrap().unwrap();
         assert_eq!(
-            (offset, data.len(), done),
+            (c.offset, c.data.len(), c.done),
             (11, 0, true),
             "past the end: an empty last chunk"
         );
-        let (index, _, offset, _, _) = s.read_chunk(3, 9, 4, 100).unwrap().unwrap();
+        let c = s.read_chunk(3, 9, 4, 100).unwrap().unwrap();
         assert_eq!(
-            (index, offset),
+            (c.index, c.offset),
             (12, 0),
             "gone for a new transfer: the newest from 0"
         );

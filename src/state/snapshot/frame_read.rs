@@ -6,7 +6,6 @@
 use std::io::{self, Read};
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
 use super::format::{
     Kind, FRAME_HEAD_BYTES, MAX_RECORD_BYTES, PREAMBLE_BYTES, SNAPSHOT_FORMAT_VERSION,
