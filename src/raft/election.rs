@@ -23,7 +23,10 @@ impl Raft {
                 _ => {}
             }
             let leader = match msg.body {
-                Body::Append { .. } | Body::Heartbeat { .. } | Body::TimeoutNow => Some(from),
+                Body::Append { .. }
+                | Body::Heartbeat { .. }
+                | Body::Snapshot { .. }
+                | Body::TimeoutNow => Some(from),
                 _ => None,
             };
             self.become_follower(msg.term, leader);
@@ -33,7 +36,7 @@ impl Raft {
             match msg.body {
                 // A stale leader learns our term and steps down; without this a leader cut off by
                 // CheckQuorum-ignoring peers could linger (etcd does the same).
-                Body::Append { .. } | Body::Heartbeat { .. } => {
+                Body::Append { .. } | Body::Heartbeat { .. } | Body::Snapshot { .. } => {
                     self.send(from, Body::HeartbeatResponse { read_seq: 0 });
                 }
                 Body::PreVote { .. } => {

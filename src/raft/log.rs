@@ -101,6 +101,41 @@ impl RaftLog {
         self.entries.truncate(keep);
     }
 
+    /// The index of the prefix: entries through it are no longer held (compacted or installed).
+    pub fn prev_index(&self) -> Index {
+        self.prev_index
+    }
+
+    /// Drops the entries through `index`, which must be held: they are covered by a durable
+    /// snapshot. A no-op at or below the current prefix.
+    pub fn compact(&mut self, index: Index) {
+        if index <= self.prev_index {
+            return;
+        }
+        let term = self
+            .term(index)
+            .expect("compaction stays within the held entries");
+        let drop = (index - self.prev_index) as usize;
+        self.entries.drain(..drop);
+        self.prev_index = index;
+        self.prev_term = term;
+    }
+
+    /// Makes `(index, term)` the prefix, from an installed snapshot (§7): entries after it are
+    /// kept if the log holds `index` with `term`; otherwise the whole log is discarded. Returns
+    /// true if entries were kept.
+    pub fn install(&mut self, index: Index, term: Term) -> bool {
+        let keep = self.matches(index, term) && index >= self.prev_index;
+        if keep {
+            self.compact(index);
+        } else {
+            self.entries.clear();
+            self.prev_index = index;
+            self.prev_term = term;
+        }
+        keep
+    }
+
     /// The first index of the run of entries with `term` that contains `index` — or, when the log
     /// has no entry at `index`, the first index of the last entry's term.
     pub fn first_index_of_term_at(&self, index: Index) -> Index {
@@ -175,6 +210,32 @@ mod tests {
         assert!(log.is_up_to_date(1, 3));
         assert!(!log.is_up_to_date(2, 2));
         assert!(!log.is_up_to_date(9, 1));
+    }
+
+    #[test]
+    fn compaction_moves_the_prefix_and_keeps_terms() {
+        let mut log = log_of(0, &[1, 1, 2, 3]);
+        log.compact(2);
+        assert_eq!((log.prev_index(), log.first_index(), log.last_index()), (2, 3, 4));
+        assert_eq!(log.term(2), Some(1));
+        assert_eq!(log.term(1), None);
+        log.compact(1);
+        assert_eq!(log.prev_index(), 2, "compacting below the prefix does nothing");
+    }
+
+    /// §7: "If existing log entry has same index and term as snapshot's last included entry,
+    /// retain log entries following it"; otherwise discard the entire log.
+    #[test]
+    fn installing_a_snapshot_keeps_only_a_matching_suffix() {
+        let mut log = log_of(0, &[1, 1, 2, 3]);
+        assert!(log.install(3, 2));
+        assert_eq!((log.prev_index(), log.last_index(), log.last_term()), (3, 4, 3));
+        let mut log = log_of(0, &[1, 1, 2, 3]);
+        assert!(!log.install(3, 4), "a different term at the snapshot's index");
+        assert_eq!((log.prev_index(), log.last_index(), log.last_term()), (3, 3, 4));
+        let mut log = log_of(0, &[1]);
+        assert!(!log.install(10, 5), "a log shorter than the snapshot");
+        assert_eq!((log.first_index(), log.last_index(), log.term(10)), (11, 10, Some(5)));
     }
 
     #[test]

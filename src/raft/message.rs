@@ -1,5 +1,6 @@
 //! The messages Raft peers exchange. Plain serde types: the node encodes them as MessagePack.
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::types::{Entry, Index, Term};
@@ -68,6 +69,22 @@ pub enum Body {
     ReadIndexResponse {
         id: u64,
         index: Option<Index>,
+    },
+    /// InstallSnapshot (§7), one chunk: bytes `[offset, offset + data.len())` of the leader's
+    /// snapshot of everything through `index` (whose entry has `snapshot_term`). `done` marks the
+    /// last chunk. Sent one at a time; the follower answers every chunk with `SnapshotAck`.
+    Snapshot {
+        index: Index,
+        snapshot_term: Term,
+        offset: u64,
+        data: Bytes,
+        done: bool,
+    },
+    /// The follower holds bytes `[0, next_offset)` of snapshot `index` and wants the rest (0:
+    /// start again). Once it has installed the snapshot it answers with `AppendResponse` instead.
+    SnapshotAck {
+        index: Index,
+        next_offset: u64,
     },
 }
 

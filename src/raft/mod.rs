@@ -14,11 +14,13 @@ mod output;
 mod progress;
 mod read_index;
 mod replication;
+mod snapshot;
 mod types;
 
 pub use config::{Config, ConfigError, InjectedBug};
 pub use log::RaftLog;
 pub use message::{Body, ConflictHint, Message};
 pub use node::{ProposeError, Raft, ReadError, Restored, Status};
-pub use output::{Output, ReadState};
+pub use output::{Output, ReadState, SnapshotChunk, SnapshotSend};
+pub use snapshot::ChunkOut;
 pub use types::{Entry, HardState, Index, NodeId, Payload, Role, Term};

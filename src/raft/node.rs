@@ -11,6 +11,7 @@ use super::message::{Body, Message};
 use super::output::{Output, ReadState};
 use super::progress::Progress;
 use super::read_index::ReadQueue;
+use super::snapshot::ChunkOut;
 use super::types::{Entry, HardState, Index, NodeId, Payload, Role, Term};
 
 /// What survived a crash: the persisted hard state and log.
@@ -205,6 +206,26 @@ impl Raft {
                 if self.role != Role::Leader {
                     self.out.reads.push(ReadState { id, index });
                 }
+            }
+            Body::Snapshot {
+                index,
+                snapshot_term,
+                offset,
+                data,
+                done,
+            } => {
+                self.follow(from);
+                let chunk = ChunkOut {
+                    index,
+                    term: snapshot_term,
+                    offset,
+                    data,
+                    done,
+                };
+                self.handle_snapshot(from, chunk);
+            }
+            Body::SnapshotAck { index, next_offset } => {
+                self.handle_snapshot_ack(from, index, next_offset)
             }
         }
     }

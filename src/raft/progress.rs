@@ -11,6 +11,9 @@ pub(crate) enum Mode {
     Probe,
     /// Steady state: `Append`s are pipelined optimistically, up to `max_inflight_msgs`.
     Replicate,
+    /// The follower needs entries the leader has compacted away: a snapshot is sent, one chunk
+    /// at a time, and no `Append` until the follower reports it installed (§7).
+    Snapshot,
 }
 
 /// Replication state of one follower, kept by the leader.
@@ -30,6 +33,12 @@ pub(crate) struct Progress {
     pub(crate) recent_active: bool,
     /// Highest ReadIndex round this follower has acknowledged.
     pub(crate) read_seq_acked: u64,
+    /// Snapshot mode: the snapshot being sent (0 until the first chunk leaves) and the bytes of
+    /// it the follower has confirmed.
+    pub(crate) snapshot_index: Index,
+    pub(crate) snapshot_offset: u64,
+    /// Snapshot mode: a chunk was acknowledged since the last heartbeat answer.
+    pub(crate) snapshot_progressed: bool,
 }
 
 impl Progress {
@@ -42,6 +51,9 @@ impl Progress {
             inflight: VecDeque::new(),
             recent_active: false,
             read_seq_acked: 0,
+            snapshot_index: 0,
+            snapshot_offset: 0,
+            snapshot_progressed: false,
         }
     }
 
@@ -50,6 +62,7 @@ impl Progress {
         match self.mode {
             Mode::Probe => self.probe_sent,
             Mode::Replicate => self.inflight.len() >= max_inflight,
+            Mode::Snapshot => true,
         }
     }
 
@@ -63,6 +76,7 @@ impl Progress {
                     self.inflight.push_back(last);
                 }
             }
+            Mode::Snapshot => {}
         }
     }
 
@@ -76,10 +90,20 @@ impl Progress {
         }
         self.match_index = index;
         self.next_index = self.next_index.max(index + 1);
-        if self.mode == Mode::Probe {
+        if self.mode != Mode::Replicate {
             self.become_replicate();
         }
         true
+    }
+
+    /// Starts sending a snapshot: nothing else goes to this follower until it acknowledges one.
+    pub(crate) fn become_snapshot(&mut self) {
+        self.mode = Mode::Snapshot;
+        self.probe_sent = false;
+        self.inflight.clear();
+        self.snapshot_index = 0;
+        self.snapshot_offset = 0;
+        self.snapshot_progressed = true;
     }
 
     pub(crate) fn become_replicate(&mut self) {

@@ -88,6 +88,7 @@ impl Raft {
             return;
         }
         let last_index = self.log.last_index();
+        let prefix = self.log.prev_index();
         let next = if success {
             None
         } else {
@@ -99,7 +100,13 @@ impl Raft {
         pr.recent_active = true;
         if success {
             // Clamp: a follower never acknowledges beyond what we sent, but be defensive.
-            if pr.acknowledge(index.min(last_index)) {
+            let index = index.min(last_index);
+            if pr.mode == Mode::Snapshot && index < prefix {
+                // A late answer to an old append: the follower still needs the snapshot.
+                pr.match_index = pr.match_index.max(index);
+                return;
+            }
+            if pr.acknowledge(index) {
                 self.maybe_commit();
                 if let Some((target, _)) = self.transfer {
                     if target == from {
@@ -113,6 +120,7 @@ impl Raft {
         let stale = match pr.mode {
             Mode::Replicate => index <= pr.match_index,
             Mode::Probe => index + 1 != pr.next_index,
+            Mode::Snapshot => true,
         };
         if stale {
             return;
@@ -170,9 +178,12 @@ impl Raft {
                     }
                     send_probe = true;
                 }
+                Mode::Snapshot => {}
             }
         }
-        if send_probe {
+        if pr.mode == Mode::Snapshot {
+            self.retry_snapshot(from);
+        } else if send_probe {
             self.send_append(from, true);
         }
         self.confirm_reads();
@@ -195,7 +206,7 @@ impl Raft {
         let Some(pr) = self.progress_mut(peer) else {
             return false;
         };
-        if pr.is_paused(max_inflight) && !allow_empty {
+        if pr.mode == Mode::Snapshot || (pr.is_paused(max_inflight) && !allow_empty) {
             return false;
         }
         let next = pr.next_index;
@@ -203,10 +214,11 @@ impl Raft {
             return false;
         }
         let prev_log_index = next - 1;
-        let prev_log_term = self
-            .log
-            .term(prev_log_index)
-            .expect("a follower's next index is always within the leader's log");
+        let Some(prev_log_term) = self.log.term(prev_log_index) else {
+            // Compacted away: only a snapshot can bring this follower up (§7).
+            self.start_snapshot(peer);
+            return false;
+        };
         let mut entries = Vec::new();
         let mut bytes = 0;
         for e in self.log.slice(next, last_index) {
