@@ -64,7 +64,7 @@ impl Raft {
         self.acknowledge_append(from, last_new);
     }
 
-    fn acknowledge_append(&mut self, to: NodeId, index: Index) {
+    pub(super) fn acknowledge_append(&mut self, to: NodeId, index: Index) {
         let body = Body::AppendResponse {
             success: true,
             index,
