@@ -77,6 +77,40 @@ fn follower_behind_the_compacted_log_catches_up_by_snapshot() {
     }
 }
 
+/// The leader compacts again while a follower is still receiving the older snapshot. The
+/// follower installs the older one and acknowledges it, below the leader's new log start: the
+/// leader must send the newer snapshot, not the old one again (found by the seeded run, seed 1).
+#[test]
+fn leader_compacting_past_a_snapshot_in_flight_sends_the_newer_one() {
+    for seed in 210..215 {
+        let mut cfg = config(seed, 3);
+        // A long transfer: the leader has time to commit and compact again meanwhile.
+        cfg.snapshot.chunk_bytes = 2;
+        scripted(cfg, |sim| {
+            let all = sim.cfg.voters();
+            let leader = elect(sim)?;
+            let behind = others(sim, &[leader])[0];
+            sim.crash(behind)?;
+            let up = others(sim, &[behind]);
+            commit_many(sim, leader, &up, 10)?;
+            compact(sim, leader)?;
+            sim.restart(behind)?;
+            let started =
+                sim.run_until(ELECTION_BOUND_TICKS, |sim| sim.stats.snapshot_transfers > 0)?;
+            assert!(started.is_some(), "no snapshot transfer started");
+            commit_many(sim, leader, &up, 3)?;
+            compact(sim, leader)?;
+            assert_eq!(
+                sim.stats.snapshots_installed, 0,
+                "the transfer was too quick"
+            );
+            commit_on(sim, leader, &all)?;
+            assert!(sim.stats.snapshots_installed >= 1);
+            Ok(())
+        });
+    }
+}
+
 /// The leader crashes in the middle of a transfer; the new leader, which compacted at another
 /// point, sends its own snapshot, which the follower takes as a fresh start (throwing away the
 /// partial file of the old one).
