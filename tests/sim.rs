@@ -6,34 +6,65 @@
 //! run's seed, and events run in virtual time from one priority queue, so a seed replays exactly.
 //!
 //! Each simulated node is a core, a disk and an applied state, and it honours the ordering
-//! contract of `raftkv::raft::Output`: messages leave at once; the hard state and entries become a
-//! write batch whose sync completes after a random delay (in order, like a write-ahead log); only
-//! then do the batch's `messages_after_persist` leave and the core hear `persisted`; committed
-//! entries are applied at once.
+//! contract of `raftkv::raft::Output`: messages leave at once; the hard state, the log prefix of
+//! an installed snapshot and the entries become a write batch whose sync completes after a
+//! random delay (in order, like a write-ahead log); only then do the batch's
+//! `messages_after_persist` leave and the core hear `persisted`; committed entries are applied at
+//! once.
+//!
+//! The applied state is a small key-value map fed by the payloads plus a running digest of every
+//! entry applied. Snapshots (§7) are that state, encoded: once a node has applied
+//! `every_entries` past its newest snapshot (drawn per seed: 3, 10, 30, 100, or never) it writes
+//! one — a temporary file, a sync, a rename, after a random delay — and only then compacts the
+//! core's log and its disk log through it. A leader asked for a snapshot sends it in chunks of
+//! `chunk_bytes` (8 to 1,000 bytes per seed), one per message; a follower keeps a chunk only if
+//! it continues the bytes it holds of that snapshot, answers each with the bytes held, writes
+//! the completed snapshot durably (another delay, during which appends race it), and only then
+//! installs it: the core acknowledges once the log prefix is persisted, and the node's state
+//! becomes the snapshot's. Each disk keeps its two newest snapshots.
 //!
 //! # The faults
 //! - **Network**: every message gets a random delay (so messages reorder), may be lost, may be
 //!   delivered twice, and may take a long detour (arriving after many later messages, even in a
 //!   later term). Links can be cut one way or both ways: symmetric partitions, one-way cuts,
-//!   random splits of the cluster, isolation of the leader, and healing.
+//!   random splits of the cluster, isolation of the leader, and healing. Snapshot chunks and their
+//!   answers are messages like any other.
 //! - **Crashes**: a crashed node loses its core, its applied state and every write its disk had
 //!   not synced — including writes whose persist was requested but not done (sometimes a prefix
-//!   of them survives, as a real disk may keep them). It restarts from what is durable
-//!   (`Restored` with `applied: 0`) and re-applies its log.
+//!   of them survives, as a real disk may keep them) — snapshot files not yet renamed into place,
+//!   and the partial file of a snapshot being received. It restarts from what is durable: the
+//!   state of its newest snapshot, and the log after it (`Restored` with `applied` at the
+//!   snapshot), which it re-applies.
 //! - **Clients** propose unique payloads (`seed:counter`) all along, issue ReadIndex reads, and
 //!   sometimes ask for a leadership transfer.
 //!
+//! So transfers get interrupted by crashes, by a leader change (the new leader sends its own
+//! snapshot, from offset 0), and by the leader compacting again mid-transfer; installs race
+//! appends; compaction happens under partitions.
+//!
+//! # The checks
 //! After every step a checker verifies Election Safety, Log Matching, Leader Completeness, State
-//! Machine Safety, monotonic commit and applied indexes, one vote per node per term (across
-//! crashes), ReadIndex linearizability, and that every message promising durability is backed by
-//! the disk. Once the faults stop (links healed, no loss, a majority up, some others left down), a
+//! Machine Safety, monotonic commit and applied indexes (across installs too), one vote per node
+//! per term (across crashes), ReadIndex linearizability, and that every message promising
+//! durability is backed by the disk (an acknowledgement through `i` needs the log, or the
+//! snapshot its prefix stands for). With compaction: checks on entries look only at entries a
+//! log still holds, and a log's prefix vouches for the compacted part; states are compared
+//! whole — every node's applied-state digest at each index (after applying it, installing a
+//! snapshot ending there, or restarting from one) must equal every other node's there; no entry
+//! may count as applied without reaching the state machine; a durable log never starts past the
+//! newest durable snapshot; and a leader's match index for a follower must be on that
+//! follower's disk (Figure 2, matchIndex).
+//!
+//! Once the faults stop (links healed, no loss, a majority up, some others left down), a
 //! leader must be elected and a new proposal applied on every live node within
 //! `LIVENESS_BOUND_TICKS` (200) ticks plus 2 ticks per pipeline round trip of backlog
-//! (`max_entries_per_msg × max_inflight_msgs` entries) that some live node lacks.
+//! (`max_entries_per_msg × max_inflight_msgs` entries) that some live node lacks, plus, with
+//! compaction on, two snapshot transfers of one round trip per chunk.
 //!
 //! The swarm: each seed also draws its cluster size, network and disk behaviour, core limits
 //! (entries per message, messages in flight, heartbeat, election timeout range, PreVote and
-//! CheckQuorum on or off) and fault mix, so some seeds are gentle and some brutal.
+//! CheckQuorum on or off), snapshot frequency and chunk size, and fault mix, so some seeds are
+//! gentle and some brutal.
 //!
 //! # Replaying a seed
 //! A failing seed prints its violation, the last events, and the exact command to replay it:
@@ -41,9 +72,10 @@
 //! RAFT_SIM_SEED=123 RAFT_SIM_STEPS=10000 cargo test --test sim -- replay --nocapture
 //! ```
 //! `RAFT_SIM_SEEDS` (count) and `RAFT_SIM_FIRST_SEED` change the seeds the main test runs;
-//! `RAFT_SIM_BUG=VoteTwiceInATerm` (any `InjectedBug` variant) injects a bug, to see a report;
-//! `cargo test --test sim -- seeds --nocapture` prints the totals (steps, messages lost and
-//! duplicated, crashes, partitions, elections, commits).
+//! `RAFT_SIM_BUG=VoteTwiceInATerm` (any `InjectedBug` variant of the core, or the harness's own
+//! `InstallBeforeDurable`) injects a bug, to see a report; `cargo test --test sim -- seeds
+//! --nocapture` prints the totals (steps, messages lost and duplicated, crashes, partitions,
+//! elections, commits, snapshots taken, transferred, interrupted and installed).
 
 mod sim {
     pub mod harness;

@@ -47,6 +47,9 @@ pub enum InjectedBug {
     VoteTwiceInATerm,
     /// Acknowledge entries to the leader before they are durable.
     AckBeforePersist,
+    /// A leader whose log no longer holds what a follower needs pretends the follower holds
+    /// everything it compacted, and replicates from there, instead of sending a snapshot.
+    SkipSnapshot,
 }
 
 impl Config {

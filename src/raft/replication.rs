@@ -104,6 +104,11 @@ impl Raft {
             if pr.mode == Mode::Snapshot && index < prefix {
                 // A late answer to an old append: the follower still needs the snapshot.
                 pr.match_index = pr.match_index.max(index);
+                // Or it installed the snapshot being sent while we compacted past it: sending
+                // that one again would only be answered with this again. Send the newest.
+                if pr.snapshot_index != 0 && index >= pr.snapshot_index {
+                    self.start_snapshot(from);
+                }
                 return;
             }
             if pr.acknowledge(index) {

@@ -16,6 +16,7 @@
 
 use bytes::Bytes;
 
+use super::config::InjectedBug;
 use super::message::Body;
 use super::node::Raft;
 use super::output::{SnapshotChunk, SnapshotSend};
@@ -156,9 +157,15 @@ impl Raft {
 
     /// Leader: `peer` needs entries before our log's first: switch it to snapshots.
     pub(super) fn start_snapshot(&mut self, peer: NodeId) {
+        let prefix = self.log.prev_index();
+        let bug = self.cfg.injected_bug == Some(InjectedBug::SkipSnapshot);
         let Some(pr) = self.progress_mut(peer) else {
             return;
         };
+        if bug {
+            pr.acknowledge(prefix);
+            return;
+        }
         pr.become_snapshot();
         self.out.snapshot_sends.push(SnapshotSend {
             to: peer,

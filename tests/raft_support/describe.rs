@@ -96,6 +96,20 @@ pub fn message(m: &Message) -> String {
         Body::ReadIndexResponse { id, index } => {
             format!("ReadIndexResponse t{t} id={id} index={}", opt(*index))
         }
+        Body::Snapshot {
+            index,
+            snapshot_term,
+            offset,
+            data,
+            done,
+        } => {
+            let done = if *done { " done" } else { "" };
+            let len = data.len();
+            format!("Snapshot t{t} last={index}/{snapshot_term} offset={offset} bytes={len}{done}")
+        }
+        Body::SnapshotAck { index, next_offset } => {
+            format!("SnapshotAck t{t} index={index} next_offset={next_offset}")
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! The simulator itself: configuration, event queue, network, disks, nodes, faults, clients, the
-//! checker, and the seed runner.
+//! The simulator itself: configuration, event queue, network, disks and snapshot files, nodes and
+//! their applied states, faults, clients, the checker, and the seed runner.
 
 mod chaos;
 mod checker;
@@ -13,6 +13,9 @@ mod liveness;
 mod network;
 mod node;
 mod runner;
+mod snapshot;
+mod snapshot_store;
+mod state;
 mod stats;
 mod storage;
 mod trace;
@@ -20,7 +23,7 @@ mod violation;
 
 pub use chaos::ChaosConfig;
 pub use cluster::Sim;
-pub use config::{SimConfig, TICK_US};
+pub use config::{HarnessBug, SimConfig, TICK_US};
 pub use liveness::LIVENESS_BOUND_TICKS;
 pub use runner::{env_bug, env_u64, run_seed, run_seeds, DEFAULT_STEPS};
 pub use violation::{Kind, Violation};

@@ -3,7 +3,7 @@
 
 use raftkv::raft::InjectedBug;
 
-use super::harness::{run_seed, ChaosConfig, Kind, Sim, SimConfig};
+use super::harness::{run_seed, ChaosConfig, HarnessBug, Kind, Sim, SimConfig};
 use super::scenarios::figure8::figure8_paper;
 
 /// Runs seeds from `first` until one ends in a violation of one of the `expected` kinds, or
@@ -102,5 +102,93 @@ fn ack_before_persist_is_caught_by_its_consequences() {
     assert!(
         seed.is_some(),
         "no crash ever exposed the early acknowledgement"
+    );
+}
+
+/// Makes snapshots frequent (every 10 applied entries at most), so a seed has many to get wrong.
+fn snapshot_often(cfg: &mut SimConfig) {
+    let every = cfg.snapshot.every_entries.unwrap_or(10).min(10);
+    cfg.snapshot.every_entries = Some(every);
+}
+
+/// A follower that installs a snapshot before the snapshot file is durable, caught directly:
+/// its log prefix (and so its acknowledgement) gets ahead of its durable snapshot.
+#[test]
+fn install_before_durable_is_caught_as_a_prefix_past_the_snapshot() {
+    let seed = caught(
+        &[Kind::PrefixPastSnapshot, Kind::BrokenPromise],
+        100,
+        |cfg, _| {
+            cfg.harness_bug = Some(HarnessBug::InstallBeforeDurable);
+            snapshot_often(cfg);
+        },
+    );
+    assert!(
+        seed.is_some(),
+        "the checker never noticed a snapshot acknowledged before it was durable"
+    );
+}
+
+/// The same, caught by its consequence: with the durability checks off, a crash loses the
+/// snapshot after the acknowledgement, and the node restarts with a hole between its state and
+/// its log, so it applies entries on the wrong state.
+#[test]
+fn install_before_durable_is_caught_by_its_consequences() {
+    let seed = caught(
+        &[
+            Kind::LostWrites,
+            Kind::Monotonicity,
+            Kind::StateMachineDivergence,
+        ],
+        400,
+        |cfg, chaos| {
+            cfg.harness_bug = Some(HarnessBug::InstallBeforeDurable);
+            cfg.check_promises = false;
+            snapshot_often(cfg);
+            cfg.disk.sync_us_max = cfg.disk.sync_us_max.max(20_000);
+            chaos.weights[0] += 10;
+        },
+    );
+    assert!(
+        seed.is_some(),
+        "no crash ever exposed the snapshot installed before it was durable"
+    );
+}
+
+/// A leader that compacts past a follower and never sends it a snapshot, pretending it holds
+/// what was compacted: caught as a match index the follower's disk does not back.
+#[test]
+fn skip_snapshot_is_caught_as_an_unfounded_match_index() {
+    let seed = caught(&[Kind::MatchIndex], 100, |cfg, _| {
+        cfg.core.injected_bug = Some(InjectedBug::SkipSnapshot);
+        snapshot_often(cfg);
+    });
+    assert!(
+        seed.is_some(),
+        "the checker never noticed a follower skipped over compacted entries"
+    );
+}
+
+/// The same, caught by its consequences once the match index check is off: told to commit up
+/// to the compaction point, the follower commits entries of its own that the cluster never
+/// committed (the other outcome, a follower that never catches up, fails the liveness phase).
+#[test]
+fn skip_snapshot_is_caught_by_its_consequences() {
+    let seed = caught(
+        &[
+            Kind::StateMachineSafety,
+            Kind::LeaderCompleteness,
+            Kind::StateMachineDivergence,
+        ],
+        400,
+        |cfg, _| {
+            cfg.core.injected_bug = Some(InjectedBug::SkipSnapshot);
+            cfg.check_promises = false;
+            snapshot_often(cfg);
+        },
+    );
+    assert!(
+        seed.is_some(),
+        "nothing ever exposed a follower skipped over compacted entries"
     );
 }

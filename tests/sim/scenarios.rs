@@ -7,6 +7,7 @@ mod economy;
 mod election;
 pub mod figure8;
 mod replication;
+mod snapshot;
 
 use raftkv::raft::{NodeId, Role};
 
@@ -60,12 +61,7 @@ pub fn commit_on(sim: &mut Sim, leader: NodeId, side: &[NodeId]) -> Result<(), V
         .propose(leader, data)?
         .unwrap_or_else(|| panic!("node {leader} refused a proposal"));
     let done = sim.run_until(ELECTION_BOUND_TICKS, |sim| {
-        side.iter().all(|&id| {
-            sim.node(id)
-                .applied
-                .get(index as usize - 1)
-                .is_some_and(|e| e.term == term)
-        })
+        side.iter().all(|&id| sim.applied_on(id, index, term))
     })?;
     assert!(
         done.is_some(),

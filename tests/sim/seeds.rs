@@ -31,7 +31,11 @@ fn replay() {
         return;
     };
     let steps = env_u64("RAFT_SIM_STEPS").unwrap_or(DEFAULT_STEPS);
-    let outcome = run_seed(seed, steps, |cfg, _| cfg.core.injected_bug = env_bug());
+    let outcome = run_seed(seed, steps, |cfg, _| {
+        if let Some(bug) = env_bug() {
+            bug.inject(cfg);
+        }
+    });
     println!("seed {seed}: {}", outcome.stats);
     if outcome.result.is_err() {
         panic!("{}", outcome.report);

@@ -4,13 +4,23 @@
 //!
 //! Each check is incremental (proportional to what the step changed), so running it after every
 //! step stays cheap.
+//!
+//! Compacted logs: a log (or disk) holds only the entries after its prefix, which a snapshot
+//! covers. Checks on entries look only at entries held; the prefix itself is an entry the log
+//! vouches for — committed, since only applied state is snapshotted — and Log Matching carries
+//! its guarantee to every entry before it. What a snapshot holds is checked as a whole: its
+//! applied state must equal, digest for digest, the state every node had at that index
+//! (`applied`).
+
+mod applied;
+mod progress;
 
 use std::collections::{BTreeMap, HashMap};
 
 use raftkv::raft::{Body, Entry, Index, Message, NodeId, Payload, RaftLog, ReadState, Role};
 use raftkv::raft::{Status, Term};
 
-use super::storage::Disk;
+use super::storage::{Disk, Storage};
 use super::violation::Violation;
 
 /// What the checker remembers of one node's current incarnation.
@@ -33,8 +43,11 @@ pub struct Checker {
     committed_by_term: BTreeMap<Term, Index>,
     /// Set when `committed` grew: the term of the node that reported it.
     commit_grew_in_term: Option<Term>,
-    /// `applied[i - 1]`: the entry applied at index `i` (State Machine Safety).
-    applied: Vec<Entry>,
+    /// `applied[i - 1]`: the entry applied at index `i` and the digest of the state it produced
+    /// (State Machine Safety, and equal states at equal indexes). The first node to reach an
+    /// index applies its entry (a snapshot holds only a state some node reached), so this grows
+    /// without gaps.
+    applied: Vec<(Entry, u64)>,
     /// Every `(index, term)` ever appended anywhere, with its payload and the term of the entry
     /// before it. Log Matching holds iff no append disagrees with this map (by induction on index).
     appended: HashMap<(Index, Term), (Payload, Term)>,
@@ -75,6 +88,14 @@ impl Checker {
     /// Takes the term of the node whose report last grew the commit index, if it grew.
     pub fn take_commit_growth(&mut self) -> Option<Term> {
         self.commit_grew_in_term.take()
+    }
+
+    /// The term of the entry committed at `index`, if known.
+    pub fn committed_term(&self, index: Index) -> Option<Term> {
+        index
+            .checked_sub(1)
+            .and_then(|i| self.committed.get(i as usize))
+            .copied()
     }
 
     /// A node crashed: its volatile indexes restart from zero.
@@ -144,7 +165,15 @@ impl Checker {
             let why = format!("commit went from {} to {}", seen.commit, st.commit_index);
             return Err(Violation::Monotonicity { node, why });
         }
-        if st.applied_index != seen.applied {
+        if st.applied_index > seen.applied {
+            // E.g. a node restarted with a hole between its snapshot and its log.
+            return Err(Violation::LostWrites {
+                node,
+                first: seen.applied + 1,
+                last: st.applied_index,
+            });
+        }
+        if st.applied_index < seen.applied {
             let why = format!(
                 "core says applied {} but handed out {}",
                 st.applied_index, seen.applied
@@ -152,6 +181,11 @@ impl Checker {
             return Err(Violation::Contract { node, why });
         }
         for index in seen.commit + 1..=st.commit_index {
+            if index < log.prev_index() {
+                // Compacted here: the snapshot covering it was checked whole when installed or
+                // restored, and the prefix entry is recorded below.
+                continue;
+            }
             self.record_commit(node, index, log.term(index), st.term)?;
         }
         self.seen[node as usize - 1].commit = st.commit_index;
@@ -191,12 +225,15 @@ impl Checker {
                 why: format!("committed an entry of term {term}, elsewhere term {t}"),
             }),
             Some(_) => Ok(()),
+            None if index != self.commit_index() + 1 => Err(Violation::Contract {
+                node,
+                why: format!(
+                    "committed {index} through a snapshot no node had committed (the cluster's \
+                     commit index is {})",
+                    self.commit_index()
+                ),
+            }),
             None => {
-                assert_eq!(
-                    index,
-                    self.commit_index() + 1,
-                    "commits are recorded in order"
-                );
                 self.committed.push(term);
                 self.committed_by_term.insert(node_term, index);
                 self.commit_grew_in_term = Some(node_term);
@@ -221,50 +258,16 @@ impl Checker {
         if log.matches(index, t) {
             return Ok(());
         }
+        // Compacted away: the prefix, a committed entry at or after `index`, holds it for the log.
+        let (prefix, prefix_term) = (log.prev_index(), log.term(log.prev_index()));
+        if index < prefix && prefix_term.is_some() && self.committed_term(prefix) == prefix_term {
+            return Ok(());
+        }
         Err(Violation::LeaderCompleteness {
             leader,
             term,
             missing: (index, t),
         })
-    }
-
-    /// A node applied `entries`: in order, only committed and locally durable entries, and the
-    /// same entry at each index on every node (State Machine Safety).
-    pub fn on_apply(
-        &mut self,
-        node: NodeId,
-        entries: &[Entry],
-        commit: Index,
-        durable: &Disk,
-    ) -> Result<(), Violation> {
-        for e in entries {
-            let seen = &mut self.seen[node as usize - 1];
-            if e.index != seen.applied + 1 {
-                let why = format!("applied {} right after {}", e.index, seen.applied);
-                return Err(Violation::Monotonicity { node, why });
-            }
-            if e.index > commit {
-                let why = format!("applied {} beyond its commit index {commit}", e.index);
-                return Err(Violation::Contract { node, why });
-            }
-            if durable.term(e.index) != Some(e.term) {
-                let why = format!("applied {} before it was durable", e.index);
-                return Err(Violation::Contract { node, why });
-            }
-            seen.applied = e.index;
-            match self.applied.get(e.index as usize - 1) {
-                Some(first) if first != e => {
-                    return Err(Violation::StateMachineSafety {
-                        node,
-                        index: e.index,
-                        why: format!("applied {e:?}, elsewhere {first:?}"),
-                    });
-                }
-                Some(_) => {}
-                None => self.applied.push(e.clone()),
-            }
-        }
-        Ok(())
     }
 
     /// `node` voted for `candidate` in `term` (seen in a persisted hard state or a granted vote).
@@ -285,14 +288,17 @@ impl Checker {
         Ok(())
     }
 
-    /// `node` sends `msg` to `to` while its disk holds `durable`.
+    /// `node` sends `msg` to `to` while its disk holds `storage`. An acknowledgement through
+    /// `index` promises the entries through it are durable: in the log, or in the snapshot its
+    /// prefix stands for.
     pub fn on_sent(
         &mut self,
         node: NodeId,
         to: NodeId,
         msg: &Message,
-        durable: &Disk,
+        storage: &Storage,
     ) -> Result<(), Violation> {
+        let durable = &storage.durable;
         match msg.body {
             Body::VoteResponse { granted: true } => {
                 self.on_vote(node, msg.term, to)?;
@@ -309,12 +315,17 @@ impl Checker {
                 success: true,
                 index,
                 ..
-            } if self.check_promises && durable.last_index() < index => {
-                let why = format!(
-                    "acknowledged {index} but the disk holds {}",
-                    durable.last_index()
-                );
-                return Err(Violation::BrokenPromise { node, why });
+            } if self.check_promises => {
+                let snapshot = storage.snapshots.newest_index();
+                if durable.last_index() < index || durable.prev_index > snapshot {
+                    let why = format!(
+                        "acknowledged {index} but the disk holds the log ({}, {}] and a \
+                         snapshot through {snapshot}",
+                        durable.prev_index,
+                        durable.last_index()
+                    );
+                    return Err(Violation::BrokenPromise { node, why });
+                }
             }
             _ => {}
         }
@@ -352,7 +363,16 @@ impl Checker {
 }
 
 /// The disk must hold what the core believes its log and hard state are (once written).
+/// Compaction and installed snapshots move the prefix of both alike.
 fn check_mirror(st: &Status, log: &RaftLog, written: &Disk) -> Result<(), Violation> {
+    if written.prev_index != log.prev_index() {
+        let why = format!(
+            "log starts after {} but the writes handed out start after {}",
+            log.prev_index(),
+            written.prev_index
+        );
+        return Err(Violation::Contract { node: st.id, why });
+    }
     let last = written.last_index();
     if last != log.last_index() || written.term(last) != Some(log.last_term()) {
         let why = format!(

@@ -13,6 +13,7 @@ use super::config::{SimConfig, TICK_US};
 use super::events::{Event, EventQueue};
 use super::network::Network;
 use super::node::SimNode;
+use super::state::AppliedState;
 use super::stats::Stats;
 use super::storage::Storage;
 use super::trace::Trace;
@@ -64,6 +65,7 @@ impl Sim {
                 id,
                 raft: Some(raft),
                 storage: Storage::default(),
+                state: AppliedState::default(),
                 applied: Vec::new(),
                 crashes: 0,
                 tick_period_us,
@@ -229,6 +231,7 @@ impl Sim {
             }
             Event::Deliver { from, to, msg } => self.deliver(from, to, msg),
             Event::Synced { node, batch } => self.on_synced(node, batch),
+            Event::SnapshotWritten { node, seq } => self.on_snapshot_written(node, seq),
             Event::Restart { node, crash } => {
                 let n = &self.nodes[node as usize - 1];
                 if self.chaos.is_some() && !n.is_up() && n.crashes == crash {

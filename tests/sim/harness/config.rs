@@ -65,6 +65,37 @@ impl DiskConfig {
     }
 }
 
+/// When nodes snapshot their applied state, and how snapshots travel.
+#[derive(Clone, Debug)]
+pub struct SnapshotConfig {
+    /// A node snapshots its applied state once it has applied this many entries past its newest
+    /// snapshot; `None`: never (the log grows forever, as before compaction existed).
+    pub every_entries: Option<u64>,
+    /// Bytes per chunk of a snapshot transfer: small, so a transfer takes many messages.
+    pub chunk_bytes: usize,
+    /// Keys of the applied state's map, which bound a snapshot's size (about 16 bytes a key).
+    pub keys: u16,
+}
+
+impl SnapshotConfig {
+    /// No snapshots.
+    pub fn off() -> Self {
+        SnapshotConfig {
+            every_entries: None,
+            chunk_bytes: 64,
+            keys: 16,
+        }
+    }
+}
+
+/// Deliberate mistakes of the simulated node itself (not of the core), as negative controls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HarnessBug {
+    /// A follower installs a received snapshot (so the core acknowledges it) before the snapshot
+    /// file is durable; a crash in between loses a snapshot the leader was told is held.
+    InstallBeforeDurable,
+}
+
 /// The core limits and switches every node of a run shares.
 ///
 /// Each field overrides the same-named field of `raftkv::raft::Config`.
@@ -108,8 +139,12 @@ pub struct SimConfig {
     pub net: NetConfig,
     pub disk: DiskConfig,
     pub core: CoreKnobs,
-    /// Also check, when a message promising durability leaves, that the disk really holds what it
-    /// promises. Off in one negative control, to show the end-to-end checks catch the consequences.
+    pub snapshot: SnapshotConfig,
+    /// A mistake injected into the simulated node, for a negative control.
+    pub harness_bug: Option<HarnessBug>,
+    /// Also check, when a message promising durability leaves or a write is synced, that the disk
+    /// really holds what it promises (and that its log never starts past its newest snapshot).
+    /// Off in negative controls, to show the end-to-end checks catch the consequences.
     pub check_promises: bool,
 }
 
@@ -123,6 +158,8 @@ impl SimConfig {
             net: NetConfig::reliable(),
             disk: DiskConfig::fast(),
             core: CoreKnobs::default(),
+            snapshot: SnapshotConfig::off(),
+            harness_bug: None,
             check_promises: true,
         }
     }
@@ -170,6 +207,12 @@ impl SimConfig {
             max_inflight_msgs: rng.random_range(1..=8),
             ..CoreKnobs::default()
         };
+        // One seed in five never compacts, so the uncompacted paths stay covered.
+        let snapshot = SnapshotConfig {
+            every_entries: [None, Some(3), Some(10), Some(30), Some(100)][rng.random_range(0..5)],
+            chunk_bytes: [8, 32, 100, 1_000][rng.random_range(0..4)],
+            keys: rng.random_range(1..=32),
+        };
         SimConfig {
             seed,
             nodes,
@@ -177,6 +220,8 @@ impl SimConfig {
             net,
             disk,
             core,
+            snapshot,
+            harness_bug: None,
             check_promises: true,
         }
     }

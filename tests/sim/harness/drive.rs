@@ -1,7 +1,7 @@
 //! How a simulated node carries out its core's output — the `Output` ordering contract, step by
 //! step — and shows every effect to the checker.
 
-use raftkv::raft::{Body, Entry, HardState, Message, NodeId, Output};
+use raftkv::raft::{Body, Entry, HardState, Index, Message, NodeId, Output, Role, Term};
 use rand::Rng;
 
 use super::cluster::Sim;
@@ -18,11 +18,14 @@ impl Sim {
         };
         let Output {
             hard_state,
+            log_prefix,
             entries,
             messages,
             messages_after_persist,
             committed,
             reads,
+            snapshot_sends,
+            snapshot_chunks,
         } = raft.take_output();
         // Contract 1: these may leave at once, before anything is durable.
         for (to, msg) in messages {
@@ -30,7 +33,8 @@ impl Sim {
         }
         // Contracts 2 and 3: write in order; promises leave once this batch and all before it
         // are synced (see `on_synced`).
-        self.persist(id, hard_state, entries, messages_after_persist)?;
+        let write = (hard_state, log_prefix, entries);
+        self.persist(id, write, messages_after_persist)?;
         // Contract 4: committed entries are applied at once.
         self.apply(id, committed)?;
         self.observe(id)?;
@@ -40,13 +44,21 @@ impl Sim {
             self.stats.reads_answered += read.index.is_some() as u64;
             self.checker.on_read_answered(id, read)?;
         }
+        // Contract 6: chunks to send and chunks received (see `snapshot`); both make messages,
+        // which the next output carries.
+        let sent = self.send_snapshot_chunks(id, snapshot_sends)?;
+        let received = self.receive_snapshot_chunks(id, snapshot_chunks)?;
+        self.maybe_snapshot(id);
+        if sent || received {
+            self.drive(id)?;
+        }
         Ok(())
     }
 
     /// Sends one message through the network, after checking what it promises.
     pub(super) fn emit(&mut self, from: NodeId, to: NodeId, msg: Message) -> Result<(), Violation> {
-        let durable = &self.nodes[from as usize - 1].storage.durable;
-        self.checker.on_sent(from, to, &msg, durable)?;
+        let storage = &self.nodes[from as usize - 1].storage;
+        self.checker.on_sent(from, to, &msg, storage)?;
         self.stats.messages_sent += 1;
         match msg.body {
             Body::PreVote { .. }
@@ -54,6 +66,7 @@ impl Sim {
             | Body::Vote { .. }
             | Body::VoteResponse { .. } => self.stats.election_messages += 1,
             Body::AppendResponse { success: false, .. } => self.stats.append_rejections += 1,
+            Body::Snapshot { .. } => self.stats.snapshot_chunks_sent += 1,
             _ => {}
         }
         if let Some(recorded) = self.recorded.as_mut() {
@@ -81,11 +94,14 @@ impl Sim {
     fn persist(
         &mut self,
         id: NodeId,
-        hard_state: Option<HardState>,
-        entries: Vec<Entry>,
+        (hard_state, log_prefix, entries): (Option<HardState>, Option<(Index, Term)>, Vec<Entry>),
         after_persist: Vec<(NodeId, Message)>,
     ) -> Result<(), Violation> {
         let node = &mut self.nodes[id as usize - 1];
+        if let Some((index, term)) = log_prefix {
+            // The entries of this batch follow the prefix: compare them with the log it leaves.
+            node.storage.written.install(index, term);
+        }
         if let Some(first) = entries.first() {
             let log = node.raft.as_ref().expect("driven nodes are up").log();
             let Some(prev_term) = log.term(first.index - 1) else {
@@ -95,7 +111,7 @@ impl Sim {
             self.checker
                 .on_append(id, &entries, prev_term, &node.storage.written)?;
         }
-        let writes = hard_state.is_some() || !entries.is_empty();
+        let writes = hard_state.is_some() || log_prefix.is_some() || !entries.is_empty();
         if !writes {
             if after_persist.is_empty() {
                 return Ok(());
@@ -111,14 +127,15 @@ impl Sim {
         // A batch with nothing to write completes with the batch before it.
         let delay_us = if writes { self.sync_delay_us() } else { 0 };
         let node = &mut self.nodes[id as usize - 1];
+        let at_us = self.now_us + delay_us;
         let (batch, at_us) =
             node.storage
-                .write(hard_state, entries, after_persist, self.now_us + delay_us);
+                .write(hard_state, log_prefix, entries, after_persist, at_us);
         self.queue.push(at_us, Event::Synced { node: id, batch });
         Ok(())
     }
 
-    fn sync_delay_us(&mut self) -> u64 {
+    pub(super) fn sync_delay_us(&mut self) -> u64 {
         let disk = &self.cfg.disk;
         if disk.slow_sync_ratio > 0.0 && self.rng.random_bool(disk.slow_sync_ratio) {
             return self
@@ -147,6 +164,8 @@ impl Sim {
                 self.checker.on_vote(id, hs.term, vote)?;
             }
         }
+        let storage = &self.nodes[id as usize - 1].storage;
+        self.checker.check_snapshot_cover(id, storage)?;
         let last = batch.last();
         for (to, msg) in batch.after_persist {
             self.emit(id, to, msg)?;
@@ -163,11 +182,16 @@ impl Sim {
         if committed.is_empty() {
             return Ok(());
         }
+        let keys = self.cfg.snapshot.keys;
         let node = &mut self.nodes[id as usize - 1];
         let commit = node.status().map_or(0, |s| s.commit_index);
-        self.checker
-            .on_apply(id, &committed, commit, &node.storage.durable)?;
-        node.applied.extend(committed);
+        for e in committed {
+            node.state.apply(&e, keys);
+            let digest = node.state.digest;
+            self.checker
+                .on_apply(id, &e, digest, commit, &node.storage.durable)?;
+            node.applied.push(e);
+        }
         Ok(())
     }
 
@@ -191,7 +215,20 @@ impl Sim {
             );
         }
         self.checker
-            .on_status(&st, raft.log(), &node.storage.written)
+            .on_status(&st, raft.log(), &node.storage.written)?;
+        if st.role != Role::Leader {
+            return Ok(());
+        }
+        let raft = self.nodes[id as usize - 1].raft.as_ref().expect("up");
+        for follower in &self.nodes {
+            let Some(index) = raft.match_index(follower.id).filter(|_| follower.id != id) else {
+                continue;
+            };
+            let leader = (id, st.term, raft.log());
+            self.checker
+                .check_match_index(leader, follower.id, index, &follower.storage)?;
+        }
+        Ok(())
     }
 
     pub(super) fn deliver(

@@ -19,6 +19,8 @@ pub enum Event {
     },
     /// The disk finished syncing the write batch numbered `batch` on `node`.
     Synced { node: NodeId, batch: u64 },
+    /// The snapshot write numbered `seq` on `node` is synced and renamed into place.
+    SnapshotWritten { node: NodeId, seq: u64 },
     /// A crashed node comes back, if it is still down from its crash number `crash`.
     Restart { node: NodeId, crash: u64 },
     /// The fault generator's turn.

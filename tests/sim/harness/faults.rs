@@ -6,18 +6,24 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::cluster::Sim;
+use super::state::AppliedState;
 use super::trace::What;
 use super::violation::Violation;
 
 impl Sim {
     /// Crashes node `id`: its core and applied state vanish, and so do the writes its disk had not
-    /// synced (unless the disk configuration lets a prefix of them survive).
+    /// synced (unless the disk configuration lets a prefix of them survive), the snapshot files
+    /// not yet renamed into place, and the partial file of a snapshot being received.
     pub fn crash(&mut self, id: NodeId) -> Result<(), Violation> {
         let node = &mut self.nodes[id as usize - 1];
         if node.raft.take().is_none() {
             return Ok(());
         }
+        node.state = AppliedState::default();
         node.applied.clear();
+        let (writes_lost, partial_lost) = node.storage.snapshots.crash();
+        self.stats.snapshot_writes_lost += writes_lost as u64;
+        self.stats.snapshot_transfers_interrupted += partial_lost as u64;
         node.crashes += 1;
         node.last_role = None;
         let unsynced = node.storage.unsynced_len();
@@ -41,16 +47,28 @@ impl Sim {
                 self.checker.on_vote(id, hs.term, vote)?;
             }
         }
-        Ok(())
+        let storage = &self.nodes[id as usize - 1].storage;
+        self.checker.check_snapshot_cover(id, storage)
     }
 
-    /// Restarts node `id` from what its disk holds; it re-applies its log from the start.
+    /// Restarts node `id` from what its disk holds: the state of its newest durable snapshot (if
+    /// any), then it re-applies the log after it.
     pub fn restart(&mut self, id: NodeId) -> Result<(), Violation> {
         let node = &mut self.nodes[id as usize - 1];
         if node.is_up() {
             return Ok(());
         }
-        let restored = node.storage.restored();
+        let (restored, snapshot) = node.storage.restore();
+        let state = match snapshot {
+            None => AppliedState::default(),
+            Some(file) => AppliedState::decode(&file.bytes).map_err(|why| Violation::Contract {
+                node: id,
+                why: format!("its snapshot through {} does not decode: {why}", file.index),
+            })?,
+        };
+        self.checker.on_restore(id, &state)?;
+        self.checker.check_snapshot_cover(id, &node.storage)?;
+        node.state = state;
         let rng = StdRng::seed_from_u64(self.rng.random());
         let raft = Raft::new(self.cfg.core_config(id), restored, Box::new(rng)).map_err(|e| {
             Violation::Contract {

@@ -2,6 +2,7 @@
 
 use raftkv::raft::{Entry, NodeId, Raft, Role, Status, Term};
 
+use super::state::AppliedState;
 use super::storage::Storage;
 
 /// A node of the simulated cluster. While it is down, only its disk exists.
@@ -10,8 +11,11 @@ pub struct SimNode {
     /// `None` while the node is down.
     pub raft: Option<Raft>,
     pub storage: Storage,
-    /// The applied state: every entry handed out as committed, in order. Restarts empty after a
-    /// crash and is rebuilt by re-applying.
+    /// The applied state. Lost in a crash; a restart rebuilds it from the newest durable snapshot
+    /// and the log after it; an installed snapshot replaces it.
+    pub state: AppliedState,
+    /// The entries applied since `state` was last rebuilt from a snapshot (or from scratch), in
+    /// order: what scenarios inspect.
     pub applied: Vec<Entry>,
     /// How many times this node crashed.
     pub crashes: u64,

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 
 use super::chaos::ChaosConfig;
 use super::cluster::Sim;
-use super::config::SimConfig;
+use super::config::{HarnessBug, SimConfig};
 use super::liveness::LIVENESS_BOUND_TICKS;
 use super::stats::Stats;
 use super::violation::Violation;
@@ -50,11 +50,11 @@ pub fn run_seed(
     sim.stats.ticks = sim.now_ticks();
     sim.stats.elections = sim.checker.elections();
     sim.stats.commits = sim.checker.commit_index();
-    let bug = sim
-        .cfg
-        .core
-        .injected_bug
-        .map_or(String::new(), |b| format!("RAFT_SIM_BUG={b:?} "));
+    let bug = match (sim.cfg.core.injected_bug, sim.cfg.harness_bug) {
+        (Some(b), _) => format!("RAFT_SIM_BUG={b:?} "),
+        (None, Some(b)) => format!("RAFT_SIM_BUG={b:?} "),
+        (None, None) => String::new(),
+    };
     let report = match &result {
         Ok(()) => String::new(),
         Err(v) => format!(
@@ -75,7 +75,24 @@ pub fn run_seed(
     }
 }
 
-/// Runs seeds `first..first + count` on `threads` threads, with `bug` injected into every core.
+/// A deliberate bug: in the core, or in the simulated node around it.
+#[derive(Clone, Copy, Debug)]
+pub enum Bug {
+    Core(InjectedBug),
+    Harness(HarnessBug),
+}
+
+impl Bug {
+    /// Injects the bug into a run's configuration.
+    pub fn inject(self, cfg: &mut SimConfig) {
+        match self {
+            Bug::Core(b) => cfg.core.injected_bug = Some(b),
+            Bug::Harness(b) => cfg.harness_bug = Some(b),
+        }
+    }
+}
+
+/// Runs seeds `first..first + count` on `threads` threads, with `bug` injected into every run.
 /// Stops early after a failure; returns the merged statistics and the failures (lowest seed
 /// first).
 pub fn run_seeds(
@@ -83,7 +100,7 @@ pub fn run_seeds(
     count: u64,
     steps: u64,
     threads: usize,
-    bug: Option<InjectedBug>,
+    bug: Option<Bug>,
 ) -> (Stats, Vec<Outcome>) {
     let next = AtomicU64::new(first);
     let failed = AtomicBool::new(false);
@@ -96,7 +113,11 @@ pub fn run_seeds(
                 if seed >= first + count || failed.load(Ordering::Relaxed) {
                     return;
                 }
-                let outcome = run_seed(seed, steps, |cfg, _| cfg.core.injected_bug = bug);
+                let outcome = run_seed(seed, steps, |cfg, _| {
+                    if let Some(bug) = bug {
+                        bug.inject(cfg);
+                    }
+                });
                 total
                     .lock()
                     .expect("no thread panics holding it")
@@ -116,17 +137,26 @@ pub fn run_seeds(
     (total.into_inner().expect("threads are done"), failures)
 }
 
-/// The bug named by `RAFT_SIM_BUG` (an `InjectedBug` variant), to show or replay what the checker
-/// reports. Panics on an unknown name: the user asked for it.
-pub fn env_bug() -> Option<InjectedBug> {
+/// The bug named by `RAFT_SIM_BUG` (an `InjectedBug` or `HarnessBug` variant), to show or replay
+/// what the checker reports. Panics on an unknown name: the user asked for it.
+pub fn env_bug() -> Option<Bug> {
     let name = std::env::var("RAFT_SIM_BUG").ok()?;
     let all = [
-        InjectedBug::CommitPreviousTermByCounting,
-        InjectedBug::VoteTwiceInATerm,
-        InjectedBug::AckBeforePersist,
+        Bug::Core(InjectedBug::CommitPreviousTermByCounting),
+        Bug::Core(InjectedBug::VoteTwiceInATerm),
+        Bug::Core(InjectedBug::AckBeforePersist),
+        Bug::Core(InjectedBug::SkipSnapshot),
+        Bug::Harness(HarnessBug::InstallBeforeDurable),
     ];
-    let bug = all.into_iter().find(|b| format!("{b:?}") == name.trim());
-    Some(bug.unwrap_or_else(|| panic!("RAFT_SIM_BUG={name}: not one of {all:?}")))
+    let named = |b: &Bug| match b {
+        Bug::Core(b) => format!("{b:?}"),
+        Bug::Harness(b) => format!("{b:?}"),
+    };
+    let bug = all.into_iter().find(|b| named(b) == name.trim());
+    Some(bug.unwrap_or_else(|| {
+        let names: Vec<_> = all.iter().map(named).collect();
+        panic!("RAFT_SIM_BUG={name}: not one of {names:?}")
+    }))
 }
 
 /// A number from the environment, if set. Panics on a malformed value: the user asked for it.

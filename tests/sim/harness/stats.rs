@@ -33,6 +33,24 @@ pub struct Stats {
     pub reads_issued: u64,
     pub reads_answered: u64,
     pub transfers: u64,
+    /// Snapshots of a node's own state made durable (each followed by a compaction).
+    pub snapshots_taken: u64,
+    /// Compactions that dropped entries from a core's log.
+    pub compactions: u64,
+    /// Snapshot writes (taken or received) lost to a crash before they were durable.
+    pub snapshot_writes_lost: u64,
+    /// `Snapshot` chunks sent by leaders.
+    pub snapshot_chunks_sent: u64,
+    /// Transfers a follower started receiving (offset 0 of a snapshot it did not hold).
+    pub snapshot_transfers: u64,
+    /// Transfers abandoned unfinished: the partial file lost to a crash or replaced by another snapshot.
+    pub snapshot_transfers_interrupted: u64,
+    /// Snapshots received whole.
+    pub snapshots_received: u64,
+    /// Received snapshots installed by the core.
+    pub snapshots_installed: u64,
+    /// Received snapshots the core refused (nothing new by the time they were durable).
+    pub snapshots_refused: u64,
     /// Liveness phases: the most ticks one took to commit everywhere after the faults stopped.
     pub liveness_ticks_max: u64,
     /// Liveness phases: the smallest margin left under the bound (`u64::MAX` if none ran).
@@ -65,6 +83,15 @@ impl Default for Stats {
             reads_issued: 0,
             reads_answered: 0,
             transfers: 0,
+            snapshots_taken: 0,
+            compactions: 0,
+            snapshot_writes_lost: 0,
+            snapshot_chunks_sent: 0,
+            snapshot_transfers: 0,
+            snapshot_transfers_interrupted: 0,
+            snapshots_received: 0,
+            snapshots_installed: 0,
+            snapshots_refused: 0,
             liveness_ticks_max: 0,
             liveness_margin_ticks_min: u64::MAX,
         }
@@ -97,6 +124,15 @@ impl Stats {
         self.reads_issued += o.reads_issued;
         self.reads_answered += o.reads_answered;
         self.transfers += o.transfers;
+        self.snapshots_taken += o.snapshots_taken;
+        self.compactions += o.compactions;
+        self.snapshot_writes_lost += o.snapshot_writes_lost;
+        self.snapshot_chunks_sent += o.snapshot_chunks_sent;
+        self.snapshot_transfers += o.snapshot_transfers;
+        self.snapshot_transfers_interrupted += o.snapshot_transfers_interrupted;
+        self.snapshots_received += o.snapshots_received;
+        self.snapshots_installed += o.snapshots_installed;
+        self.snapshots_refused += o.snapshots_refused;
         self.liveness_ticks_max = self.liveness_ticks_max.max(o.liveness_ticks_max);
         self.liveness_margin_ticks_min = self
             .liveness_margin_ticks_min
@@ -135,7 +171,7 @@ impl fmt::Display for Stats {
             self.heals,
             self.syncs
         )?;
-        write!(
+        writeln!(
             f,
             "raft: elections {} commits {} proposals {} reads issued {} answered {} transfers {} | \
              liveness worst {} ticks, smallest margin under the bound {} ticks",
@@ -147,6 +183,20 @@ impl fmt::Display for Stats {
             self.transfers,
             self.liveness_ticks_max,
             self.liveness_margin_ticks_min
+        )?;
+        write!(
+            f,
+            "snapshots: taken {} (compactions {}) writes lost to crashes {} | chunks sent {} \
+             transfers started {} interrupted {} received whole {} installed {} refused {}",
+            self.snapshots_taken,
+            self.compactions,
+            self.snapshot_writes_lost,
+            self.snapshot_chunks_sent,
+            self.snapshot_transfers,
+            self.snapshot_transfers_interrupted,
+            self.snapshots_received,
+            self.snapshots_installed,
+            self.snapshots_refused
         )
     }
 }

@@ -3,16 +3,23 @@
 //! Writes are applied in order and synced in order (a write-ahead log): a batch is durable once
 //! its sync completes, and then so is every batch before it. A crash loses the unsynced batches —
 //! or, sometimes, keeps a prefix of them, which a real disk is also free to do.
+//!
+//! Beside the log lie the snapshot files (`snapshot_store`). A restart reads the newest durable
+//! snapshot and the log after it.
 
 use std::collections::VecDeque;
 
 use raftkv::raft::{Entry, HardState, Index, Message, NodeId, Restored, Term};
+
+use super::snapshot_store::{SnapshotFile, SnapshotStore};
 
 /// One `Output`'s worth of work for the disk.
 #[derive(Debug)]
 pub struct Batch {
     pub seq: u64,
     pub hard_state: Option<HardState>,
+    /// From an installed snapshot: the log restarts after `(index, term)` (see [`Disk::install`]).
+    pub log_prefix: Option<(Index, Term)>,
     /// Replace the log from `entries[0].index` on (truncate, then append).
     pub entries: Vec<Entry>,
     /// Messages that may leave only once this batch (and every earlier one) is durable.
@@ -28,35 +35,84 @@ impl Batch {
     }
 }
 
-/// A log plus hard state; `log[i]` holds index `i + 1`.
+/// A log plus hard state. The log holds the entries after `(prev_index, prev_term)`, which a
+/// snapshot covers: `log[i]` holds index `prev_index + 1 + i`.
 #[derive(Clone, Debug, Default)]
 pub struct Disk {
     pub hard_state: HardState,
+    pub prev_index: Index,
+    pub prev_term: Term,
     pub log: Vec<Entry>,
 }
 
 impl Disk {
-    fn write(&mut self, hard_state: Option<HardState>, entries: &[Entry]) {
+    fn write(
+        &mut self,
+        hard_state: Option<HardState>,
+        log_prefix: Option<(Index, Term)>,
+        entries: &[Entry],
+    ) {
         if let Some(hs) = hard_state {
             self.hard_state = hs;
         }
+        if let Some((index, term)) = log_prefix {
+            self.install(index, term);
+        }
+        // Entries inside the prefix are covered by a snapshot already (and were committed).
+        let entries = match entries.iter().position(|e| e.index > self.prev_index) {
+            Some(at) => &entries[at..],
+            None => &[],
+        };
         if let Some(first) = entries.first() {
-            self.log.truncate(first.index as usize - 1);
+            self.log
+                .truncate((first.index - self.prev_index - 1) as usize);
             self.log.extend_from_slice(entries);
         }
     }
 
-    /// The last index held.
-    pub fn last_index(&self) -> Index {
-        self.log.len() as Index
+    /// Restarts the log after `(index, term)`, as an installed snapshot asks (§7): the entries
+    /// after `index` stay if the log holds `index` with `term`, otherwise none do. A no-op if
+    /// the log was compacted past `index` meanwhile (the snapshot it followed covers it; both
+    /// snapshots hold committed entries only).
+    pub fn install(&mut self, index: Index, term: Term) {
+        if index < self.prev_index {
+            return;
+        }
+        if self.term(index) == Some(term) {
+            self.compact(index);
+        } else {
+            self.log.clear();
+            self.prev_index = index;
+            self.prev_term = term;
+        }
     }
 
-    /// The term of the entry at `index`, if held (0 for index 0).
+    /// Drops the entries through `index`, if the log holds it: a durable snapshot covers them.
+    pub fn compact(&mut self, index: Index) {
+        let Some(term) = self.term(index).filter(|_| index > self.prev_index) else {
+            return;
+        };
+        self.log.drain(..(index - self.prev_index) as usize);
+        self.prev_index = index;
+        self.prev_term = term;
+    }
+
+    /// The last index held (the prefix's when no entry is).
+    pub fn last_index(&self) -> Index {
+        self.prev_index + self.log.len() as Index
+    }
+
+    /// The term of the entry at `index`, if held, or of the prefix.
     pub fn term(&self, index: Index) -> Option<Term> {
-        if index == 0 {
-            return Some(0);
+        if index == self.prev_index {
+            return Some(self.prev_term);
         }
-        self.log.get(index as usize - 1).map(|e| e.term)
+        if index < self.prev_index {
+            return None;
+        }
+        self.log
+            .get((index - self.prev_index - 1) as usize)
+            .map(|e| e.term)
     }
 }
 
@@ -67,6 +123,8 @@ pub struct Storage {
     pub durable: Disk,
     /// What the node asked to write, synced or not: the mirror of the core's own log.
     pub written: Disk,
+    /// The snapshot files beside the log.
+    pub snapshots: SnapshotStore,
     unsynced: VecDeque<Batch>,
     next_seq: u64,
 }
@@ -87,16 +145,18 @@ impl Storage {
     pub fn write(
         &mut self,
         hard_state: Option<HardState>,
+        log_prefix: Option<(Index, Term)>,
         entries: Vec<Entry>,
         after_persist: Vec<(NodeId, Message)>,
         synced_at_us: u64,
     ) -> (u64, u64) {
-        self.written.write(hard_state, &entries);
+        self.written.write(hard_state, log_prefix, &entries);
         let synced_at_us = synced_at_us.max(self.last_sync_us().unwrap_or(0));
         self.next_seq += 1;
         self.unsynced.push_back(Batch {
             seq: self.next_seq,
             hard_state,
+            log_prefix,
             entries,
             after_persist,
             synced_at_us,
@@ -110,18 +170,21 @@ impl Storage {
             return None;
         }
         let batch = self.unsynced.pop_front()?;
-        self.durable.write(batch.hard_state, &batch.entries);
+        self.durable
+            .write(batch.hard_state, batch.log_prefix, &batch.entries);
         Some(batch)
     }
 
-    /// The node crashed: the first `keep` unsynced batches reached the disk anyway, the rest are lost.
-    /// Returns the hard states that became durable this way and the number of batches lost.
+    /// The node crashed: the first `keep` unsynced batches reached the disk anyway, the rest are lost
+    /// (its snapshot files are `snapshots`' to crash). Returns the hard states that became durable this way
+    /// and the number of batches lost.
     pub fn crash(&mut self, keep: usize) -> (Vec<HardState>, usize) {
         let lost = self.unsynced.len().saturating_sub(keep);
         let mut kept = Vec::new();
         // Dropping the drain iterator discards the batches past `keep`.
         for batch in self.unsynced.drain(..).take(keep) {
-            self.durable.write(batch.hard_state, &batch.entries);
+            self.durable
+                .write(batch.hard_state, batch.log_prefix, &batch.entries);
             kept.extend(batch.hard_state);
         }
         self.written = self.durable.clone();
@@ -133,15 +196,32 @@ impl Storage {
         self.unsynced.len()
     }
 
-    /// What a restarting node reads back. The applied state restarts empty: it is rebuilt by
-    /// re-applying the log.
-    pub fn restored(&self) -> Restored {
-        Restored {
-            hard_state: self.durable.hard_state,
-            prev_index: 0,
-            prev_term: 0,
-            entries: self.durable.log.clone(),
-            applied: 0,
+    /// Compacts the log through the durable snapshot `index` (both what is durable and what the
+    /// core sees written: the entries it covers are durable and committed, never rewritten).
+    pub fn compact(&mut self, index: Index) {
+        self.durable.compact(index);
+        self.written.compact(index);
+    }
+
+    /// What a restarting node reads back: the newest durable snapshot, whose state it starts
+    /// from, and the durable log after it (read with the rule of an installed snapshot, so a
+    /// snapshot whose log prefix was not yet written still counts). Recovery rewrites the log
+    /// to what it read.
+    pub fn restore(&mut self) -> (Restored, Option<SnapshotFile>) {
+        let snapshot = self.snapshots.newest().cloned();
+        if let Some(s) = &snapshot {
+            if s.index > self.durable.prev_index {
+                self.durable.install(s.index, s.term);
+            }
         }
+        self.written = self.durable.clone();
+        let restored = Restored {
+            hard_state: self.durable.hard_state,
+            prev_index: self.durable.prev_index,
+            prev_term: self.durable.prev_term,
+            entries: self.durable.log.clone(),
+            applied: snapshot.as_ref().map_or(0, |s| s.index),
+        };
+        (restored, snapshot)
     }
 }

@@ -60,6 +60,24 @@ impl Brief {
                 "ReadIndexResponse",
                 [*id, index.is_some() as u64, index.unwrap_or(0), 0],
             ),
+            Body::Snapshot {
+                index,
+                snapshot_term,
+                offset,
+                data,
+                done,
+            } => (
+                "Snapshot",
+                [
+                    *index,
+                    *snapshot_term,
+                    *offset,
+                    data.len() as u64 | (*done as u64) << 63,
+                ],
+            ),
+            Body::SnapshotAck { index, next_offset } => {
+                ("SnapshotAck", [*index, *next_offset, 0, 0])
+            }
         };
         Brief {
             term: msg.term,
@@ -84,6 +102,13 @@ impl fmt::Display for Brief {
             "ReadIndex" => write!(f, "id={a}"),
             "ReadIndexResponse" if b == 1 => write!(f, "id={a} index={c}"),
             "ReadIndexResponse" => write!(f, "id={a} index=None"),
+            "Snapshot" => write!(
+                f,
+                "({a},{b}) offset={c} bytes={} done={}",
+                d & !(1 << 63),
+                d >> 63 == 1
+            ),
+            "SnapshotAck" => write!(f, "index={a} next_offset={b}"),
             _ => Ok(()),
         }
     }
@@ -117,6 +142,22 @@ pub enum What {
         lost_batches: usize,
     },
     Restart(NodeId),
+    /// A snapshot of the node's own state became durable; the log was compacted through it.
+    SnapshotTaken {
+        node: NodeId,
+        index: Index,
+    },
+    /// A received snapshot became durable.
+    SnapshotWritten {
+        node: NodeId,
+        index: Index,
+        term: Term,
+    },
+    SnapshotInstalled {
+        node: NodeId,
+        index: Index,
+        from: NodeId,
+    },
     /// Bit `i` set: node `i + 1` is on the second side.
     Split(u64),
     CutOneWay {
@@ -150,6 +191,15 @@ impl fmt::Display for What {
                 write!(f, "CRASH n{node} (lost {lost_batches} unsynced batches)")
             }
             What::Restart(n) => write!(f, "RESTART n{n}"),
+            What::SnapshotTaken { node, index } => {
+                write!(f, "n{node} snapshot through {index} durable, log compacted")
+            }
+            What::SnapshotWritten { node, index, term } => {
+                write!(f, "n{node} received snapshot ({index}, {term}) durable")
+            }
+            What::SnapshotInstalled { node, index, from } => {
+                write!(f, "n{node} installed snapshot through {index} from n{from}")
+            }
             What::Split(mask) => write!(f, "PARTITION second side mask {mask:#b}"),
             What::CutOneWay { from, to } => write!(f, "CUT n{from} -> n{to}"),
             What::Heal => write!(f, "HEAL all links"),

@@ -29,7 +29,23 @@ pub enum Violation {
         index: Index,
         why: String,
     },
-    /// A commit or applied index went backwards, or entries were applied out of order.
+    /// Two nodes' applied states differ at the same applied index although the same entries were
+    /// applied there: one of them was built on a wrong state, e.g. a snapshot that lost or
+    /// garbled a write (State Machine Safety for whole states, §7).
+    StateMachineDivergence {
+        node: NodeId,
+        index: Index,
+        why: String,
+    },
+    /// The core counts the entries `first..=last` as applied, but they never reached the node's
+    /// state machine: committed writes lost on that node.
+    LostWrites {
+        node: NodeId,
+        first: Index,
+        last: Index,
+    },
+    /// A commit or applied index went backwards (an install included), or entries were applied
+    /// out of order.
     Monotonicity { node: NodeId, why: String },
     /// A node granted its vote to two candidates in one term (§5.2).
     DoubleVote {
@@ -46,6 +62,21 @@ pub enum Violation {
     },
     /// A message promising durability (a vote, an acknowledgement) left before the disk held it.
     BrokenPromise { node: NodeId, why: String },
+    /// A node's durable log starts after `prefix` but its newest durable snapshot only covers
+    /// the entries through `snapshot`: the entries in between are held nowhere (§7).
+    PrefixPastSnapshot {
+        node: NodeId,
+        prefix: Index,
+        snapshot: Index,
+    },
+    /// A leader counts `follower` as holding entries through `index` that its disk does not hold
+    /// (Figure 2, matchIndex), e.g. entries it compacted and never sent.
+    MatchIndex {
+        leader: NodeId,
+        follower: NodeId,
+        index: Index,
+        why: String,
+    },
     /// A follower truncated entries that did not conflict with the leader's (§5.3).
     NeedlessTruncation { node: NodeId, index: Index },
     /// The core broke its output contract in a way the invariants above do not name.
@@ -63,10 +94,14 @@ pub enum Kind {
     LogMatching,
     LeaderCompleteness,
     StateMachineSafety,
+    StateMachineDivergence,
+    LostWrites,
     Monotonicity,
     DoubleVote,
     StaleRead,
     BrokenPromise,
+    PrefixPastSnapshot,
+    MatchIndex,
     NeedlessTruncation,
     Contract,
     Liveness,
@@ -81,10 +116,14 @@ impl Violation {
             Violation::LogMatching { .. } => Kind::LogMatching,
             Violation::LeaderCompleteness { .. } => Kind::LeaderCompleteness,
             Violation::StateMachineSafety { .. } => Kind::StateMachineSafety,
+            Violation::StateMachineDivergence { .. } => Kind::StateMachineDivergence,
+            Violation::LostWrites { .. } => Kind::LostWrites,
             Violation::Monotonicity { .. } => Kind::Monotonicity,
             Violation::DoubleVote { .. } => Kind::DoubleVote,
             Violation::StaleRead { .. } => Kind::StaleRead,
             Violation::BrokenPromise { .. } => Kind::BrokenPromise,
+            Violation::PrefixPastSnapshot { .. } => Kind::PrefixPastSnapshot,
+            Violation::MatchIndex { .. } => Kind::MatchIndex,
             Violation::NeedlessTruncation { .. } => Kind::NeedlessTruncation,
             Violation::Contract { .. } => Kind::Contract,
             Violation::Liveness { .. } => Kind::Liveness,
@@ -122,6 +161,15 @@ impl fmt::Display for Violation {
                     "state machine safety: node {node} at index {index}: {why}"
                 )
             }
+            Violation::StateMachineDivergence { node, index, why } => write!(
+                f,
+                "state machine divergence: node {node} at index {index}: {why}"
+            ),
+            Violation::LostWrites { node, first, last } => write!(
+                f,
+                "lost writes: node {node} counts {first}..={last} as applied, but they never \
+                 reached its state machine"
+            ),
             Violation::Monotonicity { node, why } => write!(f, "monotonicity: node {node}: {why}"),
             Violation::DoubleVote {
                 node,
@@ -144,6 +192,24 @@ impl fmt::Display for Violation {
             Violation::BrokenPromise { node, why } => {
                 write!(f, "broken durability promise: node {node}: {why}")
             }
+            Violation::PrefixPastSnapshot {
+                node,
+                prefix,
+                snapshot,
+            } => write!(
+                f,
+                "log prefix past snapshot: node {node}'s durable log starts after {prefix} but \
+                 its newest durable snapshot ends at {snapshot}"
+            ),
+            Violation::MatchIndex {
+                leader,
+                follower,
+                index,
+                why,
+            } => write!(
+                f,
+                "match index: leader {leader} counts node {follower} as holding {index}, but {why}"
+            ),
             Violation::NeedlessTruncation { node, index } => write!(
                 f,
                 "needless truncation: node {node} rewrote a matching entry at {index}"
