@@ -76,22 +76,6 @@ pub fn message(m: &Message) -> String {
             format!("HeartbeatResponse t{t} read_seq={read_seq}")
         }
         Body::TimeoutNow => format!("TimeoutNow t{t}"),
-        Body::Snapshot {
-            index,
-            snapshot_term,
-            offset,
-            data,
-            done,
-        } => {
-            let done = if *done { " done" } else { "" };
-            format!(
-                "Snapshot t{t} of={index}/{snapshot_term} offset={offset} bytes={}{done}",
-                data.len()
-            )
-        }
-        Body::SnapshotAck { index, next_offset } => {
-            format!("SnapshotAck t{t} of={index} next={next_offset}")
-        }
         Body::ReadIndex { id } => format!("ReadIndex t{t} id={id}"),
         Body::ReadIndexResponse { id, index } => {
             format!("ReadIndexResponse t{t} id={id} index={}", opt(*index))
