@@ -1,9 +1,8 @@
 //! The key-value store: byte values keyed by string, each with the index of its last write and an
 //! optional expiry on the state machine's clock.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use bytes::Bytes;
+use imbl::{OrdMap, OrdSet};
 use serde::{Deserialize, Serialize};
 
 use super::result::ApplyResult;
@@ -69,14 +68,15 @@ impl Slot {
     }
 }
 
-/// All keys, ordered so that JSON is the same on every node.
+/// All keys, ordered so that JSON is the same on every node. Persistent maps: a clone is O(1) and
+/// shares every node until one side writes (see the module docs of [`crate::state`]).
 ///
 /// An expired key stays in `by_key` until a purge removes it, but every read treats it as absent.
 /// Invariant: `by_expiry` holds exactly one `(expires_at_ms, key)` per slot that has an expiry.
 #[derive(Clone, Debug, Default)]
 pub(super) struct KvStore {
-    by_key: BTreeMap<String, Slot>,
-    by_expiry: BTreeSet<(u64, String)>,
+    by_key: OrdMap<String, Slot>,
+    by_expiry: OrdSet<(u64, String)>,
 }
 
 impl KvStore {
@@ -129,7 +129,7 @@ impl KvStore {
 
     /// Removes a key; true if it existed and had not expired at `now_ms`.
     pub(super) fn delete(&mut self, key: &str, now_ms: u64) -> bool {
-        match self.by_key.remove_entry(key) {
+        match self.by_key.remove_with_key(key) {
             Some((key, slot)) => {
                 if let Some(at) = slot.expires_at_ms {
                     self.by_expiry.remove(&(at, key));
@@ -148,11 +148,11 @@ impl KvStore {
     /// Removes every key expired at `now_ms`; returns how many.
     pub(super) fn purge(&mut self, now_ms: u64) -> u64 {
         let mut purged = 0;
-        while let Some((at, _)) = self.by_expiry.first() {
+        while let Some((at, _)) = self.by_expiry.get_min() {
             if *at > now_ms {
                 break;
             }
-            let (_, key) = self.by_expiry.pop_first().expect("checked above");
+            let (_, key) = self.by_expiry.remove_min().expect("checked above");
             let removed = self.by_key.remove(&key);
             debug_assert!(removed.is_some(), "by_expiry names only stored keys");
             purged += 1;
@@ -162,7 +162,7 @@ impl KvStore {
 
     /// The earliest expiry of any stored key, expired or not.
     pub(super) fn next_expiry_ms(&self) -> Option<u64> {
-        self.by_expiry.first().map(|(at, _)| *at)
+        self.by_expiry.get_min().map(|(at, _)| *at)
     }
 
     /// Every key live at `now_ms` with its slot, in key order.

@@ -33,6 +33,11 @@ impl Applied {
 }
 
 /// Students, keys and stacks, plus the client sessions, as of `applied_index`.
+///
+/// `clone()` is O(1): every collection is a persistent map sharing its nodes with the clone, and
+/// whichever side writes next copies only the nodes on its path. A clone is a frozen, consistent
+/// view that can cross threads (it is `Send + Sync`), e.g. to write a snapshot while the
+/// original goes on applying.
 #[derive(Clone, Debug)]
 pub struct StateMachine {
     /// Invariant: the entries `1..=applied_index` were applied in order, each exactly once.
@@ -47,6 +52,12 @@ pub struct StateMachine {
     stacks: Stacks,
     sessions: SessionTable,
 }
+
+// A clone must be able to cross to a snapshot writer's thread.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<StateMachine>();
+};
 
 impl From<StackError> for ApplyResult {
     fn from(e: StackError) -> Self {

@@ -49,6 +49,16 @@
 //! the same client. An evicted client that later retries an old request is treated as new, so the
 //! bound trades exactly-once for memory only for clients idle longer than `max_sessions` others.
 //! Replays and stale requests do not refresh a client's position: only applying does.
+//!
+//! # Consistent views
+//! Every collection is a persistent ordered map or vector from the `imbl` crate (a B-tree whose
+//! nodes are shared through reference counts), iterated in key order like the `BTreeMap`s they
+//! replaced. So [`StateMachine::clone`] is O(1): the clone shares every node with the original.
+//! When the applying side then writes, it copies only the nodes on the path to what it changes
+//! (copy-on-write), leaving the clone's view intact. A node takes a snapshot by cloning its state
+//! on the actor — a frozen view as of one applied index — and handing the clone to another thread,
+//! which writes it while entries go on being applied. The cost is paid only while a clone is
+//! alive, and only for the nodes written meanwhile.
 
 mod command;
 mod config;

@@ -1,7 +1,7 @@
 //! The bounded table of exactly-once client sessions (the rule is in the module docs of
 //! [`crate::state`]).
 
-use std::collections::BTreeMap;
+use imbl::OrdMap;
 
 use super::result::ApplyResult;
 use crate::raft::Index;
@@ -30,11 +30,12 @@ pub(super) struct ClientSession {
 ///
 /// Invariant: `by_index` holds exactly one `(last_index, client_id)` pair per entry of `by_client`,
 /// and `by_client.len() <= max_sessions`. Indexes are unique because one entry carries one request.
+/// Persistent maps: a clone is O(1) (see the module docs of [`crate::state`]).
 #[derive(Clone, Debug)]
 pub(super) struct SessionTable {
     max_sessions: usize,
-    by_client: BTreeMap<u64, ClientSession>,
-    by_index: BTreeMap<Index, u64>,
+    by_client: OrdMap<u64, ClientSession>,
+    by_index: OrdMap<Index, u64>,
 }
 
 impl SessionTable {
@@ -46,8 +47,8 @@ impl SessionTable {
         );
         SessionTable {
             max_sessions,
-            by_client: BTreeMap::new(),
-            by_index: BTreeMap::new(),
+            by_client: OrdMap::new(),
+            by_index: OrdMap::new(),
         }
     }
 
@@ -69,10 +70,11 @@ impl SessionTable {
             let removed = self.by_index.remove(&old.last_index);
             assert_eq!(removed, Some(client_id), "session index map out of sync");
         } else if self.by_client.len() == self.max_sessions {
-            let (_, evicted) = self
+            let (oldest, evicted) = *self
                 .by_index
-                .pop_first()
+                .get_min()
                 .expect("a full table has an oldest client");
+            self.by_index.remove(&oldest);
             self.by_client.remove(&evicted);
         }
         let previous = self.by_index.insert(index, client_id);

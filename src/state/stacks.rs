@@ -1,6 +1,6 @@
 //! Stacks of integers, created under a label and addressed by id.
 
-use std::collections::BTreeMap;
+use imbl::{OrdMap, Vector};
 
 /// Why a stack operation could not be carried out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -17,8 +17,9 @@ pub enum StackError {
 #[derive(Clone, Debug)]
 pub(super) struct Stack {
     pub(super) label: i64,
-    /// Bottom first.
-    pub(super) items: Vec<i64>,
+    /// Bottom first. Persistent like the maps, so that pushing onto a stack shared with a snapshot
+    /// copies a few chunks, not the whole stack.
+    pub(super) items: Vector<i64>,
 }
 
 /// All stacks.
@@ -28,16 +29,17 @@ pub(super) struct Stack {
 /// every replica.
 #[derive(Clone, Debug)]
 pub(super) struct Stacks {
-    by_id: BTreeMap<u64, Stack>,
-    by_label: BTreeMap<i64, u64>,
+    by_id: OrdMap<u64, Stack>,
+    by_label: OrdMap<i64, u64>,
+    /// Invariant: at least 1.
     next_id: u64,
 }
 
 impl Default for Stacks {
     fn default() -> Self {
         Stacks {
-            by_id: BTreeMap::new(),
-            by_label: BTreeMap::new(),
+            by_id: OrdMap::new(),
+            by_label: OrdMap::new(),
             next_id: 1,
         }
     }
@@ -56,7 +58,7 @@ impl Stacks {
             id,
             Stack {
                 label,
-                items: Vec::new(),
+                items: Vector::new(),
             },
         );
         assert!(previous.is_none(), "stack id {id} handed out twice");
@@ -74,14 +76,14 @@ impl Stacks {
     /// Pushes `item`; returns the new length.
     pub(super) fn push(&mut self, id: u64, item: i64) -> Result<u64, StackError> {
         let stack = self.by_id.get_mut(&id).ok_or(StackError::NotFound)?;
-        stack.items.push(item);
+        stack.items.push_back(item);
         Ok(stack.items.len() as u64)
     }
 
     /// Removes and returns the top item.
     pub(super) fn pop(&mut self, id: u64) -> Result<i64, StackError> {
         let stack = self.by_id.get_mut(&id).ok_or(StackError::NotFound)?;
-        stack.items.pop().ok_or(StackError::Empty)
+        stack.items.pop_back().ok_or(StackError::Empty)
     }
 
     /// The top item.

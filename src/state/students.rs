@@ -1,7 +1,6 @@
 //! The student database: records keyed by roll number.
 
-use std::collections::BTreeMap;
-
+use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 
 /// One student record.
@@ -17,10 +16,11 @@ pub struct Student {
     pub phone: String,
 }
 
-/// All students, ordered by roll number so that listings and JSON are the same on every node.
+/// All students, ordered by roll number so that listings and JSON are the same on every node. A
+/// persistent map: a clone is O(1) (see the module docs of [`crate::state`]).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Students {
-    by_roll_no: BTreeMap<u64, Student>,
+    by_roll_no: OrdMap<u64, Student>,
 }
 
 impl Students {

@@ -9,7 +9,7 @@ use super::students::Students;
 use super::txlog::push_result;
 use crate::raft::{Index, Term};
 
-/// Builds the JSON of the state. Every collection is ordered (BTreeMap order), so two replicas
+/// Builds the JSON of the state. Every collection is ordered (by key, ascending), so two replicas
 /// with the same state print the same bytes.
 pub(super) fn state_json(
     applied_index: Index,
@@ -40,7 +40,10 @@ pub(super) fn state_json(
         .collect();
     let stacks: Vec<Value> = stacks
         .iter()
-        .map(|(id, s)| json!({ "id": id, "label": s.label, "items": s.items }))
+        .map(|(id, s)| {
+            let items: Vec<i64> = s.items.iter().copied().collect();
+            json!({ "id": id, "label": s.label, "items": items })
+        })
         .collect();
     let sessions: Vec<Value> = sessions
         .iter()
