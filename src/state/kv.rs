@@ -165,6 +165,37 @@ impl KvStore {
         self.by_expiry.get_min().map(|(at, _)| *at)
     }
 
+    /// The number of stored keys, expired ones not yet purged included.
+    pub(super) fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// Every stored key with its slot, expired ones not yet purged included, in key order: what a
+    /// snapshot must hold so that a restored replica purges exactly what the others do.
+    pub(super) fn iter_all(&self) -> impl Iterator<Item = (&String, &Slot)> + '_ {
+        self.by_key.iter()
+    }
+
+    /// Adds a key read back from a snapshot, which lists keys in ascending order; refuses an empty,
+    /// repeated or out-of-order key.
+    pub(super) fn restore(
+        &mut self,
+        key: String,
+        value: KvValue,
+        expires_at_ms: Option<u64>,
+    ) -> Result<(), String> {
+        if key.is_empty() {
+            return Err("an empty key".to_string());
+        }
+        if let Some((last, _)) = self.by_key.get_max() {
+            if key <= *last {
+                return Err(format!("key {key:?} is out of order (after {last:?})"));
+            }
+        }
+        self.put(key, value.value, value.version, expires_at_ms);
+        Ok(())
+    }
+
     /// Every key live at `now_ms` with its slot, in key order.
     pub(super) fn iter_live(&self, now_ms: u64) -> impl Iterator<Item = (&String, &Slot)> + '_ {
         self.by_key.iter().filter(move |(_, s)| !s.expired(now_ms))

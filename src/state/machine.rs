@@ -59,6 +59,18 @@ const _: fn() = || {
     send_sync::<StateMachine>();
 };
 
+/// A state machine taken apart: what a snapshot is read back into. Only the snapshot reader builds
+/// one, after checking every collection's invariants and every index against `applied_index`.
+pub(super) struct Parts {
+    pub(super) applied_index: Index,
+    pub(super) applied_term: Term,
+    pub(super) now_ms: u64,
+    pub(super) students: Students,
+    pub(super) kv: KvStore,
+    pub(super) stacks: Stacks,
+    pub(super) sessions: SessionTable,
+}
+
 impl From<StackError> for ApplyResult {
     fn from(e: StackError) -> Self {
         match e {
@@ -89,6 +101,24 @@ impl StateMachine {
             stacks: Stacks::default(),
             sessions: SessionTable::new(config.max_sessions),
         })
+    }
+
+    /// A state machine restored from a snapshot's checked parts.
+    pub(super) fn from_parts(parts: Parts) -> Self {
+        StateMachine {
+            applied_index: parts.applied_index,
+            applied_term: parts.applied_term,
+            now_ms: parts.now_ms,
+            students: parts.students,
+            kv: parts.kv,
+            stacks: parts.stacks,
+            sessions: parts.sessions,
+        }
+    }
+
+    /// The collections, for the snapshot writer.
+    pub(super) fn collections(&self) -> (&Students, &KvStore, &Stacks, &SessionTable) {
+        (&self.students, &self.kv, &self.stacks, &self.sessions)
     }
 
     /// The index of the last applied entry (0 before any).

@@ -57,8 +57,41 @@
 //! When the applying side then writes, it copies only the nodes on the path to what it changes
 //! (copy-on-write), leaving the clone's view intact. A node takes a snapshot by cloning its state
 //! on the actor — a frozen view as of one applied index — and handing the clone to another thread,
-//! which writes it while entries go on being applied. The cost is paid only while a clone is
-//! alive, and only for the nodes written meanwhile.
+//! which writes it with [`write_snapshot`] while entries go on being applied. The cost is paid
+//! only while a clone is alive, and only for the nodes written meanwhile.
+//!
+//! # Snapshot format (version 1)
+//! One file (or stream) holding the whole state, written and read one record at a time:
+//!
+//! ```text
+//! magic        8 bytes   89 52 4B 56 53 4E 50 0A  ("\x89RKVSNP\n")
+//! version      u32 LE    1
+//! records      each: kind u8 | length u32 LE | payload (MessagePack) | CRC-32 u32 LE
+//!                        (the CRC covers kind, length and payload)
+//!   header     kind 1, once, first: [index, term, now_ms, next_stack_id, [voters…],
+//!                                     [students, keys, stacks, sessions]]
+//!   student    kind 2, one per student, by roll number: [roll_no, name, address, phone]
+//!   key        kind 3, one per stored key, by key: [key, value (bin), version, expires_at_ms|nil]
+//!   stack      kind 4, one per stack, by id: [id, label, item count], then its items in
+//!   items      kind 5  records of at most 8192 items each: [item, …] (bottom first)
+//!   session    kind 6, one per client, by id: [client_id, last_seq, last_index, result]
+//! trailer      0xFF | length of everything before the trailer u64 LE | CRC-32 of it u32 LE
+//! ```
+//!
+//! The framing's integers are little-endian; payloads are rmp-serde's compact MessagePack (structs
+//! as arrays, so field order is the format; `result` is [`ApplyResult`]'s serde form). Expired keys not yet
+//! purged are kept, so a restored replica purges the same keys as the others; the stacks' label
+//! index, the keys' expiry index and the sessions' eviction order (by `last_index`) are rebuilt
+//! from the records rather than stored.
+//!
+//! Damage is caught at three levels: each record's CRC (the error names the record and its byte
+//! offset), the trailer's length and whole-file CRC (a truncated or extended file, a damaged
+//! preamble), and the header's counts (a record lost or added). Every length read is bounded
+//! ([`MAX_RECORD_BYTES`], [`MAX_VOTERS`]) before anything is allocated for it, and the restored
+//! state's invariants are checked record by record (keys in order and non-empty, versions and
+//! session indexes within the snapshot's index, stack ids running 1, 2, 3, … up to the next-id
+//! counter with unique labels, no more sessions than [`StateConfig::max_sessions`] and no two at
+//! one index), so no input makes the reader panic or yields a machine that would. [`inspect`] walks a file's checksums without restoring it.
 
 mod command;
 mod config;
@@ -66,6 +99,7 @@ mod kv;
 mod machine;
 mod result;
 mod sessions;
+mod snapshot;
 mod stacks;
 mod students;
 mod txlog;
@@ -76,6 +110,11 @@ pub use config::{StateConfig, StateConfigError};
 pub use kv::{KvRecord, KvValue};
 pub use machine::{Applied, StateMachine};
 pub use result::ApplyResult;
+pub use snapshot::{
+    inspect, read_snapshot, read_snapshot_file, write_snapshot, write_snapshot_file,
+    SnapshotCounts, SnapshotError, SnapshotMeta, SnapshotStatus, SnapshotSummary, MAX_RECORD_BYTES,
+    MAX_VOTERS, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC,
+};
 pub use stacks::StackError;
 pub use students::Student;
 pub use txlog::{TxLog, TxLogError};

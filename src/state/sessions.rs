@@ -100,6 +100,28 @@ impl SessionTable {
     pub(super) fn iter(&self) -> impl Iterator<Item = (u64, &ClientSession)> + '_ {
         self.by_client.iter().map(|(&id, s)| (id, s))
     }
+
+    /// Adds a session read back from a snapshot, which lists them by ascending client id; refuses
+    /// one out of order, one past `max_sessions`, or two clients last applied at the same index.
+    pub(super) fn restore(&mut self, client_id: u64, session: ClientSession) -> Result<(), String> {
+        if self.by_client.len() == self.max_sessions {
+            let max = self.max_sessions;
+            return Err(format!("more sessions than max_sessions ({max}) allows"));
+        }
+        if let Some(&(last, _)) = self.by_client.get_max() {
+            if client_id <= last {
+                return Err(format!("client {client_id} is out of order (after {last})"));
+            }
+        }
+        if let Some(other) = self.by_index.insert(session.last_index, client_id) {
+            let index = session.last_index;
+            return Err(format!(
+                "clients {other} and {client_id} both last applied at index {index}"
+            ));
+        }
+        self.by_client.insert(client_id, session);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

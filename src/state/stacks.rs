@@ -37,11 +37,7 @@ pub(super) struct Stacks {
 
 impl Default for Stacks {
     fn default() -> Self {
-        Stacks {
-            by_id: OrdMap::new(),
-            by_label: OrdMap::new(),
-            next_id: 1,
-        }
+        Stacks::restored(1)
     }
 }
 
@@ -101,6 +97,66 @@ impl Stacks {
     /// Every stack with its id, by ascending id.
     pub(super) fn iter(&self) -> impl Iterator<Item = (u64, &Stack)> + '_ {
         self.by_id.iter().map(|(&id, stack)| (id, stack))
+    }
+
+    /// The number of stacks.
+    pub(super) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// The id the next created stack gets.
+    pub(super) fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// No stacks yet, the next created getting `next_id` (at least 1), as a snapshot says.
+    pub(super) fn restored(next_id: u64) -> Self {
+        assert!(next_id >= 1, "stack ids start at 1");
+        Stacks {
+            by_id: OrdMap::new(),
+            by_label: OrdMap::new(),
+            next_id,
+        }
+    }
+
+    /// Adds a stack read back from a snapshot, which lists stacks by ascending id. Stacks are never
+    /// removed, so the ids must run 1, 2, 3, … without a gap; a label already taken is refused too.
+    pub(super) fn restore(
+        &mut self,
+        id: u64,
+        label: i64,
+        items: Vector<i64>,
+    ) -> Result<(), String> {
+        let expected = self.by_id.len() as u64 + 1;
+        if id != expected {
+            return Err(format!(
+                "stack id {id} is out of sequence (expected {expected})"
+            ));
+        }
+        if id >= self.next_id {
+            return Err(format!(
+                "stack id {id} was never handed out (next is {})",
+                self.next_id
+            ));
+        }
+        if let Some(other) = self.by_label.insert(label, id) {
+            return Err(format!(
+                "label {label} names both stack {other} and stack {id}"
+            ));
+        }
+        self.by_id.insert(id, Stack { label, items });
+        Ok(())
+    }
+
+    /// Checks, once every stack is restored, that the next id follows the last one handed out.
+    pub(super) fn check_restored(&self) -> Result<(), String> {
+        let (count, next_id) = (self.by_id.len(), self.next_id);
+        if next_id != count as u64 + 1 {
+            return Err(format!(
+                "the next stack id is {next_id}, but there are {count} stacks"
+            ));
+        }
+        Ok(())
     }
 }
 

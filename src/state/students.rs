@@ -43,4 +43,24 @@ impl Students {
     pub(super) fn iter(&self) -> impl Iterator<Item = &Student> + '_ {
         self.by_roll_no.values()
     }
+
+    /// The number of records.
+    pub(super) fn len(&self) -> usize {
+        self.by_roll_no.len()
+    }
+
+    /// Adds a record read back from a snapshot, which lists them by ascending roll number; refuses
+    /// a repeated or out-of-order one.
+    pub(super) fn restore(&mut self, student: Student) -> Result<(), String> {
+        if let Some(&(last, _)) = self.by_roll_no.get_max() {
+            if student.roll_no <= last {
+                let roll_no = student.roll_no;
+                return Err(format!(
+                    "roll number {roll_no} is out of order (after {last})"
+                ));
+            }
+        }
+        self.put(student);
+        Ok(())
+    }
 }

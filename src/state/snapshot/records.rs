@@ -1,0 +1,53 @@
+//! The payload of each record kind, as MessagePack arrays (rmp-serde's compact form: fields by
+//! position, so the field order below *is* the format).
+//!
+//! The writer fills the borrowed side of each `Cow` straight from the state, so nothing is copied to
+//! write a record; the reader gets the owned side.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::SnapshotCounts;
+use crate::raft::{Index, Term};
+use crate::state::ApplyResult;
+
+/// The first record: everything that is not a collection, and how many records of each kind follow.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct HeaderRecord<'a> {
+    pub(super) index: Index,
+    pub(super) term: Term,
+    pub(super) now_ms: u64,
+    /// The id the next created stack gets.
+    pub(super) next_stack_id: u64,
+    pub(super) voters: Cow<'a, [u64]>,
+    pub(super) counts: SnapshotCounts,
+}
+
+/// One stored key (live or expired but not yet purged).
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct KeyRecord<'a> {
+    pub(super) key: Cow<'a, str>,
+    pub(super) value: Bytes,
+    pub(super) version: Index,
+    pub(super) expires_at_ms: Option<u64>,
+}
+
+/// One stack; `items` items follow in stack-items records.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct StackRecord {
+    pub(super) id: u64,
+    pub(super) label: i64,
+    pub(super) items: u64,
+}
+
+/// One client's last applied request: everything the session table needs to replay it, turn older
+/// ones away and choose the same client to evict (`last_index` is the eviction order).
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct SessionRecord<'a> {
+    pub(super) client_id: u64,
+    pub(super) last_seq: u64,
+    pub(super) last_index: Index,
+    pub(super) result: Cow<'a, ApplyResult>,
+}

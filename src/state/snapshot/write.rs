@@ -1,0 +1,143 @@
+//! Writing a snapshot: one record per item straight from the state's maps, then the trailer.
+
+use std::borrow::Cow;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::format::{Kind, MAX_VOTERS, STACK_ITEMS_PER_RECORD};
+use super::frame_write::FrameWriter;
+use super::records::{HeaderRecord, KeyRecord, SessionRecord, StackRecord};
+use super::{SnapshotCounts, SnapshotSummary};
+use crate::state::StateMachine;
+
+/// Buffer between the records and `out`, so a snapshot is written in large writes.
+const WRITE_BUFFER_BYTES: usize = 256 << 10;
+
+/// Writes `state` and the membership `voters` to `out` as a snapshot, streaming: one record at a
+/// time, never a second copy of the state. To write while the state goes on changing, pass a clone
+/// (O(1): see the module docs of [`crate::state`]) to another thread.
+///
+/// Fails with `InvalidInput` for more than [`super::MAX_VOTERS`] voters, with `InvalidData` if one
+/// record (say a cached session result listing every student) exceeds
+/// [`super::MAX_RECORD_BYTES`], and with whatever `out` fails with.
+pub fn write_snapshot(
+    state: &StateMachine,
+    voters: &[u64],
+    out: impl Write,
+) -> io::Result<SnapshotSummary> {
+    if voters.len() > MAX_VOTERS {
+        let message = format!(
+            "{} voters, more than a snapshot holds ({MAX_VOTERS})",
+            voters.len()
+        );
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+    }
+    let (students, kv, stacks, sessions) = state.collections();
+    let counts = SnapshotCounts {
+        students: students.len() as u64,
+        keys: kv.len() as u64,
+        stacks: stacks.len() as u64,
+        sessions: sessions.len() as u64,
+    };
+    let mut w = FrameWriter::start(BufWriter::with_capacity(WRITE_BUFFER_BYTES, out))?;
+    let header = HeaderRecord {
+        index: state.applied_index(),
+        term: state.applied_term(),
+        now_ms: state.now_ms(),
+        next_stack_id: stacks.next_id(),
+        voters: Cow::Borrowed(voters),
+        counts,
+    };
+    w.record(Kind::Header, &header)?;
+    for student in students.iter() {
+        w.record(Kind::Student, student)?;
+    }
+    for (key, slot) in kv.iter_all() {
+        let record = KeyRecord {
+            key: Cow::Borrowed(key),
+            value: slot.value.value.clone(),
+            version: slot.value.version,
+            expires_at_ms: slot.expires_at_ms,
+        };
+        w.record(Kind::Key, &record)?;
+    }
+    let mut chunk = Vec::with_capacity(STACK_ITEMS_PER_RECORD);
+    for (id, stack) in stacks.iter() {
+        let items = stack.items.len() as u64;
+        w.record(
+            Kind::Stack,
+            &StackRecord {
+                id,
+                label: stack.label,
+                items,
+            },
+        )?;
+        for &item in &stack.items {
+            chunk.push(item);
+            if chunk.len() == STACK_ITEMS_PER_RECORD {
+                w.record(Kind::StackItems, &chunk)?;
+                chunk.clear();
+            }
+        }
+        if !chunk.is_empty() {
+            w.record(Kind::StackItems, &chunk)?;
+            chunk.clear();
+        }
+    }
+    for (client_id, session) in sessions.iter() {
+        let record = SessionRecord {
+            client_id,
+            last_seq: session.last_seq,
+            last_index: session.last_index,
+            result: Cow::Borrowed(&session.result),
+        };
+        w.record(Kind::Session, &record)?;
+    }
+    let (bytes, crc, _) = w.finish()?;
+    Ok(SnapshotSummary { bytes, counts, crc })
+}
+
+/// Writes a snapshot to `path` so that it is either complete or absent, even across a crash: to
+/// `path.tmp` first, fsynced, renamed over `path`, then the directory fsynced so the rename
+/// itself is durable. On failure the temporary file is removed (best effort).
+pub fn write_snapshot_file(
+    state: &StateMachine,
+    voters: &[u64],
+    path: &Path,
+) -> io::Result<SnapshotSummary> {
+    let tmp = tmp_path(path);
+    let written = write_synced(state, voters, &tmp).and_then(|summary| {
+        fs::rename(&tmp, path)?;
+        sync_parent(path)?;
+        Ok(summary)
+    });
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Writes the snapshot to `tmp` and fsyncs it.
+fn write_synced(state: &StateMachine, voters: &[u64], tmp: &Path) -> io::Result<SnapshotSummary> {
+    let mut file = File::create(tmp)?;
+    let summary = write_snapshot(state, voters, &mut file)?;
+    file.sync_all()?;
+    Ok(summary)
+}
+
+/// `path` with `.tmp` appended to its file name.
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tmp");
+    PathBuf::from(name)
+}
+
+/// Fsyncs the directory holding `path`, which makes a rename into it durable.
+fn sync_parent(path: &Path) -> io::Result<()> {
+    let parent = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    File::open(parent)?.sync_all()
+}
