@@ -434,8 +434,7 @@ fn damage_in_a_record_names_the_record_and_its_offset() {
     damaged[last] ^= 1;
     std::fs::write(&path, &damaged).expect("write");
     let message = read_snapshot_file(&path, config())
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(message.contains(&path.display().to_string()), "{message}");
     assert!(message.contains("checksum mismatch in record"), "{message}");
@@ -454,8 +453,7 @@ fn foreign_files_and_other_versions_are_refused_by_name() {
     let path = dir.path().join("notes.txt");
     std::fs::write(&path, "hello, this is not a snapshot\n").expect("write");
     let message = read_snapshot_file(&path, config())
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(message.contains("not a raftkv snapshot"), "{message}");
     assert!(message.contains("notes.txt"), "{message}");
@@ -463,7 +461,7 @@ fn foreign_files_and_other_versions_are_refused_by_name() {
 
     let mut bytes = snapshot_bytes(&small_machine());
     bytes[8] = 2;
-    let err = read_snapshot(&bytes[..], config()).err().expect("refused");
+    let err = read_snapshot(&bytes[..], config()).expect_err("refused");
     assert!(
         matches!(err, SnapshotError::UnsupportedVersion { found: 2, .. }),
         "{err}"
@@ -476,8 +474,7 @@ fn foreign_files_and_other_versions_are_refused_by_name() {
 
     let missing = dir.path().join("missing.snap");
     let message = read_snapshot_file(&missing, config())
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(message.contains("missing.snap: cannot read"), "{message}");
 }
@@ -485,13 +482,9 @@ fn foreign_files_and_other_versions_are_refused_by_name() {
 #[test]
 fn a_snapshot_with_more_sessions_than_the_config_allows_is_refused() {
     let bytes = snapshot_bytes(&small_machine());
-    let err = read_snapshot(&bytes[..], StateConfig { max_sessions: 2 })
-        .err()
-        .expect("refused");
+    let err = read_snapshot(&bytes[..], StateConfig { max_sessions: 2 }).expect_err("refused");
     assert!(err.to_string().contains("max_sessions"), "{err}");
-    let err = read_snapshot(&bytes[..], StateConfig { max_sessions: 0 })
-        .err()
-        .expect("refused");
+    let err = read_snapshot(&bytes[..], StateConfig { max_sessions: 0 }).expect_err("refused");
     assert!(matches!(err, SnapshotError::Config { .. }), "{err}");
 }
 

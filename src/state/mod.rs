@@ -78,8 +78,8 @@
 //! trailer      0xFF | length of everything before the trailer u64 LE | CRC-32 of it u32 LE
 //! ```
 //!
-//! Integers are little-endian; payloads are rmp-serde's compact MessagePack (structs as arrays,
-//! so field order is the format; `result` is [`ApplyResult`]'s serde form). Expired keys not yet
+//! The framing's integers are little-endian; payloads are rmp-serde's compact MessagePack (structs
+//! as arrays, so field order is the format; `result` is [`ApplyResult`]'s serde form). Expired keys not yet
 //! purged are kept, so a restored replica purges the same keys as the others; the stacks' label
 //! index, the keys' expiry index and the sessions' eviction order (by `last_index`) are rebuilt
 //! from the records rather than stored.
@@ -89,9 +89,9 @@
 //! preamble), and the header's counts (a record lost or added). Every length read is bounded
 //! ([`MAX_RECORD_BYTES`], [`MAX_VOTERS`]) before anything is allocated for it, and the restored
 //! state's invariants are checked record by record (keys in order and non-empty, versions and
-//! session indexes within the snapshot's index, stack ids issued and labels unique, no more
-//! sessions than [`StateConfig::max_sessions`]), so no input makes the reader panic or yields a
-//! machine that would. [`inspect`] walks a file's checksums without restoring it.
+//! session indexes within the snapshot's index, stack ids running 1, 2, 3, … up to the next-id
+//! counter with unique labels, no more sessions than [`StateConfig::max_sessions`] and no two at
+//! one index), so no input makes the reader panic or yields a machine that would. [`inspect`] walks a file's checksums without restoring it.
 
 mod command;
 mod config;
