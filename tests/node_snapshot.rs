@@ -136,12 +136,27 @@ fn snapshot_status_reports_a_good_file_and_refuses_a_damaged_one() {
     let (code, out) = raftkv(&["snapshot", "status", &truncated.display().to_string()]);
     assert_ne!(code, 0, "{out}");
 
+    // A backup through a follower (redirected to the leader) holds every key written.
+    let follower = (1..=3).find(|&id| id != leader).unwrap();
+    let saved = c.dir.path().join("backup.snap");
+    let (code, out) = raftkv(&[
+        "--endpoints",
+        &c.http_addr(follower),
+        "snapshot",
+        "save",
+        &saved.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = raftkv(&["snapshot", "status", &saved.display().to_string()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("50 keys"), "{out}");
+
     // Restore seeds a new node's data dir from the good file, and refuses an occupied one.
     let fresh = c.dir.path().join("restored");
     let (code, out) = raftkv(&[
         "snapshot",
         "restore",
-        &path,
+        &saved.display().to_string(),
         "--data-dir",
         &fresh.display().to_string(),
         "--id",
@@ -159,4 +174,30 @@ fn snapshot_status_reports_a_good_file_and_refuses_a_damaged_one() {
     ]);
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("already holds data"), "{out}");
+
+    // A new cluster seeded from the backup on every node starts with the backed-up state.
+    let mut seeded = Cluster::configure(3, "");
+    let data = seeded.dir.path().join("data").display().to_string();
+    for id in ["1", "2", "3"] {
+        let args = [
+            "snapshot",
+            "restore",
+            &saved.display().to_string(),
+            "--data-dir",
+            &data,
+            "--id",
+            id,
+        ];
+        let (code, out) = raftkv(&args);
+        assert_eq!(code, 0, "{out}");
+    }
+    for id in 1..=3 {
+        seeded.start_node(id);
+    }
+    let state = seeded.wait_converged(&[1, 2, 3], WAIT);
+    let original = c.state_without_volatile(leader).unwrap();
+    assert_eq!(
+        state["kv"], original["kv"],
+        "the seeded cluster holds the backup"
+    );
 }

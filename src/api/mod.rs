@@ -8,6 +8,7 @@ mod error;
 mod kv;
 mod legacy;
 mod responses;
+mod snapshot;
 mod stacks;
 mod students;
 
@@ -48,6 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     stacks::routes(cfg);
     legacy::routes(cfg);
     admin::routes(cfg);
+    snapshot::routes(cfg);
     cfg.default_service(web::to(unknown_route));
 }
 

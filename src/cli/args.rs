@@ -284,6 +284,9 @@ pub enum TxlogAction {
 /// `raftkv snapshot <action>`.
 #[derive(Debug, Subcommand)]
 pub enum SnapshotAction {
+    /// Write a consistent snapshot of the leader's applied state to FILE (a backup, as
+    /// `etcdctl snapshot save`): temp file, fsync, rename, then checked like `status`.
+    Save { file: std::path::PathBuf },
     /// Print a snapshot file's index, term, voters, counts, size and whether every checksum
     /// matches; exits 1 when the file is damaged.
     Status { file: std::path::PathBuf },

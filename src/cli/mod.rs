@@ -55,7 +55,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         } => supervisor::control(g.config.as_deref(), &action).map(|()| 0),
         Cmd::Secret { action } => secret::run(&action),
         Cmd::Txlog { action } => txlog::run(&action),
-        Cmd::Snapshot { action } => snapshot::run(&action),
+        Cmd::Snapshot { action } => snapshot::run(&action, &g),
         Cmd::Bench(args) => {
             let endpoints = endpoints::resolve(&g.endpoints, g.config.as_deref())?;
             bench::run(&endpoints, &args, g.write_out).map(|()| 0)

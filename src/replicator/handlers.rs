@@ -173,6 +173,18 @@ impl Handler<GetState> for Replicator {
     }
 }
 
+impl Handler<SnapshotView> for Replicator {
+    type Result = MessageResult<SnapshotView>;
+
+    fn handle(&mut self, _: SnapshotView, _: &mut Context<Self>) -> Self::Result {
+        let s = self.raft.status();
+        if s.role != Role::Leader {
+            return MessageResult(Err(ClientError::NotLeader { leader: s.leader }));
+        }
+        MessageResult(Ok((self.state.clone(), self.raft.config().voters.clone())))
+    }
+}
+
 impl Handler<GetMetrics> for Replicator {
     type Result = MessageResult<GetMetrics>;
 

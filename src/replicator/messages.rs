@@ -117,6 +117,14 @@ impl Message for GetState {
     type Result = serde_json::Value;
 }
 
+/// Asks the leader for a frozen view of its applied state and the voters, to stream as a
+/// backup (`GET /v1/snapshot`): an O(1) clone, written elsewhere while the node goes on.
+pub struct SnapshotView;
+
+impl Message for SnapshotView {
+    type Result = Result<(crate::state::StateMachine, Vec<NodeId>), ClientError>;
+}
+
 /// Counters and gauges for `GET /metrics`.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Metrics {

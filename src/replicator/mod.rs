@@ -30,7 +30,7 @@ use tokio::sync::broadcast;
 
 pub use messages::{
     Answer, ClientError, Consistency, GetFaults, GetMembers, GetMetrics, GetState, GetStatus,
-    Member, Metrics, NodeStatus, Propose, Read, Stop, TransferLeadership,
+    Member, Metrics, NodeStatus, Propose, Read, SnapshotView, Stop, TransferLeadership,
 };
 pub use recover::restore_snapshot;
 pub use state_file::state_file_path;

@@ -1,0 +1,79 @@
+//! `GET /v1/snapshot`: a backup of the leader's applied state, in the snapshot file format
+//! (`raftkv snapshot save FILE` calls it). A follower redirects to the leader.
+//!
+//! The leader hands over an O(1) clone of its state machine; a blocking thread writes it to an
+//! unnamed temporary file, which is then streamed in 1 MiB chunks: neither the node nor the
+//! response ever holds a second full copy of the state in memory.
+
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures::stream;
+use tokio::io::AsyncReadExt;
+
+use super::error::ApiError;
+use super::ApiState;
+use crate::replicator::SnapshotView;
+use crate::state::write_snapshot;
+
+const CHUNK_BYTES: usize = 1 << 20;
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/snapshot").route(web::get().to(snapshot)));
+}
+
+async fn snapshot(st: web::Data<ApiState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let (state, voters) = st
+        .replicator
+        .send(SnapshotView)
+        .await
+        .map_err(|_| ApiError::Unavailable("the node is stopping".into()))?
+        .map_err(|e| st.map_err(e, &req))?;
+    let index = state.applied_index();
+    let file = web::block(move || -> std::io::Result<std::fs::File> {
+        let mut file = unnamed_temp_file()?;
+        let mut out = BufWriter::new(&mut file);
+        write_snapshot(&state, &voters, &mut out)?;
+        out.flush()?;
+        drop(out);
+        file.seek(SeekFrom::Start(0))?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("snapshot writer: {e}")))?
+    .map_err(|e| ApiError::Internal(format!("cannot write the snapshot: {e}")))?;
+    let file = tokio::fs::File::from_std(file);
+    let body = stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = vec![0; CHUNK_BYTES];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(web::Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header(("X-Raftkv-Snapshot-Index", index.to_string()))
+        .streaming(body))
+}
+
+/// A file with no name: created in the temporary directory and unlinked at once, so it is gone
+/// when closed whatever happens.
+fn unnamed_temp_file() -> std::io::Result<std::fs::File> {
+    let path = std::env::temp_dir().join(format!(
+        "raftkv-snapshot-{}-{}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
+}
