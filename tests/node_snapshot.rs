@@ -201,3 +201,34 @@ fn snapshot_status_reports_a_good_file_and_refuses_a_damaged_one() {
         "the seeded cluster holds the backup"
     );
 }
+
+#[test]
+fn a_damaged_newest_snapshot_falls_back_to_the_older_one_and_the_log() {
+    let mut c = Cluster::start_with(3, "snapshot_entries = 100\nsnapshot_trailing_entries = 10");
+    let leader = c.wait_for_leader(WAIT);
+    let victim = (1..=3).find(|&id| id != leader).unwrap();
+    put_many(&c, leader, "d", 350);
+    wait_for("two snapshots on the victim", WAIT, || {
+        (snapshot_files(&c, victim).len() == 2).then_some(())
+    });
+    let applied = status_field(&c, victim, "applied_index");
+    c.stop(victim);
+    let newest = snapshot_files(&c, victim).pop().unwrap();
+    let mut bytes = std::fs::read(&newest).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&newest, &bytes).unwrap();
+
+    c.restart(victim);
+    wait_for("the victim to serve its applied index again", WAIT, || {
+        (c.status(victim)?["applied_index"].as_u64()? >= applied).then_some(())
+    });
+    let out = c.output(victim);
+    assert!(out.contains("falling back to an older snapshot"), "{out}");
+    assert!(
+        newest.with_extension("snap.damaged").exists(),
+        "the damaged file is kept aside for a person to look at"
+    );
+    put_many(&c, leader, "after", 10);
+    c.wait_converged(&[1, 2, 3], WAIT);
+}
