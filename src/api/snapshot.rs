@@ -13,13 +13,47 @@ use tokio::io::AsyncReadExt;
 
 use super::error::ApiError;
 use super::ApiState;
-use crate::replicator::SnapshotView;
+use crate::replicator::{SnapshotView, TxlogLines};
 use crate::state::write_snapshot;
 
 const CHUNK_BYTES: usize = 1 << 20;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1/snapshot").route(web::get().to(snapshot)));
+    cfg.service(web::resource("/v1/snapshot").route(web::get().to(snapshot)))
+        .service(web::resource("/v1/txlog").route(web::get().to(txlog_lines)));
+}
+
+#[derive(serde::Deserialize)]
+struct LineRange {
+    from: u64,
+    to: u64,
+}
+
+/// `GET /v1/txlog?from=&to=`: this node's transaction-log lines in that range, as written (at
+/// most 4 MiB; fewer when the range is longer). 404 when the line of `from` is not held. A node
+/// that installs a snapshot fetches the lines it did not apply from the snapshot's sender.
+async fn txlog_lines(st: web::Data<ApiState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let range = web::Query::<LineRange>::from_query(req.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("expected ?from=N&to=M: {e}")))?;
+    let ask = TxlogLines {
+        from: range.from,
+        to: range.to,
+    };
+    let lines = st
+        .replicator
+        .send(ask)
+        .await
+        .map_err(|_| ApiError::Unavailable("the node is stopping".into()))?
+        .map_err(ApiError::Internal)?;
+    match lines {
+        Some(lines) => Ok(HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(lines)),
+        None => Err(ApiError::NotFound(format!(
+            "no transaction-log line {} is held here",
+            range.from
+        ))),
+    }
 }
 
 async fn snapshot(st: web::Data<ApiState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -121,6 +121,10 @@ impl Replicator {
     /// are handled between them; applying falls behind committing for a moment instead.
     pub(super) fn apply_some(&mut self, ctx: &mut Context<Self>) {
         self.apply_scheduled = false;
+        if self.pending_install.is_some() {
+            // A snapshot is about to replace the state: what waits is applied after, if at all.
+            return;
+        }
         if !self.to_apply.is_empty() {
             let n = self.to_apply.len().min(APPLY_CHUNK_ENTRIES);
             let chunk: Vec<crate::raft::Entry> = self.to_apply.drain(..n).collect();

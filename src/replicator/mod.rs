@@ -15,6 +15,7 @@ mod recover;
 mod snapshot_flow;
 mod snapshots;
 mod state_file;
+mod txlog_catchup;
 mod waiters;
 
 use std::collections::VecDeque;
@@ -34,6 +35,7 @@ pub use messages::{
 };
 pub use recover::restore_snapshot;
 pub use state_file::state_file_path;
+pub use txlog_catchup::TxlogLines;
 
 use crate::cluster::{Cluster, ClusterError, ClusterHandle, Envelope, Limits, Outbox, PeerAuth};
 use crate::config::{Config, ConfigError};
@@ -115,6 +117,8 @@ pub struct Replicator {
     snapshots: snapshots::Snapshots,
     /// The stored log's prefix as last asked of the writer.
     store_prefix: raft::Index,
+    /// A received snapshot waiting for its transaction-log lines; nothing is applied meanwhile.
+    pending_install: Option<txlog_catchup::PendingInstall>,
 }
 
 impl Replicator {
@@ -221,6 +225,7 @@ impl Replicator {
             apply_scheduled: false,
             snapshots,
             store_prefix,
+            pending_install: None,
         })
     }
 

@@ -12,6 +12,7 @@ use actix::prelude::*;
 
 use super::drive::fatal;
 use super::snapshots::Held;
+use super::txlog_catchup::PendingInstall;
 use super::Replicator;
 use crate::raft::{Index, SnapshotChunk, SnapshotSend, Term};
 use crate::state::{write_snapshot_file, StateConfig};
@@ -161,6 +162,14 @@ impl Replicator {
         ctx: &mut Context<Self>,
     ) {
         for chunk in chunks {
+            if let Some(p) = &self.pending_install {
+                // Already whole and waiting for its lines: say so; keep nothing else meanwhile.
+                let same = (chunk.index, chunk.term) == (p.held.index, p.held.term);
+                let held_bytes = if same { p.len } else { 0 };
+                self.raft
+                    .snapshot_received(chunk.from, chunk.index, held_bytes);
+                continue;
+            }
             let held_bytes =
                 match self
                     .snapshots
@@ -207,32 +216,25 @@ impl Replicator {
                     return;
                 }
             };
-        if (meta.index, meta.term) != (held.index, held.term)
-            || !self.raft.install_snapshot(from, held.index, held.term)
-        {
+        if (meta.index, meta.term) != (held.index, held.term) {
             let _ = std::fs::remove_file(&held.path);
             return;
         }
         log::info!(
-            "node {}: installed a snapshot from node {from} at index {} term {} ({} ms to load)",
+            "node {}: received a snapshot from node {from} at index {} term {} ({} ms to load)",
             self.id,
             held.index,
             held.term,
             started.elapsed().as_millis()
         );
-        self.metrics.snapshots_installed_total += 1;
-        self.state = state;
-        // Entries committed before and not yet applied are inside the snapshot.
-        self.to_apply.clear();
-        self.snapshots.add(held.clone());
-        // The lines of the entries the snapshot covers were never applied here: one marker says
-        // so, and the file goes on at the next index.
-        self.txlog.mark_snapshot(held.index, held.term);
-        if let Err(e) = self.txlog.flush() {
-            fatal(ctx, &format!("transaction log: {e}"));
-            return;
-        }
-        self.serve_reads_applied();
+        let len = std::fs::metadata(&held.path).map_or(0, |m| m.len());
+        let pending = PendingInstall {
+            from,
+            held,
+            state,
+            len,
+        };
+        self.fetch_lines_then_install(pending, ctx);
     }
 }
 
