@@ -144,8 +144,12 @@ pub async fn send_until_received(
         msg_id += 1;
         let _ = outbox.send(envelope(to, msg_id, msg));
         let wait = tokio::time::timeout(Duration::from_millis(5), inbox.recv());
+        // An earlier message still queued for the peer while it was down may arrive first
+        // (the outbox keeps a bounded queue per peer): only `msg` itself answers the question.
         if let Ok(Some(envelope)) = wait.await {
-            return Some(envelope);
+            if envelope.msg == msg {
+                return Some(envelope);
+            }
         }
     }
     None
