@@ -178,6 +178,19 @@ fn snapshot_status_reports_a_good_file_and_refuses_a_damaged_one() {
     let (code, out) = raftkv(&["snapshot", "status", &truncated.display().to_string()]);
     assert_ne!(code, 0, "{out}");
 
+    // The lines a follower fetches when it installs: as written, 404 when not held, 400 on a
+    // bad range.
+    let lines = c
+        .request("GET", leader, "/v1/txlog?from=2&to=4", None)
+        .unwrap();
+    assert_eq!(lines.status, 200, "{}", lines.body);
+    let want: Vec<String> = c.txlog(leader)[1..4].to_vec();
+    assert_eq!(lines.body.lines().collect::<Vec<_>>(), want);
+    let missing = c.request("GET", leader, "/v1/txlog?from=999999&to=1000000", None);
+    assert_eq!(missing.unwrap().status, 404);
+    let bad = c.request("GET", leader, "/v1/txlog?from=x", None).unwrap();
+    assert_eq!(bad.status, 400, "{}", bad.body);
+
     // A backup through a follower (redirected to the leader) holds every key written.
     let follower = (1..=3).find(|&id| id != leader).unwrap();
     let saved = c.dir.path().join("backup.snap");

@@ -82,12 +82,12 @@ fn save(
 ) -> Result<String, CliError> {
     let agent = agent(timeout);
     let mut reasons = Vec::new();
-    let mut queue: Vec<String> = endpoints
+    let mut queue: std::collections::VecDeque<String> = endpoints
         .iter()
         .map(|e| format!("http://{e}/v1/snapshot"))
         .collect();
     let mut hops = 0;
-    while let Some(url) = (!queue.is_empty()).then(|| queue.remove(0)) {
+    while let Some(url) = queue.pop_front() {
         let mut reply = match agent.get(&url).call() {
             Ok(reply) => reply,
             Err(e) => {
@@ -103,7 +103,7 @@ fn save(
                 .and_then(|v| v.to_str().ok())
             {
                 hops += 1;
-                queue.insert(0, to.to_string());
+                queue.push_front(to.to_string());
                 continue;
             }
         }

@@ -71,20 +71,10 @@ impl Replicator {
             self.compact_store(index, term, ctx);
         }
         if needs_persist {
-            let batch_id = self.next_batch_id;
-            self.next_batch_id += 1;
-            self.unsynced.push_back(Unsynced {
-                batch_id,
-                last: out.entries.last().map(|e| (e.index, e.term)),
-                after_persist: out.messages_after_persist,
-                submitted: Instant::now(),
-            });
-            let writer = self
-                .writer
-                .as_ref()
-                .expect("the writer runs while the actor does");
+            let last = out.entries.last().map(|e| (e.index, e.term));
+            let batch_id = self.open_batch(last, out.messages_after_persist);
             let hard_state = out.hard_state.or(self.deferred_hard_state.take());
-            if let Err(e) = writer.submit(batch_id, hard_state, out.entries) {
+            if let Err(e) = self.writer().submit(batch_id, hard_state, out.entries) {
                 fatal(ctx, &format!("log writer: {e}"));
                 return;
             }
@@ -112,6 +102,29 @@ impl Replicator {
         }
         self.apply_some(ctx);
         self.log_role_change();
+    }
+
+    /// Numbers the next write-thread batch and remembers what waits on it being durable.
+    pub(super) fn open_batch(
+        &mut self,
+        last: Option<(crate::raft::Index, crate::raft::Term)>,
+        after_persist: Vec<(NodeId, Message)>,
+    ) -> u64 {
+        let batch_id = self.next_batch_id;
+        self.next_batch_id += 1;
+        self.unsynced.push_back(Unsynced {
+            batch_id,
+            last,
+            after_persist,
+            submitted: Instant::now(),
+        });
+        batch_id
+    }
+
+    pub(super) fn writer(&self) -> &crate::storage::GroupCommit<crate::storage::FileStore> {
+        self.writer
+            .as_ref()
+            .expect("the writer runs while the actor does")
     }
 
     /// Applies at most [`APPLY_CHUNK_ENTRIES`] of the committed entries waiting, answers what

@@ -157,17 +157,9 @@ impl Replicator {
             TxLog::open_with_options(&config.cluster().log_dir, id, config.cluster().txlog)?;
         // A file left from another history (the data directory was emptied, logs/ was not) is
         // moved aside; one that ends before the snapshot gets a marker and goes on after it.
-        let (first_known, first_term) = (
-            raft.log().prev_index(),
-            raft.log().term(raft.log().prev_index()),
-        );
-        txlog.check_consistent(first_known.max(1), |i| {
-            if i == first_known {
-                first_term
-            } else {
-                raft.log().term(i)
-            }
-        })?;
+        // The log answers for its prefix too (`RaftLog::term` of `prev_index`).
+        let first_known = raft.log().prev_index().max(1);
+        txlog.check_consistent(first_known, |i| raft.log().term(i))?;
         if txlog.last_index() < applied {
             let term = raft
                 .log()

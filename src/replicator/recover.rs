@@ -14,6 +14,14 @@ use crate::storage::{FileStore, FileStoreOptions, Loaded, LogStore, StorageError
 /// compacted log keeps beyond what it needs.
 const SEGMENT_BYTES: u64 = 8 << 20;
 
+/// The WAL options of a node (and of a data directory seeded for one).
+fn store_options() -> FileStoreOptions {
+    FileStoreOptions {
+        segment_bytes_max: SEGMENT_BYTES,
+        ..FileStoreOptions::default()
+    }
+}
+
 /// What a node starts from.
 pub(super) struct Recovered {
     pub store: FileStore,
@@ -29,11 +37,7 @@ pub(super) struct Recovered {
 /// damaged newest snapshot still has its predecessor and the entries after it).
 pub(super) fn recover(config: &Arc<Config>, id: NodeId) -> Result<Recovered, NodeError> {
     let dir = config.data_dir_for(id);
-    let options = FileStoreOptions {
-        segment_bytes_max: SEGMENT_BYTES,
-        ..FileStoreOptions::default()
-    };
-    let mut store = FileStore::open(&dir, options)?;
+    let mut store = FileStore::open(&dir, store_options())?;
     let snap_dir = snapshots::dir_for(&dir);
     let mut snapshots = Snapshots::open(snap_dir.clone())
         .map_err(StorageError::io("open the snapshot directory", &snap_dir))?;
@@ -117,8 +121,7 @@ pub fn restore_snapshot(node_dir: &Path, file: &Path) -> Result<SnapshotMeta, St
     }
     let (_, meta) = crate::state::read_snapshot_file(file, StateConfig::default())
         .map_err(|e| e.to_string())?;
-    let mut store =
-        FileStore::open(node_dir, FileStoreOptions::default()).map_err(|e| e.to_string())?;
+    let mut store = FileStore::open(node_dir, store_options()).map_err(|e| e.to_string())?;
     let snapshots = Snapshots::open(snapshots::dir_for(node_dir)).map_err(|e| e.to_string())?;
     let target = snapshots.path_for(meta.index, meta.term);
     copy_durably(file, &target).map_err(|e| format!("cannot copy to {}: {e}", target.display()))?;

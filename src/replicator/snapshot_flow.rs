@@ -111,19 +111,8 @@ impl Replicator {
             return;
         }
         self.store_prefix = index;
-        let batch_id = self.next_batch_id;
-        self.next_batch_id += 1;
-        self.unsynced.push_back(super::Unsynced {
-            batch_id,
-            last: None,
-            after_persist: Vec::new(),
-            submitted: Instant::now(),
-        });
-        let writer = self
-            .writer
-            .as_ref()
-            .expect("the writer runs while the actor does");
-        if let Err(e) = writer.submit_compact(batch_id, index, term) {
+        let batch_id = self.open_batch(None, Vec::new());
+        if let Err(e) = self.writer().submit_compact(batch_id, index, term) {
             fatal(ctx, &format!("log writer: {e}"));
         }
     }
@@ -192,7 +181,8 @@ impl Replicator {
         self.schedule_drive(ctx);
     }
 
-    /// The whole snapshot is in: make it durable, check it, and swap the state machine.
+    /// The whole snapshot is in: make it durable and check it; it is installed once the
+    /// transaction-log lines it covers are fetched ([`Replicator::fetch_lines_then_install`]).
     fn install(&mut self, from: crate::raft::NodeId, ctx: &mut Context<Self>) {
         let held = match self.snapshots.finish_incoming() {
             Ok(held) => held,
