@@ -16,6 +16,17 @@ const KEYS: u64 = 1_000_000;
 const VALUE_BYTES: usize = 256;
 const VOTERS: [u64; 3] = [1, 2, 3];
 
+/// A membership of these voters, without addresses.
+fn members(voters: &[u64]) -> raftkv::raft::MembershipEntry {
+    raftkv::raft::MembershipEntry {
+        membership: raftkv::raft::Membership {
+            voters: voters.to_vec(),
+            learners: Vec::new(),
+        },
+        context: Default::default(),
+    }
+}
+
 /// A machine holding `KEYS` keys, each written by its own entry.
 fn machine() -> StateMachine {
     let mut sm = StateMachine::new(StateConfig::default()).expect("valid config");
@@ -34,7 +45,7 @@ fn write_and_read(c: &mut Criterion) {
     let sm = machine();
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("state.snap");
-    let summary = write_snapshot_file(&sm, &VOTERS, &path).expect("write");
+    let summary = write_snapshot_file(&sm, &members(&VOTERS), &path).expect("write");
     eprintln!(
         "snapshot of {KEYS} keys x {VALUE_BYTES} B: {} bytes ({:.1} MiB)",
         summary.bytes,
@@ -45,7 +56,7 @@ fn write_and_read(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Bytes(summary.bytes));
     group.bench_function("write_snapshot_file (fsynced)", |b| {
-        b.iter(|| write_snapshot_file(&sm, &VOTERS, &path).expect("write"))
+        b.iter(|| write_snapshot_file(&sm, &members(&VOTERS), &path).expect("write"))
     });
     group.bench_function("read_snapshot_file", |b| b.iter(|| read(&path)));
     group.finish();

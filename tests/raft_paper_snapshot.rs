@@ -173,7 +173,10 @@ fn s7_a_chunk_from_a_stale_term_is_ignored() {
             }
         )]
     ));
-    assert!(!f.install_snapshot(1, 1, 1), "at or below the commit index");
+    assert!(
+        !f.install_snapshot(1, 1, 1, three()),
+        "at or below the commit index"
+    );
 }
 
 /// Figure 13, receiver rules 6 and 7: "If existing log entry has same index and term as snapshot's
@@ -195,7 +198,7 @@ fn s7_install_keeps_a_matching_suffix_and_acknowledges_after_persisting() {
             done: true,
         }]
     );
-    assert!(f.install_snapshot(1, 3, 1));
+    assert!(f.install_snapshot(1, 3, 1, three()));
     assert_eq!((f.log().prev_index(), f.log().last_index()), (3, 4));
     let status = f.status();
     assert_eq!((status.commit_index, status.applied_index), (3, 3));
@@ -211,7 +214,10 @@ fn s7_install_keeps_a_matching_suffix_and_acknowledges_after_persisting() {
     let mut f = restarted(paper_config(2, 3), restored(2, 0, &[1, 1, 1, 2]));
     f.step(1, snapshot_msg(2, chunk(3, 0, b"state", true)));
     f.take_output();
-    assert!(f.install_snapshot(1, 3, 2), "another term at index 3");
+    assert!(
+        f.install_snapshot(1, 3, 2, three()),
+        "another term at index 3"
+    );
     assert_eq!((f.log().prev_index(), f.log().last_index()), (3, 3));
     assert_eq!(f.log().term(3), Some(2));
 }
@@ -225,4 +231,12 @@ fn s7_a_chunk_of_a_snapshot_already_covered_is_answered_with_the_commit_index() 
     let out = f.take_output();
     assert!(out.snapshot_chunks.is_empty());
     assert_eq!(out.messages_after_persist, vec![(1, append_ok(2, 4))]);
+}
+
+/// The paper's three-node configuration, as a snapshot records it.
+fn three() -> raftkv::raft::MembershipEntry {
+    raftkv::raft::MembershipEntry {
+        membership: raftkv::raft::Membership::new(vec![1, 2, 3], vec![]),
+        context: Default::default(),
+    }
 }

@@ -16,6 +16,17 @@ use raftkv::state::{
 
 const VOTERS: [u64; 3] = [1, 2, 5];
 
+/// A membership of these voters, without addresses.
+fn members(voters: &[u64]) -> raftkv::raft::MembershipEntry {
+    raftkv::raft::MembershipEntry {
+        membership: raftkv::raft::Membership {
+            voters: voters.to_vec(),
+            learners: Vec::new(),
+        },
+        context: Default::default(),
+    }
+}
+
 /// Three sessions for six clients, so that eviction happens all the time.
 fn config() -> StateConfig {
     StateConfig { max_sessions: 3 }
@@ -128,7 +139,7 @@ fn apply_all(sm: &mut StateMachine, entries: &[Entry]) -> Vec<ApplyResult> {
 
 fn snapshot_bytes(sm: &StateMachine) -> Vec<u8> {
     let mut bytes = Vec::new();
-    write_snapshot(sm, &VOTERS, &mut bytes).expect("write to memory");
+    write_snapshot(sm, &members(&VOTERS), &mut bytes).expect("write to memory");
     bytes
 }
 
@@ -214,7 +225,7 @@ fn small_machine() -> StateMachine {
 fn a_restored_machine_has_the_same_state_meta_and_bytes() {
     let sm = small_machine();
     let mut bytes = Vec::new();
-    let summary = write_snapshot(&sm, &VOTERS, &mut bytes).expect("write");
+    let summary = write_snapshot(&sm, &members(&VOTERS), &mut bytes).expect("write");
     assert_eq!(summary.bytes, bytes.len() as u64);
     let expected_counts = SnapshotCounts {
         students: 1,
@@ -230,7 +241,7 @@ fn a_restored_machine_has_the_same_state_meta_and_bytes() {
         (meta.index, meta.term),
         (sm.applied_index(), sm.applied_term())
     );
-    assert_eq!(meta.voters, VOTERS);
+    assert_eq!(meta.membership.membership.voters, VOTERS);
     assert_eq!(json(&restored), json(&sm));
     assert_eq!(restored.now_ms(), sm.now_ms());
     assert_eq!(restored.next_expiry_ms(), sm.next_expiry_ms());
@@ -411,12 +422,12 @@ fn inspect_reads_the_header_and_checks_an_intact_file() {
     let sm = small_machine();
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("state.snap");
-    let summary = write_snapshot_file(&sm, &VOTERS, &path).expect("write");
+    let summary = write_snapshot_file(&sm, &members(&VOTERS), &path).expect("write");
     let status = inspect(&path).expect("inspect");
     assert!(status.checksum_ok(), "{:?}", status.damage);
     assert_eq!(status.meta.index, sm.applied_index());
     assert_eq!(status.meta.term, sm.applied_term());
-    assert_eq!(status.meta.voters, VOTERS);
+    assert_eq!(status.meta.membership.membership.voters, VOTERS);
     assert_eq!(status.now_ms, sm.now_ms());
     assert_eq!(status.counts, summary.counts);
     assert_eq!(status.size_bytes, summary.bytes);
@@ -460,15 +471,15 @@ fn foreign_files_and_other_versions_are_refused_by_name() {
     assert!(inspect(&path).is_err());
 
     let mut bytes = snapshot_bytes(&small_machine());
-    bytes[8] = 2;
+    bytes[8] = 3;
     let err = read_snapshot(&bytes[..], config()).expect_err("refused");
     assert!(
-        matches!(err, SnapshotError::UnsupportedVersion { found: 2, .. }),
+        matches!(err, SnapshotError::UnsupportedVersion { found: 3, .. }),
         "{err}"
     );
     assert!(
         err.to_string()
-            .contains("format version 2 is not supported"),
+            .contains("format version 3 is not supported"),
         "{err}"
     );
 
@@ -491,7 +502,7 @@ fn a_snapshot_with_more_sessions_than_the_config_allows_is_refused() {
 #[test]
 fn the_writer_refuses_too_many_voters() {
     let voters: Vec<u64> = (0..=MAX_VOTERS as u64).collect();
-    let err = write_snapshot(&machine(), &voters, io::sink()).expect_err("refused");
+    let err = write_snapshot(&machine(), &members(&voters), io::sink()).expect_err("refused");
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
 }
 
@@ -499,16 +510,16 @@ fn the_writer_refuses_too_many_voters() {
 fn a_file_write_replaces_the_old_file_and_leaves_no_temporary() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("state.snap");
-    write_snapshot_file(&machine(), &VOTERS, &path).expect("write");
+    write_snapshot_file(&machine(), &members(&VOTERS), &path).expect("write");
     let sm = small_machine();
-    write_snapshot_file(&sm, &[4], &path).expect("overwrite");
+    write_snapshot_file(&sm, &members(&[4]), &path).expect("overwrite");
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .expect("list")
         .map(|e| e.expect("entry").file_name())
         .collect();
     assert_eq!(names, vec!["state.snap"]);
     let (restored, meta) = read_snapshot_file(&path, config()).expect("read");
-    assert_eq!(meta.voters, vec![4]);
+    assert_eq!(meta.membership.membership.voters, vec![4]);
     assert_eq!(json(&restored), json(&sm));
 }
 
@@ -558,7 +569,7 @@ fn a_clone_written_on_another_thread_is_the_state_as_of_the_clone() {
             pause_after: 1 << 20,
             halfway: Some((reached_tx, go_on_rx)),
         };
-        write_snapshot(&frozen, &VOTERS, &mut out).expect("write");
+        write_snapshot(&frozen, &members(&VOTERS), &mut out).expect("write");
         out.bytes
     });
 

@@ -57,7 +57,7 @@ async fn txlog_lines(st: web::Data<ApiState>, req: HttpRequest) -> Result<HttpRe
 }
 
 async fn snapshot(st: web::Data<ApiState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let (state, voters) = st
+    let (state, membership) = st
         .replicator
         .send(SnapshotView)
         .await
@@ -67,7 +67,7 @@ async fn snapshot(st: web::Data<ApiState>, req: HttpRequest) -> Result<HttpRespo
     let file = web::block(move || -> std::io::Result<std::fs::File> {
         let mut file = unnamed_temp_file()?;
         let mut out = BufWriter::new(&mut file);
-        write_snapshot(&state, &voters, &mut out)?;
+        write_snapshot(&state, &membership, &mut out)?;
         out.flush()?;
         drop(out);
         file.seek(SeekFrom::Start(0))?;

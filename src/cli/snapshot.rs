@@ -35,7 +35,7 @@ pub fn run(action: &SnapshotAction, g: &GlobalOpts) -> Result<i32, CliError> {
             println!("file:     {}", file.display());
             println!("index:    {}", m.index);
             println!("term:     {}", m.term);
-            println!("voters:   {:?}", m.voters);
+            println!("members:  {}", m.membership.membership);
             println!("contents: {}", status.counts);
             println!("size:     {} bytes", status.size_bytes);
             match (&status.damage, status.crc) {

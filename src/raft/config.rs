@@ -8,9 +8,10 @@ use super::types::NodeId;
 /// Tunables of one core. Every queue or batch the core builds has its limit here.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// This node's id; must be one of `voters`.
+    /// This node's id.
     pub id: NodeId,
-    /// Every voting member, this node included.
+    /// The initial configuration's voters, used until the log or a snapshot holds a newer one
+    /// (`Restored::membership`). Empty for a node that waits to be added to a running cluster.
     pub voters: Vec<NodeId>,
     /// A follower starts an election after a random timeout in `[min, max)` ticks without a leader.
     pub election_timeout_ticks_min: u32,
@@ -50,6 +51,11 @@ pub enum InjectedBug {
     /// A leader whose log no longer holds what a follower needs pretends the follower holds
     /// everything it compacted, and replicates from there, instead of sending a snapshot.
     SkipSnapshot,
+    /// Propose a membership change while the previous one is uncommitted, and let one change
+    /// add or remove several voters at once.
+    OverlappingMembershipChanges,
+    /// Propose a membership change before this leader committed an entry of its own term.
+    MembershipChangeBeforeTermCommit,
 }
 
 impl Config {
@@ -77,9 +83,6 @@ impl Config {
         let bad = |why: &str| Err(ConfigError(why.to_string()));
         if self.id == 0 {
             return bad("node id 0 is reserved");
-        }
-        if !self.voters.contains(&self.id) {
-            return bad("this node's id is not among the voters");
         }
         let mut sorted = self.voters.clone();
         sorted.sort_unstable();

@@ -59,20 +59,24 @@ impl Raft {
 
     pub(super) fn tick_election(&mut self) {
         self.election_elapsed += 1;
-        if self.election_elapsed >= self.election_timeout {
+        // Learners, removed nodes and nodes waiting to join never campaign (thesis §4.2.3).
+        if self.election_elapsed >= self.election_timeout && self.is_voter() {
             self.campaign(false);
         }
     }
 
     /// Starts an election: a pre-vote round first when enabled, unless forced by a transfer.
     pub(super) fn campaign(&mut self, transfer: bool) {
+        if !self.is_voter() {
+            return;
+        }
         if self.cfg.pre_vote && !transfer {
             self.role = Role::PreCandidate;
             self.leader = None;
             self.start_tally();
             let (last_log_index, last_log_term) = (self.log.last_index(), self.log.last_term());
             let term = self.term + 1;
-            for peer in self.peers().collect::<Vec<_>>() {
+            for peer in self.voter_peers() {
                 let body = Body::PreVote {
                     last_log_index,
                     last_log_term,
@@ -92,7 +96,7 @@ impl Raft {
         self.leader = None;
         self.start_tally();
         let (last_log_index, last_log_term) = (self.log.last_index(), self.log.last_term());
-        for peer in self.peers().collect::<Vec<_>>() {
+        for peer in self.voter_peers() {
             // Our own vote must be durable before anyone counts on this term's election.
             self.send_after_persist(
                 peer,
@@ -119,9 +123,16 @@ impl Raft {
     }
 
     fn tally_votes(&mut self) {
-        let granted = self.votes.iter().filter(|(_, g)| *g).count();
-        let rejected = self.votes.len() - granted;
-        if granted >= self.quorum() {
+        // Only voters of our configuration count, whoever answered.
+        let membership = self.membership();
+        let count = |want: bool| {
+            self.votes
+                .iter()
+                .filter(|(id, g)| *g == want && membership.is_voter(*id))
+                .count()
+        };
+        let (granted, rejected, quorum) = (count(true), count(false), membership.quorum());
+        if granted >= quorum {
             match self.role {
                 Role::PreCandidate => {
                     self.become_candidate(false);
@@ -130,7 +141,7 @@ impl Raft {
                 Role::Candidate => self.become_leader(),
                 _ => {}
             }
-        } else if rejected >= self.quorum() {
+        } else if rejected >= quorum {
             self.become_follower(self.term, None);
         }
     }
@@ -209,7 +220,11 @@ impl Raft {
         self.election_elapsed = 0;
         self.heartbeat_elapsed = 0;
         let next = self.log.last_index() + 1;
-        self.progress = self.peers().map(|id| (id, Progress::new(next))).collect();
+        self.progress = self
+            .member_peers()
+            .into_iter()
+            .map(|id| (id, Progress::new(next)))
+            .collect();
         // A leader can only commit entries of its own term (§5.4.2): the no-op lets it commit at once.
         self.append_own(Payload::Noop);
         self.maybe_commit();
@@ -222,6 +237,15 @@ impl Raft {
             let ticks = ticks + 1;
             self.transfer =
                 (ticks < self.cfg.election_timeout_ticks_min).then_some((target, ticks));
+            if self.transfer.is_none() && !self.is_voter() {
+                // A removed leader whose successor never caught up: step down regardless.
+                self.become_follower(self.term, None);
+                return;
+            }
+        }
+        self.maybe_step_down_removed();
+        if self.role != Role::Leader {
+            return;
         }
         if self.election_elapsed >= self.cfg.election_timeout_ticks_min {
             self.election_elapsed = 0;
@@ -239,14 +263,22 @@ impl Raft {
     /// True if a majority (this leader included) was heard from since the last check; resets the
     /// marks for the next round.
     fn check_quorum(&mut self) -> bool {
-        let active = 1 + self
-            .progress
+        let membership = self.membership();
+        let active = membership
+            .voters
             .iter()
-            .filter(|(_, p)| p.recent_active)
+            .filter(|&&v| {
+                v == self.cfg.id
+                    || self
+                        .progress
+                        .iter()
+                        .any(|(id, p)| *id == v && p.recent_active)
+            })
             .count();
+        let quorum = membership.quorum();
         for (_, p) in &mut self.progress {
             p.recent_active = false;
         }
-        active >= self.quorum()
+        active >= quorum
     }
 }

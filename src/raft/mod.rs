@@ -8,19 +8,22 @@
 mod config;
 mod election;
 mod log;
+mod membership;
 mod message;
 mod node;
 mod output;
 mod progress;
 mod read_index;
+mod reconfig;
 mod replication;
 mod snapshot;
 mod types;
 
 pub use config::{Config, ConfigError, InjectedBug};
 pub use log::RaftLog;
+pub use membership::{Membership, MembershipEntry, MAX_MEMBERS};
 pub use message::{Body, ConflictHint, Message};
-pub use node::{ProposeError, Raft, ReadError, Restored, Status};
+pub use node::{ChangeError, ProposeError, Raft, ReadError, Restored, Status};
 pub use output::{Output, ReadState, SnapshotChunk, SnapshotSend};
 pub use snapshot::ChunkOut;
 pub use types::{Entry, HardState, Index, NodeId, Payload, Role, Term};

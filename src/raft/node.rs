@@ -7,10 +7,12 @@ use thiserror::Error;
 
 use super::config::{Config, ConfigError};
 use super::log::RaftLog;
+use super::membership::{Membership, MembershipEntry};
 use super::message::{Body, Message};
 use super::output::{Output, ReadState};
 use super::progress::Progress;
 use super::read_index::ReadQueue;
+use super::reconfig::membership_entries;
 use super::snapshot::ChunkOut;
 use super::types::{Entry, HardState, Index, NodeId, Payload, Role, Term};
 
@@ -24,6 +26,9 @@ pub struct Restored {
     pub entries: Vec<Entry>,
     /// Entries through this index are already applied to the caller's state machine.
     pub applied: Index,
+    /// The configuration in effect at `prev_index` (from the snapshot the log starts after);
+    /// `None`: the initial one, `Config::voters`. Configuration entries in `entries` apply on top.
+    pub membership: Option<MembershipEntry>,
 }
 
 /// Why a proposal was refused. Refused proposals were not appended anywhere.
@@ -35,6 +40,22 @@ pub enum ProposeError {
     Transferring,
     #[error("too many uncommitted entries")]
     Busy,
+}
+
+/// Why a membership change was refused. Refused changes were not appended anywhere.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Propose(#[from] ProposeError),
+    /// The previous change has not committed yet (one change at a time, thesis §4.1).
+    #[error("a membership change is still in progress (entry {0} not committed)")]
+    InProgress(Index),
+    /// This leader has not committed an entry of its own term yet; retry shortly.
+    #[error("the leader has not committed an entry of its term yet")]
+    NotReady,
+    /// The new configuration is not a valid single-server change of the current one.
+    #[error("invalid membership change: {0}")]
+    Invalid(String),
 }
 
 /// Why a read request was refused at once.
@@ -69,6 +90,11 @@ pub struct Raft {
     pub(super) vote: Option<NodeId>,
     pub(super) leader: Option<NodeId>,
     pub(super) log: RaftLog,
+    /// The configuration at the log's prefix (the snapshot's, or the initial one).
+    pub(super) base_config: MembershipEntry,
+    /// Configuration entries held in the log after its prefix, ascending. The last one (else
+    /// `base_config`) is in effect: configurations apply when appended (thesis §4.1).
+    pub(super) config_log: Vec<(Index, MembershipEntry)>,
     /// Invariant: `applied <= commit` and `applied <= persisted`; neither goes backwards.
     pub(super) commit: Index,
     /// The highest index handed to the caller in `Output::committed`.
@@ -82,7 +108,7 @@ pub struct Raft {
     pub(super) election_timeout: u32,
     /// Votes (or pre-votes) received in the current campaign, one per voter.
     pub(super) votes: Vec<(NodeId, bool)>,
-    /// Leader only: one per peer (self excluded), in `cfg.voters` order.
+    /// Leader only: one per member (voters and learners) other than this node.
     pub(super) progress: Vec<(NodeId, Progress)>,
     /// Leader only: a transfer target and the ticks since it started.
     pub(super) transfer: Option<(NodeId, u32)>,
@@ -102,6 +128,15 @@ impl Raft {
         cfg.validate()?;
         let log = RaftLog::new(restored.prev_index, restored.prev_term, restored.entries);
         let hs = restored.hard_state;
+        let base_config = restored.membership.unwrap_or_else(|| MembershipEntry {
+            membership: Membership::new(cfg.voters.clone(), Vec::new()),
+            context: Bytes::new(),
+        });
+        base_config
+            .membership
+            .validate()
+            .map_err(|why| ConfigError(format!("restored membership: {why}")))?;
+        let config_log = membership_entries(log.slice(log.first_index(), log.last_index()));
         // The commit hint may run ahead of a log whose tail was lost: clamp it, it is only a hint.
         let commit = hs.commit.min(log.last_index()).max(restored.applied);
         if restored.applied > log.last_index() {
@@ -121,6 +156,8 @@ impl Raft {
             leader: None,
             persisted: log.last_index(),
             log,
+            base_config,
+            config_log,
             commit,
             applied: restored.applied,
             election_elapsed: 0,
@@ -148,9 +185,11 @@ impl Raft {
         }
     }
 
-    /// Handles a message from peer `from`. Messages from unknown ids are ignored.
+    /// Handles a message from peer `from`. Peers outside this node's configuration are heard
+    /// too: a leader may be adding this node, or a candidate may hold a newer configuration
+    /// (thesis §4.1); only voters of our configuration count toward a quorum.
     pub fn step(&mut self, from: NodeId, msg: Message) {
-        if from == self.cfg.id || !self.cfg.voters.contains(&from) {
+        if from == self.cfg.id || from == 0 {
             return;
         }
         if !self.observe_term(from, &msg) {
@@ -197,7 +236,7 @@ impl Raft {
             }
             Body::HeartbeatResponse { read_seq } => self.handle_heartbeat_response(from, read_seq),
             Body::TimeoutNow => {
-                if self.role == Role::Follower && self.leader == Some(from) {
+                if self.role == Role::Follower && self.leader == Some(from) && self.is_voter() {
                     self.campaign(true);
                 }
             }
@@ -271,7 +310,7 @@ impl Raft {
                 leader: self.leader,
             });
         }
-        if target == self.cfg.id || !self.cfg.voters.contains(&target) {
+        if target == self.cfg.id || !self.membership().is_voter(target) {
             return Ok(());
         }
         self.transfer = Some((target, 0));
@@ -354,13 +393,46 @@ impl Raft {
         }
     }
 
-    pub(super) fn quorum(&self) -> usize {
-        self.cfg.voters.len() / 2 + 1
+    /// The value a majority of voters has reached: each voter's `of(progress)`, `own` for this
+    /// node; the quorum-th largest. 0 when there is no voter.
+    pub(super) fn quorum_value(&self, own: u64, of: impl Fn(&Progress) -> u64) -> u64 {
+        let membership = self.membership();
+        let mut values: Vec<u64> = membership
+            .voters
+            .iter()
+            .map(|&v| {
+                if v == self.cfg.id {
+                    own
+                } else {
+                    self.progress
+                        .iter()
+                        .find(|(id, _)| *id == v)
+                        .map_or(0, |(_, p)| of(p))
+                }
+            })
+            .collect();
+        values.sort_unstable_by(|a, b| b.cmp(a));
+        values
+            .get(membership.quorum() - 1)
+            .copied()
+            .unwrap_or_default()
     }
 
-    pub(super) fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
+    /// The voters other than this node (who an election asks).
+    pub(super) fn voter_peers(&self) -> Vec<NodeId> {
         let me = self.cfg.id;
-        self.cfg.voters.iter().copied().filter(move |&id| id != me)
+        self.membership()
+            .voters
+            .iter()
+            .copied()
+            .filter(|&id| id != me)
+            .collect()
+    }
+
+    /// Every member other than this node (who a leader replicates to).
+    pub(super) fn member_peers(&self) -> Vec<NodeId> {
+        let me = self.cfg.id;
+        self.membership().members().filter(|&id| id != me).collect()
     }
 
     /// Queues a message that may leave at once.
@@ -398,8 +470,16 @@ impl Raft {
             payload,
         };
         let at = (entry.index, entry.term);
+        let config = match &entry.payload {
+            Payload::Membership(m) => Some(m.clone()),
+            _ => None,
+        };
         self.out.entries.push(entry.clone());
         self.log.push(entry);
+        if let Some(config) = config {
+            self.config_log.push((at.0, config));
+            self.on_membership_change();
+        }
         at
     }
 
@@ -424,9 +504,18 @@ impl Raft {
             let keep = start.saturating_sub(pending_first) as usize;
             self.out.entries.truncate(keep);
         }
+        let configs_before = self.config_log.len();
+        self.config_log.retain(|(i, _)| *i < start);
+        let truncated_config = self.config_log.len() != configs_before;
+        let new_configs = membership_entries(&entries);
+        let appended_config = !new_configs.is_empty();
+        self.config_log.extend(new_configs);
         for e in &entries {
             self.log.push(e.clone());
         }
         self.out.entries.extend(entries);
+        if truncated_config || appended_config {
+            self.on_membership_change();
+        }
     }
 }

@@ -107,14 +107,7 @@ impl Raft {
         if self.reads.pending.is_empty() {
             return;
         }
-        let mut acked: Vec<u64> = self
-            .progress
-            .iter()
-            .map(|(_, p)| p.read_seq_acked)
-            .collect();
-        acked.push(self.reads.seq);
-        acked.sort_unstable_by(|a, b| b.cmp(a));
-        let confirmed = acked[self.quorum() - 1];
+        let confirmed = self.quorum_value(self.reads.seq, |p| p.read_seq_acked);
         while let Some(read) = self.reads.pending.front().copied() {
             if read.seq > confirmed {
                 break;

@@ -263,10 +263,9 @@ impl Raft {
     /// Advances the commit index to the highest index held durably by a majority, if that entry is
     /// from the current term (§5.4.2, Figure 8).
     pub(super) fn maybe_commit(&mut self) {
-        let mut matched: Vec<Index> = self.progress.iter().map(|(_, p)| p.match_index).collect();
-        matched.push(self.persisted);
-        matched.sort_unstable_by(|a, b| b.cmp(a));
-        let candidate = matched[self.quorum() - 1];
+        // Voters of the configuration in effect only; a leader removing itself does not count
+        // its own log (thesis §4.2.2).
+        let candidate = self.quorum_value(self.persisted, |p| p.match_index);
         if candidate <= self.commit {
             return;
         }
@@ -279,12 +278,13 @@ impl Raft {
                 self.on_first_commit_in_term();
             }
             self.confirm_reads();
+            self.maybe_step_down_removed();
         }
     }
 
     pub(super) fn maybe_send_timeout_now(&mut self, target: NodeId) {
         if self.match_index(target) == Some(self.log.last_index()) {
-            self.send(target, Body::TimeoutNow);
+            self.hand_off(target);
         }
     }
 

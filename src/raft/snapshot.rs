@@ -17,6 +17,7 @@
 use bytes::Bytes;
 
 use super::config::InjectedBug;
+use super::membership::MembershipEntry;
 use super::message::Body;
 use super::node::Raft;
 use super::output::{SnapshotChunk, SnapshotSend};
@@ -47,6 +48,7 @@ impl Raft {
             self.applied
         );
         self.log.compact(index);
+        self.compact_config(index);
     }
 
     /// Leader: sends `to` one chunk of a snapshot, if `to` is still waiting for one.
@@ -87,12 +89,19 @@ impl Raft {
     /// index, or this node leads); then the caller discards it. On true the caller replaces its
     /// state machine with the snapshot's before applying anything later, and drops whatever
     /// committed entries it had not applied yet: the snapshot supersedes them.
-    pub fn install_snapshot(&mut self, from: NodeId, index: Index, term: Term) -> bool {
+    pub fn install_snapshot(
+        &mut self,
+        from: NodeId,
+        index: Index,
+        term: Term,
+        membership: MembershipEntry,
+    ) -> bool {
         if index <= self.commit || self.role == Role::Leader {
             return false;
         }
         // Invariant kept: applied <= commit < index, so nothing applied is lost.
         let kept = self.log.install(index, term);
+        self.install_config(index, kept, membership);
         // Entries waiting to be written that the snapshot covers must not reach the store,
         // whose log now starts after `index`; with no matching suffix nothing pending survives.
         if kept {

@@ -3,6 +3,8 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::membership::MembershipEntry;
+
 /// A node's identity in the cluster. `0` is reserved (never a valid node id).
 pub type NodeId = u64;
 /// A Raft term (§5.1). Terms only grow.
@@ -18,6 +20,8 @@ pub enum Payload {
     Noop,
     /// An opaque command for the state machine.
     Command(Bytes),
+    /// A new cluster configuration, in effect from the moment it is appended (thesis §4.1).
+    Membership(MembershipEntry),
 }
 
 /// One slot of the replicated log.
@@ -36,6 +40,7 @@ impl Entry {
             + match &self.payload {
                 Payload::Noop => 0,
                 Payload::Command(data) => data.len(),
+                Payload::Membership(m) => m.encoded_len(),
             }
     }
 }

@@ -181,7 +181,13 @@ impl Handler<SnapshotView> for Replicator {
         if s.role != Role::Leader {
             return MessageResult(Err(ClientError::NotLeader { leader: s.leader }));
         }
-        MessageResult(Ok((self.state.clone(), self.raft.config().voters.clone())))
+        let applied = self.state.applied_index();
+        let membership = self
+            .raft
+            .membership_at(applied)
+            .expect("the log is never compacted past what is applied")
+            .clone();
+        MessageResult(Ok((self.state.clone(), membership)))
     }
 }
 

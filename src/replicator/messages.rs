@@ -117,12 +117,12 @@ impl Message for GetState {
     type Result = serde_json::Value;
 }
 
-/// Asks the leader for a frozen view of its applied state and the voters, to stream as a
+/// Asks the leader for a frozen view of its applied state and the membership, to stream as a
 /// backup (`GET /v1/snapshot`): an O(1) clone, written elsewhere while the node goes on.
 pub struct SnapshotView;
 
 impl Message for SnapshotView {
-    type Result = Result<(crate::state::StateMachine, Vec<NodeId>), ClientError>;
+    type Result = Result<(crate::state::StateMachine, crate::raft::MembershipEntry), ClientError>;
 }
 
 /// Counters and gauges for `GET /metrics`.

@@ -88,6 +88,7 @@ pub(super) fn recover(config: &Arc<Config>, id: NodeId) -> Result<Recovered, Nod
         prev_term: loaded.prev_term,
         entries: loaded.entries,
         applied,
+        membership: None,
     };
     Ok(Recovered {
         store,

@@ -43,7 +43,11 @@ impl Replicator {
         self.snapshots.writing = true;
         let view = self.state.clone();
         let (index, term) = (view.applied_index(), view.applied_term());
-        let voters = self.raft.config().voters.clone();
+        let membership = self
+            .raft
+            .membership_at(index)
+            .expect("the log is never compacted past what is applied")
+            .clone();
         let path = self.snapshots.path_for(index, term);
         let addr = ctx.address();
         let id = self.id;
@@ -51,7 +55,7 @@ impl Replicator {
             .name(format!("snapshot-{id}"))
             .spawn(move || {
                 let started = Instant::now();
-                let result = write_snapshot_file(&view, &voters, &path)
+                let result = write_snapshot_file(&view, &membership, &path)
                     .map(|_| Held { index, term, path })
                     .map_err(|e| e.to_string());
                 addr.do_send(SnapshotWritten {
@@ -222,6 +226,7 @@ impl Replicator {
             from,
             held,
             state,
+            membership: meta.membership,
             len,
         };
         self.fetch_lines_then_install(pending, ctx);

@@ -25,6 +25,8 @@ pub(super) struct PendingInstall {
     pub from: NodeId,
     pub held: Held,
     pub state: StateMachine,
+    /// The configuration the snapshot records.
+    pub membership: crate::raft::MembershipEntry,
     /// The snapshot file's length, the answer to any chunk of it meanwhile.
     pub len: u64,
 }
@@ -105,7 +107,10 @@ impl Replicator {
             return;
         };
         let (index, term) = (p.held.index, p.held.term);
-        if !self.raft.install_snapshot(p.from, index, term) {
+        if !self
+            .raft
+            .install_snapshot(p.from, index, term, p.membership)
+        {
             // The log caught up meanwhile: apply as usual (lines already fetched are skipped).
             let _ = std::fs::remove_file(&p.held.path);
             self.resume_applying(ctx);

@@ -220,6 +220,8 @@ pub enum Operation {
     Request(Request),
     /// A command payload that does not decode.
     Undecodable(DecodeError),
+    /// A new cluster configuration: no state changes, but the transaction log records it.
+    Membership(crate::raft::Membership),
 }
 
 impl Operation {
@@ -227,6 +229,7 @@ impl Operation {
     pub fn from_payload(payload: &Payload) -> Self {
         match payload {
             Payload::Noop => Operation::Noop,
+            Payload::Membership(m) => Operation::Membership(m.membership.clone()),
             Payload::Command(data) => match decode(data) {
                 Ok(request) => Operation::Request(request),
                 Err(e) => Operation::Undecodable(e),

@@ -165,7 +165,7 @@ impl StateMachine {
         self.applied_index = index;
         self.applied_term = term;
         match op {
-            Operation::Noop => Applied::fresh(ApplyResult::Noop),
+            Operation::Noop | Operation::Membership(_) => Applied::fresh(ApplyResult::Noop),
             Operation::Undecodable(e) => Applied::fresh(ApplyResult::BadCommand(e.to_string())),
             Operation::Request(request) => {
                 // The stamp moves the clock even when the session turns the request away: it is

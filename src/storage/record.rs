@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use crate::raft::{Entry, HardState, Index, Payload, Term};
+use crate::raft::{Entry, HardState, Index, MembershipEntry, Payload, Term};
 
 /// Bytes of framing in front of every body.
 pub(crate) const HEADER_BYTES: usize = 9;
@@ -20,6 +20,7 @@ const TYPE_PREFIX: u8 = 5;
 
 const PAYLOAD_NOOP: u8 = 0;
 const PAYLOAD_COMMAND: u8 = 1;
+const PAYLOAD_MEMBERSHIP: u8 = 2;
 
 const ENTRY_FIXED_BYTES: usize = 8 + 8 + 1;
 const HARD_STATE_BYTES: usize = 8 + 1 + 8 + 8;
@@ -94,6 +95,7 @@ pub(crate) fn entry_body_bytes(entry: &Entry) -> u64 {
     let data = match &entry.payload {
         Payload::Noop => 0,
         Payload::Command(data) => data.len(),
+        Payload::Membership(m) => m.encoded_len(),
     };
     (ENTRY_FIXED_BYTES + data) as u64
 }
@@ -101,9 +103,16 @@ pub(crate) fn entry_body_bytes(entry: &Entry) -> u64 {
 /// Appends the on-disk record of `entry` to `buf`: the exact bytes a segment whose header holds
 /// `salt` has for it. Public for benchmarks and log-inspection tools.
 pub fn encode_entry(buf: &mut Vec<u8>, entry: &Entry, salt: u64) {
+    let encoded_membership;
     let (kind, data): (u8, &[u8]) = match &entry.payload {
         Payload::Noop => (PAYLOAD_NOOP, &[]),
         Payload::Command(data) => (PAYLOAD_COMMAND, data),
+        Payload::Membership(m) => {
+            let mut buf = Vec::with_capacity(m.encoded_len());
+            m.encode(&mut buf);
+            encoded_membership = buf;
+            (PAYLOAD_MEMBERSHIP, &encoded_membership)
+        }
     };
     buf.reserve(HEADER_BYTES + ENTRY_FIXED_BYTES + data.len());
     frame(buf, TYPE_ENTRY, salt, |body| {
@@ -276,6 +285,9 @@ fn decode_entry(body: &[u8]) -> Result<Entry, BadRecord> {
         PAYLOAD_NOOP if data.is_empty() => Payload::Noop,
         PAYLOAD_NOOP => return Err(BadRecord::Malformed("no-op entry with data")),
         PAYLOAD_COMMAND => Payload::Command(Bytes::copy_from_slice(data)),
+        PAYLOAD_MEMBERSHIP => Payload::Membership(
+            MembershipEntry::decode(data).ok_or(BadRecord::Malformed("bad membership entry"))?,
+        ),
         _ => return Err(BadRecord::Malformed("unknown payload kind")),
     };
     Ok(Entry {

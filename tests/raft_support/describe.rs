@@ -12,6 +12,7 @@ pub fn entry(e: &Entry) -> String {
         Payload::Command(data) => {
             format!("{}/{}:{:?}", e.index, e.term, String::from_utf8_lossy(data))
         }
+        Payload::Membership(m) => format!("{}/{}:membership({})", e.index, e.term, m.membership),
     }
 }
 

@@ -8,14 +8,18 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"\x89RKVSNP\n";
 /// The format version this build writes and the only one it reads. Bump it whenever the layout or
 /// the serde shape of a record changes — including [`crate::state::Student`] and
 /// [`crate::state::ApplyResult`], which records carry as they are.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
+
+/// The oldest format version this build reads: version 1 lacks the header's learners and
+/// member addresses, which read as empty.
+pub const SNAPSHOT_FORMAT_VERSION_MIN: u32 = 1;
 
 /// The largest payload of one record. The largest value a client may store is 32 MiB
 /// (`MAX_VALUE_BYTES_LIMIT`), so every key fits with room to spare; a longer length read from a
 /// file is damage, refused before anything is allocated for it.
 pub const MAX_RECORD_BYTES: u32 = 64 << 20;
 
-/// The most voters a snapshot may name; Raft clusters have a handful.
+/// The most members (voters and learners) a snapshot may name; Raft clusters have a handful.
 pub const MAX_VOTERS: usize = 1024;
 
 /// Items per stack-items record, so that a stack of any length streams in bounded pieces

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::format::{
     Kind, FRAME_HEAD_BYTES, MAX_RECORD_BYTES, PREAMBLE_BYTES, SNAPSHOT_FORMAT_VERSION,
-    SNAPSHOT_MAGIC, TRAILER_BYTES, TRAILER_KIND,
+    SNAPSHOT_FORMAT_VERSION_MIN, SNAPSHOT_MAGIC, TRAILER_BYTES, TRAILER_KIND,
 };
 use super::SnapshotError;
 
@@ -96,7 +96,7 @@ impl<R: Read> FrameReader<R> {
         let mut version = [0; 4];
         reader.fill(&mut version)?;
         let version = u32::from_le_bytes(version);
-        if version != SNAPSHOT_FORMAT_VERSION {
+        if !(SNAPSHOT_FORMAT_VERSION_MIN..=SNAPSHOT_FORMAT_VERSION).contains(&version) {
             return Err(SnapshotError::UnsupportedVersion {
                 file: reader.file,
                 found: version,

@@ -11,7 +11,7 @@ use super::{SnapshotCounts, SnapshotError, SnapshotMeta};
 /// What [`inspect`] found in a snapshot file.
 #[derive(Debug)]
 pub struct SnapshotStatus {
-    /// Index, term and voters from the header.
+    /// Index, term and membership from the header.
     pub meta: SnapshotMeta,
     /// The state machine's clock when the snapshot was taken (ms since the Unix epoch).
     pub now_ms: u64,
@@ -74,7 +74,7 @@ pub fn inspect(path: &Path) -> Result<SnapshotStatus, SnapshotError> {
         meta: SnapshotMeta {
             index: header.index,
             term: header.term,
-            voters: header.voters.into_owned(),
+            membership: header.membership(),
         },
         now_ms: header.now_ms,
         counts: header.counts,

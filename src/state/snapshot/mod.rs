@@ -30,8 +30,8 @@ pub struct SnapshotMeta {
     pub index: Index,
     /// That entry's term.
     pub term: Term,
-    /// The voters the caller passed when writing: stored and given back, not interpreted.
-    pub voters: Vec<u64>,
+    /// The membership the caller passed when writing: stored and given back.
+    pub membership: crate::raft::MembershipEntry,
 }
 
 /// How many items of each collection a snapshot holds.

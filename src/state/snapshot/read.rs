@@ -96,12 +96,15 @@ pub(super) fn read_header<R: Read>(
         )));
     }
     let header: HeaderRecord<'static> = record.decode()?;
-    if header.voters.len() > MAX_VOTERS {
+    if header.voters.len() + header.learners.len() > MAX_VOTERS {
         let reason = format!(
-            "{} voters, over the limit of {MAX_VOTERS}",
-            header.voters.len()
+            "{} members, over the limit of {MAX_VOTERS}",
+            header.voters.len() + header.learners.len()
         );
         return Err(record.malformed(reason));
+    }
+    if let Err(why) = header.membership().membership.validate() {
+        return Err(record.malformed(why));
     }
     // Stack ids start at 1 (whether it follows the last stack is checked once they are read).
     if header.next_stack_id == 0 {

@@ -23,6 +23,22 @@ pub(super) struct HeaderRecord<'a> {
     pub(super) next_stack_id: u64,
     pub(super) voters: Cow<'a, [u64]>,
     pub(super) counts: SnapshotCounts,
+    /// Since format 2: the learners, and the members' addresses (the node's opaque context of
+    /// the configuration entry).
+    #[serde(default)]
+    pub(super) learners: Cow<'a, [u64]>,
+    #[serde(default)]
+    pub(super) members: Bytes,
+}
+
+impl HeaderRecord<'_> {
+    /// The configuration the header records.
+    pub(super) fn membership(&self) -> crate::raft::MembershipEntry {
+        crate::raft::MembershipEntry {
+            membership: crate::raft::Membership::new(self.voters.to_vec(), self.learners.to_vec()),
+            context: self.members.clone(),
+        }
+    }
 }
 
 /// One stored key (live or expired but not yet purged).

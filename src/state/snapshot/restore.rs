@@ -102,7 +102,7 @@ impl Restore {
         let meta = SnapshotMeta {
             index: h.index,
             term: h.term,
-            voters: h.voters.into_owned(),
+            membership: h.membership(),
         };
         Ok((machine, meta))
     }

@@ -21,6 +21,8 @@ fn header(counts: SnapshotCounts, next_stack_id: u64) -> HeaderRecord<'static> {
         next_stack_id,
         voters: Cow::Owned(vec![1, 2, 3]),
         counts,
+        learners: Cow::Owned(vec![4]),
+        members: bytes::Bytes::from_static(b"addresses"),
     }
 }
 
@@ -75,7 +77,13 @@ fn a_crafted_valid_snapshot_restores() {
         w.record(Kind::Key, &key("b", 10)).unwrap();
     });
     let (machine, meta) = read_snapshot(&bytes[..], StateConfig::default()).expect("valid");
-    assert_eq!((meta.index, meta.term, meta.voters), (10, 2, vec![1, 2, 3]));
+    assert_eq!((meta.index, meta.term), (10, 2));
+    let m = &meta.membership;
+    assert_eq!(
+        (&m.membership.voters[..], &m.membership.learners[..]),
+        (&[1, 2, 3][..], &[4][..])
+    );
+    assert_eq!(&m.context[..], b"addresses");
     assert_eq!(machine.kv_get("b").map(|v| v.version), Some(10));
 }
 

@@ -1,5 +1,6 @@
 //! Writing a snapshot: one record per item straight from the state's maps, then the trailer.
 
+use crate::raft::MembershipEntry;
 use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -14,23 +15,21 @@ use crate::state::StateMachine;
 /// Buffer between the records and `out`, so a snapshot is written in large writes.
 const WRITE_BUFFER_BYTES: usize = 256 << 10;
 
-/// Writes `state` and the membership `voters` to `out` as a snapshot, streaming: one record at a
+/// Writes `state` and the cluster `membership` in effect at its applied index to `out` as a snapshot, streaming: one record at a
 /// time, never a second copy of the state. To write while the state goes on changing, pass a clone
 /// (O(1): see the module docs of [`crate::state`]) to another thread.
 ///
-/// Fails with `InvalidInput` for more than [`super::MAX_VOTERS`] voters, with `InvalidData` if one
+/// Fails with `InvalidInput` for more than [`super::MAX_VOTERS`] members, with `InvalidData` if one
 /// record (say a cached session result listing every student) exceeds
 /// [`super::MAX_RECORD_BYTES`], and with whatever `out` fails with.
 pub fn write_snapshot(
     state: &StateMachine,
-    voters: &[u64],
+    membership: &MembershipEntry,
     out: impl Write,
 ) -> io::Result<SnapshotSummary> {
-    if voters.len() > MAX_VOTERS {
-        let message = format!(
-            "{} voters, more than a snapshot holds ({MAX_VOTERS})",
-            voters.len()
-        );
+    let m = &membership.membership;
+    if m.voters.len() + m.learners.len() > MAX_VOTERS {
+        let message = format!("{m}: more members than a snapshot holds ({MAX_VOTERS})");
         return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
     }
     let (students, kv, stacks, sessions) = state.collections();
@@ -46,8 +45,10 @@ pub fn write_snapshot(
         term: state.applied_term(),
         now_ms: state.now_ms(),
         next_stack_id: stacks.next_id(),
-        voters: Cow::Borrowed(voters),
+        voters: Cow::Borrowed(&m.voters),
         counts,
+        learners: Cow::Borrowed(&m.learners),
+        members: membership.context.clone(),
     };
     w.record(Kind::Header, &header)?;
     for student in students.iter() {
@@ -103,11 +104,11 @@ pub fn write_snapshot(
 /// itself is durable. On failure the temporary file is removed (best effort).
 pub fn write_snapshot_file(
     state: &StateMachine,
-    voters: &[u64],
+    membership: &MembershipEntry,
     path: &Path,
 ) -> io::Result<SnapshotSummary> {
     let tmp = tmp_path(path);
-    let written = write_synced(state, voters, &tmp).and_then(|summary| {
+    let written = write_synced(state, membership, &tmp).and_then(|summary| {
         fs::rename(&tmp, path)?;
         sync_parent(path)?;
         Ok(summary)
@@ -119,9 +120,13 @@ pub fn write_snapshot_file(
 }
 
 /// Writes the snapshot to `tmp` and fsyncs it.
-fn write_synced(state: &StateMachine, voters: &[u64], tmp: &Path) -> io::Result<SnapshotSummary> {
+fn write_synced(
+    state: &StateMachine,
+    membership: &MembershipEntry,
+    tmp: &Path,
+) -> io::Result<SnapshotSummary> {
     let mut file = File::create(tmp)?;
-    let summary = write_snapshot(state, voters, &mut file)?;
+    let summary = write_snapshot(state, membership, &mut file)?;
     file.sync_all()?;
     Ok(summary)
 }

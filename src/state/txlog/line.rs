@@ -26,6 +26,9 @@ pub(super) fn render(
     match op {
         Operation::Noop => out.push_str("noop"),
         Operation::Undecodable(_) => out.push_str("undecodable"),
+        Operation::Membership(m) => {
+            let _ = write!(out, "membership {m}");
+        }
         Operation::Request(request) => {
             push_command(out, &request.command);
             if let Some(s) = request.session {

@@ -354,6 +354,7 @@ fn check_shape(loaded: &Loaded, options: &FileStoreOptions) {
         let data = match &entry.payload {
             Payload::Noop => 0,
             Payload::Command(data) => data.len() as u64,
+            Payload::Membership(m) => m.encoded_len() as u64,
         };
         assert!(
             17 + data <= options.record_bytes_max,

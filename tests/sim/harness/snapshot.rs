@@ -178,7 +178,9 @@ impl Sim {
     fn install(&mut self, id: NodeId, from: NodeId, file: SnapshotFile) -> Result<bool, Violation> {
         let node = &mut self.nodes[id as usize - 1];
         let raft = node.raft.as_mut().expect("a crash drops pending writes");
-        if !raft.install_snapshot(from, file.index, file.term) {
+        // The simulated cluster's membership never changes, so the snapshot's is this node's.
+        let membership = raft.membership_entry().clone();
+        if !raft.install_snapshot(from, file.index, file.term, membership) {
             self.stats.snapshots_refused += 1;
             return Ok(false);
         }

@@ -221,6 +221,8 @@ impl Storage {
             prev_term: self.durable.prev_term,
             entries: self.durable.log.clone(),
             applied: snapshot.as_ref().map_or(0, |s| s.index),
+            // The simulated cluster's membership is the initial one for good.
+            membership: None,
         };
         (restored, snapshot)
     }
