@@ -204,7 +204,7 @@ impl Config {
     }
 
     /// The keys peer frames are sealed with: the secret file's secrets and the cluster id
-    /// (token and initial members). The error names the config line and the secret file.
+    /// (from the token). The error names the config line and the secret file.
     pub fn peer_keys(&self) -> Result<crate::cluster::seal::PeerKeys, ConfigError> {
         use crate::cluster::seal::{cluster_id, PeerKeys};
         let invalid = |message: String| ConfigError::Invalid {
@@ -214,7 +214,7 @@ impl Config {
             message,
         };
         let secrets = secret::read_secrets(&self.cluster.secret_file).map_err(invalid)?;
-        let id = cluster_id(&self.cluster.cluster_token, &self.ids());
+        let id = cluster_id(&self.cluster.cluster_token);
         PeerKeys::new(id, secrets)
             .ok_or_else(|| invalid("two secrets share a key id; generate a new one".to_string()))
     }

@@ -282,7 +282,7 @@ async fn during_a_secret_rollover_old_and_new_senders_are_both_heard() {
     use raftkv::cluster::seal::{cluster_id, PeerKeys, Secret};
     let peers = cluster_of(3);
     let ids: Vec<NodeId> = peers.keys().copied().collect();
-    let id = cluster_id("test", &ids);
+    let id = cluster_id("test");
     let (old, new) = (Secret::generate(), Secret::generate());
     let keys = |secrets: Vec<Secret>| PeerKeys::new(id, secrets).unwrap();
     // Step 1 of the rollover: node 1 already accepts both and seals with the old one; node 2

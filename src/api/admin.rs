@@ -6,11 +6,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::{ApiError, ApiState, ResponseCounters};
-use crate::replicator::{GetFaults, GetMembers, GetMetrics, GetState, GetStatus, Metrics};
+use crate::replicator::{GetFaults, GetMetrics, GetState, GetStatus, Metrics};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/v1/status").route(web::get().to(status)))
-        .service(web::resource("/v1/members").route(web::get().to(members)))
         .service(web::resource("/v1/state").route(web::get().to(state)))
         .service(web::resource("/metrics").route(web::get().to(metrics)))
         .service(web::resource("/v1/test/isolate").route(web::post().to(isolate)))
@@ -24,11 +23,6 @@ fn stopping<E>(_: E) -> ApiError {
 async fn status(st: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let status = st.replicator.send(GetStatus).await.map_err(stopping)?;
     Ok(HttpResponse::Ok().json(status))
-}
-
-async fn members(st: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
-    let members = st.replicator.send(GetMembers).await.map_err(stopping)?;
-    Ok(HttpResponse::Ok().json(members))
 }
 
 async fn state(st: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {

@@ -89,7 +89,8 @@ impl ApiError {
             ClientError::Timeout => ApiError::Timeout,
             ClientError::Dropped => ApiError::Unavailable(err.to_string()),
             ClientError::Busy => ApiError::Overloaded(err.to_string()),
-            ClientError::Stopping => ApiError::Unavailable(err.to_string()),
+            ClientError::Stopping | ClientError::Retry(_) => ApiError::Unavailable(err.to_string()),
+            ClientError::Invalid(why) => ApiError::BadRequest(why),
         }
     }
 

@@ -7,6 +7,7 @@ mod admin;
 mod error;
 mod kv;
 mod legacy;
+mod members;
 mod responses;
 mod snapshot;
 mod stacks;
@@ -39,6 +40,8 @@ pub struct ApiState {
     pub responses: Arc<ResponseCounters>,
     /// The node's bound on requests in flight, shared with the text protocol.
     pub admission: Admission,
+    /// The members' addresses (for redirects to a leader that joined after the config file).
+    pub directory: crate::replicator::members::Directory,
 }
 
 /// Registers every route; unknown routes answer 404 with a JSON error. Wrap the app in
@@ -49,6 +52,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     stacks::routes(cfg);
     legacy::routes(cfg);
     admin::routes(cfg);
+    members::routes(cfg);
     snapshot::routes(cfg);
     cfg.default_service(web::to(unknown_route));
 }
@@ -122,9 +126,12 @@ impl ApiState {
 
     /// The URL of this request on `leader`, for a redirect.
     fn leader_url(&self, leader: NodeId, req: &HttpRequest) -> Option<String> {
-        let node = self.config.node(leader).ok()?;
+        let http = match self.directory.get(leader) {
+            Some(m) => m.http,
+            None => self.config.node(leader).ok()?.http.to_string(),
+        };
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        Some(format!("http://{}{}", node.http, path))
+        Some(format!("http://{http}{path}"))
     }
 
     /// A place among the requests in flight, or 429 at once.

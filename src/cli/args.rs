@@ -82,6 +82,11 @@ pub enum Cmd {
         /// This node's id in the config.
         #[arg(long)]
         id: u64,
+        /// Join a running cluster instead of forming one: the node starts empty, never
+        /// campaigns, and waits for the leader after `raftkv member add ID ...` (the config
+        /// lists this node among its peers; after the first start the flag has no effect).
+        #[arg(long)]
+        join: bool,
     },
     /// Run every node of the config on this machine, or control one member of a running local
     /// cluster (`cluster stop 2`, `cluster start 2`).
@@ -150,6 +155,11 @@ pub enum Cmd {
     Member {
         #[command(subcommand)]
         action: MemberAction,
+    },
+    /// Leadership: hand it to another voter.
+    Leader {
+        #[command(subcommand)]
+        action: LeaderAction,
     },
     /// Every endpoint's own view: role, term, commit and applied index.
     Status,
@@ -305,8 +315,39 @@ pub enum SnapshotAction {
 
 #[derive(Debug, Subcommand)]
 pub enum MemberAction {
-    /// List the members, each with its own role; the leader is marked.
+    /// List the members, each with its own role; the leader and learners are marked.
     List,
+    /// Add node ID at these addresses. It enters as a learner; unless --learner, the leader
+    /// promotes it to voter once it has caught up. Then start it with `raftkv node --join`.
+    Add {
+        id: u64,
+        /// Its raft peer address (host:port).
+        #[arg(long, value_name = "HOST:PORT")]
+        raft: String,
+        /// Its HTTP API address.
+        #[arg(long, value_name = "HOST:PORT")]
+        http: String,
+        /// Its text-protocol address.
+        #[arg(long, value_name = "HOST:PORT")]
+        text: Option<String>,
+        /// Its etcd gRPC address.
+        #[arg(long, value_name = "HOST:PORT")]
+        grpc: Option<String>,
+        /// Keep it a learner (no vote) until `raftkv member promote ID`.
+        #[arg(long)]
+        learner: bool,
+    },
+    /// Remove node ID (a leader removed hands leadership off once the change commits).
+    Remove { id: u64 },
+    /// Make learner ID a voter.
+    Promote { id: u64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LeaderAction {
+    /// Hand leadership to voter ID (default: the most up-to-date voter), like etcdctl
+    /// move-leader; prints the new leader.
+    Transfer { id: Option<u64> },
 }
 
 /// `raftkv bench`: one run with the flags below, or `bench sweep` / `bench plot`.

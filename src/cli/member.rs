@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde_json::json;
+use ureq::http::Method;
 
 use super::args::WriteOut;
 use super::client::{self, Call};
@@ -35,12 +36,14 @@ pub fn list(ctx: &mut Ctx) -> Result<(), CliError> {
         "ROLE",
         "TERM",
         "IS LEADER",
+        "IS LEARNER",
     ]);
     let mut rows = Vec::new();
     for (m, status) in members.iter().zip(&statuses) {
         let id = m["id"].as_u64().unwrap_or_default();
         let (role, term) = role_and_term(status);
         let is_leader = Some(id) == leader;
+        let is_learner = m["is_learner"].as_bool().unwrap_or(false);
         table.row(vec![
             id.to_string(),
             format!("node{id}"),
@@ -49,14 +52,57 @@ pub fn list(ctx: &mut Ctx) -> Result<(), CliError> {
             role.clone(),
             term.map_or(String::new(), |t| t.to_string()),
             is_leader.to_string(),
+            is_learner.to_string(),
         ]);
         rows.push(json!({
             "id": id, "name": format!("node{id}"), "raft": m["raft"], "http": m["http"],
-            "role": role, "term": term, "is_leader": is_leader,
+            "text": m["text"], "grpc": m["grpc"], "role": role, "term": term,
+            "is_leader": is_leader, "is_learner": is_learner,
         }));
     }
     let json = json!({ "leader": leader, "members": rows });
     output::print(ctx.format(WriteOut::Table), &table, &json);
+    Ok(())
+}
+
+/// `raftkv member add|remove|promote`: sends the change to the leader (the client follows
+/// redirects and retries while a previous change is still in progress) and prints the outcome.
+pub fn change(
+    ctx: &mut Ctx,
+    method: Method,
+    path: String,
+    body: serde_json::Value,
+    id: u64,
+    done: &str,
+) -> Result<(), CliError> {
+    let body = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    let answer = ctx.json(&Call::write(method, path, body))?;
+    let index = answer["index"].as_u64().unwrap_or_default();
+    let mut table = Table::new(&["ID", "CHANGE", "INDEX"]);
+    table.row(vec![id.to_string(), done.to_string(), index.to_string()]);
+    match ctx.format(WriteOut::Simple) {
+        WriteOut::Simple => println!("Member {id} {done} (index {index})"),
+        format => output::print(format, &table, &answer),
+    }
+    Ok(())
+}
+
+/// `raftkv leader transfer [ID]`: asks the leader to hand off; prints the new leader.
+pub fn transfer(ctx: &mut Ctx, id: Option<u64>) -> Result<(), CliError> {
+    let body = json!({ "to": id }).to_string();
+    let answer = ctx.json(&Call::write(Method::POST, "/v1/leader/transfer", body))?;
+    let leader = answer["leader"].as_u64().unwrap_or_default();
+    let mut table = Table::new(&["LEADER", "TERM"]);
+    let term = answer["term"].as_u64().unwrap_or_default();
+    table.row(vec![leader.to_string(), term.to_string()]);
+    match ctx.format(WriteOut::Simple) {
+        WriteOut::Simple => println!("Leadership transferred to {leader} (term {term})"),
+        format => output::print(format, &table, &answer),
+    }
     Ok(())
 }
 

@@ -24,10 +24,11 @@ pub mod txlog;
 
 use clap::Parser;
 
-use args::{Cli, Cmd, GlobalOpts, MemberAction, StackAction, StudentAction};
+use args::{Cli, Cmd, GlobalOpts, LeaderAction, MemberAction, StackAction, StudentAction};
 use client::Client;
 use context::Ctx;
 use error::CliError;
+use ureq::http::Method;
 
 /// Parses the process arguments, runs the command and returns the exit code.
 pub fn main() -> i32 {
@@ -45,9 +46,9 @@ pub fn main() -> i32 {
 pub fn run(cli: Cli) -> Result<i32, CliError> {
     let g = cli.global;
     match cli.command {
-        Cmd::Node { id } => {
+        Cmd::Node { id, join } => {
             init_logging();
-            Ok(node::run_node(id, g.config.as_deref()))
+            Ok(node::run_node(id, g.config.as_deref(), join))
         }
         Cmd::Cluster { action: None } => supervisor::run(g.config.as_deref()),
         Cmd::Cluster {
@@ -112,9 +113,48 @@ fn client_command(command: Cmd, g: GlobalOpts) -> Result<(), CliError> {
             StackAction::Top { id, read } => stack::top(ctx, id, read.consistency),
             StackAction::Size { id, read } => stack::size(ctx, id, read.consistency),
         },
-        Cmd::Member {
-            action: MemberAction::List,
-        } => member::list(ctx),
+        Cmd::Member { action } => match action {
+            MemberAction::List => member::list(ctx),
+            MemberAction::Add {
+                id,
+                raft,
+                http,
+                text,
+                grpc,
+                learner,
+            } => {
+                let body = serde_json::json!({
+                    "id": id, "raft": raft, "http": http, "text": text, "grpc": grpc,
+                    "learner": learner,
+                });
+                member::change(ctx, Method::POST, "/v1/members".into(), body, id, "added")
+            }
+            MemberAction::Remove { id } => {
+                let path = format!("/v1/members/{id}");
+                member::change(
+                    ctx,
+                    Method::DELETE,
+                    path,
+                    serde_json::Value::Null,
+                    id,
+                    "removed",
+                )
+            }
+            MemberAction::Promote { id } => {
+                let path = format!("/v1/members/{id}/promote");
+                member::change(
+                    ctx,
+                    Method::POST,
+                    path,
+                    serde_json::Value::Null,
+                    id,
+                    "promoted",
+                )
+            }
+        },
+        Cmd::Leader {
+            action: LeaderAction::Transfer { id },
+        } => member::transfer(ctx, id),
         Cmd::Status => member::status(ctx),
         Cmd::Node { .. }
         | Cmd::Cluster { .. }

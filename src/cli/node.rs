@@ -21,7 +21,10 @@ pub const EXIT_START_FAILURE: i32 = 2;
 
 /// Runs node `id` of the cluster described by `config_path` (or the embedded default); returns the
 /// process exit code.
-pub fn run_node(id: NodeId, config_path: Option<&Path>) -> i32 {
+///
+/// `join`: the node was not in the initial cluster; with a new data directory it waits to be
+/// added by a leader (`raftkv member add`) instead of forming a cluster of the file's peers.
+pub fn run_node(id: NodeId, config_path: Option<&Path>, join: bool) -> i32 {
     let config = match config_path {
         Some(path) => match Config::load(path) {
             Ok(c) => c,
@@ -34,7 +37,7 @@ pub fn run_node(id: NodeId, config_path: Option<&Path>) -> i32 {
     };
     let config = Arc::new(config);
     let system = System::new();
-    let started = system.block_on(start(id, Arc::clone(&config)));
+    let started = system.block_on(start(id, Arc::clone(&config), join));
     let server = match started {
         Ok(server) => server,
         Err(e) => {
@@ -56,6 +59,7 @@ pub fn run_node(id: NodeId, config_path: Option<&Path>) -> i32 {
 async fn start(
     id: NodeId,
     config: Arc<Config>,
+    join: bool,
 ) -> Result<actix_web::dev::Server, Box<dyn std::error::Error>> {
     // Every port is bound before the actor starts: once it runs, nothing here may fail (an actor
     // dropped outside its runtime panics instead of exiting with a clear message).
@@ -64,7 +68,13 @@ async fn start(
         std::net::TcpListener::bind(&http).map_err(|e| format!("cannot listen on {http}: {e}"))?;
     let text = &config.node(id)?.text;
     let text_listener = text::bind(text).map_err(|e| format!("cannot listen on {text}: {e}"))?;
-    let replicator = Replicator::with_config(id, Arc::clone(&config))?.start();
+    let replicator = if join {
+        Replicator::join(id, Arc::clone(&config))?
+    } else {
+        Replicator::with_config(id, Arc::clone(&config))?
+    };
+    let directory = replicator.directory();
+    let replicator = replicator.start();
     let admission = Admission::new(config.cluster().max_in_flight_requests);
     let state = ApiState {
         replicator: replicator.clone(),
@@ -72,6 +82,7 @@ async fn start(
         id,
         responses: Arc::default(),
         admission: admission.clone(),
+        directory: directory.clone(),
     };
     let server = HttpServer::new(move || {
         App::new()
@@ -91,6 +102,7 @@ async fn start(
             replicator: replicator.clone(),
             config: Arc::clone(&config),
             admission,
+            directory,
         },
     );
     log::info!("node {id}: serving the text protocol on {text}");

@@ -250,6 +250,9 @@ impl<M> ClusterHandle<M> {
         self.inbox.take()
     }
 
+    /// Placeholder until the cluster layer learns peers at run time.
+    pub fn set_peers(&self, _peers: &BTreeMap<NodeId, SocketAddr>) {}
+
     /// The bridge's counters (a live view; call `snapshot`).
     pub fn counters(&self) -> Counters {
         self.counters.clone()

@@ -118,18 +118,14 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The 8-byte id of a cluster: a hash of its token and its initial members, so that frames of
-/// one cluster are refused by another even when both were given the same secret.
-pub fn cluster_id(token: &str, members: &[NodeId]) -> [u8; 8] {
-    let mut members = members.to_vec();
-    members.sort_unstable();
+/// The 8-byte id of a cluster: a hash of its token, so that frames of one cluster are refused
+/// by another given the same secret but another token. Not of its members: they change at run
+/// time, and a node joining later must compute the same id.
+pub fn cluster_id(token: &str) -> [u8; 8] {
     let mut hash = Sha256::new();
-    hash.update(b"raftkv cluster id v1\0");
+    hash.update(b"raftkv cluster id v2\0");
     hash.update((token.len() as u64).to_be_bytes());
     hash.update(token.as_bytes());
-    for id in members {
-        hash.update(id.to_be_bytes());
-    }
     let digest = hash.finalize();
     let mut id = [0u8; 8];
     id.copy_from_slice(&digest[..8]);
@@ -414,11 +410,7 @@ mod tests {
     use super::*;
 
     fn keys(secret: u8, cluster: &str) -> PeerKeys {
-        PeerKeys::new(
-            cluster_id(cluster, &[1, 2, 3]),
-            vec![Secret::from_bytes([secret; 32])],
-        )
-        .unwrap()
+        PeerKeys::new(cluster_id(cluster), vec![Secret::from_bytes([secret; 32])]).unwrap()
     }
 
     #[test]
@@ -477,7 +469,7 @@ mod tests {
     #[test]
     fn during_a_rollover_both_secrets_open() {
         let (old, new) = (Secret::from_bytes([1; 32]), Secret::from_bytes([2; 32]));
-        let id = cluster_id("a", &[1, 2]);
+        let id = cluster_id("a");
         let sends_old = PeerKeys::new(id, vec![old.clone()]).unwrap();
         let sends_new = PeerKeys::new(id, vec![new.clone()]).unwrap();
         let both = PeerKeys::new(id, vec![new, old]).unwrap();

@@ -102,6 +102,7 @@ impl Replicator {
         }
         self.apply_some(ctx);
         self.log_role_change();
+        self.follow_membership();
     }
 
     /// Numbers the next write-thread batch and remembers what waits on it being durable.

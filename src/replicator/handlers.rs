@@ -132,16 +132,19 @@ impl Handler<GetStatus> for Replicator {
 impl Handler<GetMembers> for Replicator {
     type Result = MessageResult<GetMembers>;
 
+    /// The configuration in effect on this node, with each member's addresses.
     fn handle(&mut self, _: GetMembers, _: &mut Context<Self>) -> Self::Result {
         let s = self.raft.status();
+        let membership = self.raft.membership().clone();
         let members = self
-            .config
-            .peers()
-            .iter()
-            .map(|p| {
-                let role = if Some(p.id) == s.leader {
+            .member_addrs()
+            .into_values()
+            .map(|m| {
+                let role = if membership.is_learner(m.id) {
+                    "learner"
+                } else if Some(m.id) == s.leader {
                     "leader"
-                } else if p.id == self.id {
+                } else if m.id == self.id {
                     match s.role {
                         Role::Leader => "leader",
                         Role::Follower => "follower",
@@ -153,11 +156,15 @@ impl Handler<GetMembers> for Replicator {
                     "unknown"
                 };
                 Member {
-                    id: p.id,
-                    raft: p.raft.to_string(),
-                    http: p.http.to_string(),
+                    id: m.id,
+                    raft: m.raft,
+                    http: m.http,
+                    text: m.text,
+                    grpc: m.grpc,
+                    is_learner: membership.is_learner(m.id),
+                    promote: m.promote,
                     role: role.to_string(),
-                    match_index: self.raft.match_index(p.id),
+                    match_index: self.raft.match_index(m.id),
                 }
             })
             .collect();
@@ -235,14 +242,13 @@ impl Handler<TransferLeadership> for Replicator {
         if s.role != Role::Leader {
             return Ok(());
         }
-        // Pick the most caught-up peer unless one was named.
-        let target = msg.0.or_else(|| {
-            self.config
-                .ids()
-                .into_iter()
-                .filter(|&id| id != self.id)
-                .max_by_key(|&id| self.raft.match_index(id).unwrap_or(0))
-        });
+        // Pick the most caught-up voter unless one was named.
+        let target = msg.0.or_else(|| self.raft.transfer_target());
+        if let Some(t) = msg.0 {
+            if t != self.id && !self.raft.membership().is_voter(t) {
+                return Err(ClientError::Invalid(format!("node {t} is not a voter")));
+            }
+        }
         if let Some(target) = target {
             self.raft
                 .transfer_leadership(target)

@@ -29,6 +29,12 @@ pub enum ClientError {
     /// The node is shutting down.
     #[error("the node is stopping")]
     Stopping,
+    /// Refused for now, for a reason that passes (a membership change still in progress).
+    #[error("{0}; retry shortly")]
+    Retry(String),
+    /// The request cannot succeed as asked (a membership change that makes no sense).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// How a read is served.
@@ -96,11 +102,39 @@ pub struct Member {
     pub id: NodeId,
     pub raft: String,
     pub http: String,
+    pub text: Option<String>,
+    pub grpc: Option<String>,
+    /// Receives the log but does not vote.
+    pub is_learner: bool,
+    /// A learner the leader promotes once it has caught up.
+    pub promote: bool,
     /// This node's belief: `leader` for the leader it follows, `self` role for itself, else `follower`
     /// or `unknown` when no leader is known.
     pub role: String,
     /// Known only on the leader.
     pub match_index: Option<Index>,
+}
+
+/// A change to the cluster's membership, one server at a time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemberChange {
+    /// Adds a node as a learner; unless `learner`, the leader promotes it to voter once it has
+    /// caught up.
+    Add {
+        member: super::members::MemberAddrs,
+        learner: bool,
+    },
+    /// Removes a voter or learner (the leader itself included: it hands off once this commits).
+    Remove(NodeId),
+    /// Makes a learner a voter.
+    Promote(NodeId),
+}
+
+/// Proposes a membership change (leader only); resolves once the change is applied here.
+pub struct ChangeMembership(pub MemberChange);
+
+impl Message for ChangeMembership {
+    type Result = Result<Answer, ClientError>;
 }
 
 /// Asks for the member list.

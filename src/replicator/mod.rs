@@ -10,6 +10,8 @@ pub mod admission;
 mod drive;
 mod expiry;
 mod handlers;
+pub mod members;
+mod membership_flow;
 mod messages;
 mod recover;
 mod snapshot_flow;
@@ -30,8 +32,9 @@ use thiserror::Error;
 use tokio::sync::broadcast;
 
 pub use messages::{
-    Answer, ClientError, Consistency, GetFaults, GetMembers, GetMetrics, GetState, GetStatus,
-    Member, Metrics, NodeStatus, Propose, Read, SnapshotView, Stop, TransferLeadership,
+    Answer, ChangeMembership, ClientError, Consistency, GetFaults, GetMembers, GetMetrics,
+    GetState, GetStatus, Member, MemberChange, Metrics, NodeStatus, Propose, Read, SnapshotView,
+    Stop, TransferLeadership,
 };
 pub use recover::restore_snapshot;
 pub use state_file::state_file_path;
@@ -119,6 +122,10 @@ pub struct Replicator {
     store_prefix: raft::Index,
     /// A received snapshot waiting for its transaction-log lines; nothing is applied meanwhile.
     pending_install: Option<txlog_catchup::PendingInstall>,
+    /// The configuration the cluster layer was last pointed at.
+    last_membership: raft::MembershipEntry,
+    /// Its members' addresses, for the doors.
+    directory: members::Directory,
 }
 
 impl Replicator {
@@ -131,6 +138,18 @@ impl Replicator {
 
     /// Like [`Replicator::new`] with an already loaded config.
     pub fn with_config(id: NodeId, config: Arc<Config>) -> Result<Self, NodeError> {
+        Self::build(id, config, false)
+    }
+
+    /// Like [`Replicator::with_config`] for a node that was not in the initial cluster
+    /// (`raftkv node --join`): with a new data directory it starts in no configuration, never
+    /// campaigns, and waits for a leader that added it (`raftkv member add`) to send it the
+    /// log. A data directory that already holds a cluster's data starts as usual.
+    pub fn join(id: NodeId, config: Arc<Config>) -> Result<Self, NodeError> {
+        Self::build(id, config, true)
+    }
+
+    fn build(id: NodeId, config: Arc<Config>, join: bool) -> Result<Self, NodeError> {
         config.node(id)?;
         let recover::Recovered {
             store,
@@ -138,7 +157,7 @@ impl Replicator {
             state,
             restored,
             store_prefix,
-        } = recover::recover(&config, id)?;
+        } = recover::recover(&config, id, join)?;
         let written_term_vote = (restored.hard_state.term, restored.hard_state.vote);
         let applied = restored.applied;
         let mut raft = Raft::new(
@@ -174,7 +193,13 @@ impl Replicator {
                 StorageError::io("record the peer epoch", &config.data_dir_for(id)),
             )?,
         };
-        let mut cluster = Cluster::start(id, &config.raft_addrs()?, Limits::default(), auth)?;
+        let mut cluster = Cluster::start(
+            id,
+            &membership_flow::peer_socket_addrs(id, &raft, &config),
+            Limits::default(),
+            auth,
+        )?;
+        let last_membership = raft.membership_entry().clone();
         let state_file = state_file::StateFile::start(&config.cluster().log_dir, id)
             .map_err(|e| NodeError::State(format!("cannot start the state-file writer: {e}")))?;
         let outbox = cluster.outbox();
@@ -218,7 +243,10 @@ impl Replicator {
             snapshots,
             store_prefix,
             pending_install: None,
+            directory: members::Directory::default(),
+            last_membership,
         })
+        .inspect(|r| r.directory.set(r.member_addrs()))
     }
 
     /// The node's id.
@@ -230,6 +258,11 @@ impl Replicator {
     /// id) over ZeroMQ.
     pub fn outbox(&self) -> Outbox<Message> {
         self.outbox.clone()
+    }
+
+    /// The members' addresses as this node knows them, kept current while it runs.
+    pub fn directory(&self) -> members::Directory {
+        self.directory.clone()
     }
 
     /// A subscription to the inbox: every envelope this node receives from now on, with `pid` set to
@@ -259,6 +292,7 @@ impl Replicator {
                 );
             }
             act.raft.tick();
+            act.maybe_promote_learners(ctx);
             act.drive(ctx);
             act.schedule_tick(ctx);
         });

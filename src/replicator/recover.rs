@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::members::Bootstrap;
 use super::snapshots::{self, Snapshots};
 use super::NodeError;
 use crate::config::Config;
@@ -35,7 +36,14 @@ pub(super) struct Recovered {
 /// Loads node `id`'s snapshot and log. The snapshot decides the applied index; the log must
 /// continue it (the log is never compacted past the older of the two snapshots kept, so a
 /// damaged newest snapshot still has its predecessor and the entries after it).
-pub(super) fn recover(config: &Arc<Config>, id: NodeId) -> Result<Recovered, NodeError> {
+///
+/// `join`: a node that was not in the initial cluster. It matters only when the data directory
+/// is new: the node then starts in no configuration, and waits for a leader to add it.
+pub(super) fn recover(
+    config: &Arc<Config>,
+    id: NodeId,
+    join: bool,
+) -> Result<Recovered, NodeError> {
     let dir = config.data_dir_for(id);
     let mut store = FileStore::open(&dir, store_options())?;
     let snap_dir = snapshots::dir_for(&dir);
@@ -45,6 +53,10 @@ pub(super) fn recover(config: &Arc<Config>, id: NodeId) -> Result<Recovered, Nod
         .load_newest(StateConfig::default())
         .map_err(|e| NodeError::State(e.to_string()))?;
     let mut loaded = store.load()?;
+    let snapshot_membership = newest
+        .as_ref()
+        .map(|(_, meta)| (meta.index, meta.membership.clone()));
+    let bootstrap = bootstrap(config, &dir, join, &loaded, snapshot_membership.as_ref())?;
     let (state, applied) = match newest {
         Some((state, meta)) => {
             if loaded.prev_index > meta.index {
@@ -88,7 +100,10 @@ pub(super) fn recover(config: &Arc<Config>, id: NodeId) -> Result<Recovered, Nod
         prev_term: loaded.prev_term,
         entries: loaded.entries,
         applied,
-        membership: None,
+        membership: Some(match snapshot_membership {
+            Some((index, membership)) if index > bootstrap.since_index => membership,
+            _ => bootstrap.entry(),
+        }),
     };
     Ok(Recovered {
         store,
@@ -97,6 +112,41 @@ pub(super) fn recover(config: &Arc<Config>, id: NodeId) -> Result<Recovered, Nod
         restored,
         store_prefix,
     })
+}
+
+/// The data directory's bootstrap record, written now if it has none: the config file's peers
+/// (or no one, for a new node that joins), from the start of the log or from the snapshot a
+/// directory seeded by `snapshot restore` starts with.
+fn bootstrap(
+    config: &Config,
+    dir: &Path,
+    join: bool,
+    loaded: &Loaded,
+    snapshot: Option<&(Index, crate::raft::MembershipEntry)>,
+) -> Result<Bootstrap, NodeError> {
+    if let Some(b) = Bootstrap::load(dir).map_err(NodeError::State)? {
+        if join {
+            log::warn!(
+                "{}: this node already belongs to a cluster; --join has no effect",
+                dir.display()
+            );
+        }
+        return Ok(b);
+    }
+    let fresh = snapshot.is_none()
+        && loaded.prev_index == 0
+        && loaded.entries.is_empty()
+        && loaded.hard_state.term == 0;
+    if join && !fresh {
+        log::warn!(
+            "{}: holds data from an earlier start; --join has no effect",
+            dir.display()
+        );
+    }
+    let since_index = snapshot.map_or(0, |(index, _)| *index);
+    let b = Bootstrap::from_config(config, join && fresh, since_index);
+    b.save(dir).map_err(NodeError::State)?;
+    Ok(b)
 }
 
 /// The term of the entry at `index` in what the store loaded, if it holds it.

@@ -21,6 +21,8 @@ pub struct TextContext {
     pub config: Arc<Config>,
     /// The node's bound on requests in flight, shared with HTTP.
     pub admission: Admission,
+    /// The members' addresses (for redirects to a leader that joined after the config file).
+    pub directory: crate::replicator::members::Directory,
 }
 
 impl TextContext {
@@ -95,15 +97,23 @@ impl TextContext {
         }
     }
 
+    /// The text-protocol address of member `id`: the live membership's, else the config file's.
+    fn leader_text(&self, id: crate::raft::NodeId) -> Option<(String, u16)> {
+        if let Some(text) = self.directory.get(id).and_then(|m| m.text) {
+            let (host, port) = text.rsplit_once(':')?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            return Some((host.to_string(), port.parse().ok()?));
+        }
+        let peer = self.config.node(id).ok()?;
+        Some((peer.text.host().to_string(), peer.text.port()))
+    }
+
     fn answer(&self, answer: Result<Answer, ClientError>) -> Reply {
         match answer {
             Ok(answer) => reply_for(answer.result),
-            Err(ClientError::NotLeader { leader: Some(id) }) => match self.config.node(id) {
-                Ok(peer) => Reply::Redirect {
-                    host: peer.text.host().to_string(),
-                    port: peer.text.port(),
-                },
-                Err(_) => Reply::Internal,
+            Err(ClientError::NotLeader { leader: Some(id) }) => match self.leader_text(id) {
+                Some((host, port)) => Reply::Redirect { host, port },
+                None => Reply::Internal,
             },
             Err(ClientError::Busy) => Reply::Overloaded,
             Err(e) => {

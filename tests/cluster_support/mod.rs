@@ -52,11 +52,7 @@ pub const TEST_SECRET: [u8; 32] = [7; 32];
 /// Keys for the cluster of `peers` under [`TEST_SECRET`].
 pub fn test_keys(peers: &BTreeMap<NodeId, SocketAddr>) -> PeerKeys {
     let ids: Vec<NodeId> = peers.keys().copied().collect();
-    PeerKeys::new(
-        cluster_id("test", &ids),
-        vec![Secret::from_bytes(TEST_SECRET)],
-    )
-    .expect("one secret")
+    PeerKeys::new(cluster_id("test"), vec![Secret::from_bytes(TEST_SECRET)]).expect("one secret")
 }
 
 /// A new session's authentication for a member of `peers` under [`TEST_SECRET`].

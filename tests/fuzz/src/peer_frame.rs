@@ -37,11 +37,7 @@ pub const MAX_FRAME_BYTES: u64 = 4096;
 pub const MAX_FEED_ALLOCATION: usize = MAX_COMMAND_BYTES as usize + 256;
 
 fn keys() -> PeerKeys {
-    PeerKeys::new(
-        cluster_id("fuzz", &[1, 2, 3]),
-        vec![Secret::from_bytes([9; 32])],
-    )
-    .expect("one secret")
+    PeerKeys::new(cluster_id("fuzz"), vec![Secret::from_bytes([9; 32])]).expect("one secret")
 }
 
 fn validate(role: Role, bytes: &[u8], chunk: usize) -> (bool, Vec<u8>, Vec<Vec<u8>>) {

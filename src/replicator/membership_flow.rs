@@ -1,0 +1,212 @@
+//! Membership at the node: client requests to add, remove and promote members, the leader's
+//! automatic promotion of caught-up learners, and keeping the cluster layer's peers in step with
+//! the configuration in effect.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use super::members::{self, encode_context, MemberAddrs};
+use super::messages::{Answer, ChangeMembership, ClientError, MemberChange};
+use super::Replicator;
+use crate::raft::{ChangeError, Membership, MembershipEntry, NodeId, ProposeError, Role};
+use crate::state::ApplyResult;
+
+/// A learner marked for promotion is promoted once its log is within this many entries of the
+/// leader's commit index: close enough that it can count toward a quorum without stalling it.
+const PROMOTE_LAG_ENTRIES: u64 = 256;
+
+impl Replicator {
+    /// The addresses of the configuration in effect, by id.
+    pub(super) fn member_addrs(&self) -> BTreeMap<NodeId, MemberAddrs> {
+        members::addresses(self.raft.membership_entry(), &self.config)
+    }
+
+    /// After each output batch: if the configuration in effect changed, say so and point the
+    /// cluster layer at its members.
+    pub(super) fn follow_membership(&mut self) {
+        if self.raft.membership_entry() == &self.last_membership {
+            return;
+        }
+        self.last_membership = self.raft.membership_entry().clone();
+        log::info!(
+            "node {}: membership now {} (entry {})",
+            self.id,
+            self.last_membership.membership,
+            self.raft.membership_index()
+        );
+        self.directory.set(self.member_addrs());
+        let peers = peer_socket_addrs(self.id, &self.raft, &self.config);
+        self.cluster.set_peers(&peers);
+    }
+
+    /// Leader, every tick: promotes a learner added without `--learner` once it has caught up.
+    pub(super) fn maybe_promote_learners(&mut self, ctx: &mut Context<Self>) {
+        let s = self.raft.status();
+        if s.role != Role::Leader || self.raft.membership_index() > s.commit_index {
+            return;
+        }
+        let ready = self.member_addrs().into_values().find(|m| {
+            m.promote
+                && self.raft.membership().is_learner(m.id)
+                && self
+                    .raft
+                    .match_index(m.id)
+                    .is_some_and(|i| i + PROMOTE_LAG_ENTRIES >= s.commit_index)
+        });
+        if let Some(m) = ready {
+            match self.propose_change(MemberChange::Promote(m.id)) {
+                Ok(_) => {
+                    log::info!("node {}: promoting learner {} to voter", self.id, m.id);
+                    self.schedule_drive(ctx);
+                }
+                Err(e) => log::debug!("node {}: cannot promote {} yet: {e}", self.id, m.id),
+            }
+        }
+    }
+
+    /// Builds the configuration `change` leads to and proposes it. `Ok(None)`: nothing to change
+    /// (the request was already carried out, as a retried request finds).
+    fn propose_change(&mut self, change: MemberChange) -> Result<Option<(u64, u64)>, ClientError> {
+        let current = self.raft.membership().clone();
+        let mut addrs = self.member_addrs();
+        let (mut voters, mut learners) = (current.voters.clone(), current.learners.clone());
+        match change {
+            MemberChange::Add { member, learner } => {
+                if member.id == 0 {
+                    return Err(ClientError::Invalid("node id 0 is reserved".into()));
+                }
+                if let Some(existing) = addrs.get(&member.id) {
+                    let same = existing.raft == member.raft && existing.http == member.http;
+                    return if same {
+                        Ok(None)
+                    } else {
+                        Err(ClientError::Invalid(format!(
+                            "node {} is already a member, at {}",
+                            member.id, existing.raft
+                        )))
+                    };
+                }
+                if let Some(other) = addrs.values().find(|m| m.raft == member.raft) {
+                    return Err(ClientError::Invalid(format!(
+                        "node {} already uses raft address {}",
+                        other.id, member.raft
+                    )));
+                }
+                learners.push(member.id);
+                addrs.insert(
+                    member.id,
+                    MemberAddrs {
+                        promote: !learner,
+                        ..member
+                    },
+                );
+            }
+            MemberChange::Remove(id) => {
+                if !current.contains(id) {
+                    return Err(ClientError::Invalid(format!("node {id} is not a member")));
+                }
+                voters.retain(|&v| v != id);
+                learners.retain(|&l| l != id);
+                addrs.remove(&id);
+            }
+            MemberChange::Promote(id) => {
+                if current.is_voter(id) {
+                    return Ok(None);
+                }
+                if !current.is_learner(id) {
+                    return Err(ClientError::Invalid(format!("node {id} is not a member")));
+                }
+                learners.retain(|&l| l != id);
+                voters.push(id);
+                if let Some(m) = addrs.get_mut(&id) {
+                    m.promote = false;
+                }
+            }
+        }
+        let membership = Membership::new(voters, learners);
+        let context: Vec<MemberAddrs> = membership
+            .members()
+            .filter_map(|id| addrs.get(&id).cloned())
+            .collect();
+        let entry = MembershipEntry {
+            membership,
+            context: encode_context(&context),
+        };
+        match self.raft.propose_membership(entry) {
+            Ok(at) => Ok(Some(at)),
+            Err(ChangeError::Propose(ProposeError::NotLeader { leader })) => {
+                Err(ClientError::NotLeader { leader })
+            }
+            Err(ChangeError::Propose(ProposeError::Transferring)) => Err(ClientError::NoLeader),
+            Err(ChangeError::Propose(ProposeError::Busy)) => Err(ClientError::Busy),
+            Err(e @ (ChangeError::InProgress(_) | ChangeError::NotReady)) => {
+                Err(ClientError::Retry(e.to_string()))
+            }
+            Err(ChangeError::Invalid(why)) => Err(ClientError::Invalid(why)),
+        }
+    }
+}
+
+/// Where the cluster layer should reach each peer: the members in effect — or, for a node not
+/// yet in any configuration (joining), every peer of its config file, so the leader that adds
+/// it is heard. This node's own address is the config file's.
+pub(super) fn peer_socket_addrs(
+    id: NodeId,
+    raft: &crate::raft::Raft,
+    config: &crate::config::Config,
+) -> BTreeMap<NodeId, SocketAddr> {
+    let mut addrs: BTreeMap<NodeId, String> = if raft.membership().voters.is_empty() {
+        members::file_members(config)
+            .into_iter()
+            .map(|(id, m)| (id, m.raft))
+            .collect()
+    } else {
+        members::addresses(raft.membership_entry(), config)
+            .into_iter()
+            .map(|(id, m)| (id, m.raft))
+            .collect()
+    };
+    if let Ok(me) = config.node(id) {
+        addrs.insert(id, me.raft.to_string());
+    }
+    addrs
+        .into_iter()
+        .filter_map(
+            |(peer, addr)| match addr.to_socket_addrs().map(|mut a| a.next()) {
+                Ok(Some(socket)) => Some((peer, socket)),
+                _ => {
+                    log::error!("node {id}: cannot resolve member {peer}'s address {addr}");
+                    None
+                }
+            },
+        )
+        .collect()
+}
+
+impl Handler<ChangeMembership> for Replicator {
+    type Result = ResponseFuture<Result<Answer, ClientError>>;
+
+    fn handle(&mut self, msg: ChangeMembership, ctx: &mut Context<Self>) -> Self::Result {
+        let result = self.propose_change(msg.0);
+        let (index, term) = match result {
+            Ok(Some(at)) => at,
+            Ok(None) => {
+                let answer = Answer {
+                    index: self.raft.membership_index(),
+                    result: ApplyResult::Noop,
+                };
+                return Box::pin(async move { Ok(answer) });
+            }
+            Err(e) => return Box::pin(async move { Err(e) }),
+        };
+        self.metrics.proposals_total += 1;
+        let (tx, rx) = oneshot::channel();
+        let deadline = std::time::Instant::now() + self.config.request_timeout();
+        self.waiters.add_proposal(index, term, deadline, tx);
+        self.schedule_drive(ctx);
+        Box::pin(async move { rx.await.unwrap_or(Err(ClientError::Timeout)) })
+    }
+}
