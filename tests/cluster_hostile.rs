@@ -281,7 +281,6 @@ async fn connections_that_never_greet_time_out_and_cannot_lock_a_member_out() {
 async fn during_a_secret_rollover_old_and_new_senders_are_both_heard() {
     use raftkv::cluster::seal::{cluster_id, PeerKeys, Secret};
     let peers = cluster_of(3);
-    let ids: Vec<NodeId> = peers.keys().copied().collect();
     let id = cluster_id("test");
     let (old, new) = (Secret::generate(), Secret::generate());
     let keys = |secrets: Vec<Secret>| PeerKeys::new(id, secrets).unwrap();

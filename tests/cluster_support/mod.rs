@@ -49,9 +49,9 @@ pub fn start_with(
 /// The secret every test cluster shares (tests that need another one make it themselves).
 pub const TEST_SECRET: [u8; 32] = [7; 32];
 
-/// Keys for the cluster of `peers` under [`TEST_SECRET`].
-pub fn test_keys(peers: &BTreeMap<NodeId, SocketAddr>) -> PeerKeys {
-    let ids: Vec<NodeId> = peers.keys().copied().collect();
+/// Keys for the cluster of `_peers` under [`TEST_SECRET`] (the cluster id comes from the
+/// token alone, so every test cluster shares them).
+pub fn test_keys(_peers: &BTreeMap<NodeId, SocketAddr>) -> PeerKeys {
     PeerKeys::new(cluster_id("test"), vec![Secret::from_bytes(TEST_SECRET)]).expect("one secret")
 }
 
