@@ -137,6 +137,12 @@ fn prometheus_text(id: u64, m: &Metrics, responses: &ResponseCounters) -> String
         m.elections_started_total,
     );
     metric(
+        "election_timeouts_total",
+        "counter",
+        "Campaigns begun by an election timeout rather than a leadership transfer.",
+        m.election_timeouts_total,
+    );
+    metric(
         "snapshots_total",
         "counter",
         "Snapshots this node wrote of its state machine.",

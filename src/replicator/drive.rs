@@ -281,6 +281,10 @@ impl Replicator {
             if campaign {
                 self.metrics.elections_started_total += 1;
             }
+            // Only an election timeout starts a pre-vote; a transfer goes straight to candidate.
+            if now.0 == Role::PreCandidate && self.last_seen.0 != Role::PreCandidate {
+                self.metrics.election_timeouts_total += 1;
+            }
             match s.role {
                 Role::Leader => log::info!("node {}: became leader in term {}", self.id, s.term),
                 role => log::info!(

@@ -187,6 +187,9 @@ pub struct Metrics {
     /// Campaigns this node started (a pre-vote, or a candidacy on TimeoutNow): on a healthy
     /// cluster under load, followers start none.
     pub elections_started_total: u64,
+    /// Of those, the ones begun by an election timeout (a pre-vote) rather than a transfer:
+    /// a rolling restart with transfers leaves it at 0.
+    pub election_timeouts_total: u64,
     /// Snapshots this node wrote of its own state, and attempts that failed.
     pub snapshots_total: u64,
     pub snapshot_failures_total: u64,

@@ -125,6 +125,11 @@ impl Cluster {
 
     /// Starts node `id` with another config file (say, one that names another secret).
     pub fn start_node_with(&mut self, id: u64, config: &Path) {
+        self.start_node_args(id, config, &[]);
+    }
+
+    /// Starts node `id` with `config` and more `raftkv node` flags (say, `--join`).
+    pub fn start_node_args(&mut self, id: u64, config: &Path, flags: &[&str]) {
         assert!(
             self.children[id as usize - 1].is_none(),
             "node {id} already runs"
@@ -139,6 +144,7 @@ impl Cluster {
         command
             .args(["node", "--id", &id.to_string(), "--config"])
             .arg(config)
+            .args(flags)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(out)
