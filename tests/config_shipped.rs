@@ -24,6 +24,7 @@ fn assert_procfile_ports(config: &Config, nodes: u64) {
 fn shipped_files_load_with_the_procfile_ports() {
     assert_procfile_ports(&load("cluster.toml"), 5);
     assert_procfile_ports(&load("three.toml"), 3);
+    assert_procfile_ports(&load("four.toml"), 4);
     assert_procfile_ports(&load("single.toml"), 1);
 }
 
