@@ -14,8 +14,9 @@ use super::Replicator;
 use crate::raft::{ChangeError, Membership, MembershipEntry, NodeId, ProposeError, Role};
 use crate::state::ApplyResult;
 
-/// A learner marked for promotion is promoted once its log is within this many entries of the
-/// leader's commit index: close enough that it can count toward a quorum without stalling it.
+/// A learner marked for promotion is promoted once it has answered and its log is within this
+/// many entries of the leader's commit index: close enough that it can count toward a quorum
+/// without stalling it.
 const PROMOTE_LAG_ENTRIES: u64 = 256;
 
 impl Replicator {
@@ -54,7 +55,7 @@ impl Replicator {
                 && self
                     .raft
                     .match_index(m.id)
-                    .is_some_and(|i| i + PROMOTE_LAG_ENTRIES >= s.commit_index)
+                    .is_some_and(|i| i > 0 && i + PROMOTE_LAG_ENTRIES >= s.commit_index)
         });
         if let Some(m) = ready {
             match self.propose_change(MemberChange::Promote(m.id)) {
