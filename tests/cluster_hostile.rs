@@ -177,10 +177,12 @@ fn recording_proxy(target: SocketAddr) -> (SocketAddr, Arc<Mutex<Vec<u8>>>) {
         std::thread::spawn(move || {
             let mut buf = [0u8; 65536];
             while let Ok(n) = client_r.read(&mut buf) {
+                // Recorded before it is forwarded: once the node has received a frame, the
+                // tape holds it.
+                tape.lock().unwrap().extend_from_slice(&buf[..n]);
                 if n == 0 || server_w.write_all(&buf[..n]).is_err() {
                     break;
                 }
-                tape.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
         let mut buf = [0u8; 65536];

@@ -1,6 +1,6 @@
-//! Starting and stopping a bridge. It runs on its own OS thread with its own single-threaded
-//! tokio runtime, so it behaves the same under actix's runtime, plain tokio, or a plain test, and
-//! a stalled socket can never stall the node's own executor.
+//! Starting and stopping a bridge, and changing its peers. It runs on its own OS thread with
+//! its own single-threaded tokio runtime, so it behaves the same under actix's runtime, plain
+//! tokio, or a plain test, and a stalled socket can never stall the node's own executor.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, TcpListener};
@@ -9,19 +9,20 @@ use std::thread::JoinHandle;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use zeromq::{RouterSocket, Socket};
 
 use super::counters::Counters;
-use super::envelope::{Envelope, BROADCAST};
+use super::envelope::Envelope;
 use super::error::ClusterError;
 use super::faults::Faults;
 use super::guard::InboundGuard;
 use super::inbound::Inbound;
 use super::limits::Limits;
-use super::outbound::PeerLink;
+use super::links::{LinkCommand, Links};
 use super::outbox::Outbox;
-use super::seal::{Opener, PeerKeys, Sealer};
+use super::peers::{check_ids, PeerSet};
+use super::seal::{Opener, PeerKeys};
 use crate::raft::NodeId;
 
 /// Starts cluster bridges.
@@ -45,6 +46,7 @@ pub struct ClusterHandle<M> {
     inbox: Option<mpsc::Receiver<Envelope<M>>>,
     counters: Counters,
     faults: Faults,
+    peers: PeerSet,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     /// The private directory of the bridge's Unix sockets; removed on shutdown.
@@ -56,7 +58,9 @@ impl Cluster {
     ///
     /// Returns once the listening socket is bound (so a peer may send at once); connections to
     /// peers are made in the background and remade whenever lost. `peers` lists every member,
-    /// this node included. Every frame is sealed and opened with `auth`.
+    /// this node included: it is the initial peer set, which [`ClusterHandle::set_peers`]
+    /// changes later; it may hold this node alone (a node waiting to join a cluster). Every
+    /// frame is sealed and opened with `auth`.
     pub fn start<M>(
         my_id: NodeId,
         peers: &BTreeMap<NodeId, SocketAddr>,
@@ -67,9 +71,7 @@ impl Cluster {
         M: Serialize + DeserializeOwned + Send + 'static,
     {
         limits.validate()?;
-        if let Some(&id) = peers.keys().find(|&&id| id == 0 || id == BROADCAST) {
-            return Err(ClusterError::ReservedId(id));
-        }
+        check_ids(peers)?;
         let addr = *peers.get(&my_id).ok_or(ClusterError::NotAMember(my_id))?;
         // Bound here, synchronously, so an address in use fails `start` itself. std sets
         // SO_REUSEADDR on Unix, so a restarted node can rebind while old connections linger.
@@ -86,29 +88,25 @@ impl Cluster {
         // Random per start, so two starts never share a key even if their epochs were equal.
         let salt: u64 = rand::random();
         let counters = Counters::default();
-        let others: BTreeSet<NodeId> = peers.keys().copied().filter(|&id| id != my_id).collect();
-        let faults = Faults::new(others.iter().copied());
-        let mut queues = BTreeMap::new();
-        let mut links = Vec::with_capacity(others.len());
-        for &peer in &others {
-            let (tx, rx) = mpsc::channel(limits.peer_queue_len);
-            queues.insert(peer, tx);
-            links.push(PeerLink {
-                my_id,
-                peer,
-                addr: peers[&peer],
-                queue: rx,
-                limits: limits.clone(),
-                counters: counters.clone(),
-                dir: dir.clone(),
-                sealer: Sealer::new(&auth.keys, my_id, peer, auth.epoch, salt),
-                attempts: 0,
-            });
-        }
+        let faults = Faults::new();
+        let outbox = Outbox::new(my_id, counters.clone(), faults.clone());
+        let (senders_tx, senders) = watch::channel(BTreeSet::new());
+        let (links_tx, links_rx) = mpsc::unbounded_channel();
+        let mut peer_set = PeerSet {
+            my_id,
+            addrs: BTreeMap::new(),
+            peer_queue_len: limits.peer_queue_len,
+            senders: senders_tx,
+            links: links_tx,
+        };
+        // The initial peers are added as any later change adds them, before the bridge thread
+        // starts: a peer's first hello is accepted, and its link starts once the runtime runs.
+        peer_set.set(peers, &outbox, &faults)?;
+        let links = Links::new(my_id, &limits, &counters, &dir, &auth, salt);
         let (inbox_tx, inbox_rx) = mpsc::channel(limits.inbox_len);
         let inbound = Inbound {
             my_id,
-            senders: others,
+            senders: senders.clone(),
             max_frame_bytes: limits.max_frame_bytes,
             inbox: inbox_tx,
             counters: counters.clone(),
@@ -120,7 +118,7 @@ impl Cluster {
             router: router_path.clone(),
             limits: limits.clone(),
             hellos: Opener::new(auth.keys, my_id),
-            senders: inbound.senders.clone(),
+            senders,
             counters: counters.clone(),
         };
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -133,7 +131,7 @@ impl Cluster {
                     guard,
                     router_path,
                     inbound,
-                    links,
+                    (links, links_rx),
                     stop_rx,
                     ready_tx,
                 )
@@ -151,10 +149,11 @@ impl Cluster {
         Ok(ClusterHandle {
             my_id,
             local_addr,
-            outbox: Outbox::new(my_id, queues, counters.clone(), faults.clone()),
+            outbox,
             inbox: Some(inbox_rx),
             counters,
             faults,
+            peers: peer_set,
             stop: Some(stop_tx),
             thread: Some(thread),
             dir,
@@ -177,14 +176,14 @@ fn private_dir(my_id: NodeId) -> std::io::Result<PathBuf> {
 }
 
 /// The bridge thread: bind the ROUTER to its private socket, start the guard on the raft port,
-/// the receive loop and one task per peer, wait for the stop signal, then drop the runtime,
-/// which cancels every task and closes every socket.
+/// the receive loop and the task that starts and stops one link per peer, wait for the stop
+/// signal, then drop the runtime, which cancels every task and closes every socket.
 fn run<M: DeserializeOwned + Send + 'static>(
     listener: TcpListener,
     guard: InboundGuard,
     router_path: PathBuf,
     inbound: Inbound<M>,
-    links: Vec<PeerLink>,
+    (links, commands): (Links, mpsc::UnboundedReceiver<LinkCommand>),
     stop: oneshot::Receiver<()>,
     ready: std::sync::mpsc::SyncSender<Result<(), String>>,
 ) {
@@ -219,9 +218,7 @@ fn run<M: DeserializeOwned + Send + 'static>(
         };
         tokio::spawn(guard.run(listener));
         tokio::spawn(inbound.run(router));
-        for link in links {
-            tokio::spawn(link.run());
-        }
+        tokio::spawn(links.run(commands));
         let _ = ready.send(Ok(()));
         // Err means the handle was dropped without `shutdown`: stop all the same.
         let _ = stop.await;
@@ -250,9 +247,6 @@ impl<M> ClusterHandle<M> {
         self.inbox.take()
     }
 
-    /// Placeholder until the cluster layer learns peers at run time.
-    pub fn set_peers(&self, _peers: &BTreeMap<NodeId, SocketAddr>) {}
-
     /// The bridge's counters (a live view; call `snapshot`).
     pub fn counters(&self) -> Counters {
         self.counters.clone()
@@ -261,6 +255,28 @@ impl<M> ClusterHandle<M> {
     /// The test-only switch that drops traffic with chosen peers.
     pub fn faults(&self) -> Faults {
         self.faults.clone()
+    }
+
+    /// Makes `peers` the set of nodes this bridge talks to: every member the node should reach,
+    /// by id and raft address (this node's own entry, if present, is ignored: its listening
+    /// address never changes). Refuses the reserved ids 0 and [`super::BROADCAST`], changing
+    /// nothing.
+    ///
+    /// On return, every [`Outbox`] (its `send`, `peers`, and broadcasts) and the receiving side
+    /// already use the new set: a new peer has a queue, a removed one's queue is dropped with
+    /// whatever it held (lost, as Raft tolerates) and its frames and hellos are refused and
+    /// counted as `dropped_unknown_sender`. The sockets follow on the bridge thread a moment
+    /// later: a new peer is connected to, a removed one's link and inbound connections are
+    /// closed, and a peer whose address changed is reconnected at the new one. Its session
+    /// (frame counters) continues, so a peer that keeps running accepts the new link. The
+    /// fault switch follows too.
+    pub fn set_peers(&mut self, peers: &BTreeMap<NodeId, SocketAddr>) -> Result<(), ClusterError> {
+        self.peers.set(peers, &self.outbox, &self.faults)
+    }
+
+    /// The peers this bridge talks to now, by id and raft address (this node excluded).
+    pub fn peers(&self) -> &BTreeMap<NodeId, SocketAddr> {
+        &self.peers.addrs
     }
 
     /// Stops the bridge: closes every socket and frees the listening port before returning.

@@ -2,8 +2,7 @@
 //! The node exposes it only when the config sets `test_faults = true`.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use super::error::ClusterError;
 use crate::raft::NodeId;
@@ -12,19 +11,36 @@ use crate::raft::NodeId;
 /// every envelope to it and from it until it is unblocked.
 #[derive(Clone, Debug)]
 pub struct Faults {
-    /// One flag per peer, fixed at start: lock-free on the hot path.
-    blocked: Arc<BTreeMap<NodeId, AtomicBool>>,
+    switch: Arc<RwLock<Switch>>,
+}
+
+#[derive(Debug, Default)]
+struct Switch {
+    /// One flag per current peer; follows the peer set (`set_peers`).
+    blocked: BTreeMap<NodeId, bool>,
+    /// Set by `isolate`, cleared by `heal`: a peer learned while it is set starts blocked, so
+    /// an isolated node stays cut off from members added during the partition.
+    isolated: bool,
 }
 
 impl Faults {
-    pub(super) fn new(peers: impl IntoIterator<Item = NodeId>) -> Self {
+    /// A switch with no peers yet; [`Faults::set_peers`] adds them.
+    pub(super) fn new() -> Self {
+        Faults {
+            switch: Arc::default(),
+        }
+    }
+
+    /// Follows a change of the peer set: flags of peers still present are kept, new peers
+    /// start unblocked (blocked while isolated), removed peers are forgotten.
+    pub(super) fn set_peers(&self, peers: impl IntoIterator<Item = NodeId>) {
+        let mut switch = self.write();
+        let isolated = switch.isolated;
         let blocked = peers
             .into_iter()
-            .map(|id| (id, AtomicBool::new(false)))
+            .map(|id| (id, switch.blocked.get(&id).copied().unwrap_or(isolated)))
             .collect();
-        Faults {
-            blocked: Arc::new(blocked),
-        }
+        switch.blocked = blocked;
     }
 
     /// Drops all traffic to and from `peer`.
@@ -37,33 +53,42 @@ impl Faults {
         self.set(peer, false)
     }
 
-    /// Blocks every peer: this node is cut off from the cluster.
+    /// Blocks every peer, including those added later until [`Faults::heal`]: this node is cut
+    /// off from the cluster.
     pub fn isolate(&self) {
-        self.blocked
-            .values()
-            .for_each(|f| f.store(true, Ordering::Relaxed));
+        let mut switch = self.write();
+        switch.isolated = true;
+        switch.blocked.values_mut().for_each(|b| *b = true);
     }
 
     /// Unblocks every peer.
     pub fn heal(&self) {
-        self.blocked
-            .values()
-            .for_each(|f| f.store(false, Ordering::Relaxed));
+        let mut switch = self.write();
+        switch.isolated = false;
+        switch.blocked.values_mut().for_each(|b| *b = false);
     }
 
     /// True when traffic with `peer` is currently dropped.
     pub fn is_blocked(&self, peer: NodeId) -> bool {
-        self.blocked
-            .get(&peer)
-            .is_some_and(|f| f.load(Ordering::Relaxed))
+        self.read().blocked.get(&peer).copied().unwrap_or(false)
     }
 
     fn set(&self, peer: NodeId, blocked: bool) -> Result<(), ClusterError> {
-        let flag = self
+        let mut switch = self.write();
+        let flag = switch
             .blocked
-            .get(&peer)
+            .get_mut(&peer)
             .ok_or(ClusterError::UnknownPeer(peer))?;
-        flag.store(blocked, Ordering::Relaxed);
+        *flag = blocked;
         Ok(())
+    }
+
+    // The switch holds plain flags: a panic while holding the lock leaves nothing half-updated.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Switch> {
+        self.switch.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Switch> {
+        self.switch.write().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::watch;
 use zeromq::{RouterSocket, SocketRecv, ZmqMessage};
 
 use super::counters::{Counter, Counters};
@@ -19,8 +20,9 @@ use crate::raft::NodeId;
 /// Everything the receive loop needs; moved onto the bridge's runtime.
 pub(super) struct Inbound<M> {
     pub my_id: NodeId,
-    /// Ids a frame may claim as its sender: the other members.
-    pub senders: BTreeSet<NodeId>,
+    /// Ids a frame may claim as its sender: the current peers (see `set_peers`), read afresh
+    /// for every frame.
+    pub senders: watch::Receiver<BTreeSet<NodeId>>,
     pub max_frame_bytes: usize,
     pub inbox: mpsc::Sender<Envelope<M>>,
     pub counters: Counters,
@@ -120,7 +122,7 @@ impl<M: DeserializeOwned + Send + 'static> Inbound<M> {
                 return;
             }
         };
-        if !self.senders.contains(&from) || from != opened.from {
+        if !self.senders.borrow().contains(&from) || from != opened.from {
             self.counters.incr(Counter::DroppedUnknownSender);
             let sealer = opened.from;
             warn.unknown_sender.warn(format_args!(

@@ -3,6 +3,7 @@
 //! ```text
 //!  node ──Outbox::send──▶ per-peer bounded queue ──▶ DEALER ──tcp──▶ peer's ROUTER
 //!  node ◀──inbox (mpsc)── checks (size, decode, sender, faults) ◀── ROUTER ◀──tcp── peers' DEALERs
+//!  node ──set_peers──▶ queues, accepted senders, faults (at once) ──▶ bridge thread: start/stop links
 //! ```
 //! Each node binds one ROUTER for everything it receives and owns one DEALER per peer for what it
 //! sends; each socket carries traffic one way. A frame is the MessagePack array
@@ -11,6 +12,12 @@
 //! never block the node or grow memory beyond the [`Limits`]. An envelope queued for a peer that
 //! is listening is delivered: queued frames are dropped as unreachable only when a connection
 //! attempt that began after they were queued fails.
+//!
+//! The peers are those given to [`Cluster::start`] (possibly none: a node waiting to join a
+//! cluster) until [`ClusterHandle::set_peers`] changes them, as membership changes do. The
+//! outbox, the senders accepted and the fault switch change at once; the bridge thread then
+//! starts a DEALER for a new peer, stops a removed one's and closes its inbound connections, and
+//! reconnects a moved one at its new address.
 
 mod bridge;
 mod counters;
@@ -20,8 +27,10 @@ mod faults;
 pub mod guard;
 mod inbound;
 mod limits;
+mod links;
 mod outbound;
 mod outbox;
+mod peers;
 pub mod seal;
 mod warn_limit;
 pub mod wire;

@@ -2,10 +2,12 @@
 //! drains the peer's bounded queue into it, and rebuilds the socket whenever the connection is
 //! lost, because zeromq 0.7 DEALERs never reconnect on their own. The DEALER reaches the peer
 //! through the outbound guard's relay ([`super::guard::dial`]); its first frame on every
-//! connection is a sealed hello, and every frame after it is sealed ([`super::seal`]).
+//! connection is a sealed hello, and every frame after it is sealed ([`super::seal`]). The
+//! bridge starts and stops these tasks as the peer set changes ([`super::links`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -35,9 +37,14 @@ pub(super) struct PeerLink {
     pub counters: Counters,
     /// The bridge's private directory, where relay sockets live.
     pub dir: PathBuf,
-    /// This node's session toward the peer: one for the bridge's lifetime, across reconnects,
-    /// so counters keep rising and the peer can refuse replays.
-    pub sealer: Sealer,
+    /// This node's session toward the peer: one for the bridge's lifetime, across reconnects
+    /// and across links restarted by a change of the peer set, so counters keep rising and the
+    /// peer can refuse replays. Shared with the bridge, which outlives any one link; only the
+    /// peer's current link ever locks it.
+    pub sealer: Arc<Mutex<Sealer>>,
+    /// Which link to this peer this is (the bridge numbers them), naming relay sockets
+    /// uniquely even while a stopped link's relay is still being dropped.
+    pub generation: u64,
     /// Connection attempts so far, naming each relay socket uniquely.
     pub attempts: u64,
 }
@@ -106,7 +113,7 @@ impl PeerLink {
         // The relay dials the peer itself, so a refused port fails here at once: zeromq's own
         // connect would retry on a 50, 100, 200 ms schedule and delay reaching a restarted peer.
         self.attempts += 1;
-        let name = format!("to-{}-{}", self.peer, self.attempts);
+        let name = format!("to-{}-{}-{}", self.peer, self.generation, self.attempts);
         let relay = guard::dial(self.addr, &self.dir, &name, timeout).await?;
         let mut options = SocketOptions::default();
         options.connect_timeout(timeout);
@@ -123,7 +130,7 @@ impl PeerLink {
             return None;
         }
         let (mut tx, rx) = socket.split();
-        let hello = self.sealer.seal(Kind::Hello, &[]);
+        let hello = self.seal(Kind::Hello, &[]);
         if !matches!(
             tokio::time::timeout(timeout, tx.send(ZmqMessage::from(hello))).await,
             Ok(Ok(()))
@@ -177,7 +184,7 @@ impl PeerLink {
 
     /// Hands one frame to the socket; false when the connection must be rebuilt.
     async fn send(&mut self, tx: &mut DealerSendHalf, frame: Bytes) -> bool {
-        let sealed = self.sealer.seal(Kind::Data, &frame);
+        let sealed = self.seal(Kind::Data, &frame);
         // `send` only blocks once ZeroMQ holds 100,000 frames for a peer that stopped reading;
         // the timeout turns that into a reconnect, which also frees those frames.
         match tokio::time::timeout(
@@ -209,6 +216,12 @@ impl PeerLink {
                 false
             }
         }
+    }
+
+    fn seal(&self, kind: Kind, plaintext: &[u8]) -> Bytes {
+        // `seal` cannot panic halfway through a frame, so a poisoned session is still sound.
+        let mut sealer = self.sealer.lock().unwrap_or_else(PoisonError::into_inner);
+        sealer.seal(kind, plaintext)
     }
 
     /// Drops the `stale` oldest queued frames (counted); false once the queue is closed and empty.

@@ -1,9 +1,10 @@
 //! The node's side of outbound traffic: encode once, then hand the frame to each destination's
-//! bounded queue without ever waiting.
+//! bounded queue without ever waiting. The set of queues follows the peer set
+//! ([`super::ClusterHandle::set_peers`]).
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -24,8 +25,10 @@ pub struct Outbox<M> {
 
 struct Inner {
     my_id: NodeId,
-    /// One bounded queue per peer (this node excluded), drained by that peer's socket task.
-    queues: BTreeMap<NodeId, mpsc::Sender<Bytes>>,
+    /// One bounded queue per current peer (this node excluded), drained by that peer's socket
+    /// task. Written only when the peer set changes; `send` holds a read lock while it queues,
+    /// so a broadcast sees one peer set, never half of a change.
+    queues: RwLock<BTreeMap<NodeId, mpsc::Sender<Bytes>>>,
     counters: Counters,
     faults: Faults,
 }
@@ -39,21 +42,13 @@ impl<M> Clone for Outbox<M> {
     }
 }
 
-impl<M: Serialize> Outbox<M> {
-    pub(super) fn new(
-        my_id: NodeId,
-        queues: BTreeMap<NodeId, mpsc::Sender<Bytes>>,
-        counters: Counters,
-        faults: Faults,
-    ) -> Self {
-        debug_assert!(
-            !queues.contains_key(&my_id),
-            "a node has no queue to itself"
-        );
+impl<M> Outbox<M> {
+    /// An outbox with no peers yet; [`Outbox::update_queues`] adds them.
+    pub(super) fn new(my_id: NodeId, counters: Counters, faults: Faults) -> Self {
         Outbox {
             inner: Arc::new(Inner {
                 my_id,
-                queues,
+                queues: RwLock::default(),
                 counters,
                 faults,
             }),
@@ -61,26 +56,19 @@ impl<M: Serialize> Outbox<M> {
         }
     }
 
-    /// Queues `envelope` for `envelope.pid`, or for every peer when it is [`BROADCAST`].
-    ///
-    /// Returns how many peers it was queued for: fewer than addressed when a queue was full or
-    /// the fault switch blocks a peer (both counted). Delivery is best effort, as Raft expects.
-    pub fn send(&self, envelope: Envelope<M>) -> Result<usize, OutboxError> {
-        let inner = &*self.inner;
-        if envelope.pid != BROADCAST && !inner.queues.contains_key(&envelope.pid) {
-            return Err(OutboxError::UnknownPeer(envelope.pid));
-        }
-        let frame = wire::encode(inner.my_id, envelope.msg_id, &envelope.msg)?;
-        if envelope.pid == BROADCAST {
-            let mut queued = 0;
-            for (&peer, queue) in &inner.queues {
-                queued += usize::from(self.push(peer, queue, frame.clone())?);
-            }
-            Ok(queued)
-        } else {
-            let queue = &inner.queues[&envelope.pid];
-            Ok(usize::from(self.push(envelope.pid, queue, frame)?))
-        }
+    /// Changes the queues under the write lock: every `send` that starts after this returns
+    /// sees the change. A dropped queue loses what it held, as a lossy network would.
+    pub(super) fn update_queues<R>(
+        &self,
+        change: impl FnOnce(&mut BTreeMap<NodeId, mpsc::Sender<Bytes>>) -> R,
+    ) -> R {
+        let mut queues = self.inner.write_queues();
+        let result = change(&mut queues);
+        debug_assert!(
+            !queues.contains_key(&self.inner.my_id),
+            "a node has no queue to itself"
+        );
+        result
     }
 
     /// This node's id, stamped into every frame as the sender.
@@ -88,9 +76,46 @@ impl<M: Serialize> Outbox<M> {
         self.inner.my_id
     }
 
-    /// The peers this outbox can address, ascending.
-    pub fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
-        self.inner.queues.keys().copied()
+    /// The peers this outbox can address now, ascending.
+    pub fn peers(&self) -> Vec<NodeId> {
+        self.inner.read_queues().keys().copied().collect()
+    }
+}
+
+impl Inner {
+    // The map is replaced entry by entry under the lock and each step leaves it valid, so a
+    // panic elsewhere while it was held is no reason to refuse it.
+    fn read_queues(&self) -> RwLockReadGuard<'_, BTreeMap<NodeId, mpsc::Sender<Bytes>>> {
+        self.queues.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_queues(&self) -> RwLockWriteGuard<'_, BTreeMap<NodeId, mpsc::Sender<Bytes>>> {
+        self.queues.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<M: Serialize> Outbox<M> {
+    /// Queues `envelope` for `envelope.pid`, or for every peer when it is [`BROADCAST`].
+    ///
+    /// Returns how many peers it was queued for: fewer than addressed when a queue was full or
+    /// the fault switch blocks a peer (both counted). Delivery is best effort, as Raft expects.
+    pub fn send(&self, envelope: Envelope<M>) -> Result<usize, OutboxError> {
+        let inner = &*self.inner;
+        let queues = inner.read_queues();
+        if envelope.pid == BROADCAST {
+            let frame = wire::encode(inner.my_id, envelope.msg_id, &envelope.msg)?;
+            let mut queued = 0;
+            for (&peer, queue) in queues.iter() {
+                queued += usize::from(self.push(peer, queue, frame.clone())?);
+            }
+            Ok(queued)
+        } else {
+            let queue = queues
+                .get(&envelope.pid)
+                .ok_or(OutboxError::UnknownPeer(envelope.pid))?;
+            let frame = wire::encode(inner.my_id, envelope.msg_id, &envelope.msg)?;
+            Ok(usize::from(self.push(envelope.pid, queue, frame)?))
+        }
     }
 
     fn push(

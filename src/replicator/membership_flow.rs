@@ -40,7 +40,9 @@ impl Replicator {
         );
         self.directory.set(self.member_addrs());
         let peers = peer_socket_addrs(self.id, &self.raft, &self.config);
-        self.cluster.set_peers(&peers);
+        if let Err(e) = self.cluster.set_peers(&peers) {
+            log::error!("node {}: cannot update the cluster's peers: {e}", self.id);
+        }
     }
 
     /// Leader, every tick: promotes a learner added without `--learner` once it has caught up.

@@ -1,5 +1,6 @@
 //! The inbound guard: accepts on the raft port, checks and authenticates each connection, and
-//! relays the admitted ones to the ROUTER's private socket.
+//! relays the admitted ones to the ROUTER's private socket. A member removed from the peer set
+//! has its connections closed and its hellos refused from then on.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -8,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UnixStream};
+use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 use super::zmtp::{Role, ZmtpError, ZmtpValidator};
@@ -31,8 +33,8 @@ pub(in crate::cluster) struct InboundGuard {
     pub limits: Limits,
     /// Authenticates hellos; its replay marks refuse a captured hello on a new connection.
     pub hellos: Opener,
-    /// Ids a hello may claim: the other members.
-    pub senders: BTreeSet<NodeId>,
+    /// Ids a hello may claim: the current peers (see `set_peers`).
+    pub senders: watch::Receiver<BTreeSet<NodeId>>,
     pub counters: Counters,
 }
 
@@ -71,12 +73,13 @@ struct Shared {
     my_id: NodeId,
     router: PathBuf,
     limits: Limits,
-    senders: BTreeSet<NodeId>,
+    senders: watch::Receiver<BTreeSet<NodeId>>,
     counters: Counters,
     registry: Mutex<Registry>,
     hellos: Mutex<Opener>,
     warn_protocol: Mutex<WarnLimit>,
     warn_auth: Mutex<WarnLimit>,
+    warn_unknown: Mutex<WarnLimit>,
 }
 
 /// Removes its connection from the registry when the task ends, however it ends.
@@ -114,6 +117,7 @@ impl InboundGuard {
             hellos: Mutex::new(self.hellos),
             warn_protocol: Mutex::new(WarnLimit::new(std::time::Duration::from_secs(1))),
             warn_auth: Mutex::new(WarnLimit::new(std::time::Duration::from_secs(1))),
+            warn_unknown: Mutex::new(WarnLimit::new(std::time::Duration::from_secs(1))),
         });
         loop {
             let (stream, from) = match listener.accept().await {
@@ -162,6 +166,10 @@ enum Closed {
     Timeout,
     Protocol(ZmtpError),
     Auth(String),
+    /// An authentic hello from a node that is not (or no longer) a peer.
+    UnknownSender(NodeId),
+    /// The admitted peer was removed from the peer set.
+    Removed(NodeId),
 }
 
 async fn serve(registered: Registered, tcp: TcpStream) {
@@ -185,6 +193,16 @@ async fn serve(registered: Registered, tcp: TcpStream) {
             lock(&shared.warn_auth)
                 .warn(format_args!("node {me}: refused a raft connection: {why}"));
         }
+        Closed::UnknownSender(from) => {
+            shared.counters.incr(Counter::DroppedUnknownSender);
+            lock(&shared.warn_unknown).warn(format_args!(
+                "node {me}: refused a raft connection from node {from}: not a peer"
+            ));
+        }
+        // Not a refused frame: the frames it sent while a member were accepted.
+        Closed::Removed(from) => {
+            log::info!("node {me}: closed the connection of node {from}, no longer a peer");
+        }
     }
 }
 
@@ -200,13 +218,24 @@ async fn relay(registered: &Registered, mut tcp: TcpStream) -> Closed {
         max_frame_bytes: shared.limits.max_frame_bytes as u64,
         max_hello_bytes: MAX_HELLO_BYTES,
     });
-    let mut admitted = false;
+    // Watched from before the hello is checked, so a removal that races with it is still seen.
+    let mut members = shared.senders.clone();
+    let mut admitted: Option<NodeId> = None;
     let mut from_peer = vec![0u8; READ_BYTES];
     let mut from_router = vec![0u8; ROUTER_READ_BYTES];
     let mut forward = Vec::with_capacity(READ_BYTES);
     loop {
         tokio::select! {
-            _ = &mut deadline, if !admitted => return Closed::Timeout,
+            _ = &mut deadline, if admitted.is_none() => return Closed::Timeout,
+            changed = members.changed(), if admitted.is_some() => {
+                // Err: the handle is gone and the bridge is stopping.
+                if changed.is_err() {
+                    return Closed::Gone;
+                }
+                if let Some(peer) = admitted.filter(|p| !members.borrow_and_update().contains(p)) {
+                    return Closed::Removed(peer);
+                }
+            }
             read = tcp.read(&mut from_peer) => {
                 let n = match read {
                     Ok(0) | Err(_) => return Closed::Gone,
@@ -221,12 +250,10 @@ async fn relay(registered: &Registered, mut tcp: TcpStream) -> Closed {
                         ))
                     }
                     Err(e) => return Closed::Protocol(e),
-                    Ok(Some(hello)) => {
-                        if let Err(why) = authenticate(registered, &hello) {
-                            return Closed::Auth(why);
-                        }
-                        admitted = true;
-                    }
+                    Ok(Some(hello)) => match authenticate(registered, &hello) {
+                        Ok(peer) => admitted = Some(peer),
+                        Err(closed) => return closed,
+                    },
                     Ok(None) => {}
                 }
                 if forward.is_empty() {
@@ -268,21 +295,21 @@ async fn read_from(router: &mut Option<UnixStream>, buf: &mut [u8]) -> std::io::
 }
 
 /// Checks a hello and moves the connection from pending to admitted, closing the oldest other
-/// connection of the same member beyond the per-member bound.
-fn authenticate(registered: &Registered, hello: &[u8]) -> Result<(), String> {
+/// connection of the same member beyond the per-member bound. Returns the member.
+fn authenticate(registered: &Registered, hello: &[u8]) -> Result<NodeId, Closed> {
     let shared = &registered.shared;
     let opened = lock(&shared.hellos)
         .open(hello)
-        .map_err(|e: OpenError| e.to_string())?;
+        .map_err(|e: OpenError| Closed::Auth(e.to_string()))?;
     if opened.kind != Kind::Hello {
-        return Err("its first frame is not a hello".to_string());
+        return Err(Closed::Auth("its first frame is not a hello".to_string()));
     }
-    if !shared.senders.contains(&opened.from) {
-        return Err(format!("node {} is not a member", opened.from));
+    if !shared.senders.borrow().contains(&opened.from) {
+        return Err(Closed::UnknownSender(opened.from));
     }
     let mut registry = lock(&shared.registry);
     let Some((_, handle)) = registry.pending.remove(&registered.id) else {
-        return Err("evicted".to_string());
+        return Err(Closed::Auth("evicted".to_string()));
     };
     let same: Vec<u64> = registry
         .admitted
@@ -299,5 +326,5 @@ fn authenticate(registered: &Registered, hello: &[u8]) -> Result<(), String> {
     registry
         .admitted
         .insert(registered.id, (opened.from, handle));
-    Ok(())
+    Ok(opened.from)
 }
