@@ -138,7 +138,11 @@ fn a_joined_node_replaces_the_removed_leader() {
         "remove",
         &leader.to_string(),
     ]);
-    assert!(removed.ok().contains("removed"), "{removed:?}");
+    assert!(
+        removed.code == 0 && removed.stdout.contains("removed"),
+        "{removed:?}\nleader {leader}:\n{}",
+        c.output(leader)
+    );
     // The removed leader hands off once its removal commits.
     let others: Vec<u64> = [1, 2, 3, 4].into_iter().filter(|&i| i != leader).collect();
     let new_leader = leader_of(&c, &others);
@@ -168,7 +172,10 @@ fn a_joined_node_replaces_the_removed_leader() {
     });
     let seen = members_seen_by(&c, killed).expect("the restarted node answers");
     let ids: Vec<u64> = seen.iter().map(|(id, _)| *id).collect();
-    assert!(!ids.contains(&leader), "{seen:?}: the removed leader is gone");
+    assert!(
+        !ids.contains(&leader),
+        "{seen:?}: the removed leader is gone"
+    );
     assert!(ids.contains(&4), "{seen:?}: node 4 is a member");
 
     let mut verify = vec!["txlog".to_string(), "verify".to_string()];
@@ -179,7 +186,10 @@ fn a_joined_node_replaces_the_removed_leader() {
     let run = raftkv(&args);
     assert_eq!(run.code, 0, "txlog verify: {run:?}");
     let log = c.txlog(4).join("\n");
-    assert!(log.contains("membership voters="), "the change is in the log");
+    assert!(
+        log.contains("membership voters="),
+        "the change is in the log"
+    );
 }
 
 /// Grows 3 → 5 and shrinks 5 → 3 while clients write; every write succeeds (the test client
@@ -244,7 +254,10 @@ fn growing_and_shrinking_under_load_fails_no_write() {
     let keys = acked.lock().unwrap().clone();
     let _ = leader;
     for key in keys {
-        assert!(get_local(&c, 1, &key).is_some(), "acknowledged {key} is on node 1");
+        assert!(
+            get_local(&c, 1, &key).is_some(),
+            "acknowledged {key} is on node 1"
+        );
     }
 }
 

@@ -109,7 +109,10 @@ impl Raft {
             Role::Leader => {
                 let members = self.member_peers();
                 self.progress.retain(|(id, _)| members.contains(id));
-                let next = self.log.last_index() + 1;
+                // From the configuration entry itself (appended just now): a new member has to be
+                // sent something to start probing, and with nothing newer to propose (an idle
+                // cluster) it would otherwise wait for the next client write.
+                let next = self.log.last_index().max(1);
                 for id in members {
                     if !self.progress.iter().any(|(p, _)| *p == id) {
                         self.progress.push((id, Progress::new(next)));

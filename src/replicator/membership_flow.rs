@@ -25,19 +25,32 @@ impl Replicator {
         members::addresses(self.raft.membership_entry(), &self.config)
     }
 
-    /// After each output batch: if the configuration in effect changed, say so and point the
-    /// cluster layer at its members.
+    /// After each output batch: if the configuration in effect, the last committed one or the
+    /// leader changed, say so and point the cluster layer at the peers they make.
     pub(super) fn follow_membership(&mut self) {
-        if self.raft.membership_entry() == &self.last_membership {
+        let status = self.raft.status();
+        let effective = self.raft.membership_entry();
+        let committed = self
+            .raft
+            .membership_at(status.commit_index)
+            .unwrap_or(effective);
+        if effective == &self.last_membership
+            && committed == &self.last_committed_membership
+            && status.leader == self.last_peer_leader
+        {
             return;
         }
-        self.last_membership = self.raft.membership_entry().clone();
-        log::info!(
-            "node {}: membership now {} (entry {})",
-            self.id,
-            self.last_membership.membership,
-            self.raft.membership_index()
-        );
+        if effective != &self.last_membership {
+            log::info!(
+                "node {}: membership now {} (entry {})",
+                self.id,
+                effective.membership,
+                self.raft.membership_index()
+            );
+        }
+        self.last_membership = effective.clone();
+        self.last_committed_membership = committed.clone();
+        self.last_peer_leader = status.leader;
         self.directory.set(self.member_addrs());
         let peers = peer_socket_addrs(self.id, &self.raft, &self.config);
         if let Err(e) = self.cluster.set_peers(&peers) {
@@ -153,25 +166,32 @@ impl Replicator {
     }
 }
 
-/// Where the cluster layer should reach each peer: the members in effect — or, for a node not
-/// yet in any configuration (joining), every peer of its config file, so the leader that adds
-/// it is heard. This node's own address is the config file's.
+/// Where the cluster layer should reach each peer: the members of the configuration in effect
+/// and of the last committed one (a node being removed keeps leading, or may have to campaign,
+/// until its removal commits: thesis §4.2.2), and the leader this node follows wherever it is.
+/// A node in no configuration yet (joining) hears every peer of its config file, so the leader
+/// that adds it is heard. This node's own address is the config file's.
 pub(super) fn peer_socket_addrs(
     id: NodeId,
     raft: &crate::raft::Raft,
     config: &crate::config::Config,
 ) -> BTreeMap<NodeId, SocketAddr> {
-    let mut addrs: BTreeMap<NodeId, String> = if raft.membership().voters.is_empty() {
-        members::file_members(config)
-            .into_iter()
-            .map(|(id, m)| (id, m.raft))
-            .collect()
-    } else {
-        members::addresses(raft.membership_entry(), config)
-            .into_iter()
-            .map(|(id, m)| (id, m.raft))
-            .collect()
-    };
+    let effective = raft.membership_entry();
+    let status = raft.status();
+    let committed = raft.membership_at(status.commit_index).unwrap_or(effective);
+    let file = members::file_members(config);
+    let mut addrs: BTreeMap<NodeId, String> = BTreeMap::new();
+    if effective.membership.voters.is_empty() && committed.membership.voters.is_empty() {
+        addrs.extend(file.iter().map(|(&id, m)| (id, m.raft.clone())));
+    }
+    let mut known = members::addresses(committed, config);
+    known.extend(members::addresses(effective, config));
+    addrs.extend(known.iter().map(|(&id, m)| (id, m.raft.clone())));
+    if let Some(leader) = status.leader {
+        if let Some(m) = known.get(&leader).or_else(|| file.get(&leader)) {
+            addrs.insert(leader, m.raft.clone());
+        }
+    }
     if let Ok(me) = config.node(id) {
         addrs.insert(id, me.raft.to_string());
     }

@@ -122,8 +122,11 @@ pub struct Replicator {
     store_prefix: raft::Index,
     /// A received snapshot waiting for its transaction-log lines; nothing is applied meanwhile.
     pending_install: Option<txlog_catchup::PendingInstall>,
-    /// The configuration the cluster layer was last pointed at.
+    /// What the cluster layer's peers were last derived from: the configuration in effect, the
+    /// last committed one and the leader (`membership_flow::peer_socket_addrs`).
     last_membership: raft::MembershipEntry,
+    last_committed_membership: raft::MembershipEntry,
+    last_peer_leader: Option<NodeId>,
     /// Its members' addresses, for the doors.
     directory: members::Directory,
 }
@@ -244,7 +247,9 @@ impl Replicator {
             store_prefix,
             pending_install: None,
             directory: members::Directory::default(),
+            last_committed_membership: last_membership.clone(),
             last_membership,
+            last_peer_leader: None,
         })
         .inspect(|r| r.directory.set(r.member_addrs()))
     }
