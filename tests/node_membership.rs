@@ -192,6 +192,62 @@ fn a_joined_node_replaces_the_removed_leader() {
     );
 }
 
+/// Clients writing to nodes 1–3 until `finish`, each write retried (on redirects, "no leader",
+/// refused connections) as a client library does.
+struct Load {
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Vec<String>>>,
+    writers: Vec<std::thread::JoinHandle<Vec<String>>>,
+}
+
+impl Load {
+    fn start(c: &Cluster) -> Load {
+        let http = c.http_addrs();
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let writers = (0..4)
+            .map(|w| {
+                let (stop, acked, http) = (stop.clone(), acked.clone(), http.clone());
+                std::thread::spawn(move || {
+                    let mut client = Client::new(w, &http, w);
+                    let mut failures = Vec::new();
+                    let mut i = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let key = format!("w{w}-{i}");
+                        let call = Call::write("PUT", format!("/v1/kv/{key}"), Some(b"x".to_vec()));
+                        match client.perform(&[1, 2, 3], &call, Duration::from_secs(20)) {
+                            Outcome::Done(_) => acked.lock().unwrap().push(key),
+                            other => failures.push(format!("{key}: {other:?}")),
+                        }
+                        i += 1;
+                    }
+                    failures
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            acked,
+            writers,
+        }
+    }
+
+    /// Stops the writers; asserts none failed and some succeeded; returns the acknowledged keys.
+    fn finish(self) -> Vec<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        let failures: Vec<String> = self
+            .writers
+            .into_iter()
+            .flat_map(|w| w.join().expect("writer"))
+            .collect();
+        assert!(failures.is_empty(), "writes failed: {failures:?}");
+        let acked = self.acked.lock().unwrap().clone();
+        assert!(!acked.is_empty(), "the writers made progress");
+        eprintln!("{} writes acknowledged under the changes", acked.len());
+        acked
+    }
+}
+
 /// Grows 3 → 5 and shrinks 5 → 3 while clients write; every write succeeds (the test client
 /// retries on redirects and "no leader" as a client library does), and the acknowledged writes
 /// are all there at the end.
@@ -199,29 +255,7 @@ fn a_joined_node_replaces_the_removed_leader() {
 fn growing_and_shrinking_under_load_fails_no_write() {
     let (mut c, _three) = initial_three();
     let leader = leader_of(&c, &[1, 2, 3]);
-    let http = c.http_addrs();
-    let stop = Arc::new(AtomicBool::new(false));
-    let acked = Arc::new(Mutex::new(Vec::new()));
-    let writers: Vec<_> = (0..4)
-        .map(|w| {
-            let (stop, acked, http) = (stop.clone(), acked.clone(), http.clone());
-            std::thread::spawn(move || {
-                let mut client = Client::new(w, &http, w);
-                let mut failures = Vec::new();
-                let mut i = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    let key = format!("w{w}-{i}");
-                    let call = Call::write("PUT", format!("/v1/kv/{key}"), Some(b"x".to_vec()));
-                    match client.perform(&[1, 2, 3], &call, Duration::from_secs(20)) {
-                        Outcome::Done(_) => acked.lock().unwrap().push(key),
-                        other => failures.push(format!("{key}: {other:?}")),
-                    }
-                    i += 1;
-                }
-                failures
-            })
-        })
-        .collect();
+    let load = Load::start(&c);
     let endpoints = c.endpoints(&[1, 2, 3]);
     let full = c.config_path.clone();
     for id in [4, 5] {
@@ -240,18 +274,10 @@ fn growing_and_shrinking_under_load_fails_no_write() {
         run.ok();
         c.stop(id);
     }
-    let acked_before_stop = acked.lock().unwrap().len();
-    stop.store(true, Ordering::Relaxed);
-    let failures: Vec<String> = writers
-        .into_iter()
-        .flat_map(|w| w.join().expect("writer"))
-        .collect();
-    assert!(failures.is_empty(), "writes failed: {failures:?}");
-    assert!(acked_before_stop > 0, "the writers made progress");
+    let keys = load.finish();
     let seen = members_seen_by(&c, leader_of(&c, &[1, 2, 3])).unwrap();
     assert_eq!(seen, vec![(1, false), (2, false), (3, false)]);
     c.wait_converged(&[1, 2, 3], WAIT);
-    let keys = acked.lock().unwrap().clone();
     let _ = leader;
     for key in keys {
         assert!(
@@ -271,6 +297,7 @@ fn a_rolling_restart_costs_no_election_timeout() {
     put(&c, first, "warm", "up");
     let term_of = |c: &Cluster, id: u64| c.status(id).and_then(|s| s["term"].as_u64());
     let start_term = term_of(&c, first).unwrap();
+    let load = Load::start(&c);
     let mut leaders_stopped = 0;
     for id in [1, 2, 3] {
         let leader = leader_of(&c, &[1, 2, 3]);
@@ -284,6 +311,7 @@ fn a_rolling_restart_costs_no_election_timeout() {
             get_local(&c, id, &format!("during-{id}"))
         });
     }
+    load.finish();
     let leader = leader_of(&c, &[1, 2, 3]);
     let end_term = term_of(&c, leader).unwrap();
     assert!(leaders_stopped >= 1);
