@@ -314,6 +314,20 @@ fn a_rolling_restart_costs_no_election_timeout() {
     load.finish();
     let leader = leader_of(&c, &[1, 2, 3]);
     let end_term = term_of(&c, leader).unwrap();
+    for id in [1, 2, 3] {
+        let metrics = c
+            .request("GET", id, "/metrics", None)
+            .expect("metrics")
+            .body;
+        let counters: Vec<&str> = metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("raftkv_election_timeouts_total")
+                    || l.starts_with("raftkv_leader_changes_total")
+            })
+            .collect();
+        eprintln!("node {id} since its restart: {counters:?}");
+    }
     assert!(leaders_stopped >= 1);
     assert_eq!(
         end_term - start_term,
