@@ -54,9 +54,10 @@
 //! the time and never fewer than 1, and retries a change refused for now (`InProgress`,
 //! `NotReady`, no leader) a little later, like a real operator, until it gives up. Faults hit
 //! every id, members or not; removed nodes keep running (and may be added back) until the
-//! liveness phase, which restarts enough nodes for a majority of every configuration in play
-//! and then shuts down the nodes outside the leader's committed configuration, as an operator
-//! does with removed servers (thesis §4.2.3). CheckQuorum, and so the leader lease, is always on
+//! liveness phase, which restarts every voter of a configuration in play (a majority is not
+//! enough when a learner holds the newest log: see `restart_voters`) and then shuts down the
+//! nodes outside the leader's committed configuration, as an operator does with removed
+//! servers (thesis §4.2.3). CheckQuorum, and so the leader lease, is always on
 //! in these runs: without it a removed server that never learns of its removal deposes every
 //! leader (§4.2.3), and the fixed runs cover safety without it.
 //!
