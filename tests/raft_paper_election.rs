@@ -92,7 +92,8 @@ fn s5_1_candidate_and_leader_step_down_on_higher_term() {
 }
 
 /// §5.1: "If a server receives a request with a stale term number, it rejects the request." A stale
-/// leader is told the current term (so it steps down); a stale vote request changes nothing.
+/// leader is told the current term (so it steps down), and so is a stale candidate (Figure 2: the
+/// refusal carries currentTerm "for candidate to update itself"); neither changes anything here.
 #[test]
 fn s5_1_stale_term_messages_are_rejected() {
     let mut n = restarted(paper_config(1, 3), restored(3, 0, &[1, 2]));
@@ -128,7 +129,10 @@ fn s5_1_stale_term_messages_are_rejected() {
     assert!(out.messages_after_persist.is_empty() && out.hard_state.is_none());
     assert_eq!(
         out.messages,
-        vec![(2, msg(3, Body::HeartbeatResponse { read_seq: 0 }))]
+        vec![
+            (2, msg(3, Body::VoteResponse { granted: false })),
+            (2, msg(3, Body::HeartbeatResponse { read_seq: 0 }))
+        ]
     );
     assert_eq!(n.status(), before, "stale messages change no state");
     assert_eq!(n.log().last_index(), 2);

@@ -1,9 +1,10 @@
 //! A deterministic, seeded fault simulator for the Raft core, and the tests built on it.
 //!
 //! # The model
-//! One process runs 3–7 cores. Everything random — the configuration, every delay, every fault,
-//! every client request, each core's election timeouts — comes from one `StdRng` seeded with the
-//! run's seed, and events run in virtual time from one priority queue, so a seed replays exactly.
+//! One process runs 3–7 cores (4–7 in membership runs, below). Everything random — the
+//! configuration, every delay, every fault, every client request, each core's election timeouts
+//! — comes from one `StdRng` seeded with the run's seed, and events run in virtual time from one
+//! priority queue, so a seed replays exactly.
 //!
 //! Each simulated node is a core, a disk and an applied state, and it honours the ordering
 //! contract of `raftkv::raft::Output`: messages leave at once; the hard state, the log prefix of
@@ -42,6 +43,28 @@
 //! snapshot, from offset 0), and by the leader compacting again mid-transfer; installs race
 //! appends; compaction happens under partitions.
 //!
+//! # Changing membership (thesis ch. 4)
+//! The membership runs (`membership_seeds`) draw the same configuration and faults as the fixed
+//! runs, then a pool of 4–7 ids of which the first 1–5 (mostly 3) are the initial voters. Every
+//! id runs from the start: the others are joining nodes with an empty `Config::voters`, which
+//! never campaign and wait for a leader to add them. An operator (`harness/operator.rs`), every
+//! few ticks and sometimes right after an election, adds a learner, promotes one, removes a
+//! voter, removes the leader itself, demotes a voter, removes a learner, or asks for a
+//! two-voter replacement the core must refuse (then promotes alone). It keeps 3 voters most of
+//! the time and never fewer than 1, and retries a change refused for now (`InProgress`,
+//! `NotReady`, no leader) a little later, like a real operator, until it gives up. Faults hit
+//! every id, members or not; removed nodes keep running (and may be added back) until the
+//! liveness phase, which restarts every voter of a configuration in play (a majority is not
+//! enough when a learner holds the newest log: see `restart_voters`) and then shuts down the
+//! nodes outside the leader's committed configuration, as an operator does with removed
+//! servers (thesis §4.2.3). CheckQuorum, and so the leader lease, is always on
+//! in these runs: without it a removed server that never learns of its removal deposes every
+//! leader (§4.2.3), and the fixed runs cover safety without it.
+//!
+//! A snapshot records the configuration at its index (`Raft::membership_at`) in its bytes, so
+//! it travels with the chunks, is handed to `install_snapshot`, and comes back after a crash as
+//! `Restored::membership`; a new node catches up from the log or from a snapshot.
+//!
 //! # The checks
 //! After every step a checker verifies Election Safety, Log Matching, Leader Completeness, State
 //! Machine Safety, monotonic commit and applied indexes (across installs too), one vote per node
@@ -53,7 +76,17 @@
 //! snapshot ending there, or restarting from one) must equal every other node's there; no entry
 //! may count as applied without reaching the state machine; a durable log never starts past the
 //! newest durable snapshot; and a leader's match index for a follower must be on that
-//! follower's disk (Figure 2, matchIndex).
+//! follower's disk (Figure 2, matchIndex). A leader's message (an append, heartbeat, snapshot
+//! chunk or `TimeoutNow`) may leave only once its term is durable, or a crash could let it lead
+//! that term again with other entries (a single voter elects itself without a message).
+//!
+//! Across configurations the invariants above hold as they are (configurations are log
+//! entries); `harness/checker/config.rs` adds, with the thesis sections they come from: every
+//! new configuration entry follows the single-server rules (the one before it in that log is
+//! committed, at most one voter changes, its leader committed an entry of its term: §4.1 and
+//! the 2015 erratum); a node that campaigns or leads uses the latest configuration in its log
+//! (§4.1), which makes it a voter — or removed it without being committed yet (§4.2.2); and a
+//! snapshot records the committed configuration at its index (§5.1).
 //!
 //! Once the faults stop (links healed, no loss, a majority up, some others left down), a
 //! leader must be elected and a new proposal applied on every live node within
@@ -71,15 +104,22 @@
 //! ```text
 //! RAFT_SIM_SEED=123 RAFT_SIM_STEPS=10000 cargo test --test sim -- replay --nocapture
 //! ```
-//! `RAFT_SIM_SEEDS` (count) and `RAFT_SIM_FIRST_SEED` change the seeds the main test runs;
-//! `RAFT_SIM_BUG=VoteTwiceInATerm` (any `InjectedBug` variant of the core, or the harness's own
-//! `InstallBeforeDurable`) injects a bug, to see a report; `cargo test --test sim -- seeds
-//! --nocapture` prints the totals (steps, messages lost and duplicated, crashes, partitions,
-//! elections, commits, snapshots taken, transferred, interrupted and installed).
+//! A membership seed's command carries `RAFT_SIM_MEMBERSHIP=1`. `RAFT_SIM_SEEDS` (count) and
+//! `RAFT_SIM_FIRST_SEED` change the seeds the main test runs, `RAFT_SIM_MEMBERSHIP_SEEDS` (and
+//! the same first seed) those of `membership_seeds`; `RAFT_SIM_BUG=VoteTwiceInATerm` (any
+//! `InjectedBug` variant of the core, or the harness's own `InstallBeforeDurable`) injects a
+//! bug, to see a report; `cargo test --test sim -- seeds --nocapture` prints the totals (steps,
+//! messages lost and duplicated, crashes, partitions, elections, commits, membership changes,
+//! snapshots taken, transferred, interrupted and installed). For a long run of membership
+//! seeds:
+//! ```text
+//! RAFT_SIM_MEMBERSHIP_SEEDS=20000 cargo test --test sim -- membership_seeds --nocapture
+//! ```
 
 mod sim {
     pub mod harness;
     mod negative;
+    mod negative_membership;
     pub mod scenarios;
     mod seeds;
 }

@@ -42,6 +42,13 @@ impl Raft {
                 Body::PreVote { .. } => {
                     self.send(from, Body::PreVoteResponse { granted: false });
                 }
+                // Figure 2: the refusal carries our term, so the stale candidate catches up.
+                // Crucial with changing membership: the servers it asks need not ask it back
+                // (their configurations may not count it), and it would campaign in stale terms
+                // forever.
+                Body::Vote { .. } => {
+                    self.send(from, Body::VoteResponse { granted: false });
+                }
                 _ => {}
             }
             return false;
@@ -59,15 +66,16 @@ impl Raft {
 
     pub(super) fn tick_election(&mut self) {
         self.election_elapsed += 1;
-        // Learners, removed nodes and nodes waiting to join never campaign (thesis §4.2.3).
-        if self.election_elapsed >= self.election_timeout && self.is_voter() {
+        // Learners, removed nodes and nodes waiting to join never campaign (thesis §4.2.3), but
+        // a node whose removal is not committed yet may have to (§4.2.2).
+        if self.election_elapsed >= self.election_timeout && self.may_campaign() {
             self.campaign(false);
         }
     }
 
     /// Starts an election: a pre-vote round first when enabled, unless forced by a transfer.
     pub(super) fn campaign(&mut self, transfer: bool) {
-        if !self.is_voter() {
+        if !self.may_campaign() {
             return;
         }
         if self.cfg.pre_vote && !transfer {
@@ -191,6 +199,7 @@ impl Raft {
             self.fail_pending_reads();
             self.progress.clear();
             self.transfer = None;
+            self.hold_sends_until = None;
         }
         // Figure 2: a follower's timer restarts only when it hears a leader or grants a vote. A
         // follower merely pushed into a higher term by a vote request keeps counting, or a
@@ -214,6 +223,10 @@ impl Raft {
     }
 
     fn become_leader(&mut self) {
+        // Votes from others come only once our own vote is durable (`become_candidate`); elected
+        // by our own vote alone (a single voter), the term may not be durable yet.
+        let me = self.cfg.id;
+        let alone = !self.votes.iter().any(|&(id, granted)| granted && id != me);
         self.role = Role::Leader;
         self.leader = Some(self.cfg.id);
         self.votes.clear();
@@ -226,7 +239,13 @@ impl Raft {
             .map(|id| (id, Progress::new(next)))
             .collect();
         // A leader can only commit entries of its own term (§5.4.2): the no-op lets it commit at once.
-        self.append_own(Payload::Noop);
+        let (noop, _) = self.append_own(Payload::Noop);
+        if alone {
+            // Crucial: a crash before the term is durable would let this node lead the same
+            // term again and append other entries at the indexes it already sent (Figure 2:
+            // currentTerm and votedFor are persisted before answering or sending anything).
+            self.hold_sends_until = Some(noop);
+        }
         self.maybe_commit();
     }
 

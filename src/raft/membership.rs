@@ -11,6 +11,9 @@
 //!   list in 2015: without it a new leader can overwrite a change another leader committed).
 //!
 //! Learners receive the log but never vote and never count toward a quorum; adding one is free.
+//! Only voters campaign — and a node that a configuration not yet committed removed from the
+//! voters: until that removal commits it may hold the only log the others can elect (thesis
+//! §4.2.2); its own vote does not count.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};

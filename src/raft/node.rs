@@ -112,6 +112,9 @@ pub struct Raft {
     pub(super) progress: Vec<(NodeId, Progress)>,
     /// Leader only: a transfer target and the ticks since it started.
     pub(super) transfer: Option<(NodeId, u32)>,
+    /// Leader elected by its own vote alone: every message waits for the persist of its batch
+    /// until the no-op at this index is persisted (and with it the term).
+    pub(super) hold_sends_until: Option<Index>,
     pub(super) reads: ReadQueue,
     /// The last hard state put in an output.
     pub(super) emitted_hard_state: HardState,
@@ -166,6 +169,7 @@ impl Raft {
             votes: Vec::new(),
             progress: Vec::new(),
             transfer: None,
+            hold_sends_until: None,
             emitted_hard_state: HardState {
                 term: hs.term,
                 vote: hs.vote,
@@ -323,6 +327,9 @@ impl Raft {
         // A later truncation may have replaced the entry: then a later report will cover it.
         if index > self.persisted && self.log.matches(index, term) {
             self.persisted = index;
+            if self.hold_sends_until.is_some_and(|until| index >= until) {
+                self.hold_sends_until = None;
+            }
             if self.role == Role::Leader {
                 self.maybe_commit();
             }
@@ -435,13 +442,18 @@ impl Raft {
         self.membership().members().filter(|&id| id != me).collect()
     }
 
-    /// Queues a message that may leave at once.
+    /// Queues a message that may leave at once (unless this leader's term may not be durable
+    /// yet: see `hold_sends_until`).
     pub(super) fn send(&mut self, to: NodeId, body: Body) {
         let msg = Message {
             term: self.term,
             body,
         };
-        self.out.messages.push((to, msg));
+        if self.hold_sends_until.is_some() {
+            self.out.messages_after_persist.push((to, msg));
+        } else {
+            self.out.messages.push((to, msg));
+        }
     }
 
     /// Queues a message that promises durable state: it leaves only after this batch is persisted.

@@ -37,8 +37,14 @@ pub(crate) struct Progress {
     /// it the follower has confirmed.
     pub(crate) snapshot_index: Index,
     pub(crate) snapshot_offset: u64,
+    /// Snapshot mode: the bytes the follower last said it holds of that snapshot, which may be
+    /// below `snapshot_offset`: a follower that crashed lost its partial file, and a stale
+    /// acknowledgement from before the crash may have moved `snapshot_offset` past it.
+    pub(crate) snapshot_reported: u64,
     /// Snapshot mode: a chunk was acknowledged since the last heartbeat answer.
     pub(crate) snapshot_progressed: bool,
+    /// Snapshot mode: the last heartbeat round already passed without progress.
+    pub(crate) snapshot_stalled: bool,
 }
 
 impl Progress {
@@ -53,7 +59,9 @@ impl Progress {
             read_seq_acked: 0,
             snapshot_index: 0,
             snapshot_offset: 0,
+            snapshot_reported: 0,
             snapshot_progressed: false,
+            snapshot_stalled: false,
         }
     }
 
@@ -103,7 +111,9 @@ impl Progress {
         self.inflight.clear();
         self.snapshot_index = 0;
         self.snapshot_offset = 0;
+        self.snapshot_reported = 0;
         self.snapshot_progressed = true;
+        self.snapshot_stalled = false;
     }
 
     pub(crate) fn become_replicate(&mut self) {

@@ -49,6 +49,26 @@ impl Raft {
         self.membership().is_voter(self.cfg.id)
     }
 
+    /// True if this node may start an election: it votes in the configuration in effect, or
+    /// that configuration is not committed yet (as far as this node knows) and removed it from
+    /// the voters of the one before. Until the removal commits, such a node may hold the only
+    /// log the remaining voters can elect, so it must still campaign (thesis §4.2.2, Figure
+    /// 4.6); its own vote does not count. Learners and joining nodes never campaign.
+    pub(super) fn may_campaign(&self) -> bool {
+        if self.is_voter() {
+            return true;
+        }
+        if self.membership_index() <= self.commit {
+            return false;
+        }
+        let previous = match self.config_log.len() {
+            0 => return false,
+            1 => &self.base_config,
+            n => &self.config_log[n - 2].1,
+        };
+        previous.membership.is_voter(self.cfg.id)
+    }
+
     /// Leader: proposes `entry` as the next configuration. Takes effect on each node when
     /// appended; succeeded iff an entry with the returned index and term commits. Refused unless
     /// the previous change committed, this leader committed an entry of its own term, and the
@@ -103,7 +123,7 @@ impl Raft {
     }
 
     /// The configuration in effect changed (appended or truncated away): a leader starts or
-    /// stops replicating to the members concerned; a node that no longer votes stops campaigning.
+    /// stops replicating to the members concerned; a node that may no longer campaign stops.
     pub(super) fn on_membership_change(&mut self) {
         match self.role {
             Role::Leader => {
@@ -126,7 +146,7 @@ impl Raft {
                 // Fewer voters may make a majority of what is already stored.
                 self.maybe_commit();
             }
-            Role::Candidate | Role::PreCandidate if !self.is_voter() => {
+            Role::Candidate | Role::PreCandidate if !self.may_campaign() => {
                 self.become_follower(self.term, None);
             }
             _ => {}

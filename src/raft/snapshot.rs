@@ -65,6 +65,7 @@ impl Raft {
         if pr.snapshot_index != chunk.index {
             pr.snapshot_index = chunk.index;
             pr.snapshot_offset = 0;
+            pr.snapshot_reported = 0;
         }
         self.send(
             to,
@@ -151,6 +152,7 @@ impl Raft {
         if pr.mode != Mode::Snapshot || index != pr.snapshot_index {
             return;
         }
+        pr.snapshot_reported = next_offset;
         // Only progress (or a request to start over) moves the transfer: a duplicated or
         // reordered acknowledgement would otherwise resend chunks the follower already holds.
         if next_offset > pr.snapshot_offset || next_offset == 0 {
@@ -190,7 +192,15 @@ impl Raft {
             return;
         };
         if std::mem::take(&mut pr.snapshot_progressed) {
+            pr.snapshot_stalled = false;
             return;
+        }
+        // A second round without progress while the follower says it holds less than we await:
+        // it crashed, and an acknowledgement from before the crash arrived late. Awaiting our
+        // offset would never end: resume from its word (if that word was only a reordered old
+        // one, its answer moves us forward again).
+        if std::mem::replace(&mut pr.snapshot_stalled, true) {
+            pr.snapshot_offset = pr.snapshot_offset.min(pr.snapshot_reported);
         }
         let send = SnapshotSend {
             to: peer,

@@ -3,19 +3,29 @@
 
 use raftkv::raft::InjectedBug;
 
-use super::harness::{run_seed, ChaosConfig, HarnessBug, Kind, Sim, SimConfig};
+use super::harness::{run_mode_seed, ChaosConfig, HarnessBug, Kind, Mode, Sim, SimConfig};
 use super::scenarios::figure8::figure8_paper;
 
-/// Runs seeds from `first` until one ends in a violation of one of the `expected` kinds, or
+/// Runs seeds from 0 until one ends in a violation of one of the `expected` kinds, or
 /// `max_seeds` pass. Returns the seed that caught the bug.
 fn caught(
     expected: &[Kind],
     max_seeds: u64,
     tweak: impl Fn(&mut SimConfig, &mut ChaosConfig),
 ) -> Option<u64> {
+    caught_in(Mode::Fixed, expected, max_seeds, tweak)
+}
+
+/// [`caught`], with seeds of `mode`.
+pub fn caught_in(
+    mode: Mode,
+    expected: &[Kind],
+    max_seeds: u64,
+    tweak: impl Fn(&mut SimConfig, &mut ChaosConfig),
+) -> Option<u64> {
     let mut other = Vec::new();
     for seed in 0..max_seeds {
-        let outcome = run_seed(seed, 4_000, &tweak);
+        let outcome = run_mode_seed(mode, seed, 4_000, &tweak);
         if let Err(v) = &outcome.result {
             if expected.contains(&v.kind()) {
                 println!("caught by seed {seed}: {v}");

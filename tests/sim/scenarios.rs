@@ -6,6 +6,7 @@ mod backup;
 mod economy;
 mod election;
 pub mod figure8;
+pub mod membership;
 mod replication;
 mod snapshot;
 

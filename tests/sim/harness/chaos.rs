@@ -7,6 +7,7 @@ use rand::Rng;
 use super::cluster::Sim;
 use super::config::TICK_US;
 use super::events::Event;
+use super::operation::{OperatorConfig, Turn};
 use super::violation::Violation;
 
 /// The fault actions, in the order of [`ChaosConfig::weights`].
@@ -47,6 +48,8 @@ pub struct ChaosConfig {
     pub transfer_ratio: f64,
     /// Proposals sent back to back in one client turn, at most.
     pub burst_max: usize,
+    /// The operator changing the membership, if the run changes it.
+    pub operator: Option<OperatorConfig>,
 }
 
 impl ChaosConfig {
@@ -69,6 +72,7 @@ impl ChaosConfig {
             read_ratio: rng.random_range(0.0..0.3),
             transfer_ratio: rng.random_range(0.0..0.03),
             burst_max: rng.random_range(1..=4),
+            operator: None,
         }
     }
 }
@@ -79,6 +83,10 @@ impl Sim {
         self.chaos = Some(cfg);
         self.queue.push(self.now_us + TICK_US, Event::Chaos);
         self.queue.push(self.now_us + 1, Event::Client);
+        if self.chaos.as_ref().is_some_and(|c| c.operator.is_some()) {
+            let turn = Event::Operator(Turn::Periodic);
+            self.queue.push(self.now_us + TICK_US, turn);
+        }
     }
 
     /// Stops random faults and clients (and the pending restarts they scheduled).
@@ -105,8 +113,9 @@ impl Sim {
                 hit
             })
             .map_or(Fault::Heal, |(f, _)| *f);
-        let voters = self.cfg.voters();
-        let any = voters[self.rng.random_range(0..voters.len())];
+        // Every node of the pool, member or not: learners, joining and removed nodes crash too.
+        let ids = self.cfg.ids();
+        let any = ids[self.rng.random_range(0..ids.len())];
         match fault {
             Fault::Crash => self.crash_for_a_while(any, &cfg)?,
             Fault::CrashLeader => {
@@ -115,17 +124,17 @@ impl Sim {
                 }
             }
             Fault::Split => {
-                let side: Vec<_> = voters
+                let side: Vec<_> = ids
                     .iter()
                     .copied()
                     .filter(|_| self.rng.random_bool(0.5))
                     .collect();
-                if !side.is_empty() && side.len() < voters.len() {
+                if !side.is_empty() && side.len() < ids.len() {
                     self.split(&side);
                 }
             }
             Fault::CutOneWay => {
-                let to = voters[self.rng.random_range(0..voters.len())];
+                let to = ids[self.rng.random_range(0..ids.len())];
                 if to != any {
                     self.cut_one_way(any, to);
                 }
@@ -165,7 +174,7 @@ impl Sim {
             self.read(id)?;
         } else if roll < cfg.read_ratio + cfg.transfer_ratio {
             if let Some(leader) = self.leader() {
-                let voters = self.cfg.voters();
+                let voters = self.node(leader).raft().membership().voters.clone();
                 let to = voters[self.rng.random_range(0..voters.len())];
                 self.transfer(leader, to)?;
             }

@@ -11,15 +11,21 @@
 //! its guarantee to every entry before it. What a snapshot holds is checked as a whole: its
 //! applied state must equal, digest for digest, the state every node had at that index
 //! (`applied`).
+//!
+//! Changing membership: configurations are log entries, so the invariants above hold across
+//! configurations as they are; the checks proper to membership live in `config`.
 
 mod applied;
+mod config;
 mod progress;
 
 use std::collections::{BTreeMap, HashMap};
 
-use raftkv::raft::{Body, Entry, Index, Message, NodeId, Payload, RaftLog, ReadState, Role};
-use raftkv::raft::{Status, Term};
+use bytes::Bytes;
+use raftkv::raft::{Body, Entry, Index, Membership, MembershipEntry, Message, NodeId, Payload};
+use raftkv::raft::{RaftLog, ReadState, Role, Status, Term};
 
+use super::config::SimConfig;
 use super::storage::{Disk, Storage};
 use super::violation::Violation;
 
@@ -33,6 +39,15 @@ struct Seen {
 /// Cluster-wide memory of everything observed, across crashes.
 pub struct Checker {
     check_promises: bool,
+    check_change_rules: bool,
+    /// The initial configuration (which is in no log).
+    initial: MembershipEntry,
+    /// Every configuration entry applied, by index, ascending: the committed history of
+    /// configurations.
+    configs: Vec<(Index, MembershipEntry)>,
+    /// True once any configuration entry was appended anywhere: until then every node's
+    /// configuration is the initial one, and the membership checks have nothing to scan.
+    configs_appended: bool,
     /// The leader of each term (Election Safety).
     leaders: HashMap<Term, NodeId>,
     /// `committed[i - 1]`: the term of the entry committed at index `i`.
@@ -59,10 +74,18 @@ pub struct Checker {
 }
 
 impl Checker {
-    /// A checker for a cluster of `nodes`.
-    pub fn new(nodes: usize, check_promises: bool) -> Self {
+    /// A checker for the cluster `cfg` describes.
+    pub fn new(cfg: &SimConfig) -> Self {
+        let initial = MembershipEntry {
+            membership: Membership::new(cfg.voters(), Vec::new()),
+            context: Bytes::new(),
+        };
         Checker {
-            check_promises,
+            check_promises: cfg.check_promises,
+            check_change_rules: cfg.check_change_rules,
+            initial,
+            configs: Vec::new(),
+            configs_appended: false,
             leaders: HashMap::new(),
             committed: Vec::new(),
             committed_by_term: BTreeMap::new(),
@@ -71,7 +94,7 @@ impl Checker {
             appended: HashMap::new(),
             votes: HashMap::new(),
             reads: HashMap::new(),
-            seen: vec![Seen::default(); nodes],
+            seen: vec![Seen::default(); cfg.nodes],
         }
     }
 
@@ -98,19 +121,37 @@ impl Checker {
             .copied()
     }
 
-    /// A node crashed: its volatile indexes restart from zero.
-    pub fn on_crash(&mut self, node: NodeId) {
+    /// A node crashed, and its disk now holds `durable_term`: its volatile indexes restart
+    /// from zero. A term it led that is not on its disk was never durable, so nothing of that
+    /// leadership left it (checked by `on_sent`) and it may lead that term again: its entries
+    /// of that term exist nowhere any more, and Log Matching forgets them. (A single voter
+    /// elects itself without any message, so this happens.)
+    pub fn on_crash(&mut self, node: NodeId, durable_term: Term) {
         self.seen[node as usize - 1] = Seen::default();
+        let lost: Vec<Term> = self
+            .leaders
+            .iter()
+            .filter(|&(&t, &l)| l == node && t > durable_term)
+            .map(|(&t, _)| t)
+            .collect();
+        if lost.is_empty() {
+            return;
+        }
+        for t in &lost {
+            self.leaders.remove(t);
+        }
+        self.appended.retain(|(_, t), _| !lost.contains(t));
     }
 
     /// A node appended `entries` (a contiguous run; the entry before the first has `prev_term`)
-    /// to a log that was `before`.
+    /// to a log that was `before` and now is `log`.
     pub fn on_append(
         &mut self,
         node: NodeId,
         entries: &[Entry],
         prev_term: Term,
         before: &Disk,
+        log: &RaftLog,
     ) -> Result<(), Violation> {
         let Some(first) = entries.first() else {
             return Ok(());
@@ -141,6 +182,10 @@ impl Checker {
                 }
                 Some(_) => {}
                 None => {
+                    if let Payload::Membership(m) = &e.payload {
+                        self.configs_appended = true;
+                        self.check_new_config(node, e, m, log)?;
+                    }
                     self.appended
                         .insert((e.index, e.term), (e.payload.clone(), prev));
                 }
@@ -310,6 +355,20 @@ impl Checker {
                     );
                     return Err(Violation::BrokenPromise { node, why });
                 }
+            }
+            // Only a leader sends these: its term must be durable first, or a crash could let
+            // it lead the term again with other entries at the same indexes (Figure 2).
+            Body::Append { .. }
+            | Body::Heartbeat { .. }
+            | Body::Snapshot { .. }
+            | Body::TimeoutNow
+                if self.check_promises && durable.hard_state.term < msg.term =>
+            {
+                let why = format!(
+                    "sent a leader's message of term {} but the disk holds term {}",
+                    msg.term, durable.hard_state.term
+                );
+                return Err(Violation::BrokenPromise { node, why });
             }
             Body::AppendResponse {
                 success: true,

@@ -13,6 +13,7 @@ use super::config::{SimConfig, TICK_US};
 use super::events::{Event, EventQueue};
 use super::network::Network;
 use super::node::SimNode;
+use super::operation::OperatorState;
 use super::state::AppliedState;
 use super::stats::Stats;
 use super::storage::Storage;
@@ -37,6 +38,8 @@ pub struct Sim {
     pub trace: Trace,
     /// Random faults and clients, while enabled.
     pub(super) chaos: Option<ChaosConfig>,
+    /// The operation the operator is trying, if any.
+    pub(super) operator: OperatorState,
     pub(super) next_read_id: u64,
     pub(super) next_payload: u64,
     /// Every message sent, when a scenario asked to keep them (to replay one later).
@@ -54,7 +57,7 @@ impl Sim {
     pub fn with_rng(cfg: SimConfig, mut rng: StdRng) -> Self {
         let mut queue = EventQueue::default();
         let mut nodes = Vec::with_capacity(cfg.nodes);
-        for id in cfg.voters() {
+        for id in cfg.ids() {
             let drift = rng.random_range(0..=cfg.tick_drift_us_max * 2);
             let tick_period_us = TICK_US - cfg.tick_drift_us_max + drift;
             let core_rng = StdRng::seed_from_u64(rng.random());
@@ -74,13 +77,14 @@ impl Sim {
         }
         Sim {
             net: Network::new(cfg.net.clone(), cfg.nodes),
-            checker: Checker::new(cfg.nodes, cfg.check_promises),
+            checker: Checker::new(&cfg),
             stats: Stats {
                 runs: 1,
                 ..Stats::default()
             },
             trace: Trace::default(),
             chaos: None,
+            operator: OperatorState::default(),
             next_read_id: 0,
             next_payload: 0,
             recorded: None,
@@ -157,9 +161,9 @@ impl Sim {
         self.queue.push(at_us, Event::Deliver { from, to, msg });
     }
 
-    /// A majority of the cluster.
+    /// A majority of the initial configuration.
     pub fn quorum(&self) -> usize {
-        self.cfg.nodes / 2 + 1
+        self.cfg.initial_voters / 2 + 1
     }
 
     /// Runs one event, then the checks that span nodes. A panic in the core becomes a violation.
@@ -241,6 +245,7 @@ impl Sim {
             }
             Event::Chaos => self.chaos_turn(),
             Event::Client => self.client_turn(),
+            Event::Operator(turn) => self.operator_turn(turn),
         }
     }
 

@@ -132,8 +132,12 @@ impl Default for CoreKnobs {
 pub struct SimConfig {
     /// The seed of the run's one RNG; printed in every failure.
     pub seed: u64,
-    /// Cluster size (ids 1 through `nodes`).
+    /// The pool of node ids: 1 through `nodes`. All of them run from the start.
     pub nodes: usize,
+    /// The initial configuration's voters: ids 1 through `initial_voters` (at most `nodes`).
+    /// The others start as joining nodes with no configuration, waiting for the operator to
+    /// add them (thesis §4.2.1). Equal to `nodes` unless the run changes membership.
+    pub initial_voters: usize,
     /// Each node's tick period differs from [`TICK_US`] by up to this much (clock drift).
     pub tick_drift_us_max: u64,
     pub net: NetConfig,
@@ -146,6 +150,9 @@ pub struct SimConfig {
     /// really holds what it promises (and that its log never starts past its newest snapshot).
     /// Off in negative controls, to show the end-to-end checks catch the consequences.
     pub check_promises: bool,
+    /// Also check each new configuration entry against the rules of single-server changes
+    /// (thesis §4.1 and its 2015 erratum). Off in negative controls, for the same reason.
+    pub check_change_rules: bool,
 }
 
 impl SimConfig {
@@ -154,6 +161,7 @@ impl SimConfig {
         SimConfig {
             seed,
             nodes,
+            initial_voters: nodes,
             tick_drift_us_max: 200,
             net: NetConfig::reliable(),
             disk: DiskConfig::fast(),
@@ -161,6 +169,7 @@ impl SimConfig {
             snapshot: SnapshotConfig::off(),
             harness_bug: None,
             check_promises: true,
+            check_change_rules: true,
         }
     }
 
@@ -216,6 +225,7 @@ impl SimConfig {
         SimConfig {
             seed,
             nodes,
+            initial_voters: nodes,
             tick_drift_us_max: rng.random_range(0..=1_000),
             net,
             disk,
@@ -223,17 +233,47 @@ impl SimConfig {
             snapshot,
             harness_bug: None,
             check_promises: true,
+            check_change_rules: true,
         }
     }
 
-    /// Every node's id: 1 through `nodes`.
+    /// Turns this configuration into one whose membership changes: a pool of 4 to 7 ids of
+    /// which the first 1 to 5 (mostly 3) are the initial voters.
+    ///
+    /// CheckQuorum (and with it the leader lease) is always on: a removed server that never
+    /// learns of its removal keeps starting elections, and without the lease each one deposes
+    /// the leader (thesis §4.2.3), so the cluster need not make progress once the faults stop.
+    /// The fixed-membership runs cover safety without it.
+    pub fn with_changing_membership(&mut self, rng: &mut StdRng) {
+        self.nodes = rng.random_range(4..=7);
+        let initial = [1, 2, 3, 3, 3, 4, 5][rng.random_range(0..7)];
+        self.initial_voters = initial.min(self.nodes - 1);
+        self.core.check_quorum = true;
+    }
+
+    /// The initial configuration's voters: 1 through `initial_voters`.
     pub fn voters(&self) -> Vec<NodeId> {
+        (1..=self.initial_voters as NodeId).collect()
+    }
+
+    /// Every node's id: 1 through `nodes`.
+    pub fn ids(&self) -> Vec<NodeId> {
         (1..=self.nodes as NodeId).collect()
     }
 
-    /// The core configuration of node `id`.
+    /// True if the run starts with fewer voters than nodes (its membership changes).
+    pub fn changes_membership(&self) -> bool {
+        self.initial_voters < self.nodes
+    }
+
+    /// The core configuration of node `id`: the initial voters, or none for a joining node.
     pub fn core_config(&self, id: NodeId) -> Config {
-        let mut cfg = Config::new(id, self.voters());
+        let initial = if id as usize <= self.initial_voters {
+            self.voters()
+        } else {
+            Vec::new()
+        };
+        let mut cfg = Config::new(id, initial);
         cfg.heartbeat_interval_ticks = self.core.heartbeat_interval_ticks;
         cfg.election_timeout_ticks_min = self.core.election_timeout_ticks_min;
         cfg.election_timeout_ticks_max = self.core.election_timeout_ticks_max;

@@ -48,7 +48,7 @@ impl Sim {
         // which the next output carries.
         let sent = self.send_snapshot_chunks(id, snapshot_sends)?;
         let received = self.receive_snapshot_chunks(id, snapshot_chunks)?;
-        self.maybe_snapshot(id);
+        self.maybe_snapshot(id)?;
         if sent || received {
             self.drive(id)?;
         }
@@ -108,8 +108,9 @@ impl Sim {
                 let why = format!("wrote entries from {} past its log's end", first.index);
                 return Err(Violation::Contract { node: id, why });
             };
+            let before = &node.storage.written;
             self.checker
-                .on_append(id, &entries, prev_term, &node.storage.written)?;
+                .on_append(id, &entries, prev_term, before, log)?;
         }
         let writes = hard_state.is_some() || log_prefix.is_some() || !entries.is_empty();
         if !writes {
@@ -202,7 +203,8 @@ impl Sim {
             return Ok(());
         };
         let st = raft.status();
-        if node.last_role != Some((st.role, st.term)) {
+        let changed = node.last_role != Some((st.role, st.term));
+        if changed {
             node.last_role = Some((st.role, st.term));
             let (role, term) = (st.role, st.term);
             self.trace.push(
@@ -213,6 +215,7 @@ impl Sim {
                     term,
                 },
             );
+            self.checker.check_campaign(&st, raft)?;
         }
         self.checker
             .on_status(&st, raft.log(), &node.storage.written)?;
@@ -227,6 +230,10 @@ impl Sim {
             let leader = (id, st.term, raft.log());
             self.checker
                 .check_match_index(leader, follower.id, index, &follower.storage)?;
+        }
+        if changed {
+            // A leader in a new term: newly elected.
+            self.on_new_leader();
         }
         Ok(())
     }

@@ -6,6 +6,8 @@ use std::collections::BinaryHeap;
 
 use raftkv::raft::{Message, NodeId};
 
+use super::operation::Turn;
+
 /// Something that happens at a point of virtual time.
 #[derive(Debug)]
 pub enum Event {
@@ -27,6 +29,8 @@ pub enum Event {
     Chaos,
     /// The clients' turn.
     Client,
+    /// The operator's turn to change the membership.
+    Operator(Turn),
 }
 
 struct Scheduled {

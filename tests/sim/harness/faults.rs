@@ -41,7 +41,8 @@ impl Sim {
             lost_batches: lost,
         };
         self.trace.push(self.now_us, what);
-        self.checker.on_crash(id);
+        let durable_term = self.nodes[id as usize - 1].storage.durable.hard_state.term;
+        self.checker.on_crash(id, durable_term);
         for hs in kept {
             if let Some(vote) = hs.vote {
                 self.checker.on_vote(id, hs.term, vote)?;
@@ -58,13 +59,19 @@ impl Sim {
         if node.is_up() {
             return Ok(());
         }
-        let (restored, snapshot) = node.storage.restore();
+        let (mut restored, snapshot) = node.storage.restore();
         let state = match snapshot {
             None => AppliedState::default(),
-            Some(file) => AppliedState::decode(&file.bytes).map_err(|why| Violation::Contract {
-                node: id,
-                why: format!("its snapshot through {} does not decode: {why}", file.index),
-            })?,
+            Some(file) => {
+                let decoded = AppliedState::decode_snapshot(&file.bytes);
+                let (state, membership) = decoded.map_err(|why| Violation::Contract {
+                    node: id,
+                    why: format!("its snapshot through {} does not decode: {why}", file.index),
+                })?;
+                // The log starts right after the snapshot: its configuration is the base.
+                restored.membership = Some(membership);
+                state
+            }
         };
         self.checker.on_restore(id, &state)?;
         self.checker.check_snapshot_cover(id, &node.storage)?;
@@ -96,7 +103,7 @@ impl Sim {
     pub fn split(&mut self, side: &[NodeId]) {
         let group_of: Vec<usize> = self
             .cfg
-            .voters()
+            .ids()
             .iter()
             .map(|id| side.contains(id) as usize)
             .collect();

@@ -12,6 +12,7 @@ use super::chaos::ChaosConfig;
 use super::cluster::Sim;
 use super::config::{HarnessBug, SimConfig};
 use super::liveness::LIVENESS_BOUND_TICKS;
+use super::operation::OperatorConfig;
 use super::stats::Stats;
 use super::violation::Violation;
 
@@ -28,9 +29,22 @@ pub struct Outcome {
     pub report: String,
 }
 
-/// Runs seed `seed`: a random configuration and `steps` steps of random faults and clients, then
-/// the liveness phase. `tweak` may adjust the drawn configuration (negative controls use it).
-pub fn run_seed(
+/// Which kind of run a seed draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The cluster's membership never changes: every node of the pool is a voter.
+    Fixed,
+    /// A pool larger than the initial configuration, and the operator changing membership.
+    Membership,
+}
+
+/// Runs seed `seed` in `mode`: a random configuration and `steps` steps of random faults and
+/// clients (and, for a membership run, the operator), then the liveness phase. `tweak` may
+/// adjust the drawn configuration (negative controls use it). A membership run draws the same
+/// configuration and faults as the fixed run of its seed, then its pool, initial voters and
+/// operator.
+pub fn run_mode_seed(
+    mode: Mode,
     seed: u64,
     steps: u64,
     tweak: impl FnOnce(&mut SimConfig, &mut ChaosConfig),
@@ -38,6 +52,10 @@ pub fn run_seed(
     let mut rng = StdRng::seed_from_u64(seed);
     let mut cfg = SimConfig::random(seed, &mut rng);
     let mut chaos = ChaosConfig::random(&mut rng);
+    if mode == Mode::Membership {
+        cfg.with_changing_membership(&mut rng);
+        chaos.operator = Some(OperatorConfig::random(&mut rng));
+    }
     tweak(&mut cfg, &mut chaos);
     let mut sim = Sim::with_rng(cfg, rng);
     sim.enable_chaos(chaos.clone());
@@ -50,11 +68,14 @@ pub fn run_seed(
     sim.stats.ticks = sim.now_ticks();
     sim.stats.elections = sim.checker.elections();
     sim.stats.commits = sim.checker.commit_index();
-    let bug = match (sim.cfg.core.injected_bug, sim.cfg.harness_bug) {
+    let mut bug = match (sim.cfg.core.injected_bug, sim.cfg.harness_bug) {
         (Some(b), _) => format!("RAFT_SIM_BUG={b:?} "),
         (None, Some(b)) => format!("RAFT_SIM_BUG={b:?} "),
         (None, None) => String::new(),
     };
+    if mode == Mode::Membership {
+        bug.push_str("RAFT_SIM_MEMBERSHIP=1 ");
+    }
     let report = match &result {
         Ok(()) => String::new(),
         Err(v) => format!(
@@ -92,12 +113,12 @@ impl Bug {
     }
 }
 
-/// Runs seeds `first..first + count` on `threads` threads, with `bug` injected into every run.
-/// Stops early after a failure; returns the merged statistics and the failures (lowest seed
-/// first).
+/// Runs seeds `first..first + count` in `mode` on `threads` threads, with `bug` injected into
+/// every run. Stops early after a failure; returns the merged statistics and the failures
+/// (lowest seed first).
 pub fn run_seeds(
-    first: u64,
-    count: u64,
+    mode: Mode,
+    (first, count): (u64, u64),
     steps: u64,
     threads: usize,
     bug: Option<Bug>,
@@ -113,7 +134,7 @@ pub fn run_seeds(
                 if seed >= first + count || failed.load(Ordering::Relaxed) {
                     return;
                 }
-                let outcome = run_seed(seed, steps, |cfg, _| {
+                let outcome = run_mode_seed(mode, seed, steps, |cfg, _| {
                     if let Some(bug) = bug {
                         bug.inject(cfg);
                     }
@@ -146,6 +167,8 @@ pub fn env_bug() -> Option<Bug> {
         Bug::Core(InjectedBug::VoteTwiceInATerm),
         Bug::Core(InjectedBug::AckBeforePersist),
         Bug::Core(InjectedBug::SkipSnapshot),
+        Bug::Core(InjectedBug::OverlappingMembershipChanges),
+        Bug::Core(InjectedBug::MembershipChangeBeforeTermCommit),
         Bug::Harness(HarnessBug::InstallBeforeDurable),
     ];
     let named = |b: &Bug| match b {

@@ -2,16 +2,18 @@
 //! `raftkv::raft::Output` and the `log_prefix` of item 2 — and shows each step to the checker.
 //!
 //! Taking: once a node has applied `every_entries` past its newest snapshot, it encodes its
-//! applied state and writes it (a sync delay; a crash first loses it). Once durable, the core
-//! and the disk log are compacted through it.
+//! applied state and the configuration its core had in effect at that index
+//! (`Raft::membership_at`), and writes them (a sync delay; a crash first loses it). Once
+//! durable, the core and the disk log are compacted through it.
 //!
 //! Sending (leader): each `SnapshotSend` becomes one chunk of `chunk_bytes` of the named
 //! snapshot, or of the newest from offset 0 if that one is gone.
 //!
 //! Receiving (follower): a chunk is kept if it continues the bytes held of its snapshot
 //! (`SnapshotStore::receive`), and answered with the bytes held. The last chunk's bytes are
-//! written durably; only then does the core install them (unless the harness bug
-//! `InstallBeforeDurable` is injected) and the node's state become the snapshot's.
+//! written durably; only then does the core install them with the configuration they carry
+//! (unless the harness bug `InstallBeforeDurable` is injected) and the node's state become the
+//! snapshot's.
 
 use raftkv::raft::{ChunkOut, NodeId, SnapshotChunk, SnapshotSend};
 
@@ -25,38 +27,46 @@ use super::violation::Violation;
 
 impl Sim {
     /// Starts writing a snapshot of `id`'s applied state if it is due.
-    pub(super) fn maybe_snapshot(&mut self, id: NodeId) {
+    pub(super) fn maybe_snapshot(&mut self, id: NodeId) -> Result<(), Violation> {
         let Some(every) = self.cfg.snapshot.every_entries else {
-            return;
+            return Ok(());
         };
         let node = self.node(id);
         if node.state.index >= node.storage.snapshots.newest_index() + every {
-            self.take_snapshot(id);
+            self.take_snapshot(id)?;
         }
+        Ok(())
     }
 
     /// Starts writing a snapshot of `id`'s applied state, unless the node is down, one is being
     /// written, or the newest one is as recent. Returns true if it started one; once it is
-    /// durable the log is compacted through it.
-    pub fn take_snapshot(&mut self, id: NodeId) -> bool {
+    /// durable the log is compacted through it. The configuration it records is checked
+    /// against the committed one at its index.
+    pub fn take_snapshot(&mut self, id: NodeId) -> Result<bool, Violation> {
         let node = &mut self.nodes[id as usize - 1];
         let snapshots = &node.storage.snapshots;
-        if !node.is_up()
-            || snapshots.writing_local()
-            || node.state.index <= snapshots.newest_index()
-        {
-            return false;
+        let Some(raft) = node.raft.as_ref() else {
+            return Ok(false);
+        };
+        if snapshots.writing_local() || node.state.index <= snapshots.newest_index() {
+            return Ok(false);
         }
+        let index = node.state.index;
+        let Some(membership) = raft.membership_at(index) else {
+            let why = format!("no configuration at its applied index {index}");
+            return Err(Violation::Contract { node: id, why });
+        };
+        self.checker.check_snapshot_config(id, index, membership)?;
         let file = SnapshotFile {
-            index: node.state.index,
+            index,
             term: node.state.term,
-            bytes: node.state.encode(),
+            bytes: node.state.encode_snapshot(membership),
         };
         let seq = node.storage.snapshots.start(file, Origin::Local);
         let at_us = self.now_us + self.sync_delay_us();
         self.queue
             .push(at_us, Event::SnapshotWritten { node: id, seq });
-        true
+        Ok(true)
     }
 
     /// Snapshot write `seq` of `id` reached the disk, unless a crash dropped it first.
@@ -176,21 +186,20 @@ impl Sim {
     /// Follower `id`: asks its core to install `file`, received from `from`. On yes, the node's
     /// state becomes the snapshot's. Returns the core's answer.
     fn install(&mut self, id: NodeId, from: NodeId, file: SnapshotFile) -> Result<bool, Violation> {
-        let node = &mut self.nodes[id as usize - 1];
-        let raft = node.raft.as_mut().expect("a crash drops pending writes");
-        // The simulated cluster's membership never changes, so the snapshot's is this node's.
-        let membership = raft.membership_entry().clone();
-        if !raft.install_snapshot(from, file.index, file.term, membership) {
-            self.stats.snapshots_refused += 1;
-            return Ok(false);
-        }
-        let state = AppliedState::decode(&file.bytes).map_err(|why| Violation::Contract {
+        let decoded = AppliedState::decode_snapshot(&file.bytes);
+        let (state, membership) = decoded.map_err(|why| Violation::Contract {
             node: id,
             why: format!(
                 "snapshot ({}, {}) does not decode: {why}",
                 file.index, file.term
             ),
         })?;
+        let node = &mut self.nodes[id as usize - 1];
+        let raft = node.raft.as_mut().expect("a crash drops pending writes");
+        if !raft.install_snapshot(from, file.index, file.term, membership) {
+            self.stats.snapshots_refused += 1;
+            return Ok(false);
+        }
         self.checker.on_install(id, file.index, file.term, &state)?;
         node.state = state;
         node.applied.clear();

@@ -5,11 +5,15 @@
 //! chunk and ship) plus a running digest over every entry ever applied, so that two states can be
 //! compared in O(1): equal digests at an equal index mean the same entries were applied in the
 //! same order, whether they were applied one by one or arrived inside a snapshot.
+//!
+//! A snapshot's bytes are the state followed by the configuration in effect at its index
+//! (§7: "the snapshot also includes the latest configuration as of the last included index"),
+//! so the configuration travels with the chunks and survives crashes with the file.
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use raftkv::raft::{Entry, Index, Payload, Term};
+use raftkv::raft::{Entry, Index, MembershipEntry, Payload, Term};
 
 /// FNV-1a, 64 bits: a digest, not a defence against an adversary.
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -54,11 +58,20 @@ impl AppliedState {
     pub fn apply(&mut self, e: &Entry, keys: u16) {
         let mut h = fnv(self.digest, &e.index.to_le_bytes());
         h = fnv(h, &e.term.to_le_bytes());
-        if let Payload::Command(data) = &e.payload {
-            h = fnv(h, &[1]);
-            h = fnv(h, data);
-            let key = (fnv(FNV_OFFSET, data) % keys.max(1) as u64) as u16;
-            self.kv.insert(key, data.clone());
+        match &e.payload {
+            Payload::Command(data) => {
+                h = fnv(h, &[1]);
+                h = fnv(h, data);
+                let key = (fnv(FNV_OFFSET, data) % keys.max(1) as u64) as u16;
+                self.kv.insert(key, data.clone());
+            }
+            Payload::Membership(m) => {
+                let mut bytes = Vec::with_capacity(m.encoded_len());
+                m.encode(&mut bytes);
+                h = fnv(h, &[2]);
+                h = fnv(h, &bytes);
+            }
+            Payload::Noop => {}
         }
         self.digest = h;
         self.index = e.index;
@@ -81,9 +94,33 @@ impl AppliedState {
         Bytes::from(out)
     }
 
-    /// Decodes [`AppliedState::encode`]'s bytes; any truncation, extension or garbage is an error.
-    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+    /// The bytes of a snapshot of this state whose index has the configuration `membership`:
+    /// the state's encoding, then the configuration's (its length first).
+    pub fn encode_snapshot(&self, membership: &MembershipEntry) -> Bytes {
+        let mut out = self.encode().to_vec();
+        let mut config = Vec::with_capacity(membership.encoded_len());
+        membership.encode(&mut config);
+        out.extend_from_slice(&(config.len() as u32).to_le_bytes());
+        out.extend_from_slice(&config);
+        Bytes::from(out)
+    }
+
+    /// Decodes [`AppliedState::encode_snapshot`]'s bytes; any truncation, extension or garbage
+    /// is an error.
+    pub fn decode_snapshot(bytes: &[u8]) -> Result<(Self, MembershipEntry), String> {
         let mut r = Reader { bytes, at: 0 };
+        let state = Self::read(&mut r)?;
+        let len = r.u32()? as usize;
+        let membership = MembershipEntry::decode(r.take(len)?)
+            .ok_or_else(|| "a malformed configuration".to_string())?;
+        if r.at != bytes.len() {
+            return Err(format!("{} trailing bytes", bytes.len() - r.at));
+        }
+        Ok((state, membership))
+    }
+
+    /// Reads [`AppliedState::encode`]'s bytes; any truncation or garbage is an error.
+    fn read(r: &mut Reader<'_>) -> Result<Self, String> {
         if r.take(4)? != MAGIC {
             return Err("bad magic".to_string());
         }
@@ -96,9 +133,6 @@ impl AppliedState {
             let key = u16::from_le_bytes(r.take(2)?.try_into().expect("two bytes"));
             let len = r.u32()? as usize;
             kv.insert(key, Bytes::copy_from_slice(r.take(len)?));
-        }
-        if r.at != bytes.len() {
-            return Err(format!("{} trailing bytes", bytes.len() - r.at));
         }
         Ok(AppliedState {
             index,

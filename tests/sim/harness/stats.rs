@@ -33,6 +33,15 @@ pub struct Stats {
     pub reads_issued: u64,
     pub reads_answered: u64,
     pub transfers: u64,
+    /// Membership changes the operator (or a script) got appended.
+    pub changes: u64,
+    /// Changes the core refused for now (`InProgress`, `NotReady`, not the leader, a transfer
+    /// under way), which the operator retries.
+    pub changes_refused: u64,
+    /// Changes the core refused as invalid (several voters at once).
+    pub changes_invalid: u64,
+    /// Operations the operator gave up after its attempts.
+    pub changes_abandoned: u64,
     /// Snapshots of a node's own state made durable (each followed by a compaction).
     pub snapshots_taken: u64,
     /// Compactions that dropped entries from a core's log.
@@ -83,6 +92,10 @@ impl Default for Stats {
             reads_issued: 0,
             reads_answered: 0,
             transfers: 0,
+            changes: 0,
+            changes_refused: 0,
+            changes_invalid: 0,
+            changes_abandoned: 0,
             snapshots_taken: 0,
             compactions: 0,
             snapshot_writes_lost: 0,
@@ -124,6 +137,10 @@ impl Stats {
         self.reads_issued += o.reads_issued;
         self.reads_answered += o.reads_answered;
         self.transfers += o.transfers;
+        self.changes += o.changes;
+        self.changes_refused += o.changes_refused;
+        self.changes_invalid += o.changes_invalid;
+        self.changes_abandoned += o.changes_abandoned;
         self.snapshots_taken += o.snapshots_taken;
         self.compactions += o.compactions;
         self.snapshot_writes_lost += o.snapshot_writes_lost;
@@ -183,6 +200,11 @@ impl fmt::Display for Stats {
             self.transfers,
             self.liveness_ticks_max,
             self.liveness_margin_ticks_min
+        )?;
+        writeln!(
+            f,
+            "membership: changes {} refused for now {} invalid {} abandoned {}",
+            self.changes, self.changes_refused, self.changes_invalid, self.changes_abandoned
         )?;
         write!(
             f,

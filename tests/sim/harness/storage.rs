@@ -221,7 +221,7 @@ impl Storage {
             prev_term: self.durable.prev_term,
             entries: self.durable.log.clone(),
             applied: snapshot.as_ref().map_or(0, |s| s.index),
-            // The simulated cluster's membership is the initial one for good.
+            // The configuration is in the snapshot's bytes: the caller decodes them and sets it.
             membership: None,
         };
         (restored, snapshot)

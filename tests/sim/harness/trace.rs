@@ -178,6 +178,34 @@ pub enum What {
         from: NodeId,
         to: NodeId,
     },
+    /// A membership change was appended at `node`; bit `i` of a mask stands for node `i + 1`.
+    Change {
+        node: NodeId,
+        index: Index,
+        term: Term,
+        voters: u64,
+        learners: u64,
+    },
+    /// The operator shut down a node outside the configuration.
+    Shutdown(NodeId),
+}
+
+/// The ids in `ids` as a bit mask: bit `i` for node `i + 1`.
+pub fn mask(ids: &[NodeId]) -> u64 {
+    ids.iter().fold(0, |m, id| m | 1 << (id - 1))
+}
+
+/// The ids of a [`mask`], as `1,2,3`.
+struct Ids(u64);
+
+impl fmt::Display for Ids {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids: Vec<String> = (0..64)
+            .filter(|i| self.0 >> i & 1 == 1)
+            .map(|i| (i + 1).to_string())
+            .collect();
+        f.write_str(&ids.join(","))
+    }
 }
 
 impl fmt::Display for What {
@@ -208,6 +236,19 @@ impl fmt::Display for What {
             }
             What::Read { node, id } => write!(f, "read {id} at n{node}"),
             What::Transfer { from, to } => write!(f, "transfer n{from} -> n{to}"),
+            What::Change {
+                node,
+                index,
+                term,
+                voters,
+                learners,
+            } => write!(
+                f,
+                "change at n{node} -> ({index}, {term}): voters {} learners {}",
+                Ids(voters),
+                Ids(learners)
+            ),
+            What::Shutdown(n) => write!(f, "SHUTDOWN n{n} (not a member)"),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use raftkv::raft::{Index, NodeId, Term};
+use raftkv::raft::{Index, NodeId, Role, Term};
 
 /// A broken invariant, with enough context to start debugging from the trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +79,32 @@ pub enum Violation {
     },
     /// A follower truncated entries that did not conflict with the leader's (§5.3).
     NeedlessTruncation { node: NodeId, index: Index },
+    /// A configuration entry breaks the rules of single-server changes (thesis §4.1 and the
+    /// 2015 erratum): appended before the previous change committed, changing several voters,
+    /// or before its leader committed an entry of its term.
+    ChangeRule {
+        node: NodeId,
+        index: Index,
+        term: Term,
+        why: String,
+    },
+    /// A node campaigned or took the lead with a configuration other than the latest in its log
+    /// (thesis §4.1).
+    ConfigInEffect { node: NodeId, why: String },
+    /// A node campaigned or took the lead while its configuration does not make it a voter
+    /// (thesis §4.2.1, §4.2.2).
+    NotAVoter {
+        node: NodeId,
+        role: Role,
+        term: Term,
+        config: String,
+    },
+    /// A snapshot records a configuration other than the committed one at its index (§7).
+    SnapshotConfig {
+        node: NodeId,
+        index: Index,
+        why: String,
+    },
     /// The core broke its output contract in a way the invariants above do not name.
     Contract { node: NodeId, why: String },
     /// After the faults stopped, the cluster did not commit within the bound.
@@ -103,6 +129,10 @@ pub enum Kind {
     PrefixPastSnapshot,
     MatchIndex,
     NeedlessTruncation,
+    ChangeRule,
+    ConfigInEffect,
+    NotAVoter,
+    SnapshotConfig,
     Contract,
     Liveness,
     Panic,
@@ -125,6 +155,10 @@ impl Violation {
             Violation::PrefixPastSnapshot { .. } => Kind::PrefixPastSnapshot,
             Violation::MatchIndex { .. } => Kind::MatchIndex,
             Violation::NeedlessTruncation { .. } => Kind::NeedlessTruncation,
+            Violation::ChangeRule { .. } => Kind::ChangeRule,
+            Violation::ConfigInEffect { .. } => Kind::ConfigInEffect,
+            Violation::NotAVoter { .. } => Kind::NotAVoter,
+            Violation::SnapshotConfig { .. } => Kind::SnapshotConfig,
             Violation::Contract { .. } => Kind::Contract,
             Violation::Liveness { .. } => Kind::Liveness,
             Violation::Panic { .. } => Kind::Panic,
@@ -213,6 +247,33 @@ impl fmt::Display for Violation {
             Violation::NeedlessTruncation { node, index } => write!(
                 f,
                 "needless truncation: node {node} rewrote a matching entry at {index}"
+            ),
+            Violation::ChangeRule {
+                node,
+                index,
+                term,
+                why,
+            } => write!(
+                f,
+                "single-server change rule: node {node} appended the configuration at \
+                 ({index}, {term}): {why}"
+            ),
+            Violation::ConfigInEffect { node, why } => {
+                write!(f, "configuration in effect: node {node}: {why}")
+            }
+            Violation::NotAVoter {
+                node,
+                role,
+                term,
+                config,
+            } => write!(
+                f,
+                "not a voter: node {node} became {role} in term {term} with the configuration \
+                 {config}"
+            ),
+            Violation::SnapshotConfig { node, index, why } => write!(
+                f,
+                "snapshot configuration: node {node}'s snapshot through {index}: {why}"
             ),
             Violation::Contract { node, why } => write!(f, "output contract: node {node}: {why}"),
             Violation::Liveness { why } => write!(f, "liveness: {why}"),

@@ -32,7 +32,7 @@ fn commit_many(
 fn compact(sim: &mut Sim, id: NodeId) -> Result<(), Violation> {
     let applied = sim.node(id).state.index;
     assert!(
-        sim.take_snapshot(id),
+        sim.take_snapshot(id)?,
         "node {id} could not start a snapshot"
     );
     let done = sim.run_until(ELECTION_BOUND_TICKS, |sim| {

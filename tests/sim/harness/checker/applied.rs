@@ -53,6 +53,7 @@ impl Checker {
             None => {
                 // Applying in order from a state some node reached keeps this gapless.
                 assert_eq!(e.index as usize, self.applied.len() + 1, "no gaps");
+                self.on_first_apply(e);
                 self.applied.push((e.clone(), digest));
                 Ok(())
             }
