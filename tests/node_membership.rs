@@ -335,3 +335,65 @@ fn a_rolling_restart_costs_no_election_timeout() {
         "one term per transfer, none for an election after a timeout"
     );
 }
+
+/// Fault suite: replace a node under load. Node 3 is killed and its data wiped, removed from
+/// the cluster, and a fresh node 4 (another address) is added and joins, while clients read and
+/// write three keys through nodes 1 and 2. The history is linearizable and every acknowledged
+/// write is in the final state.
+#[test]
+fn replacing_a_dead_node_under_load_is_linearizable() {
+    use common::checks::{acked, assert_acked_writes_survive, kv_of};
+    use common::linearizable::assert_kv_linearizable;
+    use common::workload::{kv_get, kv_put, Histories, Tally};
+    use rand::Rng;
+
+    const KEYS: [&str; 3] = ["a", "b", "c"];
+    let (mut c, _three) = initial_three();
+    leader_of(&c, &[1, 2, 3]);
+    let h = Histories::new();
+    let t = Tally::default();
+    let stop = AtomicBool::new(false);
+    let addrs = c.http_addrs();
+    std::thread::scope(|s| {
+        for k in 0..3 {
+            let (h, t, stop, addrs) = (&h, &t, &stop, &addrs);
+            s.spawn(move || {
+                let mut client = Client::new(600 + k, addrs, 6 + k);
+                while !stop.load(Ordering::SeqCst) {
+                    let key = KEYS[client.rng.random_range(0..KEYS.len())];
+                    if client.rng.random_bool(0.6) {
+                        kv_put(&mut client, &[1, 2], h, t, key);
+                    } else {
+                        kv_get(&mut client, &[1, 2], h, t, key);
+                    }
+                }
+            });
+        }
+        wait_for("the first writes", WAIT, || {
+            (acked(&h.kv.ops()) >= 20).then_some(())
+        });
+        c.kill(3);
+        std::fs::remove_dir_all(c.data_dir(3)).expect("wipe node 3's data");
+        let endpoints = c.endpoints(&[1, 2]);
+        let run = raftkv(&["--endpoints", &endpoints, "member", "remove", "3"]);
+        run.ok();
+        member_add(&c, &endpoints, 4, false);
+        let full = c.config_path.clone();
+        c.start_node_args(4, &full, &["--join"]);
+        wait_voter(&c, leader_of(&c, &[1, 2, 4]), 4);
+        let then = acked(&h.kv.ops());
+        wait_for("writes after the replacement", WAIT, || {
+            (acked(&h.kv.ops()) >= then + 20).then_some(())
+        });
+        stop.store(true, Ordering::SeqCst);
+    });
+    let state = c.wait_converged(&[1, 2, 4], WAIT);
+    let history = h.kv.ops();
+    assert_acked_writes_survive(&history, &kv_of(&state));
+    let checked_in = assert_kv_linearizable("kv", &history);
+    eprintln!(
+        "replace: history {} (linearizable, checked in {checked_in:?}); {}",
+        common::history::summary(&history),
+        t.describe()
+    );
+}
