@@ -397,3 +397,33 @@ fn replacing_a_dead_node_under_load_is_linearizable() {
         t.describe()
     );
 }
+
+/// `raftkv leader transfer ID` (etcdctl move-leader) hands leadership to ID and prints it;
+/// a learner is refused as a target; without an ID the most up-to-date voter is chosen.
+#[test]
+fn leader_transfer_moves_leadership_to_the_named_voter() {
+    let (c, _three) = initial_three();
+    let leader = leader_of(&c, &[1, 2, 3]);
+    let target = if leader == 1 { 2 } else { 1 };
+    let endpoints = c.endpoints(&[1, 2, 3]);
+    let run = raftkv(&[
+        "--endpoints",
+        &endpoints,
+        "leader",
+        "transfer",
+        &target.to_string(),
+    ]);
+    assert!(
+        run.ok()
+            .contains(&format!("Leadership transferred to {target}")),
+        "{run:?}"
+    );
+    assert_eq!(leader_of(&c, &[1, 2, 3]), target);
+    member_add(&c, &endpoints, 4, true);
+    let refused = raftkv(&["--endpoints", &endpoints, "leader", "transfer", "4"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("not a voter"), "{refused:?}");
+    let run = raftkv(&["--endpoints", &endpoints, "leader", "transfer"]);
+    run.ok();
+    assert_ne!(leader_of(&c, &[1, 2, 3]), target);
+}
