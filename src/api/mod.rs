@@ -5,6 +5,7 @@
 
 mod admin;
 mod error;
+mod health;
 mod kv;
 mod legacy;
 mod members;
@@ -54,6 +55,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     admin::routes(cfg);
     members::routes(cfg);
     snapshot::routes(cfg);
+    health::routes(cfg);
     cfg.default_service(web::to(unknown_route));
 }
 

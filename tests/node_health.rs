@@ -1,0 +1,68 @@
+//! The health endpoints (`/livez`, `/readyz`, `/health`, `/version`) of real `raftkv node`
+//! processes: all green on a healthy cluster; on a follower cut off from its peers (test fault
+//! switch) readiness and etcd's `/health` turn red while liveness stays green.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{wait_for, Cluster};
+
+const BOUND: Duration = Duration::from_secs(15);
+
+#[test]
+fn an_isolated_follower_is_live_but_not_ready() {
+    let c = Cluster::start_with(3, "test_faults = true");
+    let leader = c.wait_for_leader(BOUND);
+    let follower = (1..=3).find(|&id| id != leader).expect("a follower");
+
+    // Healthy: every check passes on every node (a follower may lag an instant behind).
+    for id in 1..=3 {
+        wait_for("readyz 200", BOUND, || {
+            let r = c.request("GET", id, "/readyz", None).ok()?;
+            (r.status == 200).then_some(())
+        });
+        let r = c.request("GET", id, "/readyz?verbose", None).unwrap();
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(
+            r.body, "[+]leader ok\n[+]applied ok\nreadyz check passed\n",
+            "node {id}"
+        );
+        let r = c.request("GET", id, "/health", None).unwrap();
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.json()["health"], "true", "{r:?}");
+        let r = c.request("GET", id, "/livez", None).unwrap();
+        assert_eq!((r.status, r.json()["live"].as_bool()), (200, Some(true)));
+        let r = c.request("GET", id, "/version", None).unwrap();
+        assert_eq!(r.status, 200, "{r:?}");
+        let v = r.json();
+        for key in ["raftkv", "etcdserver", "etcdcluster"] {
+            assert_eq!(v[key], env!("CARGO_PKG_VERSION"), "{key} in {v}");
+        }
+    }
+
+    let r = c
+        .request("POST", follower, "/v1/test/isolate", None)
+        .expect("node answers");
+    assert_eq!(r.status, 200, "{r:?}");
+
+    // Once its election timeout passes it campaigns and forgets the leader: not ready.
+    let r = wait_for("readyz 503 on the isolated follower", BOUND, || {
+        let r = c.request("GET", follower, "/readyz?verbose", None).ok()?;
+        (r.status == 503).then_some(r)
+    });
+    assert!(r.body.contains("[-]leader: no leader known"), "{}", r.body);
+    assert!(r.body.ends_with("readyz check failed\n"), "{}", r.body);
+    let r = c.request("GET", follower, "/readyz", None).unwrap();
+    assert_eq!(r.status, 503, "{r:?}");
+    let r = c.request("GET", follower, "/health", None).unwrap();
+    assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!(r.json()["health"], "false", "{r:?}");
+    assert_eq!(r.json()["reason"], "RAFT NO LEADER", "{r:?}");
+    let r = c.request("GET", follower, "/livez", None).unwrap();
+    assert_eq!(r.status, 200, "still live: {r:?}");
+
+    // The majority is unaffected.
+    let r = c.request("GET", leader, "/health", None).unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+}
