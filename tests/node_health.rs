@@ -1,11 +1,13 @@
 //! The health endpoints (`/livez`, `/readyz`, `/health`, `/version`) of real `raftkv node`
 //! processes: all green on a healthy cluster; on a follower cut off from its peers (test fault
-//! switch) readiness and etcd's `/health` turn red while liveness stays green.
+//! switch) readiness and etcd's `/health` turn red while liveness stays green. And
+//! `raftkv endpoint health`, which reads `/health` of every endpoint.
 
 mod common;
 
 use std::time::Duration;
 
+use common::cli::raftkv;
 use common::{wait_for, Cluster};
 
 const BOUND: Duration = Duration::from_secs(15);
@@ -65,4 +67,41 @@ fn an_isolated_follower_is_live_but_not_ready() {
     // The majority is unaffected.
     let r = c.request("GET", leader, "/health", None).unwrap();
     assert_eq!(r.status, 200, "{r:?}");
+}
+
+#[test]
+fn endpoint_health_names_a_dead_node() {
+    let mut c = Cluster::start(3);
+    c.wait_for_leader(BOUND);
+    let all = c.endpoints(&[1, 2, 3]);
+    let run = wait_for("every endpoint healthy", BOUND, || {
+        let run = raftkv(&["--endpoints", &all, "endpoint", "health"]);
+        (run.code == 0).then_some(run)
+    });
+    for id in 1..=3 {
+        let line = format!(
+            "{} is healthy: successfully committed proposal: took = ",
+            c.http_addr(id)
+        );
+        assert!(run.stdout.contains(&line), "{run:?}");
+    }
+    let status = raftkv(&["--endpoints", &all, "endpoint", "status"]);
+    assert_eq!(status.lines().len(), 3, "{status:?}");
+
+    c.kill(3);
+    let dead = c.http_addr(3);
+    let run = raftkv(&["--endpoints", &all, "endpoint", "health"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("{dead} is unhealthy: connection refused")),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains(&format!("unhealthy endpoints: {dead}")),
+        "{run:?}"
+    );
+    for id in 1..=2 {
+        assert!(run.stdout.contains(&c.http_addr(id)), "{run:?}");
+    }
 }

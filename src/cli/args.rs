@@ -161,8 +161,13 @@ pub enum Cmd {
         #[command(subcommand)]
         action: LeaderAction,
     },
-    /// Every endpoint's own view: role, term, commit and applied index.
+    /// Every endpoint's own view: role, term, commit and applied index (`endpoint status`).
     Status,
+    /// Ask each endpoint directly: its health or its status.
+    Endpoint {
+        #[command(subcommand)]
+        action: EndpointAction,
+    },
     /// Drive a running cluster with load and report throughput and latency.
     Bench(BenchArgs),
 }
@@ -187,6 +192,16 @@ pub enum ClusterAction {
     },
     /// List the members the supervisor runs, with their process ids.
     Ps,
+}
+
+/// `raftkv endpoint <action>`.
+#[derive(Debug, Subcommand)]
+pub enum EndpointAction {
+    /// Whether each endpoint knows a leader (`GET /health`); fails (exit 3) naming the
+    /// unhealthy ones.
+    Health,
+    /// Each endpoint's own view: role, term, commit and applied index (same as `raftkv status`).
+    Status,
 }
 
 /// `raftkv student <action>`.

@@ -27,6 +27,9 @@ pub enum CliError {
         outcome: &'static str,
         last: String,
     },
+    /// Some endpoints answered `/health` with a failure or not at all (`raftkv endpoint health`).
+    #[error("unhealthy endpoints: {endpoints}")]
+    Unhealthy { endpoints: String },
     /// Something local could not be reached (the `raftkv cluster` supervisor's control socket).
     #[error("{0}")]
     Unreachable(String),
@@ -41,9 +44,10 @@ impl CliError {
         match self {
             CliError::Answered { .. } | CliError::Local(_) => EXIT_ANSWERED_ERROR,
             CliError::Usage(_) => EXIT_USAGE,
-            CliError::NoEndpoint { .. } | CliError::Timeout { .. } | CliError::Unreachable(_) => {
-                EXIT_UNAVAILABLE
-            }
+            CliError::NoEndpoint { .. }
+            | CliError::Timeout { .. }
+            | CliError::Unhealthy { .. }
+            | CliError::Unreachable(_) => EXIT_UNAVAILABLE,
         }
     }
 }

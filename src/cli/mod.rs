@@ -9,6 +9,7 @@ pub mod args;
 pub mod bench;
 pub mod client;
 pub mod context;
+pub mod endpoint;
 pub mod endpoints;
 pub mod error;
 pub mod kv;
@@ -24,7 +25,9 @@ pub mod txlog;
 
 use clap::Parser;
 
-use args::{Cli, Cmd, GlobalOpts, LeaderAction, MemberAction, StackAction, StudentAction};
+use args::{
+    Cli, Cmd, EndpointAction, GlobalOpts, LeaderAction, MemberAction, StackAction, StudentAction,
+};
 use client::Client;
 use context::Ctx;
 use error::CliError;
@@ -155,7 +158,13 @@ fn client_command(command: Cmd, g: GlobalOpts) -> Result<(), CliError> {
         Cmd::Leader {
             action: LeaderAction::Transfer { id },
         } => member::transfer(ctx, id),
-        Cmd::Status => member::status(ctx),
+        Cmd::Status
+        | Cmd::Endpoint {
+            action: EndpointAction::Status,
+        } => member::status(ctx),
+        Cmd::Endpoint {
+            action: EndpointAction::Health,
+        } => endpoint::health(ctx),
         Cmd::Node { .. }
         | Cmd::Cluster { .. }
         | Cmd::Bench(_)

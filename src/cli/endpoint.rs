@@ -1,0 +1,125 @@
+//! `raftkv endpoint health` and `raftkv endpoint status`, after etcdctl's commands of those
+//! names: every endpoint is asked directly and in parallel, so one slow node costs one timeout.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::args::WriteOut;
+use super::client;
+use super::context::Ctx;
+use super::error::CliError;
+
+/// How long one endpoint may take to answer `/health`; etcdctl's default is a few seconds, but a
+/// stopped node answers "connection refused" at once and a live one in milliseconds.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// One endpoint's health as `GET /health` reported it.
+struct Health {
+    endpoint: String,
+    took: Duration,
+    /// `None` when healthy, else why not.
+    failure: Option<String>,
+}
+
+/// `raftkv endpoint health`: one line per endpoint, healthy ones on stdout and unhealthy ones on
+/// stderr as etcdctl does; fails (exit 3) naming the unhealthy endpoints if there are any.
+pub fn health(ctx: &mut Ctx) -> Result<(), CliError> {
+    let endpoints = ctx.client.endpoints().to_vec();
+    let report = healths(&endpoints);
+    if ctx.format(WriteOut::Simple) == WriteOut::Json {
+        let rows: Vec<_> = report
+            .iter()
+            .map(|h| {
+                json!({
+                    "endpoint": h.endpoint,
+                    "health": h.failure.is_none(),
+                    "took": format!("{:?}", h.took),
+                    "error": h.failure.clone().unwrap_or_default(),
+                })
+            })
+            .collect();
+        super::output::emit(format!("{}\n", json!(rows)).as_bytes());
+    } else {
+        for h in &report {
+            match &h.failure {
+                None => super::output::emit(
+                    format!(
+                        "{} is healthy: successfully committed proposal: took = {:?}\n",
+                        h.endpoint, h.took
+                    )
+                    .as_bytes(),
+                ),
+                Some(why) => eprintln!("{} is unhealthy: {why}", h.endpoint),
+            }
+        }
+    }
+    let unhealthy: Vec<&str> = report
+        .iter()
+        .filter(|h| h.failure.is_some())
+        .map(|h| h.endpoint.as_str())
+        .collect();
+    if unhealthy.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Unhealthy {
+            endpoints: unhealthy.join(", "),
+        })
+    }
+}
+
+/// Asks every endpoint for `/health` at once.
+fn healths(endpoints: &[String]) -> Vec<Health> {
+    let agent = client::agent(HEALTH_TIMEOUT);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = endpoints
+            .iter()
+            .map(|endpoint| {
+                let agent = agent.clone();
+                scope.spawn(move || health_of(&agent, endpoint))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(endpoints)
+            .map(|(h, endpoint)| {
+                h.join().unwrap_or_else(|_| Health {
+                    endpoint: endpoint.clone(),
+                    took: Duration::ZERO,
+                    failure: Some("panicked".into()),
+                })
+            })
+            .collect()
+    })
+}
+
+/// Healthy when `/health` answers 200 with `"health":"true"`; a 503 carries the node's reason.
+fn health_of(agent: &ureq::Agent, endpoint: &str) -> Health {
+    let started = Instant::now();
+    let failure = match agent.get(format!("http://{endpoint}/health")).call() {
+        Err(e) => Some(client::describe(&e).0),
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let body: Option<serde_json::Value> = response
+                .body_mut()
+                .read_to_vec()
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            let said = body.as_ref().and_then(|b| b["health"].as_str());
+            match (status, said) {
+                (200, Some("true")) => None,
+                _ => Some(
+                    body.as_ref()
+                        .and_then(|b| b["reason"].as_str())
+                        .filter(|r| !r.is_empty())
+                        .map_or_else(|| format!("answered {status}"), str::to_string),
+                ),
+            }
+        }
+    };
+    Health {
+        endpoint: endpoint.to_string(),
+        took: started.elapsed(),
+        failure,
+    }
+}
