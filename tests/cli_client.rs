@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::cli::raftkv;
+use common::cli::{raftkv, raftkv_env};
 use common::{free_ports, Cluster};
 
 #[test]
@@ -25,6 +25,7 @@ fn client_commands_work_through_a_follower() {
     students(&cli);
     stacks(&cli);
     a_dead_endpoint_is_skipped(&c, follower);
+    flags_from_the_environment(&c, follower);
     status_lists_every_endpoint(&c, leader);
     bench_finds_the_leader_and_reports(&c, leader, &cli);
 }
@@ -248,6 +249,28 @@ fn a_dead_endpoint_is_skipped(c: &Cluster, follower: u64) {
     assert_eq!(run.ok(), "OK\n");
     let run = raftkv(&["--endpoints", &endpoints, "get", "k2"]);
     assert_eq!(run.ok(), "k2\nv2\n");
+}
+
+/// `RAFTKV_<FLAG>` stands in for a global flag; the flag on the command line wins.
+fn flags_from_the_environment(c: &Cluster, follower: u64) {
+    let endpoint = c.http_addr(follower);
+    let vars = [("RAFTKV_ENDPOINTS", endpoint.as_str())];
+    assert_eq!(raftkv_env(&["put", "env", "v"], &vars).ok(), "OK\n");
+    assert_eq!(raftkv_env(&["get", "env"], &vars).ok(), "env\nv\n");
+    let json = [
+        ("RAFTKV_ENDPOINTS", endpoint.as_str()),
+        ("RAFTKV_WRITE_OUT", "json"),
+    ];
+    let run = raftkv_env(&["status"], &json);
+    let v: serde_json::Value = serde_json::from_str(run.ok()).expect("JSON output");
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    // A dead endpoint in the environment, a live one on the command line: the flag wins.
+    let dead = format!("127.0.0.1:{}", free_ports(1)[0]);
+    let run = raftkv_env(
+        &["--endpoints", &endpoint, "get", "env"],
+        &[("RAFTKV_ENDPOINTS", dead.as_str())],
+    );
+    assert_eq!(run.ok(), "env\nv\n");
 }
 
 fn status_lists_every_endpoint(c: &Cluster, leader: u64) {

@@ -18,25 +18,34 @@ pub struct Cli {
     pub command: Cmd,
 }
 
-/// Options every subcommand accepts, before or after its name.
+/// Options every subcommand accepts, before or after its name. Each is also read from the
+/// environment as `RAFTKV_<FLAG>` (`RAFTKV_ENDPOINTS=h:p,h:p`), like etcdctl's `ETCDCTL_*`; a flag
+/// on the command line wins over the variable.
 #[derive(Debug, Args)]
 pub struct GlobalOpts {
     /// The cluster's TOML config (default: the embedded 5-node local cluster).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, env = "RAFTKV_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Comma-separated host:port HTTP endpoints (default: every node of the config).
     #[arg(
         long,
         global = true,
+        env = "RAFTKV_ENDPOINTS",
         value_delimiter = ',',
         value_name = "HOST:PORT,..."
     )]
     pub endpoints: Vec<String>,
     /// Output format (the default depends on the command: a table for `member list`).
-    #[arg(long, short = 'w', global = true, value_enum)]
+    #[arg(long, short = 'w', global = true, env = "RAFTKV_WRITE_OUT", value_enum)]
     pub write_out: Option<WriteOut>,
     /// Give up on a command after this long, e.g. 5s or 1500ms.
-    #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
+    #[arg(
+        long,
+        global = true,
+        env = "RAFTKV_COMMAND_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_duration
+    )]
     pub command_timeout: std::time::Duration,
 }
 

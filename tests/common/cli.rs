@@ -29,10 +29,29 @@ impl Run {
     }
 }
 
+/// The environment variables that stand in for `raftkv`'s global flags: cleared for every run
+/// unless a test sets one, so a developer's shell cannot change what a test sees.
+const FLAG_VARIABLES: [&str; 4] = [
+    "RAFTKV_CONFIG",
+    "RAFTKV_ENDPOINTS",
+    "RAFTKV_WRITE_OUT",
+    "RAFTKV_COMMAND_TIMEOUT",
+];
+
 /// Runs `raftkv args...` to completion (stdin closed, no colour).
 pub fn raftkv(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_raftkv"))
+    raftkv_env(args, &[])
+}
+
+/// Like [`raftkv`], with the environment variables `vars` set.
+pub fn raftkv_env(args: &[&str], vars: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_raftkv"));
+    for name in FLAG_VARIABLES {
+        command.env_remove(name);
+    }
+    let out = command
         .args(args)
+        .envs(vars.iter().copied())
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .output()
