@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::cli::{raftkv, raftkv_env};
+use common::cli::{raftkv, raftkv_env, raftkv_stdin};
 use common::{free_ports, Cluster};
 
 #[test]
@@ -26,6 +26,7 @@ fn client_commands_work_through_a_follower() {
     stacks(&cli);
     a_dead_endpoint_is_skipped(&c, follower);
     flags_from_the_environment(&c, follower);
+    put_reads_a_missing_value_from_stdin(&c, follower);
     status_lists_every_endpoint(&c, leader);
     bench_finds_the_leader_and_reports(&c, leader, &cli);
 }
@@ -271,6 +272,31 @@ fn flags_from_the_environment(c: &Cluster, follower: u64) {
         &[("RAFTKV_ENDPOINTS", dead.as_str())],
     );
     assert_eq!(run.ok(), "env\nv\n");
+}
+
+/// `put KEY` without VALUE stores standard input as read, newline included (as etcdctl does).
+fn put_reads_a_missing_value_from_stdin(c: &Cluster, follower: u64) {
+    let endpoint = c.http_addr(follower);
+    let put = raftkv_stdin(&["--endpoints", &endpoint, "put", "piped"], b"v\n");
+    assert_eq!(put.ok(), "OK\n");
+    let get = raftkv(&[
+        "--endpoints",
+        &endpoint,
+        "get",
+        "piped",
+        "--print-value-only",
+    ]);
+    assert_eq!(get.ok(), "v\n\n");
+    let put = raftkv_stdin(&["--endpoints", &endpoint, "put", "piped"], b"two\nlines");
+    assert_eq!(put.ok(), "OK\n");
+    let get = raftkv(&[
+        "--endpoints",
+        &endpoint,
+        "get",
+        "piped",
+        "--print-value-only",
+    ]);
+    assert_eq!(get.ok(), "two\nlines\n");
 }
 
 fn status_lists_every_endpoint(c: &Cluster, leader: u64) {

@@ -118,10 +118,12 @@ pub enum Cmd {
         #[command(subcommand)]
         action: SnapshotAction,
     },
-    /// Store VALUE under KEY.
+    /// Store VALUE under KEY; without VALUE, the value is standard input as read, to its end
+    /// (etcdctl's rule: `printf v | raftkv put k` stores `v`, `echo v | ...` stores `v` and a
+    /// newline).
     Put {
         key: String,
-        value: String,
+        value: Option<String>,
         /// Seconds until the key expires (0: never).
         #[arg(long, value_name = "SECONDS", default_value_t = 0)]
         ttl: u64,

@@ -19,6 +19,26 @@ pub enum Condition {
     Version(u64),
 }
 
+/// Standard input to its end, as the value of `raftkv put KEY` without VALUE. Reads at most one
+/// byte past the largest value any cluster accepts, so a runaway pipe fails fast.
+pub fn value_from_stdin() -> Result<String, CliError> {
+    use std::io::Read;
+    let limit = crate::config::MAX_VALUE_BYTES_LIMIT;
+    let mut value = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(limit + 1)
+        .read_to_end(&mut value)
+        .map_err(|e| CliError::Local(format!("reading the value from standard input: {e}")))?;
+    if value.len() as u64 > limit {
+        return Err(CliError::Usage(format!(
+            "the value on standard input is over {limit} bytes, the largest any cluster accepts"
+        )));
+    }
+    String::from_utf8(value)
+        .map_err(|_| CliError::Usage("the value on standard input is not UTF-8".into()))
+}
+
 /// `raftkv put KEY VALUE [--ttl S]` prints `OK` (simple), like etcdctl; `raftkv cas KEY VERSION
 /// VALUE [--ttl S]` prints `OK <new version>`, like the text protocol, so a script can chain
 /// swaps. A swap that finds another version fails naming the current one.

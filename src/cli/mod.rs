@@ -77,7 +77,13 @@ fn client_command(command: Cmd, g: GlobalOpts) -> Result<(), CliError> {
     };
     let ctx = &mut ctx;
     match command {
-        Cmd::Put { key, value, ttl } => kv::put(ctx, &key, &value, kv::Condition::None, ttl),
+        Cmd::Put { key, value, ttl } => {
+            let value = match value {
+                Some(value) => value,
+                None => kv::value_from_stdin()?,
+            };
+            kv::put(ctx, &key, &value, kv::Condition::None, ttl)
+        }
         Cmd::Cas {
             key,
             version,

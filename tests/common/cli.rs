@@ -64,6 +64,32 @@ pub fn raftkv_env(args: &[&str], vars: &[(&str, &str)]) -> Run {
     }
 }
 
+/// Like [`raftkv`], with `input` on its standard input.
+pub fn raftkv_stdin(args: &[&str], input: &[u8]) -> Run {
+    use std::io::Write;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_raftkv"));
+    for name in FLAG_VARIABLES {
+        command.env_remove(name);
+    }
+    let mut child = command
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run raftkv");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(input).expect("write stdin");
+    drop(stdin);
+    let out = child.wait_with_output().expect("wait for raftkv");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// A `raftkv cluster --config FILE` process with its output in a file.
 pub struct Supervisor {
     child: Option<Child>,
