@@ -32,20 +32,9 @@ fn initial_three() -> (Cluster, PathBuf) {
     (c, three)
 }
 
-/// The leader that nodes `ids` (those answering) agree on, with a majority of them answering.
+/// The leader a majority of nodes `ids` agree on.
 fn leader_of(c: &Cluster, ids: &[u64]) -> u64 {
-    wait_for("an agreed leader", WAIT, || {
-        let statuses: Vec<serde_json::Value> = ids.iter().filter_map(|&id| c.status(id)).collect();
-        let leader = statuses
-            .iter()
-            .find(|s| s["role"] == "Leader")
-            .and_then(|s| s["id"].as_u64())?;
-        let agreed = statuses
-            .iter()
-            .filter(|s| s["leader"].as_u64() == Some(leader))
-            .count();
-        (agreed * 2 > ids.len()).then_some(leader)
-    })
+    c.wait_for_leader_of(ids, WAIT)
 }
 
 /// `GET /v1/members` from node `id`: (id, is_learner) pairs.

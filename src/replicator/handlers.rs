@@ -11,13 +11,15 @@ use crate::raft::{ProposeError, ReadError, Role};
 use crate::state;
 
 /// Waits for the actor's answer; a dropped reply (deadline passed) is a timeout.
-fn await_reply(
+pub(super) fn await_reply(
     rx: oneshot::Receiver<Result<Answer, ClientError>>,
 ) -> ResponseFuture<Result<Answer, ClientError>> {
     Box::pin(async move { rx.await.unwrap_or(Err(ClientError::Timeout)) })
 }
 
-fn ready(result: Result<Answer, ClientError>) -> ResponseFuture<Result<Answer, ClientError>> {
+pub(super) fn ready(
+    result: Result<Answer, ClientError>,
+) -> ResponseFuture<Result<Answer, ClientError>> {
     Box::pin(async move { result })
 }
 
@@ -137,7 +139,8 @@ impl Handler<GetMembers> for Replicator {
         let s = self.raft.status();
         let membership = self.raft.membership().clone();
         let members = self
-            .member_addrs()
+            .directory
+            .all()
             .into_values()
             .map(|m| {
                 let role = if membership.is_learner(m.id) {

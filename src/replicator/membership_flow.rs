@@ -8,6 +8,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use super::handlers::{await_reply, ready};
 use super::members::{self, encode_context, MemberAddrs};
 use super::messages::{Answer, ChangeMembership, ClientError, MemberChange};
 use super::Replicator;
@@ -64,7 +65,9 @@ impl Replicator {
         if s.role != Role::Leader || self.raft.membership_index() > s.commit_index {
             return;
         }
-        let ready = self.member_addrs().into_values().find(|m| {
+        // The directory holds the decoded addresses of the configuration in effect: no decoding
+        // of the entry's context on every tick.
+        let ready = self.directory.all().into_values().find(|m| {
             m.promote
                 && self.raft.membership().is_learner(m.id)
                 && self
@@ -217,19 +220,18 @@ impl Handler<ChangeMembership> for Replicator {
         let (index, term) = match result {
             Ok(Some(at)) => at,
             Ok(None) => {
-                let answer = Answer {
+                return ready(Ok(Answer {
                     index: self.raft.membership_index(),
                     result: ApplyResult::Noop,
-                };
-                return Box::pin(async move { Ok(answer) });
+                }));
             }
-            Err(e) => return Box::pin(async move { Err(e) }),
+            Err(e) => return ready(Err(e)),
         };
         self.metrics.proposals_total += 1;
         let (tx, rx) = oneshot::channel();
         let deadline = std::time::Instant::now() + self.config.request_timeout();
         self.waiters.add_proposal(index, term, deadline, tx);
         self.schedule_drive(ctx);
-        Box::pin(async move { rx.await.unwrap_or(Err(ClientError::Timeout)) })
+        await_reply(rx)
     }
 }

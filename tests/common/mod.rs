@@ -295,6 +295,17 @@ impl Cluster {
     /// Like [`Cluster::wait_for_leader`] for nodes this harness did not start (a `raftkv cluster`
     /// supervisor's): asks the nodes `ids` only.
     pub fn wait_for_leader_among(&self, ids: &[u64], timeout: Duration) -> u64 {
+        self.wait_for_agreed_leader(ids, self.n as usize, timeout)
+    }
+
+    /// Waits until a leader among `ids` is followed by a majority of `ids` themselves (for a
+    /// cluster whose membership is not the config file's); returns its id.
+    pub fn wait_for_leader_of(&self, ids: &[u64], timeout: Duration) -> u64 {
+        self.wait_for_agreed_leader(ids, ids.len(), timeout)
+    }
+
+    /// A leader among `ids` that more than half of `members` nodes (asked among `ids`) follow.
+    fn wait_for_agreed_leader(&self, ids: &[u64], members: usize, timeout: Duration) -> u64 {
         wait_for("a leader", timeout, || {
             let statuses: Vec<serde_json::Value> =
                 ids.iter().filter_map(|&id| self.status(id)).collect();
@@ -306,7 +317,7 @@ impl Cluster {
                 .iter()
                 .filter(|s| s["leader"].as_u64() == Some(leader))
                 .count();
-            (agreed * 2 > self.n as usize).then_some(leader)
+            (agreed * 2 > members).then_some(leader)
         })
     }
 
