@@ -6,9 +6,11 @@
 //! with [`Config::node`]. Times are milliseconds here, at the edge; [`Config::raft_core_config`]
 //! turns them into the logical ticks the core counts.
 //!
-//! Relative `data_dir` and `log_dir` are kept as written, so they resolve against the current
-//! directory of the process that uses them (not against the config file's directory): running
-//! `raftkv` from the repository root puts data in `./data/node-<id>`.
+//! Every `[cluster]` key has a default (the `DEFAULT_*` constants below), so a minimal file is only
+//! its `[[peers]]`. Relative `data_dir`, `log_dir` and `secret_file` resolve against the directory
+//! of the config file, not the current directory, so a node finds the same data wherever it is
+//! started from: the shipped `config/three.toml` says `data_dir = "../data"`, which is `data/` at
+//! the repository root. The embedded default behaves as the file `config/cluster.toml` would.
 
 mod address;
 mod error;
@@ -30,6 +32,22 @@ use crate::raft::{self, NodeId};
 /// The shipped five-node cluster, `config/cluster.toml`, compiled in.
 const DEFAULT_CLUSTER_TOML: &str = include_str!("../config/cluster.toml");
 const DEFAULT_CLUSTER_PATH: &str = "config/cluster.toml";
+
+/// `tick_ms` when not set.
+pub const DEFAULT_TICK_MS: u64 = 10;
+/// `heartbeat_interval_ms` when not set.
+pub const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 50;
+/// `election_timeout_min_ms` and `election_timeout_max_ms` when not set: six to twelve
+/// heartbeats, so a few lost heartbeats never start an election.
+pub const DEFAULT_ELECTION_TIMEOUT_MS: (u64, u64) = (300, 600);
+/// `data_dir` when not set (relative to the config file's directory).
+pub const DEFAULT_DATA_DIR: &str = "data";
+/// `log_dir` when not set (relative to the config file's directory).
+pub const DEFAULT_LOG_DIR: &str = "logs";
+/// `max_value_bytes` when not set: 1 MiB, etcd's default request limit is about the same.
+pub const DEFAULT_MAX_VALUE_BYTES: u64 = 1 << 20;
+/// `request_timeout_ms` when not set.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 3000;
 
 /// Upper bound on `max_value_bytes`: a value must fit in one network frame with room to spare
 /// (the cluster layer's default frame limit is twice this).
@@ -136,11 +154,12 @@ impl Config {
         Config::parse(&text, &shown)
     }
 
-    /// Parses and validates `text`; `path_for_messages` names it in errors.
-    pub fn parse(text: &str, path_for_messages: &str) -> Result<Config, ConfigError> {
-        let raw = toml::from_str(text)
-            .map_err(|e| ConfigError::from_toml(path_for_messages, text, &e))?;
-        validate::validate(path_for_messages, text, raw)
+    /// Parses and validates `text` as if it were read from the file `path`: `path` names it in
+    /// errors, and relative directories resolve against `path`'s directory.
+    pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
+        let raw = toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
+        let base = Path::new(path).parent().unwrap_or(Path::new(""));
+        validate::validate(path, text, base, raw)
     }
 
     /// The shipped five-node local cluster (`config/cluster.toml`), embedded in the binary.

@@ -110,14 +110,7 @@ fn unknown_fields_are_named() {
 
 #[test]
 fn missing_fields_are_named() {
-    let text = edit(7, "");
-    assert_refused(
-        "missing log_dir",
-        &text,
-        1,
-        "cluster.log_dir",
-        "missing field `log_dir`",
-    );
+    // `[cluster]` keys all have defaults (see `a_minimal_file_is_only_the_peers`); peer fields not.
     let text = edit(15, "");
     assert_refused(
         "missing text",
@@ -280,7 +273,7 @@ fn the_secret_file_and_the_request_limit_are_checked_and_defaulted() {
     let cluster = config.cluster();
     assert_eq!(
         cluster.secret_file,
-        std::path::Path::new("data").join("cluster.secret")
+        std::path::Path::new("config/data").join("cluster.secret")
     );
     assert_eq!(cluster.cluster_token, "raftkv");
     assert_eq!(cluster.max_in_flight_requests, 8192);
@@ -315,4 +308,95 @@ fn the_secret_file_and_the_request_limit_are_checked_and_defaulted() {
         err.starts_with("config/x.toml:10: cluster.secret_file:") && err.contains("/nonexistent/s"),
         "{err}"
     );
+}
+
+/// A file that is only its peers: every `[cluster]` key takes its documented default.
+#[test]
+fn a_minimal_file_is_only_the_peers() {
+    use raftkv::config::{
+        DEFAULT_ELECTION_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MAX_IN_FLIGHT_REQUESTS,
+        DEFAULT_MAX_VALUE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SNAPSHOT_ENTRIES,
+        DEFAULT_TICK_MS,
+    };
+    let peers = &GOOD[GOOD.find("[[peers]]").unwrap()..];
+    for text in [peers.to_string(), format!("[cluster]\n\n{peers}")] {
+        let config = Config::parse(&text, "/etc/raftkv/cluster.toml").unwrap();
+        let c = config.cluster();
+        assert_eq!(c.tick_ms, DEFAULT_TICK_MS);
+        assert_eq!(c.heartbeat_interval_ms, DEFAULT_HEARTBEAT_INTERVAL_MS);
+        assert_eq!(
+            (c.election_timeout_min_ms, c.election_timeout_max_ms),
+            DEFAULT_ELECTION_TIMEOUT_MS
+        );
+        assert_eq!(c.max_value_bytes, DEFAULT_MAX_VALUE_BYTES);
+        assert_eq!(c.request_timeout_ms, DEFAULT_REQUEST_TIMEOUT_MS);
+        assert_eq!(c.max_in_flight_requests, DEFAULT_MAX_IN_FLIGHT_REQUESTS);
+        assert_eq!(c.snapshot_entries, DEFAULT_SNAPSHOT_ENTRIES);
+        assert_eq!(c.cluster_token, "raftkv");
+        // Default directories sit beside the file, like relative ones.
+        assert_eq!(
+            config.data_dir_for(2).to_str(),
+            Some("/etc/raftkv/data/node-2")
+        );
+        assert_eq!(
+            config.log_file_for(2).to_str(),
+            Some("/etc/raftkv/logs/node-2.log")
+        );
+        assert_eq!(
+            c.secret_file.to_str(),
+            Some("/etc/raftkv/data/cluster.secret")
+        );
+        assert_eq!(config.ids(), vec![1, 2, 3]);
+    }
+}
+
+/// Relative directories resolve against the config file's directory, not the current one;
+/// absolute ones are kept.
+#[test]
+fn relative_directories_resolve_against_the_file() {
+    let text = GOOD
+        .replace("data_dir = \"data\"", "data_dir = \"../state\"")
+        .replace("log_dir = \"logs\"", "log_dir = \"/var/log/raftkv\"")
+        .replace(
+            "request_timeout_ms = 3000",
+            "request_timeout_ms = 3000\nsecret_file = \"./keys/secret\"",
+        );
+    let config = Config::parse(&text, "deploy/conf/x.toml").unwrap();
+    assert_eq!(config.data_dir_for(1).to_str(), Some("deploy/state/node-1"));
+    assert_eq!(
+        config.log_file_for(1).to_str(),
+        Some("/var/log/raftkv/node-1.log")
+    );
+    assert_eq!(
+        config.cluster().secret_file.to_str(),
+        Some("deploy/conf/keys/secret")
+    );
+    // Loaded from disk: the same rule, whatever the current directory is.
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("etc");
+    std::fs::create_dir(&sub).unwrap();
+    let path = sub.join("cluster.toml");
+    std::fs::write(&path, GOOD).unwrap();
+    let config = Config::load(&path).unwrap();
+    assert_eq!(config.data_dir_for(3), sub.join("data/node-3"));
+    assert_eq!(config.log_file_for(3), sub.join("logs/node-3.log"));
+}
+
+/// A check that fails because of a default says so, and names the key that was left out.
+#[test]
+fn an_error_about_a_default_says_the_default_applied() {
+    let peers = &GOOD[GOOD.find("[[peers]]").unwrap()..];
+    let text = format!("[cluster]\nheartbeat_interval_ms = 400\n\n{peers}");
+    let err = Config::parse(&text, "config/x.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("config/x.toml:1: cluster.election_timeout_min_ms:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("must exceed heartbeat_interval_ms (400)"),
+        "{err}"
+    );
+    assert!(err.contains("its default applies"), "{err}");
 }

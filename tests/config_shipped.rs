@@ -31,7 +31,9 @@ fn shipped_files_load_with_the_procfile_ports() {
 #[test]
 fn default_cluster_is_the_embedded_five_node_file() {
     let embedded = Config::default_cluster();
-    let on_disk = load("cluster.toml");
+    // Loaded through the same relative path the embedded copy stands for, so the relative
+    // directories resolve alike (tests run from the package root).
+    let on_disk = Config::load("config/cluster.toml").unwrap();
     assert_eq!(embedded.cluster(), on_disk.cluster());
     assert_eq!(embedded.peers(), on_disk.peers());
     assert_eq!(embedded.path(), "config/cluster.toml");
@@ -57,7 +59,9 @@ fn milliseconds_become_ticks_for_the_core() {
 }
 
 #[test]
-fn paths_are_per_node_and_relative_to_the_current_directory() {
+fn paths_are_per_node_at_the_repository_root() {
+    // The shipped files say `../data` and `../logs`: relative to `config/`, so the repository's
+    // `data/` and `logs/` whichever file is used and wherever raftkv is started from.
     let config = Config::default_cluster();
     assert_eq!(config.data_dir_for(2), std::path::Path::new("data/node-2"));
     assert_eq!(
@@ -65,6 +69,15 @@ fn paths_are_per_node_and_relative_to_the_current_directory() {
         std::path::Path::new("logs/node-2.log")
     );
     assert!(!config.cluster().test_faults);
+    let three = load("three.toml");
+    assert_eq!(
+        three.data_dir_for(1),
+        std::path::Path::new(ROOT).join("data/node-1")
+    );
+    assert_eq!(
+        three.log_file_for(1),
+        std::path::Path::new(ROOT).join("logs/node-1.log")
+    );
 }
 
 #[test]

@@ -105,3 +105,43 @@ fn endpoint_health_names_a_dead_node() {
         assert!(run.stdout.contains(&c.http_addr(id)), "{run:?}");
     }
 }
+
+/// `raftkv node` without a config does not quietly become a node of the built-in local cluster:
+/// it refuses at once, says what to pass, and exits with the could-not-start code.
+#[test]
+fn a_node_without_a_config_refuses_to_start() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_raftkv"))
+        .args(["node", "--id", "1"])
+        .env_remove("RAFTKV_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run raftkv node");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(stderr.contains("--config FILE"), "{stderr}");
+    assert!(stderr.contains("--default-cluster"), "{stderr}");
+}
+
+/// With `--log-format json` every line a node writes is one JSON object with the same fields
+/// the logfmt lines carry, its node id among them.
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let mut c = Cluster::configure(1, "");
+    let config = c.config_path.clone();
+    c.start_node_args(1, &config, &["--log-format", "json"]);
+    c.wait_for_leader(BOUND);
+    let lines = wait_for("a leader log line", BOUND, || {
+        let output = c.output(1);
+        output
+            .contains("leader")
+            .then(|| output.lines().map(str::to_string).collect::<Vec<_>>())
+    });
+    for line in lines.iter().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        assert_eq!(v["node"], 1, "{line}");
+        for field in ["ts", "level", "target", "msg"] {
+            assert!(v[field].is_string(), "{field} in {line}");
+        }
+    }
+}

@@ -35,6 +35,16 @@ pub struct GlobalOpts {
         value_name = "HOST:PORT,..."
     )]
     pub endpoints: Vec<String>,
+    /// How a node writes its log lines: logfmt `key=value` lines, or one JSON object per line for
+    /// log shippers (`RUST_LOG` picks the levels).
+    #[arg(
+        long,
+        global = true,
+        env = "RAFTKV_LOG_FORMAT",
+        value_enum,
+        default_value = "logfmt"
+    )]
+    pub log_format: super::logging::LogFormat,
     /// Output format (the default depends on the command: a table for `member list`).
     #[arg(long, short = 'w', global = true, env = "RAFTKV_WRITE_OUT", value_enum)]
     pub write_out: Option<WriteOut>,
@@ -86,11 +96,15 @@ pub struct ReadOpts {
 /// Every subcommand.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Run one node of a cluster (uses --config).
+    /// Run one node of a cluster: needs --config FILE (or RAFTKV_CONFIG), or --default-cluster.
     Node {
         /// This node's id in the config.
         #[arg(long)]
         id: u64,
+        /// Run as a node of the embedded five-node local cluster (what `raftkv cluster` starts);
+        /// without it, a node refuses to start unless --config names its cluster.
+        #[arg(long, conflicts_with = "config")]
+        default_cluster: bool,
         /// Join a running cluster instead of forming one: the node starts empty, never
         /// campaigns, and waits for the leader after `raftkv member add ID ...` (the config
         /// lists this node among its peers; after the first start the flag has no effect).

@@ -13,6 +13,7 @@ pub mod endpoint;
 pub mod endpoints;
 pub mod error;
 pub mod kv;
+pub mod logging;
 pub mod member;
 pub mod node;
 pub mod output;
@@ -49,11 +50,23 @@ pub fn main() -> i32 {
 pub fn run(cli: Cli) -> Result<i32, CliError> {
     let g = cli.global;
     match cli.command {
-        Cmd::Node { id, join } => {
-            init_logging();
+        Cmd::Node {
+            id,
+            join,
+            default_cluster,
+        } => {
+            if g.config.is_none() && !default_cluster {
+                eprintln!(
+                    "raftkv: node {id}: no cluster config given; pass --config FILE (or set \
+                     RAFTKV_CONFIG), or --default-cluster to run a node of the built-in local \
+                     five-node cluster"
+                );
+                return Ok(node::EXIT_START_FAILURE);
+            }
+            logging::init(g.log_format, Some(id));
             Ok(node::run_node(id, g.config.as_deref(), join))
         }
-        Cmd::Cluster { action: None } => supervisor::run(g.config.as_deref()),
+        Cmd::Cluster { action: None } => supervisor::run(g.config.as_deref(), g.log_format),
         Cmd::Cluster {
             action: Some(action),
         } => supervisor::control(g.config.as_deref(), &action).map(|()| 0),
@@ -180,9 +193,4 @@ fn client_command(command: Cmd, g: GlobalOpts) -> Result<(), CliError> {
             unreachable!("dispatched in run")
         }
     }
-}
-
-/// Node logs go to stderr at `info` unless `RUST_LOG` says otherwise.
-fn init_logging() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 }

@@ -8,22 +8,33 @@ use toml::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawFile {
-    pub cluster: Spanned<RawCluster>,
+    /// Optional: every key has a default, so a minimal file is only its `[[peers]]`.
+    #[serde(default)]
+    pub cluster: Option<Spanned<RawCluster>>,
     pub peers: Spanned<Vec<Spanned<RawPeer>>>,
 }
 
-/// The `[cluster]` table.
-#[derive(Debug, Deserialize)]
+/// The `[cluster]` table. Every key is optional; the defaults are the `DEFAULT_*` constants of
+/// [`super`], and the README lists them.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCluster {
-    pub tick_ms: Spanned<u64>,
-    pub heartbeat_interval_ms: Spanned<u64>,
-    pub election_timeout_min_ms: Spanned<u64>,
-    pub election_timeout_max_ms: Spanned<u64>,
-    pub data_dir: Spanned<String>,
-    pub log_dir: Spanned<String>,
-    pub max_value_bytes: Spanned<u64>,
-    pub request_timeout_ms: Spanned<u64>,
+    #[serde(default)]
+    pub tick_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub heartbeat_interval_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub election_timeout_min_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub election_timeout_max_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub data_dir: Option<Spanned<String>>,
+    #[serde(default)]
+    pub log_dir: Option<Spanned<String>>,
+    #[serde(default)]
+    pub max_value_bytes: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub request_timeout_ms: Option<Spanned<u64>>,
     #[serde(default)]
     pub test_faults: bool,
     /// Default `<data_dir>/cluster.secret`.

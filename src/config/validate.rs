@@ -1,7 +1,7 @@
 //! Every check on a parsed file, each naming the line and field it rejects. Runs once, at load.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use toml::Spanned;
 
@@ -18,10 +18,18 @@ pub(super) fn ms_to_ticks(ms: u64, tick_ms: u64) -> u32 {
 struct Checker<'a> {
     path: &'a str,
     text: &'a str,
+    /// The `[cluster]` keys the file leaves out, so an error about one says its default applied.
+    defaulted: Vec<&'static str>,
 }
 
 impl Checker<'_> {
     fn fail<T>(&self, value: &Spanned<T>, field: &str, message: String) -> Result<(), ConfigError> {
+        let key = field.strip_prefix("cluster.").unwrap_or(field);
+        let message = if self.defaulted.contains(&key) {
+            format!("{message} (the key is not set, so its default applies)")
+        } else {
+            message
+        };
         Err(ConfigError::at(
             self.path,
             self.text,
@@ -36,10 +44,25 @@ impl Checker<'_> {
     }
 }
 
-/// Turns the raw file into a [`Config`], or names the first problem found.
-pub(super) fn validate(path: &str, text: &str, raw: RawFile) -> Result<Config, ConfigError> {
-    let check = Checker { path, text };
-    let cluster = check_cluster(&check, raw.cluster.into_inner())?;
+/// Turns the raw file into a [`Config`], or names the first problem found. Relative directories
+/// and files resolve against `base`, the directory of the config file.
+pub(super) fn validate(
+    path: &str,
+    text: &str,
+    base: &Path,
+    raw: RawFile,
+) -> Result<Config, ConfigError> {
+    let (header, cluster) = match raw.cluster {
+        Some(c) => (c.span(), c.into_inner()),
+        None => (0..0, RawCluster::default()),
+    };
+    let (cluster, defaulted) = Filled::new(cluster, header);
+    let check = Checker {
+        path,
+        text,
+        defaulted,
+    };
+    let cluster = check_cluster(&check, base, cluster)?;
     let (peers, raft_lines) = check_peers(&check, &raw.peers)?;
     let peers_line = raw
         .peers
@@ -55,7 +78,103 @@ pub(super) fn validate(path: &str, text: &str, raw: RawFile) -> Result<Config, C
     })
 }
 
-fn check_cluster(check: &Checker<'_>, raw: RawCluster) -> Result<ClusterSettings, ConfigError> {
+/// The `[cluster]` keys that always have a value once defaults are filled in. A default carries the
+/// span of the `[cluster]` header (the file's first line without one), so an error still names a line.
+struct Filled {
+    tick_ms: Spanned<u64>,
+    heartbeat_interval_ms: Spanned<u64>,
+    election_timeout_min_ms: Spanned<u64>,
+    election_timeout_max_ms: Spanned<u64>,
+    data_dir: Spanned<String>,
+    log_dir: Spanned<String>,
+    max_value_bytes: Spanned<u64>,
+    request_timeout_ms: Spanned<u64>,
+    rest: RawCluster,
+}
+
+impl Filled {
+    fn new(mut raw: RawCluster, header: std::ops::Range<usize>) -> (Filled, Vec<&'static str>) {
+        let mut defaulted = Vec::new();
+        let mut fill = |value: Option<Spanned<u64>>, name: &'static str, default: u64| {
+            value.unwrap_or_else(|| {
+                defaulted.push(name);
+                Spanned::new(header.clone(), default)
+            })
+        };
+        let tick_ms = fill(raw.tick_ms.take(), "tick_ms", super::DEFAULT_TICK_MS);
+        let heartbeat_interval_ms = fill(
+            raw.heartbeat_interval_ms.take(),
+            "heartbeat_interval_ms",
+            super::DEFAULT_HEARTBEAT_INTERVAL_MS,
+        );
+        let election_timeout_min_ms = fill(
+            raw.election_timeout_min_ms.take(),
+            "election_timeout_min_ms",
+            super::DEFAULT_ELECTION_TIMEOUT_MS.0,
+        );
+        let election_timeout_max_ms = fill(
+            raw.election_timeout_max_ms.take(),
+            "election_timeout_max_ms",
+            super::DEFAULT_ELECTION_TIMEOUT_MS.1,
+        );
+        let max_value_bytes = fill(
+            raw.max_value_bytes.take(),
+            "max_value_bytes",
+            super::DEFAULT_MAX_VALUE_BYTES,
+        );
+        let request_timeout_ms = fill(
+            raw.request_timeout_ms.take(),
+            "request_timeout_ms",
+            super::DEFAULT_REQUEST_TIMEOUT_MS,
+        );
+        let dir = |value: Option<Spanned<String>>, default: &str| {
+            value.unwrap_or_else(|| Spanned::new(header.clone(), default.to_string()))
+        };
+        let data_dir = dir(raw.data_dir.take(), super::DEFAULT_DATA_DIR);
+        let log_dir = dir(raw.log_dir.take(), super::DEFAULT_LOG_DIR);
+        let filled = Filled {
+            tick_ms,
+            heartbeat_interval_ms,
+            election_timeout_min_ms,
+            election_timeout_max_ms,
+            data_dir,
+            log_dir,
+            max_value_bytes,
+            request_timeout_ms,
+            rest: raw,
+        };
+        (filled, defaulted)
+    }
+}
+
+/// `relative` resolved against `base` and cleaned lexically (`config/../data` is `data`), so
+/// messages show the path a person would write; an absolute path is kept as it is.
+pub(super) fn resolve(base: &Path, relative: &str) -> PathBuf {
+    let joined = base.join(relative);
+    let mut out = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
+    }
+}
+
+fn check_cluster(
+    check: &Checker<'_>,
+    base: &Path,
+    raw: Filled,
+) -> Result<ClusterSettings, ConfigError> {
     let tick = *raw.tick_ms.get_ref();
     if tick == 0 {
         check.fail(&raw.tick_ms, "cluster.tick_ms", "must be at least 1".into())?;
@@ -96,17 +215,20 @@ fn check_cluster(check: &Checker<'_>, raw: RawCluster) -> Result<ClusterSettings
             check.fail(dir, field, "must name a directory".into())?;
         }
     }
-    if let Some(file) = &raw.secret_file {
+    let data_dir = resolve(base, raw.data_dir.get_ref());
+    let log_dir = resolve(base, raw.log_dir.get_ref());
+    let rest = raw.rest;
+    if let Some(file) = &rest.secret_file {
         if file.get_ref().trim().is_empty() {
             check.fail(file, "cluster.secret_file", "must name a file".into())?;
         }
     }
-    let secret_file = raw.secret_file.as_ref().map_or_else(
-        || PathBuf::from(raw.data_dir.get_ref()).join(super::DEFAULT_SECRET_FILE_NAME),
-        |file| PathBuf::from(file.get_ref()),
+    let secret_file = rest.secret_file.as_ref().map_or_else(
+        || data_dir.join(super::DEFAULT_SECRET_FILE_NAME),
+        |file| resolve(base, file.get_ref()),
     );
-    let secret_file_line = raw.secret_file.as_ref().map(|f| check.line(f));
-    if let Some(limit) = &raw.max_in_flight_requests {
+    let secret_file_line = rest.secret_file.as_ref().map(|f| check.line(f));
+    if let Some(limit) = &rest.max_in_flight_requests {
         if !(1..=super::MAX_IN_FLIGHT_REQUESTS_LIMIT).contains(limit.get_ref()) {
             let msg = format!(
                 "must be between 1 and {}",
@@ -115,7 +237,7 @@ fn check_cluster(check: &Checker<'_>, raw: RawCluster) -> Result<ClusterSettings
             check.fail(limit, "cluster.max_in_flight_requests", msg)?;
         }
     }
-    let max_in_flight_requests = raw
+    let max_in_flight_requests = rest
         .max_in_flight_requests
         .as_ref()
         .map_or(super::DEFAULT_MAX_IN_FLIGHT_REQUESTS, |limit| {
@@ -123,19 +245,19 @@ fn check_cluster(check: &Checker<'_>, raw: RawCluster) -> Result<ClusterSettings
         });
     let snapshot_entries = bounded(
         check,
-        &raw.snapshot_entries,
+        &rest.snapshot_entries,
         "cluster.snapshot_entries",
         super::SNAPSHOT_ENTRIES_RANGE,
         super::DEFAULT_SNAPSHOT_ENTRIES,
     )?;
     let snapshot_trailing_entries = bounded(
         check,
-        &raw.snapshot_trailing_entries,
+        &rest.snapshot_trailing_entries,
         "cluster.snapshot_trailing_entries",
         0..=*super::SNAPSHOT_ENTRIES_RANGE.end(),
         super::DEFAULT_SNAPSHOT_TRAILING_ENTRIES,
     )?;
-    let txlog_rotate_bytes = raw
+    let txlog_rotate_bytes = rest
         .txlog_rotate_bytes
         .as_ref()
         .map(|v| {
@@ -149,7 +271,7 @@ fn check_cluster(check: &Checker<'_>, raw: RawCluster) -> Result<ClusterSettings
             )
         })
         .transpose()?;
-    let txlog_keep_files = raw
+    let txlog_keep_files = rest
         .txlog_keep_files
         .as_ref()
         .map(|v| {
@@ -163,7 +285,7 @@ fn check_cluster(check: &Checker<'_>, raw: RawCluster) -> Result<ClusterSettings
         })
         .transpose()?
         .map(|n| n as usize);
-    let cluster_token = raw.cluster_token.map_or_else(
+    let cluster_token = rest.cluster_token.map_or_else(
         || super::DEFAULT_CLUSTER_TOKEN.to_string(),
         Spanned::into_inner,
     );
@@ -182,11 +304,11 @@ fn check_cluster(check: &Checker<'_>, raw: RawCluster) -> Result<ClusterSettings
         heartbeat_interval_ms: raw.heartbeat_interval_ms.into_inner(),
         election_timeout_min_ms: raw.election_timeout_min_ms.into_inner(),
         election_timeout_max_ms: raw.election_timeout_max_ms.into_inner(),
-        data_dir: PathBuf::from(raw.data_dir.into_inner()),
-        log_dir: PathBuf::from(raw.log_dir.into_inner()),
+        data_dir,
+        log_dir,
         max_value_bytes: raw.max_value_bytes.into_inner(),
         request_timeout_ms: raw.request_timeout_ms.into_inner(),
-        test_faults: raw.test_faults,
+        test_faults: rest.test_faults,
     })
 }
 
@@ -209,7 +331,7 @@ fn bounded(
     Ok(*v.get_ref())
 }
 
-fn check_ticks(check: &Checker<'_>, raw: &RawCluster) -> Result<(), ConfigError> {
+fn check_ticks(check: &Checker<'_>, raw: &Filled) -> Result<(), ConfigError> {
     let tick = *raw.tick_ms.get_ref();
     let ticks = |v: &Spanned<u64>| ms_to_ticks(*v.get_ref(), tick);
     let (heartbeat, min, max) = (

@@ -39,7 +39,10 @@ pub fn control(config_path: Option<&Path>, action: &ClusterAction) -> Result<(),
 }
 
 /// `raftkv cluster`: runs until Ctrl-C or SIGTERM; returns the exit code.
-pub fn run(config_path: Option<&Path>) -> Result<i32, CliError> {
+pub fn run(
+    config_path: Option<&Path>,
+    log_format: crate::cli::logging::LogFormat,
+) -> Result<i32, CliError> {
     let config = load_config(config_path)?;
     let exe = std::env::current_exe()
         .map_err(|e| CliError::Local(format!("cannot find the raftkv binary: {e}")))?;
@@ -50,6 +53,7 @@ pub fn run(config_path: Option<&Path>) -> Result<i32, CliError> {
     let launch = Launch {
         exe,
         config: config_path.map(Path::to_path_buf),
+        log_format,
     };
     runtime.block_on(supervise(config, launch))
 }

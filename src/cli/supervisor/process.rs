@@ -26,6 +26,8 @@ pub struct NodeProcess {
 pub struct Launch {
     pub exe: PathBuf,
     pub config: Option<PathBuf>,
+    /// Passed on to every node as `--log-format`.
+    pub log_format: crate::cli::logging::LogFormat,
 }
 
 impl NodeProcess {
@@ -33,8 +35,12 @@ impl NodeProcess {
     pub fn spawn(launch: &Launch, id: u64, painter: &Painter) -> std::io::Result<NodeProcess> {
         let mut cmd = Command::new(&launch.exe);
         cmd.arg("node").arg("--id").arg(id.to_string());
-        if let Some(config) = &launch.config {
-            cmd.arg("--config").arg(config);
+        match &launch.config {
+            Some(config) => cmd.arg("--config").arg(config),
+            None => cmd.arg("--default-cluster"),
+        };
+        if let Some(format) = clap::ValueEnum::to_possible_value(&launch.log_format) {
+            cmd.arg("--log-format").arg(format.get_name());
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
