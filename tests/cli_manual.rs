@@ -118,7 +118,17 @@ fn render(page: &[u8]) -> Option<String> {
         return None;
     };
     assert!(out.status.success(), "rendering failed: {out:?}");
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    // Terminal output draws bold and underline by overstriking (`X\bX`, `_\bX`): keep the letters.
+    let mut text = String::new();
+    for c in String::from_utf8_lossy(&out.stdout).chars() {
+        match c {
+            '\u{8}' => {
+                text.pop();
+            }
+            c => text.push(c),
+        }
+    }
+    Some(text)
 }
 
 #[test]
