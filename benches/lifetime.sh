@@ -36,7 +36,7 @@ for i in 1 2 3; do start "$i"; done
 ALL="${HTTP[1]},${HTTP[2]},${HTTP[3]}"
 wait_until cluster "$BIN" --endpoints "$ALL" put ready yes
 field() { curl -s "http://${HTTP[$1]}/v1/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"; }
-leader=$(for i in 1 2 3; do if [ "$(field "$i" role)" = Leader ]; then echo "$i"; fi; done | head -1)
+leader=$(for i in 1 2 3; do if [ "$(field "$i" role)" = leader ]; then echo "$i"; fi; done | head -1)
 follower=$(( leader % 3 + 1 ))
 log "leader $leader, follower to stop: $follower"
 

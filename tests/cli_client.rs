@@ -5,6 +5,8 @@ mod common;
 
 use std::time::Duration;
 
+use base64::Engine;
+
 use common::cli::{raftkv, raftkv_env, raftkv_stdin};
 use common::{free_ports, Cluster};
 
@@ -39,44 +41,73 @@ fn member_list_marks_the_leader(
     let run = cli(&["member", "list"]);
     let out = run.ok();
     assert!(out.starts_with("+----"), "a table by default:\n{out}");
-    let header = out.lines().nth(1).expect("a header line");
-    for column in [
-        "ID",
-        "NAME",
-        "RAFT ADDRS",
-        "HTTP ADDRS",
-        "ROLE",
-        "IS LEADER",
-    ] {
-        assert!(header.contains(column), "{column} missing from {header}");
-    }
-    let rows: Vec<Vec<&str>> = out
+    // Each line's cells, borders dropped (an empty cell stays, so columns keep their place).
+    let cells = |line: &str| -> Vec<String> {
+        let inner = line.trim().trim_start_matches('|').trim_end_matches('|');
+        inner.split('|').map(|c| c.trim().to_string()).collect()
+    };
+    let header = cells(out.lines().nth(1).expect("a header line"));
+    assert_eq!(
+        header,
+        [
+            "ID",
+            "NAME",
+            "RAFT ADDRS",
+            "HTTP ADDRS",
+            "TEXT ADDRS",
+            "ROLE",
+            "TERM",
+            "IS LEADER",
+            "IS LEARNER"
+        ],
+        "{out}"
+    );
+    let rows: Vec<Vec<String>> = out
         .lines()
-        .filter(|l| l.starts_with("| ") && !l.contains("IS LEADER"))
-        .map(|l| {
-            l.split('|')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
+        .skip(3)
+        .filter(|l| l.starts_with('|'))
+        .map(cells)
         .collect();
     assert_eq!(rows.len(), 3, "{out}");
     for row in &rows {
         let id: u64 = row[0].parse().expect("numeric id");
         assert_eq!(row[1], format!("node{id}"));
+        // Each address with the scheme of its protocol: ZeroMQ and the text protocol are TCP.
+        assert!(row[2].starts_with("tcp://127.0.0.1:"), "{out}");
         assert_eq!(row[3], format!("http://{}", c.http_addr(id)));
+        assert!(row[4].starts_with("tcp://127.0.0.1:"), "{out}");
         let is_leader = id == leader;
+        // The role a node reports (/v1/status) and the leader mark must agree: one spelling.
         assert_eq!(
-            row[4],
+            row[5],
             if is_leader { "leader" } else { "follower" },
             "{out}"
         );
-        assert_eq!(row[6], is_leader.to_string(), "{out}");
+        assert_eq!(row[7], is_leader.to_string(), "{out}");
     }
 
     let json = cli(&["member", "list", "-w", "json"]);
     let v: serde_json::Value = serde_json::from_str(json.ok()).expect("JSON output");
     assert_eq!(v["leader"].as_u64(), Some(leader));
+    let members = v["members"].as_array().expect("members");
+    let marked: Vec<(u64, &str)> = members
+        .iter()
+        .filter(|m| m["is_leader"] == true)
+        .map(|m| {
+            (
+                m["id"].as_u64().unwrap_or(0),
+                m["role"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(marked, vec![(leader, "leader")], "{v}");
+    let me = &members[0];
+    let id = me["id"].as_u64().expect("an id");
+    assert_eq!(me["http"], format!("http://{}", c.http_addr(id)), "{v}");
+    assert!(
+        me["raft"].as_str().is_some_and(|r| r.starts_with("tcp://")),
+        "{v}"
+    );
 }
 
 fn key_values(c: &Cluster, cli: &dyn Fn(&[&str]) -> common::cli::Run) {
@@ -100,7 +131,9 @@ fn key_values(c: &Cluster, cli: &dyn Fn(&[&str]) -> common::cli::Run) {
     let put: serde_json::Value = serde_json::from_str(put.ok()).expect("JSON output");
     let json = cli(&["get", "mykey", "-w", "json", "--consistency", "log"]);
     let v: serde_json::Value = serde_json::from_str(json.ok()).expect("JSON output");
-    assert_eq!(v["value"], "this is awesome");
+    // Like etcdctl's -w json: key and value in base64.
+    assert_eq!(v["key"], base64("mykey".as_bytes()));
+    assert_eq!(v["value"], base64(b"this is awesome"));
     assert!(v["version"].as_u64().is_some());
     assert_eq!(v["version"], put["version"]);
     // etcdctl's consistency names: s (serializable: the node's own state) and l (linearizable).
@@ -113,9 +146,7 @@ fn key_values(c: &Cluster, cli: &dyn Fn(&[&str]) -> common::cli::Run) {
         );
     }
 
-    // Keys with spaces and slashes survive the trip through the URL.
-    assert_eq!(cli(&["put", "a dir/a key?", "x"]).ok(), "OK\n");
-    assert_eq!(cli(&["get", "a dir/a key?"]).ok(), "a dir/a key?\nx\n");
+    keys_survive_the_url(cli);
 
     assert_eq!(cli(&["del", "mykey"]).ok(), "1\n");
     assert_eq!(cli(&["del", "mykey"]).ok(), "0\n");
@@ -176,11 +207,59 @@ fn versions_ttl_and_cas(cli: &dyn Fn(&[&str]) -> common::cli::Run) {
     assert_eq!(absent.code, 1, "{absent:?}");
     assert!(absent.stderr.contains("not found"), "{absent:?}");
 
+    // --absent creates a missing key, and refuses an existing one naming its version.
+    let created = cli(&["cas", "label-1", "--absent", "stack 1"]);
+    let created: u64 = created
+        .ok()
+        .strip_prefix("OK ")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("OK and the new version: {created:?}"));
+    assert_eq!(meta("label-1"), ("stack 1".into(), created, "never".into()));
+    let refused = cli(&["cas", "label-1", "--absent", "stack 2"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert_eq!(
+        refused.stderr,
+        format!("raftkv: \"label-1\" exists, at version {created}\n")
+    );
+    assert_eq!(
+        meta("label-1").0,
+        "stack 1",
+        "a refused create writes nothing"
+    );
+    // Version 0 is the same compare: no key is ever at version 0.
+    let zero = cli(&["cas", "label-1", "0", "stack 3"]);
+    assert_eq!(zero.code, 1, "{zero:?}");
+    assert_eq!(cli(&["del", "label-1"]).ok(), "1\n");
+    assert!(cli(&["cas", "label-1", "0", "stack 4"])
+        .ok()
+        .starts_with("OK "));
+    assert_eq!(meta("label-1").0, "stack 4");
+
     let json = cli(&["get", "lease", "--meta", "-w", "json"]);
     let v: serde_json::Value = serde_json::from_str(json.ok()).expect("JSON output");
-    assert_eq!(v["value"], "v2");
+    assert_eq!(v["value"], base64(b"v2"));
     assert_eq!(v["version"].as_u64(), Some(v2));
     assert!(v["expires_in"].is_null(), "{v}");
+}
+
+/// Keys that need escaping in a URL are stored and read back as given.
+fn keys_survive_the_url(cli: &dyn Fn(&[&str]) -> common::cli::Run) {
+    for key in [
+        "a dir/a key?",
+        "100% sure",
+        "what?x=1&y=2",
+        "#hash",
+        "a+b=c",
+        "naïve/日本語/ключ",
+        "semi;colon,comma:colon@at",
+    ] {
+        assert_eq!(cli(&["put", key, "x"]).ok(), "OK\n", "{key:?}");
+        assert_eq!(cli(&["get", key]).ok(), format!("{key}\nx\n"), "{key:?}");
+        let json = cli(&["get", key, "-w", "json"]);
+        let v: serde_json::Value = serde_json::from_str(json.ok()).expect("JSON output");
+        assert_eq!(v["key"], base64(key.as_bytes()), "{key:?}");
+        assert_eq!(cli(&["del", key]).ok(), "1\n", "{key:?}");
+    }
 }
 
 fn students(cli: &dyn Fn(&[&str]) -> common::cli::Run) {
@@ -297,6 +376,29 @@ fn put_reads_a_missing_value_from_stdin(c: &Cluster, follower: u64) {
         "--print-value-only",
     ]);
     assert_eq!(get.ok(), "two\nlines\n");
+
+    // Every byte value, through stdin and back through -w json (base64): nothing is lost.
+    let bytes: Vec<u8> = (0..=255u8).collect();
+    let put = raftkv_stdin(&["--endpoints", &endpoint, "put", "binary"], &bytes);
+    assert_eq!(put.ok(), "OK\n");
+    for extra in [&[][..], &["--meta"][..]] {
+        let mut args = vec![
+            "--endpoints",
+            endpoint.as_str(),
+            "get",
+            "binary",
+            "-w",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let get = raftkv(&args);
+        let v: serde_json::Value = serde_json::from_str(get.ok()).expect("JSON output");
+        let value = v["value"].as_str().expect("a base64 value");
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .expect("valid base64");
+        assert_eq!(decoded, bytes, "{extra:?}");
+    }
 }
 
 fn status_lists_every_endpoint(c: &Cluster, leader: u64) {
@@ -312,7 +414,7 @@ fn status_lists_every_endpoint(c: &Cluster, leader: u64) {
     assert_eq!(rows.len(), 3);
     let leaders: Vec<u64> = rows
         .iter()
-        .filter(|r| r["status"]["role"] == "Leader")
+        .filter(|r| r["status"]["role"] == "leader")
         .filter_map(|r| r["status"]["id"].as_u64())
         .collect();
     assert_eq!(leaders, vec![leader]);
@@ -352,4 +454,8 @@ fn bench_finds_the_leader_and_reports(
         "progress lines go to stderr: {}",
         run.stderr
     );
+}
+
+fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

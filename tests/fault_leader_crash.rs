@@ -62,7 +62,7 @@ fn leader_crash_and_return() {
         let s = c.status(old_leader)?;
         (s["leader"].as_u64() == Some(new_leader)).then_some(s)
     });
-    assert_eq!(status["role"], "Follower", "{status}");
+    assert_eq!(status["role"], "follower", "{status}");
     let state = c.wait_converged(&all, BOUND);
     let caught_up = restarted.elapsed();
     assert_eq!(state["kv"]["x"]["value"], "2", "{state}");

@@ -62,7 +62,7 @@ fn a_minority_halts_and_recovers_when_a_majority_returns() {
         let agree = statuses
             .iter()
             .all(|s| s["commit_index"] == statuses[0]["commit_index"]);
-        let leaderless = statuses.iter().all(|s| s["role"] != "Leader");
+        let leaderless = statuses.iter().all(|s| s["role"] != "leader");
         if !(applied_all && (agree || leaderless)) {
             return None;
         }
@@ -105,7 +105,7 @@ fn a_minority_halts_and_recovers_when_a_majority_returns() {
     }
     let leaders: Vec<u64> = survivors
         .iter()
-        .filter(|&&id| c.status(id).is_some_and(|s| s["role"] == "Leader"))
+        .filter(|&&id| c.status(id).is_some_and(|s| s["role"] == "leader"))
         .copied()
         .collect();
     assert!(

@@ -107,7 +107,7 @@ fn an_isolated_leader_steps_down_and_its_uncommitted_entries_vanish() {
         // The old leader steps down by CheckQuorum within about two election timeouts.
         let stepped = wait_for("the old leader to step down", BOUND, || {
             let s = c.status(old)?;
-            (s["role"] != "Leader").then(|| (isolated.elapsed(), s))
+            (s["role"] != "leader").then(|| (isolated.elapsed(), s))
         });
         let bound = Duration::from_millis(2 * ELECTION_TIMEOUT_MAX_MS + 400);
         assert!(
@@ -148,7 +148,7 @@ fn an_isolated_leader_steps_down_and_its_uncommitted_entries_vanish() {
         let healed = Instant::now();
         wait_for("the old leader to follow", BOUND, || {
             let s = c.status(old)?;
-            (s["role"] == "Follower" && s["leader"].as_u64().is_some_and(|l| l != old))
+            (s["role"] == "follower" && s["leader"].as_u64().is_some_and(|l| l != old))
                 .then_some(())
         });
         stop.store(true, Ordering::SeqCst);

@@ -211,7 +211,7 @@ fn a_node_with_another_clusters_secret_is_refused_and_says_so() {
     assert_eq!(put.status, 200, "{}", put.body);
     assert_eq!(terms(&c, &[1, 2]), before, "the refused node moved a term");
     let status3 = c.status(3).expect("node 3 answers");
-    assert_ne!(status3["role"], "Leader");
+    assert_ne!(status3["role"], "leader");
 
     // With the cluster's secret it joins and catches up.
     c.kill(3);

@@ -8,6 +8,7 @@ use proptest::prelude::*;
 use raftkv::raft::{Entry, Payload};
 use raftkv::state::{
     encode, ApplyResult, Command, KvRecord, KvValue, Request, StateConfig, StateMachine, TxLog,
+    ABSENT_VERSION,
 };
 use state_support::apply_in_batches;
 
@@ -97,6 +98,49 @@ fn cas_writes_only_at_the_current_version_and_fails_on_a_missing_key() {
         d.run(cas("", b"c", 0, 2)),
         ApplyResult::BadCommand(_)
     ));
+}
+
+/// Version 0 is no key's (a version is the log index that wrote the key, and indexes start at 1):
+/// a swap expecting it creates a missing key and refuses an existing one, naming its version.
+#[test]
+fn cas_at_version_zero_creates_a_missing_key_and_refuses_an_existing_one() {
+    let mut d = Driver::new();
+    assert_eq!(
+        d.run(cas("k", b"first", 0, ABSENT_VERSION)),
+        ApplyResult::Stored { version: 1 }
+    );
+    assert_eq!(
+        d.run(cas("k", b"second", 0, ABSENT_VERSION)),
+        ApplyResult::VersionMismatch { version: 1 }
+    );
+    assert_eq!(
+        d.sm.kv_get("k").map(|v| v.value.clone()),
+        Some(Bytes::from_static(b"first")),
+        "the refused create writes nothing"
+    );
+    // Deleted, the key is absent again; so is a key whose expiry has passed.
+    assert_eq!(
+        d.run(Command::KvDelete { key: "k".into() }),
+        ApplyResult::Deleted(true)
+    );
+    assert_eq!(
+        d.run(cas("k", b"third", 0, ABSENT_VERSION)),
+        ApplyResult::Stored { version: 4 }
+    );
+    assert_eq!(
+        d.at(1_000, set("lease", b"v", 1)),
+        ApplyResult::Stored { version: 5 }
+    );
+    assert_eq!(
+        d.at(1_999, cas("lease", b"w", 0, ABSENT_VERSION)),
+        ApplyResult::VersionMismatch { version: 5 },
+        "live until its expiry"
+    );
+    assert_eq!(
+        d.at(2_000, cas("lease", b"w", 0, ABSENT_VERSION)),
+        ApplyResult::Stored { version: 7 },
+        "expired: absent"
+    );
 }
 
 #[test]

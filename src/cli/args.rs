@@ -48,7 +48,7 @@ pub struct GlobalOpts {
     /// Output format (the default depends on the command: a table for `member list`).
     #[arg(long, short = 'w', global = true, env = "RAFTKV_WRITE_OUT", value_enum)]
     pub write_out: Option<WriteOut>,
-    /// Give up on a command after this long, e.g. 5s or 1500ms.
+    /// Give up on a command after this long, e.g. 5s, 1500ms or 1m 30s.
     #[arg(
         long,
         global = true,
@@ -142,12 +142,18 @@ pub enum Cmd {
         #[arg(long, value_name = "SECONDS", default_value_t = 0)]
         ttl: u64,
     },
-    /// Store VALUE under KEY only if KEY is at VERSION (compare-and-swap); otherwise fail and
-    /// name the key's current version.
+    /// Store VALUE under KEY only if KEY is at VERSION (compare-and-swap), or with --absent only
+    /// if KEY does not exist (a create); otherwise fail and name the key's current version.
+    #[command(allow_missing_positional = true)]
     Cas {
         key: String,
-        version: u64,
+        /// The version KEY must be at; 0 means the same as --absent.
+        #[arg(required_unless_present = "absent")]
+        version: Option<u64>,
         value: String,
+        /// Write only if KEY does not exist or has expired (etcd's `version(KEY) = 0` compare).
+        #[arg(long, conflicts_with = "version")]
+        absent: bool,
         /// Seconds until the key expires (0: never).
         #[arg(long, value_name = "SECONDS", default_value_t = 0)]
         ttl: u64,
@@ -195,6 +201,21 @@ pub enum Cmd {
     },
     /// Drive a running cluster with load and report throughput and latency.
     Bench(BenchArgs),
+    /// Print a shell completion script to standard output, e.g.
+    /// `raftkv completion bash > /etc/bash_completion.d/raftkv` or
+    /// `source <(raftkv completion zsh)`.
+    Completion {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the raftkv(1) man page (roff) to standard output, e.g. `raftkv man | man -l -`; with
+    /// --out, write raftkv.1 and one page per subcommand (raftkv-member-list.1, ...) into DIR.
+    Man {
+        /// A directory to write every page into (created if missing), e.g. a man1 directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `raftkv cluster <action>`.
@@ -510,26 +531,15 @@ pub fn parse_node_id(text: &str) -> Result<u64, String> {
         .map_err(|_| format!("expected a node id like 2 or node2, not {text:?}"))
 }
 
-/// Parses `10s`, `1500ms`, `2m` or a bare number of seconds.
+/// Parses a duration in humantime's notation (`10s`, `1500ms`, `2m`, `1m 30s`); a bare whole
+/// number is seconds, as the flags always accepted.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("expected a duration like 10s or 500ms, not {text:?}"))?;
-    let seconds = match unit {
-        "" | "s" => number,
-        "ms" => number / 1000.0,
-        "m" => number * 60.0,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?}: use ms, s or m")),
-    };
-    if !seconds.is_finite() || seconds < 0.0 {
-        return Err(format!("{text:?} is not a usable duration"));
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(seconds));
     }
-    Ok(std::time::Duration::from_secs_f64(seconds))
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration like 10s, 500ms or 1m 30s: {e}"))
 }
 
 #[cfg(test)]
@@ -543,8 +553,11 @@ mod tests {
         assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("3h").is_err());
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
         assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("").is_err());
     }
 
     #[test]
@@ -562,6 +575,28 @@ mod tests {
             .expect("parses");
         assert_eq!(b.global.endpoints, vec!["a:1", "b:2"]);
         assert_eq!(b.global.write_out, Some(WriteOut::Json));
+    }
+
+    #[test]
+    fn cas_takes_a_version_or_absent() {
+        let at = Cli::try_parse_from(["raftkv", "cas", "k", "7", "v"]).expect("parses");
+        assert!(matches!(
+            at.command,
+            Cmd::Cas { version: Some(7), absent: false, ref value, .. } if value == "v"
+        ));
+        let create = Cli::try_parse_from(["raftkv", "cas", "k", "--absent", "v"]).expect("parses");
+        assert!(matches!(
+            create.command,
+            Cmd::Cas { version: None, absent: true, ref value, .. } if value == "v"
+        ));
+        assert!(Cli::try_parse_from(["raftkv", "cas", "k", "v"]).is_err());
+        assert!(Cli::try_parse_from(["raftkv", "cas", "k", "7", "v", "--absent"]).is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 
     #[test]

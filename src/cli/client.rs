@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use ureq::http::{Method, Request};
 
 use super::endpoints::host_of;
@@ -423,18 +424,19 @@ fn summarize(last: &[(String, String)]) -> String {
         .join(", ")
 }
 
-/// Percent-encodes `text` for use as one or more path segments (`/` is kept: keys may nest).
-pub fn encode_path(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
+/// What a key may keep as is in a URL path: RFC 3986's unreserved characters, and `/` (keys may
+/// nest, and the API's route takes the rest of the path as the key). Everything else is escaped,
+/// `%`, `?`, `#` and `+` included, and non-ASCII as its UTF-8 bytes.
+const KEY_PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// `key` percent-encoded as the tail of a URL path (`/v1/kv/{key}`).
+pub fn key_path(key: &str) -> String {
+    utf8_percent_encode(key, KEY_PATH).to_string()
 }
 
 #[cfg(test)]
@@ -442,9 +444,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_are_percent_encoded_except_slashes() {
-        assert_eq!(encode_path("my key/é?"), "my%20key/%C3%A9%3F");
-        assert_eq!(encode_path("plain-key_1.x~"), "plain-key_1.x~");
+    fn keys_are_percent_encoded_except_slashes() {
+        assert_eq!(key_path("my key/é?"), "my%20key/%C3%A9%3F");
+        assert_eq!(key_path("plain-key_1.x~"), "plain-key_1.x~");
+        assert_eq!(key_path("100%#+&="), "100%25%23%2B%26%3D");
     }
 
     #[test]

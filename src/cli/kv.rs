@@ -1,11 +1,14 @@
 //! `raftkv put|cas|get|del`: the key-value map, etcdctl style, with versions and expiry.
+//!
+//! Values are bytes. Simple output prints them as stored; JSON output (`-w json`) carries keys and
+//! values in base64, as etcdctl's does, so that any value survives the trip byte for byte.
 
 use base64::Engine;
 use serde_json::json;
 use ureq::http::Method;
 
 use super::args::{ReadConsistency, WriteOut};
-use super::client::{encode_path, Call};
+use super::client::{key_path, Call};
 use super::context::{field_u64, with_consistency, Ctx};
 use super::error::CliError;
 use super::output::{self, emit, Table};
@@ -15,13 +18,19 @@ use super::output::{self, emit, Table};
 pub enum Condition {
     /// Write whatever the key holds.
     None,
-    /// Compare-and-swap: write only if the key is at this version.
+    /// Compare-and-swap: write only if the key is at this version, or, for
+    /// [`crate::state::ABSENT_VERSION`], only if it does not exist.
     Version(u64),
+}
+
+/// Base64 (standard alphabet, padded) of `bytes`: how JSON output carries keys and values.
+pub fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Standard input to its end, as the value of `raftkv put KEY` without VALUE. Reads at most one
 /// byte past the largest value any cluster accepts, so a runaway pipe fails fast.
-pub fn value_from_stdin() -> Result<String, CliError> {
+pub fn value_from_stdin() -> Result<Vec<u8>, CliError> {
     use std::io::Read;
     let limit = crate::config::MAX_VALUE_BYTES_LIMIT;
     let mut value = Vec::new();
@@ -35,8 +44,7 @@ pub fn value_from_stdin() -> Result<String, CliError> {
             "the value on standard input is over {limit} bytes, the largest any cluster accepts"
         )));
     }
-    String::from_utf8(value)
-        .map_err(|_| CliError::Usage("the value on standard input is not UTF-8".into()))
+    Ok(value)
 }
 
 /// `raftkv put KEY VALUE [--ttl S]` prints `OK` (simple), like etcdctl; `raftkv cas KEY VERSION
@@ -45,7 +53,7 @@ pub fn value_from_stdin() -> Result<String, CliError> {
 pub fn put(
     ctx: &mut Ctx,
     key: &str,
-    value: &str,
+    value: &[u8],
     condition: Condition,
     ttl_secs: u64,
 ) -> Result<(), CliError> {
@@ -60,14 +68,17 @@ pub fn put(
     if !query.is_empty() {
         path = format!("{path}?{}", query.join("&"));
     }
-    let answer = ctx
-        .client
-        .call(&Call::write(Method::PUT, path, value.as_bytes()))?;
+    let answer = ctx.client.call(&Call::write(Method::PUT, path, value))?;
     if let (409, Condition::Version(expected)) = (answer.status, condition) {
         if let Some(current) = answer.json().ok().and_then(|v| v["version"].as_u64()) {
+            let message = if expected == crate::state::ABSENT_VERSION {
+                format!("{key:?} exists, at version {current}")
+            } else {
+                format!("{key:?} is at version {current}, not {expected}")
+            };
             return Err(CliError::Answered {
                 code: "version_mismatch".to_string(),
-                message: format!("{key:?} is at version {current}, not {expected}"),
+                message,
             });
         }
     }
@@ -79,10 +90,12 @@ pub fn put(
         version.to_string(),
         field_u64(&answer, "index")?.to_string(),
     ]);
+    let json =
+        json!({ "key": base64(key.as_bytes()), "version": version, "index": answer["index"] });
     match (ctx.format(WriteOut::Simple), condition) {
         (WriteOut::Simple, Condition::None) => emit(b"OK\n"),
         (WriteOut::Simple, Condition::Version(_)) => emit(format!("OK {version}\n").as_bytes()),
-        (format, _) => output::print(format, &table, &answer),
+        (format, _) => output::print(format, &table, &json),
     }
     Ok(())
 }
@@ -112,7 +125,11 @@ pub fn get(
         format => {
             let mut table = Table::new(&["KEY", "VALUE", "VERSION"]);
             table.row(vec![key.to_string(), value.to_string(), version]);
-            let json = json!({ "key": key, "value": value, "version": answer.version });
+            let json = json!({
+                "key": base64(key.as_bytes()),
+                "value": base64(&answer.body),
+                "version": answer.version,
+            });
             output::print(format, &table, &json);
         }
     }
@@ -153,9 +170,8 @@ pub fn get_meta(ctx: &mut Ctx, key: &str, consistency: ReadConsistency) -> Resul
                 expires_in,
             ]);
             let json = json!({
-                "key": key,
-                "value": text,
-                "value_base64": answer["value_base64"],
+                "key": base64(key.as_bytes()),
+                "value": base64(&value),
                 "version": version,
                 "expires_in": answer["expires_in"],
             });
@@ -174,5 +190,5 @@ pub fn del(ctx: &mut Ctx, key: &str) -> Result<(), CliError> {
 }
 
 fn kv_path(key: &str) -> String {
-    format!("/v1/kv/{}", encode_path(key))
+    format!("/v1/kv/{}", key_path(key))
 }

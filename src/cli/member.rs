@@ -18,7 +18,27 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
 /// A node's answer to `GET /v1/status`, or why there is none.
 type Status = Result<serde_json::Value, String>;
 
-/// `raftkv member list`: a table (by default) with each member's own role, the leader marked.
+/// Each address of a member with the scheme of the protocol spoken there: raft peers speak
+/// ZeroMQ over TCP and the text protocol is plain TCP (`tcp://`); the API and etcd's gRPC are
+/// HTTP (`http://`: no TLS). In the order raft, http, text, grpc; `None` for an address the
+/// member does not have.
+fn urls(member: &serde_json::Value) -> [Option<String>; 4] {
+    let url = |scheme: &str, field: &str| {
+        member[field]
+            .as_str()
+            .filter(|a| !a.is_empty())
+            .map(|a| format!("{scheme}://{a}"))
+    };
+    [
+        url("tcp", "raft"),
+        url("http", "http"),
+        url("tcp", "text"),
+        url("http", "grpc"),
+    ]
+}
+
+/// `raftkv member list`: a table (by default) with each member's own role, the leader marked,
+/// and every address as a URL.
 pub fn list(ctx: &mut Ctx) -> Result<(), CliError> {
     let members = ctx.json(&Call::get("/v1/members"))?;
     let members = members.as_array().cloned().unwrap_or_default();
@@ -33,6 +53,7 @@ pub fn list(ctx: &mut Ctx) -> Result<(), CliError> {
         "NAME",
         "RAFT ADDRS",
         "HTTP ADDRS",
+        "TEXT ADDRS",
         "ROLE",
         "TERM",
         "IS LEADER",
@@ -44,19 +65,21 @@ pub fn list(ctx: &mut Ctx) -> Result<(), CliError> {
         let (role, term) = role_and_term(status);
         let is_leader = Some(id) == leader;
         let is_learner = m["is_learner"].as_bool().unwrap_or(false);
+        let [raft, http, text, grpc] = urls(m);
         table.row(vec![
             id.to_string(),
             format!("node{id}"),
-            format!("http://{}", m["raft"].as_str().unwrap_or_default()),
-            format!("http://{}", m["http"].as_str().unwrap_or_default()),
+            raft.clone().unwrap_or_default(),
+            http.clone().unwrap_or_default(),
+            text.clone().unwrap_or_default(),
             role.clone(),
             term.map_or(String::new(), |t| t.to_string()),
             is_leader.to_string(),
             is_learner.to_string(),
         ]);
         rows.push(json!({
-            "id": id, "name": format!("node{id}"), "raft": m["raft"], "http": m["http"],
-            "text": m["text"], "grpc": m["grpc"], "role": role, "term": term,
+            "id": id, "name": format!("node{id}"), "raft": raft, "http": http,
+            "text": text, "grpc": grpc, "role": role, "term": term,
             "is_leader": is_leader, "is_learner": is_learner,
         }));
     }
@@ -191,7 +214,7 @@ fn leader_of(statuses: &[Status]) -> Option<u64> {
     statuses
         .iter()
         .filter_map(|s| s.as_ref().ok())
-        .filter(|s| s["role"] == "Leader")
+        .filter(|s| s["role"] == "leader")
         .max_by_key(|s| s["term"].as_u64())
         .and_then(|s| s["id"].as_u64())
 }
@@ -200,7 +223,7 @@ fn leader_of(statuses: &[Status]) -> Option<u64> {
 fn role_and_term(status: &Status) -> (String, Option<u64>) {
     match status {
         Ok(s) => (
-            s["role"].as_str().unwrap_or("unknown").to_ascii_lowercase(),
+            s["role"].as_str().unwrap_or("unknown").to_string(),
             s["term"].as_u64(),
         ),
         Err(_) => ("unreachable".into(), None),

@@ -1,5 +1,5 @@
 //! The `raftkv` command line: `node`, the local `cluster` supervisor, client commands, `bench`,
-//! and the offline `secret` and `txlog` tools.
+//! the offline `secret` and `txlog` tools, and its own shell completion and man pages.
 //!
 //! Client commands talk HTTP to any node (`--endpoints`, default every node of the config), follow
 //! redirects to the leader and retry elsewhere; a failure is one line on stderr and an exit code
@@ -14,6 +14,7 @@ pub mod endpoints;
 pub mod error;
 pub mod kv;
 pub mod logging;
+pub mod manual;
 pub mod member;
 pub mod node;
 pub mod output;
@@ -73,6 +74,8 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         Cmd::Secret { action } => secret::run(&action),
         Cmd::Txlog { action } => txlog::run(&action),
         Cmd::Snapshot { action } => snapshot::run(&action, &g),
+        Cmd::Completion { shell } => manual::completion(shell).map(|()| 0),
+        Cmd::Man { out } => manual::man(out.as_deref()).map(|()| 0),
         Cmd::Bench(args) => {
             let endpoints = endpoints::resolve(&g.endpoints, g.config.as_deref())?;
             bench::run(&endpoints, &args, g.write_out).map(|()| 0)
@@ -92,7 +95,7 @@ fn client_command(command: Cmd, g: GlobalOpts) -> Result<(), CliError> {
     match command {
         Cmd::Put { key, value, ttl } => {
             let value = match value {
-                Some(value) => value,
+                Some(value) => value.into_bytes(),
                 None => kv::value_from_stdin()?,
             };
             kv::put(ctx, &key, &value, kv::Condition::None, ttl)
@@ -101,8 +104,15 @@ fn client_command(command: Cmd, g: GlobalOpts) -> Result<(), CliError> {
             key,
             version,
             value,
+            absent,
             ttl,
-        } => kv::put(ctx, &key, &value, kv::Condition::Version(version), ttl),
+        } => {
+            let condition = match version {
+                Some(version) if !absent => kv::Condition::Version(version),
+                _ => kv::Condition::Version(crate::state::ABSENT_VERSION),
+            };
+            kv::put(ctx, &key, value.as_bytes(), condition, ttl)
+        }
         Cmd::Get {
             key,
             print_value_only: _,
@@ -189,7 +199,9 @@ fn client_command(command: Cmd, g: GlobalOpts) -> Result<(), CliError> {
         | Cmd::Bench(_)
         | Cmd::Secret { .. }
         | Cmd::Txlog { .. }
-        | Cmd::Snapshot { .. } => {
+        | Cmd::Snapshot { .. }
+        | Cmd::Completion { .. }
+        | Cmd::Man { .. } => {
             unreachable!("dispatched in run")
         }
     }

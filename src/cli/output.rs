@@ -1,6 +1,18 @@
-//! Printing results: etcdctl-style ASCII tables, and the one place that picks a format.
+//! Printing results: etcdctl-style ASCII tables (drawn by comfy-table), and the one place that
+//! picks a format.
+
+use comfy_table::{Cell, CellAlignment, ContentLineStyle, LineStyle, TableStyle};
 
 use super::args::WriteOut;
+
+/// etcdctl's `-w table` look: `+---+` borders, a `+---+` line under the header and none between
+/// rows (comfy-table's condensed ASCII preset, with `-` instead of `=` under the header).
+const ETCDCTL_STYLE: TableStyle = TableStyle::new()
+    .top_border(LineStyle::new('+', '-', '+', '+'))
+    .header_lines(ContentLineStyle::new('|', '|', '|'))
+    .header_separator(LineStyle::new('+', '-', '+', '+'))
+    .content_lines(ContentLineStyle::new('|', '|', '|'))
+    .bottom_border(LineStyle::new('+', '-', '+', '+'));
 
 /// A table: a header row and data rows of the same width.
 #[derive(Debug, Default)]
@@ -28,41 +40,18 @@ impl Table {
         self.rows.push(cells);
     }
 
-    /// Renders with `+---+` borders and centred headers, like `etcdctl -w table`.
+    /// Renders with borders and centred headers, like `etcdctl -w table`.
     pub fn render(&self) -> String {
-        let widths: Vec<usize> = (0..self.header.len())
-            .map(|i| {
-                self.rows
+        let mut table = comfy_table::Table::new();
+        table
+            .load_style(ETCDCTL_STYLE)
+            .set_header(
+                self.header
                     .iter()
-                    .map(|r| r[i].chars().count())
-                    .chain([self.header[i].chars().count()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let border = {
-            let mut s = String::from("+");
-            for w in &widths {
-                s.push_str(&"-".repeat(w + 2));
-                s.push('+');
-            }
-            s
-        };
-        let line = |cells: &[String], centre: bool| {
-            let mut s = String::from("|");
-            for (cell, w) in cells.iter().zip(&widths) {
-                if centre {
-                    s.push_str(&format!(" {cell:^w$} |"));
-                } else {
-                    s.push_str(&format!(" {cell:<w$} |"));
-                }
-            }
-            s
-        };
-        let mut out = vec![border.clone(), line(&self.header, true), border.clone()];
-        out.extend(self.rows.iter().map(|r| line(r, false)));
-        out.push(border);
-        out.join("\n") + "\n"
+                    .map(|h| Cell::new(h).set_alignment(CellAlignment::Center)),
+            )
+            .add_rows(self.rows.iter().cloned());
+        table.to_string() + "\n"
     }
 
     /// Each row as comma-separated cells, like etcdctl's simple output.
@@ -93,18 +82,33 @@ mod tests {
 
     #[test]
     fn tables_pad_every_column_to_its_widest_cell() {
+        // A header that cannot sit exactly in the middle leans right (comfy-table's centring).
         let mut t = Table::new(&["ID", "NAME"]);
         t.row(vec!["1".into(), "node1".into()]);
         t.row(vec!["10".into(), "n".into()]);
         assert_eq!(
             t.render(),
             "+----+-------+\n\
-             | ID | NAME  |\n\
+             | ID |  NAME |\n\
              +----+-------+\n\
              | 1  | node1 |\n\
              | 10 | n     |\n\
              +----+-------+\n"
         );
         assert_eq!(t.render_simple(), "1, node1\n10, n\n");
+    }
+
+    #[test]
+    fn headers_are_centred_and_wide_characters_counted_once() {
+        let mut t = Table::new(&["KEY", "V"]);
+        t.row(vec!["é".into(), "value".into()]);
+        assert_eq!(
+            t.render(),
+            "+-----+-------+\n\
+             | KEY |   V   |\n\
+             +-----+-------+\n\
+             | é   | value |\n\
+             +-----+-------+\n"
+        );
     }
 }

@@ -56,7 +56,11 @@ pub struct HardState {
 }
 
 /// The role a node plays in its current term.
+///
+/// Serialized (`/v1/status`, `/v1/members`, the CLI's JSON) lowercase, as [`Role`]'s `Display`
+/// writes it: one spelling everywhere, so a consumer compares with `"leader"` only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Role {
     Follower,
     /// Collecting pre-votes: has not bumped its term yet (§9.6 of the Raft thesis).

@@ -113,7 +113,8 @@ pub enum Command {
         ttl_secs: u64,
     },
     /// Compare-and-swap: like [`Command::KvSet`], but only if the key exists and its version is
-    /// `expected_version`.
+    /// `expected_version`, or, for `expected_version` 0 ([`crate::state::ABSENT_VERSION`]), only if
+    /// the key does not exist (a create).
     KvCas {
         /// Must not be empty.
         key: String,
@@ -121,7 +122,7 @@ pub enum Command {
         value: Bytes,
         /// Seconds to live of the new value; 0 means never.
         ttl_secs: u64,
-        /// The version the client last saw.
+        /// The version the client last saw; 0: the client expects no such key.
         expected_version: Index,
     },
     /// Remove every key whose expiry has passed; proposed by the leader now and then.

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::result::ApplyResult;
 use crate::raft::Index;
 
+/// The version a compare-and-swap names to mean "the key does not exist (or has expired)", like
+/// etcd's `version(key) = 0`. No live key has it: a version is the index that wrote the key.
+pub const ABSENT_VERSION: Index = 0;
+
 /// A stored value and its version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvValue {
@@ -15,6 +19,9 @@ pub struct KvValue {
     pub value: Bytes,
     /// The Raft index of the entry that last wrote this key: it only grows, and is the same on every
     /// replica, so clients can use it for compare-and-set.
+    ///
+    /// Invariant: at least 1 (log indexes start at 1), which leaves [`ABSENT_VERSION`] free to
+    /// mean "no such key" in a compare.
     pub version: Index,
 }
 
@@ -88,6 +95,10 @@ impl KvStore {
         index: Index,
         expires_at_ms: Option<u64>,
     ) {
+        assert!(
+            index != ABSENT_VERSION,
+            "a key's version is the index that wrote it, never {ABSENT_VERSION}"
+        );
         if let Some(old_at) = self.by_key.get(&key).and_then(|s| s.expires_at_ms) {
             self.by_expiry.remove(&(old_at, key.clone()));
         }
@@ -105,7 +116,7 @@ impl KvStore {
     }
 
     /// Compare-and-swap: sets `key` as [`KvStore::put`] does, but only if it is live at `now_ms`
-    /// with version `expected_version`.
+    /// with version `expected_version`, or, when that is [`ABSENT_VERSION`], only if it is not.
     pub(super) fn cas(
         &mut self,
         key: String,
@@ -115,12 +126,20 @@ impl KvStore {
         expected_version: Index,
         now_ms: u64,
     ) -> ApplyResult {
-        match self.get(&key, now_ms) {
-            None => ApplyResult::NotFound,
-            Some(slot) if slot.value.version != expected_version => ApplyResult::VersionMismatch {
-                version: slot.value.version,
-            },
-            Some(_) => {
+        // Version 0 was never a live key's, so before "absent" had a meaning every such compare
+        // failed; entries written then still fail the same way when their key exists.
+        match (self.get(&key, now_ms), expected_version) {
+            (None, ABSENT_VERSION) => {
+                self.put(key, value, index, expires_at_ms);
+                ApplyResult::Stored { version: index }
+            }
+            (None, _) => ApplyResult::NotFound,
+            (Some(slot), expected) if slot.value.version != expected => {
+                ApplyResult::VersionMismatch {
+                    version: slot.value.version,
+                }
+            }
+            (Some(_), _) => {
                 self.put(key, value, index, expires_at_ms);
                 ApplyResult::Stored { version: index }
             }
@@ -177,7 +196,7 @@ impl KvStore {
     }
 
     /// Adds a key read back from a snapshot, which lists keys in ascending order; refuses an empty,
-    /// repeated or out-of-order key.
+    /// repeated or out-of-order key, or a version no write can have.
     pub(super) fn restore(
         &mut self,
         key: String,
@@ -186,6 +205,9 @@ impl KvStore {
     ) -> Result<(), String> {
         if key.is_empty() {
             return Err("an empty key".to_string());
+        }
+        if value.version == ABSENT_VERSION {
+            return Err(format!("key {key:?} has version {ABSENT_VERSION}"));
         }
         if let Some((last, _)) = self.by_key.get_max() {
             if key <= *last {

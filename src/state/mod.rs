@@ -17,7 +17,9 @@
 //! A key's version is the index of the entry that last wrote it. [`Command::KvCas`] writes only if
 //! the key is live at `expected_version`; otherwise it fails with
 //! [`ApplyResult::VersionMismatch`] (naming the current version) or, for a missing or expired key,
-//! [`ApplyResult::NotFound`].
+//! [`ApplyResult::NotFound`]. Version 0 ([`ABSENT_VERSION`]) is no key's, since log indexes start at
+//! 1: a swap expecting it creates the key if it is missing or expired, and otherwise fails naming
+//! the current version (etcd's `version(key) = 0` compare).
 //!
 //! Expiry must come out the same on every replica, so the state machine never reads a clock. The
 //! leader stamps every entry it proposes with its wall clock ([`Request::stamp_ms`]); the state
@@ -107,7 +109,7 @@ mod view;
 
 pub use command::{decode, encode, Command, DecodeError, Operation, Request, Session};
 pub use config::{StateConfig, StateConfigError};
-pub use kv::{KvRecord, KvValue};
+pub use kv::{KvRecord, KvValue, ABSENT_VERSION};
 pub use machine::{Applied, StateMachine};
 pub use result::ApplyResult;
 pub use snapshot::{

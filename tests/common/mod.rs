@@ -311,7 +311,7 @@ impl Cluster {
                 ids.iter().filter_map(|&id| self.status(id)).collect();
             let leader = statuses
                 .iter()
-                .find(|s| s["role"] == "Leader")
+                .find(|s| s["role"] == "leader")
                 .and_then(|s| s["id"].as_u64())?;
             let agreed = statuses
                 .iter()
@@ -369,7 +369,7 @@ impl Cluster {
                 .filter_map(|&id| self.status(id))
                 .collect();
             let leader = statuses.iter().find(|s| {
-                s["role"] == "Leader"
+                s["role"] == "leader"
                     && s["term"].as_u64() > Some(above_term)
                     && s["id"].as_u64().is_some_and(|id| among.contains(&id))
             })?;

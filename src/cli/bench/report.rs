@@ -9,7 +9,7 @@ use serde_json::json;
 use super::worker::{self, Measured, Shared};
 use super::Workload;
 use crate::cli::args::{BenchOp, BenchTarget, WriteOut};
-use crate::cli::output::emit;
+use crate::cli::output::{emit, Table};
 
 /// Everything the summary reports.
 pub struct Summary {
@@ -111,11 +111,39 @@ impl Summary {
         })
     }
 
-    /// Prints the summary in `format` (table and simple print the same text).
+    /// The summary as a one-row table, like the sweep's.
+    fn table(&self) -> Table {
+        let mut table = Table::new(&[
+            "TARGET", "OP", "CLIENTS", "VALUE", "KEYS", "SECONDS", "LEADER", "OK", "ERRORS",
+            "RETRIES", "OPS/S", "P50 MS", "P90 MS", "P99 MS", "P99.9 MS", "MAX MS",
+        ]);
+        table.row(vec![
+            self.target_name(),
+            self.op_name(),
+            self.clients.to_string(),
+            self.value_size.to_string(),
+            self.keys.to_string(),
+            format!("{:.1}", self.elapsed.as_secs_f64()),
+            self.leader.clone(),
+            self.ok.to_string(),
+            self.errors.to_string(),
+            self.retries.to_string(),
+            format!("{:.0}", self.throughput()),
+            format!("{:.2}", self.ms(0.50)),
+            format!("{:.2}", self.ms(0.90)),
+            format!("{:.2}", self.ms(0.99)),
+            format!("{:.2}", self.ms(0.999)),
+            format!("{:.2}", self.max_ms()),
+        ]);
+        table
+    }
+
+    /// Prints the summary in `format`: a paragraph (simple), a one-row table, or JSON.
     pub fn print(&self, format: WriteOut) {
         let text = match format {
             WriteOut::Json => format!("{}\n", self.json()),
-            WriteOut::Simple | WriteOut::Table => {
+            WriteOut::Table => self.table().render(),
+            WriteOut::Simple => {
                 let mut s = format!(
                     "{} {}: {} clients, {}-byte values, {} keys, {:.1}s against {}\n\
                      requests:   {} ok, {} errors, {} retries (overloaded)\n\

@@ -64,7 +64,7 @@ fn wait_for_leader(config: &Config) -> Option<(u64, u64)> {
                 .filter(|r| r.status() == 200)
                 .and_then(|mut r| r.body_mut().read_to_vec().ok())
                 .and_then(|body| serde_json::from_slice(&body).ok());
-            if let Some(s) = status.filter(|s| s["role"] == "Leader") {
+            if let Some(s) = status.filter(|s| s["role"] == "leader") {
                 return Some((s["id"].as_u64()?, s["term"].as_u64().unwrap_or_default()));
             }
         }
