@@ -195,7 +195,13 @@ fn a_write_sent_to_a_follower_through_a_plain_proxy_succeeds() {
     let r = send(&agent, "GET", &proxy.url("/v1/kv/color"), None, &[]);
     assert_eq!((r.status, r.body.as_str()), (200, "blue"), "{r:?}");
     // An error answer of the leader comes back as it was: status, code and body.
-    let r = send(&agent, "DELETE", &proxy.url("/v1/kv/absent"), None, &[]);
+    let r = send(
+        &agent,
+        "POST",
+        &proxy.url("/v1/stacks/999999/push"),
+        Some(br#"{"item":1}"#),
+        &[],
+    );
     assert_eq!(
         (r.status, r.json()["error"].as_str()),
         (404, Some("not_found"))

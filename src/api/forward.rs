@@ -179,17 +179,19 @@ async fn relay(
 /// Whether a header travels with the message to the next node: not the hop-by-hop ones
 /// (RFC 9110 §7.6.1), nor those the sender recomputes (`Host`, `Content-Length`, `Expect`).
 fn end_to_end(name: &HeaderName) -> bool {
-    const HOP_BY_HOP: [HeaderName; 10] = [
-        header::CONNECTION,
-        header::EXPECT,
-        header::HOST,
-        header::CONTENT_LENGTH,
-        header::TRANSFER_ENCODING,
-        header::TE,
-        header::TRAILER,
-        header::UPGRADE,
-        header::PROXY_AUTHORIZATION,
-        header::PROXY_AUTHENTICATE,
+    const HOP_BY_HOP: [&str; 11] = [
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "expect",
     ];
-    !HOP_BY_HOP.contains(name) && name.as_str() != "keep-alive"
+    // HeaderName is always lower case.
+    !HOP_BY_HOP.contains(&name.as_str())
 }
