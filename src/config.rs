@@ -127,6 +127,41 @@ pub struct ClusterSettings {
     /// Separates clusters that share a secret, as etcd's `--initial-cluster-token` (default
     /// `raftkv`); part of the cluster id every peer frame is bound to.
     pub cluster_token: String,
+    /// What a follower does with an HTTP request only the leader can serve (default
+    /// [`FollowerRequests::Forward`]).
+    pub follower_requests: FollowerRequests,
+}
+
+/// What a follower does with an HTTP request only the leader can serve (a write, a member
+/// change, a linearizable read it cannot confirm itself, a snapshot download). The text
+/// protocol always answers `ERR_REDIRECT`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FollowerRequests {
+    /// Send it on to the leader and relay the leader's answer, as etcd and Consul do: a client
+    /// behind a load balancer or a proxy that does not follow redirects is served.
+    #[default]
+    Forward,
+    /// Answer 307 with the leader's URL in `Location`; the client follows it.
+    Redirect,
+}
+
+impl FollowerRequests {
+    /// The value as written in the config file (and in the per-request header).
+    pub fn name(self) -> &'static str {
+        match self {
+            FollowerRequests::Forward => "forward",
+            FollowerRequests::Redirect => "redirect",
+        }
+    }
+
+    /// Parses a config value or header value; `None` if it is neither name.
+    pub fn from_name(name: &str) -> Option<FollowerRequests> {
+        match name.trim() {
+            "forward" => Some(FollowerRequests::Forward),
+            "redirect" => Some(FollowerRequests::Redirect),
+            _ => None,
+        }
+    }
 }
 
 /// One `[[peers]]` entry: a member and the three addresses it listens on.

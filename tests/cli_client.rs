@@ -1,5 +1,7 @@
 //! The client commands against a real 3-node cluster, each sent to a follower so that the redirect
-//! to the leader is followed by the CLI. One cluster for the whole file (it takes a second to start).
+//! to the leader is followed by the CLI (the cluster runs `follower_requests = "redirect"`; with
+//! the default a follower forwards instead, see tests/node_forwarding.rs). One cluster for the
+//! whole file (it takes a second to start).
 
 mod common;
 
@@ -12,7 +14,7 @@ use common::{free_ports, Cluster};
 
 #[test]
 fn client_commands_work_through_a_follower() {
-    let c = Cluster::start(3);
+    let c = Cluster::start_with(3, "follower_requests = \"redirect\"");
     let leader = c.wait_for_leader(Duration::from_secs(10));
     let follower = (1..=3).find(|&id| id != leader).expect("a follower");
     let via_follower = c.endpoints(&[follower]);

@@ -400,3 +400,35 @@ fn an_error_about_a_default_says_the_default_applied() {
     );
     assert!(err.contains("its default applies"), "{err}");
 }
+
+#[test]
+fn follower_requests_default_to_forward_and_take_one_of_two_names() {
+    use raftkv::config::FollowerRequests;
+    let config = Config::parse(GOOD, "config/x.toml").unwrap();
+    assert_eq!(
+        config.cluster().follower_requests,
+        FollowerRequests::Forward
+    );
+    for (value, mode) in [
+        ("forward", FollowerRequests::Forward),
+        ("redirect", FollowerRequests::Redirect),
+    ] {
+        let text = edit(
+            9,
+            &format!("request_timeout_ms = 3000\nfollower_requests = \"{value}\""),
+        );
+        let config = Config::parse(&text, "config/x.toml").unwrap();
+        assert_eq!(config.cluster().follower_requests, mode, "{value}");
+    }
+    let text = edit(
+        9,
+        "request_timeout_ms = 3000\nfollower_requests = \"proxy\"",
+    );
+    assert_refused(
+        "unknown follower_requests",
+        &text,
+        10,
+        "cluster.follower_requests",
+        "must be \"forward\" or \"redirect\", not \"proxy\"",
+    );
+}

@@ -12,7 +12,8 @@ use common::Cluster;
 
 #[test]
 fn seed_stack_commands_work_against_any_node_and_follow_redirects() {
-    let c = Cluster::start(3);
+    // Redirect mode: a follower answers 307 instead of forwarding (tests/node_forwarding.rs).
+    let c = Cluster::start_with(3, "follower_requests = \"redirect\"");
     let leader = c.wait_for_leader(Duration::from_secs(10));
     let follower = (1..=3).find(|&id| id != leader).unwrap();
     let post = |path: &str, body: &str| {
@@ -32,7 +33,7 @@ fn seed_stack_commands_work_against_any_node_and_follow_redirects() {
     assert_eq!(post("/sPop", &id), "20");
     assert_eq!(post("/sSize", &id), "1");
 
-    // A follower redirects writes to the leader with 307 and the same path.
+    // In redirect mode a follower redirects writes to the leader with 307 and the same path.
     let r = c
         .request(
             "POST",

@@ -191,7 +191,7 @@ fn snapshot_status_reports_a_good_file_and_refuses_a_damaged_one() {
     let bad = c.request("GET", leader, "/v1/txlog?from=x", None).unwrap();
     assert_eq!(bad.status, 400, "{}", bad.body);
 
-    // A backup through a follower (redirected to the leader) holds every key written.
+    // A backup through a follower (forwarded to the leader) holds every key written.
     let follower = (1..=3).find(|&id| id != leader).unwrap();
     let saved = c.dir.path().join("backup.snap");
     let (code, out) = raftkv(&[

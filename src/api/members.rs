@@ -7,8 +7,8 @@
 //! - `POST /v1/leader/transfer` `{"to"?}`: hands leadership to `to` (default: the most
 //!   up-to-date voter) and answers once another node leads.
 //!
-//! Changes go to the leader (a follower answers 307 to it); each answers once applied on the
-//! node that took it, with the members after it. A change still in progress answers 503 with
+//! Changes go to the leader (a follower forwards them, or answers 307: see `forward`); each
+//! answers once applied on the node that took it, with the members after it. A change still in progress answers 503 with
 //! `Retry-After`; one that makes no sense answers 400.
 
 use std::time::{Duration, Instant};

@@ -5,6 +5,7 @@
 
 mod admin;
 mod error;
+mod forward;
 mod health;
 mod kv;
 mod legacy;
@@ -23,6 +24,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 
 pub use error::ApiError;
+pub use forward::{forward_to_leader, FOLLOWER_REQUESTS, FORWARDED_BY};
 pub use responses::{count_responses, ResponseCounters};
 
 use crate::config::Config;
@@ -46,7 +48,8 @@ pub struct ApiState {
 }
 
 /// Registers every route; unknown routes answer 404 with a JSON error. Wrap the app in
-/// `actix_web::middleware::from_fn(count_responses)` to count its responses for `/metrics`.
+/// `actix_web::middleware::from_fn(count_responses)` to count its responses for `/metrics`, and
+/// inside it in `from_fn(forward_to_leader)` for followers to forward to the leader.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     kv::routes(cfg);
     students::routes(cfg);
@@ -88,7 +91,10 @@ fn consistency(req: &HttpRequest) -> Result<Consistency, ApiError> {
 }
 
 /// Reads the whole body, refusing more than `limit` bytes with 413 before buffering them.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+async fn read_body<E: std::fmt::Display>(
+    mut payload: impl futures::Stream<Item = Result<web::Bytes, E>> + Unpin,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;

@@ -1,5 +1,5 @@
 //! `GET /v1/snapshot`: a backup of the leader's applied state, in the snapshot file format
-//! (`raftkv snapshot save FILE` calls it). A follower redirects to the leader.
+//! (`raftkv snapshot save FILE` calls it). A follower forwards it to the leader (or redirects).
 //!
 //! The leader hands over an O(1) clone of its state machine; a blocking thread writes it to an
 //! unnamed temporary file, which is then streamed in 1 MiB chunks: neither the node nor the

@@ -87,6 +87,7 @@ async fn start(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
+            .wrap(from_fn(api::forward_to_leader))
             .wrap(from_fn(api::count_responses))
             .configure(api::routes)
     })

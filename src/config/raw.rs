@@ -58,6 +58,9 @@ pub(super) struct RawCluster {
     /// Default: keep every rotated file.
     #[serde(default)]
     pub txlog_keep_files: Option<Spanned<u64>>,
+    /// `"forward"` (default) or `"redirect"`.
+    #[serde(default)]
+    pub follower_requests: Option<Spanned<String>>,
 }
 
 /// One `[[peers]]` entry.

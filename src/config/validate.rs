@@ -285,6 +285,22 @@ fn check_cluster(
         })
         .transpose()?
         .map(|n| n as usize);
+    let follower_requests = match &rest.follower_requests {
+        None => super::FollowerRequests::default(),
+        Some(v) => match super::FollowerRequests::from_name(v.get_ref()) {
+            Some(mode) => mode,
+            None => {
+                let msg = format!("must be \"forward\" or \"redirect\", not {:?}", v.get_ref());
+                return Err(ConfigError::at(
+                    check.path,
+                    check.text,
+                    v.span(),
+                    "cluster.follower_requests",
+                    msg,
+                ));
+            }
+        },
+    };
     let cluster_token = rest.cluster_token.map_or_else(
         || super::DEFAULT_CLUSTER_TOKEN.to_string(),
         Spanned::into_inner,
@@ -300,6 +316,7 @@ fn check_cluster(
         secret_file,
         secret_file_line,
         cluster_token,
+        follower_requests,
         tick_ms: tick,
         heartbeat_interval_ms: raw.heartbeat_interval_ms.into_inner(),
         election_timeout_min_ms: raw.election_timeout_min_ms.into_inner(),
