@@ -105,6 +105,27 @@ pub enum Violation {
         index: Index,
         why: String,
     },
+    /// A committed entry is not on the disks of a majority: a majority of crashes could lose
+    /// it (§5.4: committed means stored on a majority; "stored" means synced).
+    NotDurable {
+        index: Index,
+        term: Term,
+        holders: Vec<NodeId>,
+    },
+    /// A node's term changed against Figure 2's rules for all servers: it did not adopt a
+    /// higher term it was sent, or its term rose with neither a message carrying that term
+    /// nor its own candidacy (§5.1; PreVote must not change the term, thesis §9.6).
+    TermRule { node: NodeId, why: String },
+    /// A node campaigned sooner than an election timeout after granting a vote (Figure 2:
+    /// granting a vote restarts the election timer).
+    ElectionTimer { node: NodeId, why: String },
+    /// With CheckQuorum on, a leader kept leading longer than two election timeouts without
+    /// hearing from a majority (thesis §6.2).
+    CheckQuorum {
+        leader: NodeId,
+        term: Term,
+        why: String,
+    },
     /// The core broke its output contract in a way the invariants above do not name.
     Contract { node: NodeId, why: String },
     /// After the faults stopped, the cluster did not commit within the bound.
@@ -133,6 +154,10 @@ pub enum Kind {
     ConfigInEffect,
     NotAVoter,
     SnapshotConfig,
+    NotDurable,
+    TermRule,
+    ElectionTimer,
+    CheckQuorum,
     Contract,
     Liveness,
     Panic,
@@ -159,6 +184,10 @@ impl Violation {
             Violation::ConfigInEffect { .. } => Kind::ConfigInEffect,
             Violation::NotAVoter { .. } => Kind::NotAVoter,
             Violation::SnapshotConfig { .. } => Kind::SnapshotConfig,
+            Violation::NotDurable { .. } => Kind::NotDurable,
+            Violation::TermRule { .. } => Kind::TermRule,
+            Violation::ElectionTimer { .. } => Kind::ElectionTimer,
+            Violation::CheckQuorum { .. } => Kind::CheckQuorum,
             Violation::Contract { .. } => Kind::Contract,
             Violation::Liveness { .. } => Kind::Liveness,
             Violation::Panic { .. } => Kind::Panic,
@@ -275,6 +304,21 @@ impl fmt::Display for Violation {
                 f,
                 "snapshot configuration: node {node}'s snapshot through {index}: {why}"
             ),
+            Violation::NotDurable {
+                index,
+                term,
+                holders,
+            } => write!(
+                f,
+                "committed entry ({index}, {term}) is durable only on nodes {holders:?}, no majority"
+            ),
+            Violation::TermRule { node, why } => write!(f, "term rule: node {node}: {why}"),
+            Violation::ElectionTimer { node, why } => {
+                write!(f, "election timer: node {node}: {why}")
+            }
+            Violation::CheckQuorum { leader, term, why } => {
+                write!(f, "check quorum: leader {leader} of term {term}: {why}")
+            }
             Violation::Contract { node, why } => write!(f, "output contract: node {node}: {why}"),
             Violation::Liveness { why } => write!(f, "liveness: {why}"),
             Violation::Panic { message } => write!(f, "panic: {message}"),
