@@ -9,6 +9,12 @@ use raftkv::raft::{Index, NodeId, Role, Term};
 pub enum Violation {
     /// Two leaders in one term (Figure 3, Election Safety).
     ElectionSafety { term: Term, leaders: [NodeId; 2] },
+    /// A leader of `term` that only `voters` granted a vote of that term: no majority (§5.2).
+    Unelected {
+        leader: NodeId,
+        term: Term,
+        voters: Vec<NodeId>,
+    },
     /// Two logs hold an entry with the same index and term but differ at or before it
     /// (Figure 3, Log Matching).
     LogMatching {
@@ -138,6 +144,7 @@ pub enum Violation {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     ElectionSafety,
+    Unelected,
     LogMatching,
     LeaderCompleteness,
     StateMachineSafety,
@@ -168,6 +175,7 @@ impl Violation {
     pub fn kind(&self) -> Kind {
         match self {
             Violation::ElectionSafety { .. } => Kind::ElectionSafety,
+            Violation::Unelected { .. } => Kind::Unelected,
             Violation::LogMatching { .. } => Kind::LogMatching,
             Violation::LeaderCompleteness { .. } => Kind::LeaderCompleteness,
             Violation::StateMachineSafety { .. } => Kind::StateMachineSafety,
@@ -204,6 +212,14 @@ impl fmt::Display for Violation {
                     "election safety: nodes {leaders:?} both lead term {term}"
                 )
             }
+            Violation::Unelected {
+                leader,
+                term,
+                voters,
+            } => write!(
+                f,
+                "unelected leader: node {leader} leads term {term} with the votes of {voters:?} only"
+            ),
             Violation::LogMatching {
                 node,
                 index,
