@@ -153,7 +153,8 @@ pub struct SimConfig {
     /// A mistake injected into the simulated node, for a negative control.
     pub harness_bug: Option<HarnessBug>,
     /// Also check, when a message promising durability leaves or a write is synced, that the disk
-    /// really holds what it promises (and that its log never starts past its newest snapshot).
+    /// really holds what it promises (and that its log never starts past its newest snapshot),
+    /// and that committed entries are durable on a majority.
     /// Off in negative controls, to show the end-to-end checks catch the consequences.
     pub check_promises: bool,
     /// Also check each new configuration entry against the rules of single-server changes

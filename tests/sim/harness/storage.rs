@@ -117,6 +117,9 @@ impl Disk {
     }
 }
 
+/// What one batch asks the disk to write: hard state, log prefix, entries.
+type Write = (Option<HardState>, Option<(Index, Term)>, Vec<Entry>);
+
 /// One node's disk across crashes.
 #[derive(Default)]
 pub struct Storage {
@@ -132,7 +135,7 @@ pub struct Storage {
     pub fault: Option<HarnessBug>,
     /// Under a fault: writes reported synced that are not durable yet (the next sync makes
     /// them so; a crash loses them).
-    lagging: Vec<(Option<HardState>, Option<(Index, Term)>, Vec<Entry>)>,
+    lagging: Vec<Write>,
     /// `SkipFsyncOnce` has skipped its sync.
     skipped: bool,
 }
