@@ -34,6 +34,8 @@ pub struct Config {
     /// from a leader ignore vote requests for the minimum election timeout (leader lease).
     pub check_quorum: bool,
     /// Test-only: make the core deliberately unsafe, so the simulator's checker can be shown to fire.
+    /// Consulted only when the crate is built with the `fault-injection` feature, which only the
+    /// test targets turn on (see `Cargo.toml`): elsewhere every fault check is a constant `false`.
     #[doc(hidden)]
     pub injected_bug: Option<InjectedBug>,
 }
@@ -56,6 +58,33 @@ pub enum InjectedBug {
     OverlappingMembershipChanges,
     /// Propose a membership change before this leader committed an entry of its own term.
     MembershipChangeBeforeTermCommit,
+    /// Send a granted vote at once, before the hard state that records the vote and its term
+    /// is durable.
+    VoteBeforePersist,
+    /// A leader counts its own entries toward the majority before its disk has synced them.
+    CountOwnUnsyncedEntries,
+    /// A follower truncates its log after `prev_log_index` on every append, even a stale or
+    /// duplicated one whose entries it already holds.
+    TruncateOnStaleAppend,
+    /// A follower does not restart its election timer when it grants a vote.
+    NoTimerResetOnVote,
+    /// A leader answers a ReadIndex request at its commit index without a heartbeat round.
+    ReadIndexWithoutHeartbeat,
+    /// A pre-candidate increments its term (and forgets its vote) before the pre-vote round.
+    PreVoteBumpsTerm,
+    /// CheckQuorum detects the lost majority but the leader does not step down.
+    NoStepDownOnCheckQuorum,
+    /// A follower acknowledges an append through its log's last index instead of the last entry
+    /// the append carried (the match index taken from the log length).
+    AckByLogLength,
+    /// A follower takes the leader's commit index without clamping it to the last new entry.
+    CommitBeyondLastNewEntry,
+    /// A candidate counts vote grants carrying an older term (from an earlier candidacy).
+    CountStaleTermVotes,
+    /// A leader ignores a higher term carried by a follower's response.
+    IgnoreHigherTermInResponse,
+    /// A follower applies every entry it holds durably, not only the committed ones.
+    ApplyBeyondCommit,
 }
 
 impl Config {

@@ -10,6 +10,9 @@ impl Raft {
     /// Applies the term rules common to every message (§5.1). Returns false if the message must be
     /// dropped.
     pub(super) fn observe_term(&mut self, from: NodeId, msg: &Message) -> bool {
+        if self.role == Role::Leader && msg.term > self.term && self.ignores_higher_term(msg) {
+            return false;
+        }
         if msg.term > self.term {
             match msg.body {
                 // A pre-vote asks about a future term; answering it changes nothing (thesis §9.6).
@@ -49,11 +52,26 @@ impl Raft {
                 Body::Vote { .. } => {
                     self.send(from, Body::VoteResponse { granted: false });
                 }
+                Body::VoteResponse { granted: true }
+                    if self.role == Role::Candidate
+                        && self.bug(InjectedBug::CountStaleTermVotes) =>
+                {
+                    self.record_vote(from, true);
+                }
                 _ => {}
             }
             return false;
         }
         true
+    }
+
+    /// Test-only fault: a leader that drops a follower's answer carrying a higher term.
+    fn ignores_higher_term(&self, msg: &Message) -> bool {
+        let answer = matches!(
+            msg.body,
+            Body::AppendResponse { .. } | Body::HeartbeatResponse { .. } | Body::SnapshotAck { .. }
+        );
+        answer && self.bug(InjectedBug::IgnoreHigherTermInResponse)
     }
 
     /// True while a leader was heard from within the minimum election timeout, so a vote request
@@ -79,6 +97,10 @@ impl Raft {
             return;
         }
         if self.cfg.pre_vote && !transfer {
+            if self.bug(InjectedBug::PreVoteBumpsTerm) {
+                self.term += 1;
+                self.vote = None;
+            }
             self.role = Role::PreCandidate;
             self.leader = None;
             self.start_tally();
@@ -178,15 +200,21 @@ impl Raft {
     pub(super) fn handle_vote(&mut self, from: NodeId, last_log_index: u64, last_log_term: Term) {
         let may_vote = match self.vote {
             None => self.leader.is_none(),
-            Some(v) => v == from || self.cfg.injected_bug == Some(InjectedBug::VoteTwiceInATerm),
+            Some(v) => v == from || self.bug(InjectedBug::VoteTwiceInATerm),
         };
         let granted = may_vote && self.log.is_up_to_date(last_log_index, last_log_term);
         if granted {
             self.vote = Some(from);
-            self.reset_election_timer();
+            if !self.bug(InjectedBug::NoTimerResetOnVote) {
+                self.reset_election_timer();
+            }
         }
         // The vote must be on disk before the candidate can count it (§5.2, Figure 2).
-        self.send_after_persist(from, Body::VoteResponse { granted });
+        if self.bug(InjectedBug::VoteBeforePersist) {
+            self.send(from, Body::VoteResponse { granted });
+        } else {
+            self.send_after_persist(from, Body::VoteResponse { granted });
+        }
     }
 
     /// Steps down (or stays) as a follower in `term`, following `leader` if known.
@@ -268,7 +296,10 @@ impl Raft {
         }
         if self.election_elapsed >= self.cfg.election_timeout_ticks_min {
             self.election_elapsed = 0;
-            if self.cfg.check_quorum && !self.check_quorum() {
+            if self.cfg.check_quorum
+                && !self.check_quorum()
+                && !self.bug(InjectedBug::NoStepDownOnCheckQuorum)
+            {
                 self.become_follower(self.term, None);
                 return;
             }

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use rand::{Rng, RngCore};
 use thiserror::Error;
 
-use super::config::{Config, ConfigError};
+use super::config::{Config, ConfigError, InjectedBug};
 use super::log::RaftLog;
 use super::membership::{Membership, MembershipEntry};
 use super::message::{Body, Message};
@@ -342,7 +342,11 @@ impl Raft {
             self.flush_reads();
             self.broadcast_appends();
         }
-        let ready_to = self.commit.min(self.persisted);
+        let ready_to = if self.bug(InjectedBug::ApplyBeyondCommit) && self.role == Role::Follower {
+            self.persisted
+        } else {
+            self.commit.min(self.persisted)
+        };
         if ready_to > self.applied {
             let entries = self.log.slice(self.applied + 1, ready_to);
             self.out.committed.extend_from_slice(entries);
@@ -390,6 +394,14 @@ impl Raft {
     /// The configuration this core runs with.
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// True if the test-only fault `bug` is injected. A constant `false` without the
+    /// `fault-injection` feature (only test targets enable it), so other builds compile every
+    /// fault away.
+    #[inline(always)]
+    pub(super) fn bug(&self, bug: InjectedBug) -> bool {
+        cfg!(feature = "fault-injection") && self.cfg.injected_bug == Some(bug)
     }
 
     pub(super) fn hard_state(&self) -> HardState {

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 
+use super::config::InjectedBug;
 use super::message::Body;
 use super::node::{Raft, ReadError};
 use super::output::ReadState;
@@ -70,6 +71,10 @@ impl Raft {
         }
         if self.log.term(self.commit) == Some(self.term) {
             let commit = self.commit;
+            if self.bug(InjectedBug::ReadIndexWithoutHeartbeat) {
+                self.answer_read(from, id, Some(commit));
+                return Ok(());
+            }
             self.reads.push(from, id, commit);
         } else {
             self.reads.awaiting_commit.push((from, id));

@@ -86,13 +86,13 @@ impl Raft {
         if self.transfer.is_some() {
             return Err(ProposeError::Transferring.into());
         }
-        let bug = self.cfg.injected_bug;
+        let overlapping = self.bug(InjectedBug::OverlappingMembershipChanges);
         let pending = self.membership_index();
-        if pending > self.commit && bug != Some(InjectedBug::OverlappingMembershipChanges) {
+        if pending > self.commit && !overlapping {
             return Err(ChangeError::InProgress(pending));
         }
         if self.log.term(self.commit) != Some(self.term)
-            && bug != Some(InjectedBug::MembershipChangeBeforeTermCommit)
+            && !self.bug(InjectedBug::MembershipChangeBeforeTermCommit)
         {
             return Err(ChangeError::NotReady);
         }
@@ -102,7 +102,7 @@ impl Raft {
             return Err(ChangeError::Invalid("no voter would remain".into()));
         }
         let changes = self.membership().voter_changes(new);
-        if changes > 1 && bug != Some(InjectedBug::OverlappingMembershipChanges) {
+        if changes > 1 && !overlapping {
             return Err(ChangeError::Invalid(format!(
                 "{changes} voters change at once; change one at a time"
             )));

@@ -49,19 +49,31 @@ impl Raft {
         let last_new = prev_log_index + entries.len() as Index;
         // Skip what we already hold: a reordered or duplicated message must not truncate a log that
         // has no conflict (§5.3: delete only on a conflicting entry).
-        let conflict = entries
-            .iter()
-            .position(|e| !self.log.matches(e.index, e.term));
+        let conflict = if self.bug(InjectedBug::TruncateOnStaleAppend) && !entries.is_empty() {
+            Some(0)
+        } else {
+            entries
+                .iter()
+                .position(|e| !self.log.matches(e.index, e.term))
+        };
         if let Some(at) = conflict {
             // Hand over the message's own entries: no second copy of each payload handle.
             entries.drain(..at);
             self.append_from_leader(entries);
         }
-        let new_commit = leader_commit.min(last_new);
+        let new_commit = if self.bug(InjectedBug::CommitBeyondLastNewEntry) {
+            leader_commit.min(self.log.last_index())
+        } else {
+            leader_commit.min(last_new)
+        };
         if new_commit > self.commit {
             self.commit = new_commit;
         }
-        self.acknowledge_append(from, last_new);
+        if self.bug(InjectedBug::AckByLogLength) {
+            self.acknowledge_append(from, self.log.last_index());
+        } else {
+            self.acknowledge_append(from, last_new);
+        }
     }
 
     pub(super) fn acknowledge_append(&mut self, to: NodeId, index: Index) {
@@ -70,7 +82,7 @@ impl Raft {
             index,
             hint: None,
         };
-        if self.cfg.injected_bug == Some(InjectedBug::AckBeforePersist) {
+        if self.bug(InjectedBug::AckBeforePersist) {
             self.send(to, body);
         } else {
             self.send_after_persist(to, body);
@@ -265,12 +277,17 @@ impl Raft {
     pub(super) fn maybe_commit(&mut self) {
         // Voters of the configuration in effect only; a leader removing itself does not count
         // its own log (thesis §4.2.2).
-        let candidate = self.quorum_value(self.persisted, |p| p.match_index);
+        let own = if self.bug(InjectedBug::CountOwnUnsyncedEntries) {
+            self.log.last_index()
+        } else {
+            self.persisted
+        };
+        let candidate = self.quorum_value(own, |p| p.match_index);
         if candidate <= self.commit {
             return;
         }
         let own_term = self.log.term(candidate) == Some(self.term);
-        let bug = self.cfg.injected_bug == Some(InjectedBug::CommitPreviousTermByCounting);
+        let bug = self.bug(InjectedBug::CommitPreviousTermByCounting);
         if own_term || bug {
             let first_commit_in_term = self.log.term(self.commit) != Some(self.term);
             self.commit = candidate;

@@ -169,7 +169,7 @@ impl Raft {
     /// Leader: `peer` needs entries before our log's first: switch it to snapshots.
     pub(super) fn start_snapshot(&mut self, peer: NodeId) {
         let prefix = self.log.prev_index();
-        let bug = self.cfg.injected_bug == Some(InjectedBug::SkipSnapshot);
+        let bug = self.bug(InjectedBug::SkipSnapshot);
         let Some(pr) = self.progress_mut(peer) else {
             return;
         };

@@ -1,7 +1,7 @@
 //! The seeded runs: many random seeds in `cargo test` — with a fixed membership, and with the
 //! operator changing it — and the replay of one seed.
 
-use super::harness::{env_bug, env_u64, run_mode_seed, run_seeds, Mode, DEFAULT_STEPS};
+use super::harness::{env_bug, env_mutant, env_u64, run_mode_seed, run_seeds, Mode, DEFAULT_STEPS};
 
 /// Seeds run by default: enough variety to find rare interleavings, few enough for a 2-core CI.
 const DEFAULT_SEEDS: u64 = 2_000;
@@ -43,6 +43,7 @@ fn membership_seeds() {
 }
 
 /// Replays `RAFT_SIM_SEED` for `RAFT_SIM_STEPS` steps (with `RAFT_SIM_BUG` injected, if set;
+/// with a mutant of the mutation suite and its aimed faults if `RAFT_SIM_MUTANT` names one;
 /// as a membership run if `RAFT_SIM_MEMBERSHIP=1`); does nothing when no seed is given.
 #[test]
 fn replay() {
@@ -50,11 +51,16 @@ fn replay() {
         return;
     };
     let steps = env_u64("RAFT_SIM_STEPS").unwrap_or(DEFAULT_STEPS);
-    let mode = match env_u64("RAFT_SIM_MEMBERSHIP") {
-        Some(1) => Mode::Membership,
+    let mutant = env_mutant();
+    let mode = match (env_u64("RAFT_SIM_MEMBERSHIP"), mutant) {
+        (_, Some(m)) => m.mode,
+        (Some(1), None) => Mode::Membership,
         _ => Mode::Fixed,
     };
-    let outcome = run_mode_seed(mode, seed, steps, |cfg, _| {
+    let outcome = run_mode_seed(mode, seed, steps, |cfg, chaos| {
+        if let Some(m) = mutant {
+            m.apply(cfg, chaos);
+        }
         if let Some(bug) = env_bug() {
             bug.inject(cfg);
         }

@@ -71,6 +71,9 @@ pub struct Checker {
     /// Each issued read's required minimum index: the cluster's commit index when it was issued.
     reads: HashMap<u64, Index>,
     seen: Vec<Seen>,
+    /// The ids and majority of a run whose membership never changes (every node a voter):
+    /// a leader must hold that many votes of its term (§5.2).
+    fixed_voters: Option<(Vec<NodeId>, usize)>,
 }
 
 impl Checker {
@@ -95,6 +98,7 @@ impl Checker {
             votes: HashMap::new(),
             reads: HashMap::new(),
             seen: vec![Seen::default(); cfg.nodes],
+            fixed_voters: (!cfg.changes_membership()).then(|| (cfg.ids(), cfg.nodes / 2 + 1)),
         }
     }
 
@@ -245,6 +249,7 @@ impl Checker {
                 Some(_) => {}
                 None => {
                     self.leaders.insert(st.term, node);
+                    self.check_elected(node, st.term)?;
                     self.check_completeness(node, st.term, log)?;
                 }
             }
@@ -313,6 +318,27 @@ impl Checker {
             term,
             missing: (index, t),
         })
+    }
+
+    /// §5.2: a leader of `term` was granted votes of that term by a majority (itself included);
+    /// the votes are those sent, which a candidate can only count after they left.
+    fn check_elected(&self, leader: NodeId, term: Term) -> Result<(), Violation> {
+        let Some((ids, majority)) = &self.fixed_voters else {
+            return Ok(());
+        };
+        let voters: Vec<NodeId> = ids
+            .iter()
+            .copied()
+            .filter(|&v| v == leader || self.votes.get(&(v, term)) == Some(&leader))
+            .collect();
+        if voters.len() < *majority {
+            return Err(Violation::Unelected {
+                leader,
+                term,
+                voters,
+            });
+        }
+        Ok(())
     }
 
     /// `node` voted for `candidate` in `term` (seen in a persisted hard state or a granted vote).

@@ -3,7 +3,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 
-use raftkv::raft::{Message, NodeId, Raft, Restored, Role, Term};
+use raftkv::raft::{Index, Message, NodeId, Raft, Restored, Role, Term};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -14,6 +14,7 @@ use super::events::{Event, EventQueue};
 use super::network::Network;
 use super::node::SimNode;
 use super::operation::OperatorState;
+use super::rules::{Delivering, NodeRules};
 use super::state::AppliedState;
 use super::stats::Stats;
 use super::storage::Storage;
@@ -44,6 +45,10 @@ pub struct Sim {
     pub(super) next_payload: u64,
     /// Every message sent, when a scenario asked to keep them (to replay one later).
     pub recorded: Option<Vec<(NodeId, NodeId, Message)>>,
+    /// The message the node being driven is stepping, if that is why it is driven.
+    pub(super) delivering: Option<Delivering>,
+    /// The committed entries through this index were checked to be durable on a majority.
+    pub(super) durable_checked: Index,
 }
 
 impl Sim {
@@ -67,12 +72,13 @@ impl Sim {
             nodes.push(SimNode {
                 id,
                 raft: Some(raft),
-                storage: Storage::default(),
+                storage: Storage::with_fault(cfg.harness_bug),
                 state: AppliedState::default(),
                 applied: Vec::new(),
                 crashes: 0,
                 tick_period_us,
                 last_role: None,
+                rules: NodeRules::default(),
             });
         }
         Sim {
@@ -88,6 +94,8 @@ impl Sim {
             next_read_id: 0,
             next_payload: 0,
             recorded: None,
+            delivering: None,
+            durable_checked: 0,
             cfg,
             rng,
             now_us: 0,
@@ -184,7 +192,8 @@ impl Sim {
                 return Err(Violation::Panic { message });
             }
         }
-        self.check_leaders_hold_new_commits()
+        self.check_leaders_hold_new_commits()?;
+        self.check_new_commits_durable()
     }
 
     /// Runs events for `ticks` ticks of virtual time.
@@ -230,8 +239,10 @@ impl Sim {
                 let Some(raft) = node.raft.as_mut() else {
                     return Ok(());
                 };
+                node.rules.ticks += 1;
                 raft.tick();
-                self.drive(id)
+                self.drive(id)?;
+                self.check_quorum_rule(id)
             }
             Event::Deliver { from, to, msg } => self.deliver(from, to, msg),
             Event::Synced { node, batch } => self.on_synced(node, batch),

@@ -94,6 +94,12 @@ pub enum HarnessBug {
     /// A follower installs a received snapshot (so the core acknowledges it) before the snapshot
     /// file is durable; a crash in between loses a snapshot the leader was told is held.
     InstallBeforeDurable,
+    /// The disk reports one write batch (the first whose messages promise durability) synced
+    /// without syncing it; the next sync makes it durable, a crash before that loses it.
+    SkipFsyncOnce,
+    /// The disk makes each batch's mark (its hard state and log prefix) durable and reports
+    /// the batch synced before its entries are: they become durable only with the next sync.
+    MarkBeforeData,
 }
 
 /// The core limits and switches every node of a run shares.
@@ -147,7 +153,8 @@ pub struct SimConfig {
     /// A mistake injected into the simulated node, for a negative control.
     pub harness_bug: Option<HarnessBug>,
     /// Also check, when a message promising durability leaves or a write is synced, that the disk
-    /// really holds what it promises (and that its log never starts past its newest snapshot).
+    /// really holds what it promises (and that its log never starts past its newest snapshot),
+    /// and that committed entries are durable on a majority.
     /// Off in negative controls, to show the end-to-end checks catch the consequences.
     pub check_promises: bool,
     /// Also check each new configuration entry against the rules of single-server changes

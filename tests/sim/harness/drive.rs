@@ -7,6 +7,7 @@ use rand::Rng;
 use super::cluster::Sim;
 use super::events::Event;
 use super::network::Fate;
+use super::rules::Delivering;
 use super::trace::{Brief, What};
 use super::violation::Violation;
 
@@ -27,6 +28,11 @@ impl Sim {
             snapshot_sends,
             snapshot_chunks,
         } = raft.take_output();
+        let mut grants = messages.iter().chain(&messages_after_persist);
+        if grants.any(|(_, m)| matches!(m.body, Body::VoteResponse { granted: true })) {
+            let rules = &mut self.nodes[id as usize - 1].rules;
+            rules.granted_at = Some(rules.ticks);
+        }
         // Contract 1: these may leave at once, before anything is durable.
         for (to, msg) in messages {
             self.emit(id, to, msg)?;
@@ -198,12 +204,16 @@ impl Sim {
 
     /// Checks the node's state after its step and traces role changes.
     fn observe(&mut self, id: NodeId) -> Result<(), Violation> {
-        let node = &mut self.nodes[id as usize - 1];
-        let Some(raft) = node.raft.as_ref() else {
+        let Some(st) = self.nodes[id as usize - 1].status() else {
             return Ok(());
         };
-        let st = raft.status();
-        let changed = node.last_role != Some((st.role, st.term));
+        let before = self.nodes[id as usize - 1].last_role;
+        let changed = before != Some((st.role, st.term));
+        if changed {
+            self.check_role_change(before, &st)?;
+        }
+        let node = &mut self.nodes[id as usize - 1];
+        let raft = node.raft.as_ref().expect("up");
         if changed {
             node.last_role = Some((st.role, st.term));
             let (role, term) = (st.role, st.term);
@@ -272,7 +282,13 @@ impl Sim {
             msg: brief,
         };
         self.trace.push(self.now_us, what);
+        let before = raft.status().term;
+        let kept = msg.clone();
         raft.step(from, msg);
-        self.drive(to)
+        self.delivering = Some(Delivering { term: kept.term });
+        let result = self.drive(to);
+        self.delivering = None;
+        result?;
+        self.check_delivered((from, to), &kept, before)
     }
 }

@@ -49,7 +49,8 @@ impl Sim {
             }
         }
         let storage = &self.nodes[id as usize - 1].storage;
-        self.checker.check_snapshot_cover(id, storage)
+        self.checker.check_snapshot_cover(id, storage)?;
+        self.check_all_commits_durable()
     }
 
     /// Restarts node `id` from what its disk holds: the state of its newest durable snapshot (if

@@ -2,6 +2,7 @@
 
 use raftkv::raft::{Entry, NodeId, Raft, Role, Status, Term};
 
+use super::rules::NodeRules;
 use super::state::AppliedState;
 use super::storage::Storage;
 
@@ -23,6 +24,8 @@ pub struct SimNode {
     pub tick_period_us: u64,
     /// The role and term last observed, to trace changes.
     pub last_role: Option<(Role, Term)>,
+    /// What the checks of Figure 2's rules remember of it.
+    pub rules: NodeRules,
 }
 
 impl SimNode {

@@ -68,10 +68,15 @@ pub fn run_mode_seed(
     sim.stats.ticks = sim.now_ticks();
     sim.stats.elections = sim.checker.elections();
     sim.stats.commits = sim.checker.commit_index();
-    let mut bug = match (sim.cfg.core.injected_bug, sim.cfg.harness_bug) {
-        (Some(b), _) => format!("RAFT_SIM_BUG={b:?} "),
-        (None, Some(b)) => format!("RAFT_SIM_BUG={b:?} "),
-        (None, None) => String::new(),
+    let mut bug = match (
+        super::mutants::env_mutant(),
+        sim.cfg.core.injected_bug,
+        sim.cfg.harness_bug,
+    ) {
+        (Some(m), _, _) => format!("RAFT_SIM_MUTANT={} ", m.name),
+        (None, Some(b), _) => format!("RAFT_SIM_BUG={b:?} "),
+        (None, None, Some(b)) => format!("RAFT_SIM_BUG={b:?} "),
+        (None, None, None) => String::new(),
     };
     if mode == Mode::Membership {
         bug.push_str("RAFT_SIM_MEMBERSHIP=1 ");
@@ -169,7 +174,21 @@ pub fn env_bug() -> Option<Bug> {
         Bug::Core(InjectedBug::SkipSnapshot),
         Bug::Core(InjectedBug::OverlappingMembershipChanges),
         Bug::Core(InjectedBug::MembershipChangeBeforeTermCommit),
+        Bug::Core(InjectedBug::VoteBeforePersist),
+        Bug::Core(InjectedBug::CountOwnUnsyncedEntries),
+        Bug::Core(InjectedBug::TruncateOnStaleAppend),
+        Bug::Core(InjectedBug::NoTimerResetOnVote),
+        Bug::Core(InjectedBug::ReadIndexWithoutHeartbeat),
+        Bug::Core(InjectedBug::PreVoteBumpsTerm),
+        Bug::Core(InjectedBug::NoStepDownOnCheckQuorum),
+        Bug::Core(InjectedBug::AckByLogLength),
+        Bug::Core(InjectedBug::CommitBeyondLastNewEntry),
+        Bug::Core(InjectedBug::CountStaleTermVotes),
+        Bug::Core(InjectedBug::IgnoreHigherTermInResponse),
+        Bug::Core(InjectedBug::ApplyBeyondCommit),
         Bug::Harness(HarnessBug::InstallBeforeDurable),
+        Bug::Harness(HarnessBug::SkipFsyncOnce),
+        Bug::Harness(HarnessBug::MarkBeforeData),
     ];
     let named = |b: &Bug| match b {
         Bug::Core(b) => format!("{b:?}"),

@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 
 use raftkv::raft::{Entry, HardState, Index, Message, NodeId, Restored, Term};
 
+use super::config::HarnessBug;
 use super::snapshot_store::{SnapshotFile, SnapshotStore};
 
 /// One `Output`'s worth of work for the disk.
@@ -116,6 +117,9 @@ impl Disk {
     }
 }
 
+/// What one batch asks the disk to write: hard state, log prefix, entries.
+type Write = (Option<HardState>, Option<(Index, Term)>, Vec<Entry>);
+
 /// One node's disk across crashes.
 #[derive(Default)]
 pub struct Storage {
@@ -127,9 +131,24 @@ pub struct Storage {
     pub snapshots: SnapshotStore,
     unsynced: VecDeque<Batch>,
     next_seq: u64,
+    /// A deliberate disk fault (a negative control), if any.
+    pub fault: Option<HarnessBug>,
+    /// Under a fault: writes reported synced that are not durable yet (the next sync makes
+    /// them so; a crash loses them).
+    lagging: Vec<Write>,
+    /// `SkipFsyncOnce` has skipped its sync.
+    skipped: bool,
 }
 
 impl Storage {
+    /// An empty disk with the deliberate fault `fault`, if any (only the disk faults act here).
+    pub fn with_fault(fault: Option<HarnessBug>) -> Self {
+        Storage {
+            fault,
+            ..Storage::default()
+        }
+    }
+
     /// True if some write is still waiting for its sync.
     pub fn has_unsynced(&self) -> bool {
         !self.unsynced.is_empty()
@@ -170,8 +189,25 @@ impl Storage {
             return None;
         }
         let batch = self.unsynced.pop_front()?;
-        self.durable
-            .write(batch.hard_state, batch.log_prefix, &batch.entries);
+        // A later sync covers the earlier writes too.
+        for (hard_state, log_prefix, entries) in self.lagging.drain(..) {
+            self.durable.write(hard_state, log_prefix, &entries);
+        }
+        let promises = !batch.after_persist.is_empty() && !batch.entries.is_empty();
+        match self.fault {
+            Some(HarnessBug::SkipFsyncOnce) if promises && !self.skipped => {
+                self.skipped = true;
+                let write = (batch.hard_state, batch.log_prefix, batch.entries.clone());
+                self.lagging.push(write);
+            }
+            Some(HarnessBug::MarkBeforeData) if !batch.entries.is_empty() => {
+                self.durable.write(batch.hard_state, batch.log_prefix, &[]);
+                self.lagging.push((None, None, batch.entries.clone()));
+            }
+            _ => self
+                .durable
+                .write(batch.hard_state, batch.log_prefix, &batch.entries),
+        }
         Some(batch)
     }
 
@@ -179,6 +215,9 @@ impl Storage {
     /// (its snapshot files are `snapshots`' to crash). Returns the hard states that became durable this way
     /// and the number of batches lost.
     pub fn crash(&mut self, keep: usize) -> (Vec<HardState>, usize) {
+        // Writes reported synced but not durable are lost, and so is everything after them.
+        let keep = if self.lagging.is_empty() { keep } else { 0 };
+        self.lagging.clear();
         let lost = self.unsynced.len().saturating_sub(keep);
         let mut kept = Vec::new();
         // Dropping the drain iterator discards the batches past `keep`.

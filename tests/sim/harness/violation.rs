@@ -9,6 +9,12 @@ use raftkv::raft::{Index, NodeId, Role, Term};
 pub enum Violation {
     /// Two leaders in one term (Figure 3, Election Safety).
     ElectionSafety { term: Term, leaders: [NodeId; 2] },
+    /// A leader of `term` that only `voters` granted a vote of that term: no majority (§5.2).
+    Unelected {
+        leader: NodeId,
+        term: Term,
+        voters: Vec<NodeId>,
+    },
     /// Two logs hold an entry with the same index and term but differ at or before it
     /// (Figure 3, Log Matching).
     LogMatching {
@@ -105,6 +111,27 @@ pub enum Violation {
         index: Index,
         why: String,
     },
+    /// A committed entry is not on the disks of a majority: a majority of crashes could lose
+    /// it (§5.4: committed means stored on a majority; "stored" means synced).
+    NotDurable {
+        index: Index,
+        term: Term,
+        holders: Vec<NodeId>,
+    },
+    /// A node's term changed against Figure 2's rules for all servers: it did not adopt a
+    /// higher term it was sent, or its term rose with neither a message carrying that term
+    /// nor its own candidacy (§5.1; PreVote must not change the term, thesis §9.6).
+    TermRule { node: NodeId, why: String },
+    /// A node campaigned sooner than an election timeout after granting a vote (Figure 2:
+    /// granting a vote restarts the election timer).
+    ElectionTimer { node: NodeId, why: String },
+    /// With CheckQuorum on, a leader kept leading longer than two election timeouts without
+    /// hearing from a majority (thesis §6.2).
+    CheckQuorum {
+        leader: NodeId,
+        term: Term,
+        why: String,
+    },
     /// The core broke its output contract in a way the invariants above do not name.
     Contract { node: NodeId, why: String },
     /// After the faults stopped, the cluster did not commit within the bound.
@@ -117,6 +144,7 @@ pub enum Violation {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     ElectionSafety,
+    Unelected,
     LogMatching,
     LeaderCompleteness,
     StateMachineSafety,
@@ -133,6 +161,10 @@ pub enum Kind {
     ConfigInEffect,
     NotAVoter,
     SnapshotConfig,
+    NotDurable,
+    TermRule,
+    ElectionTimer,
+    CheckQuorum,
     Contract,
     Liveness,
     Panic,
@@ -143,6 +175,7 @@ impl Violation {
     pub fn kind(&self) -> Kind {
         match self {
             Violation::ElectionSafety { .. } => Kind::ElectionSafety,
+            Violation::Unelected { .. } => Kind::Unelected,
             Violation::LogMatching { .. } => Kind::LogMatching,
             Violation::LeaderCompleteness { .. } => Kind::LeaderCompleteness,
             Violation::StateMachineSafety { .. } => Kind::StateMachineSafety,
@@ -159,6 +192,10 @@ impl Violation {
             Violation::ConfigInEffect { .. } => Kind::ConfigInEffect,
             Violation::NotAVoter { .. } => Kind::NotAVoter,
             Violation::SnapshotConfig { .. } => Kind::SnapshotConfig,
+            Violation::NotDurable { .. } => Kind::NotDurable,
+            Violation::TermRule { .. } => Kind::TermRule,
+            Violation::ElectionTimer { .. } => Kind::ElectionTimer,
+            Violation::CheckQuorum { .. } => Kind::CheckQuorum,
             Violation::Contract { .. } => Kind::Contract,
             Violation::Liveness { .. } => Kind::Liveness,
             Violation::Panic { .. } => Kind::Panic,
@@ -175,6 +212,14 @@ impl fmt::Display for Violation {
                     "election safety: nodes {leaders:?} both lead term {term}"
                 )
             }
+            Violation::Unelected {
+                leader,
+                term,
+                voters,
+            } => write!(
+                f,
+                "unelected leader: node {leader} leads term {term} with the votes of {voters:?} only"
+            ),
             Violation::LogMatching {
                 node,
                 index,
@@ -275,6 +320,21 @@ impl fmt::Display for Violation {
                 f,
                 "snapshot configuration: node {node}'s snapshot through {index}: {why}"
             ),
+            Violation::NotDurable {
+                index,
+                term,
+                holders,
+            } => write!(
+                f,
+                "committed entry ({index}, {term}) is durable only on nodes {holders:?}, no majority"
+            ),
+            Violation::TermRule { node, why } => write!(f, "term rule: node {node}: {why}"),
+            Violation::ElectionTimer { node, why } => {
+                write!(f, "election timer: node {node}: {why}")
+            }
+            Violation::CheckQuorum { leader, term, why } => {
+                write!(f, "check quorum: leader {leader} of term {term}: {why}")
+            }
             Violation::Contract { node, why } => write!(f, "output contract: node {node}: {why}"),
             Violation::Liveness { why } => write!(f, "liveness: {why}"),
             Violation::Panic { message } => write!(f, "panic: {message}"),
