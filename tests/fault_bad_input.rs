@@ -15,7 +15,7 @@ use common::{wait_for, Cluster};
 use raftkv::cluster::wire;
 use raftkv::raft::{Body, Entry, Message, Payload};
 use rand::rngs::StdRng;
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, RngExt, SeedableRng};
 use zeromq::{DealerSocket, Socket, SocketSend, ZmqMessage};
 
 const BOUND: Duration = Duration::from_secs(15);

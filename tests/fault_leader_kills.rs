@@ -27,7 +27,7 @@ use common::txlog::assert_prefixes_of_longest;
 use common::workload::{run_mixed_client, Histories, Mix, Tally, Versions};
 use common::{Cluster, StopOnDrop};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 const BOUND: Duration = Duration::from_secs(15);
 const CLIENTS: u64 = 8;

@@ -17,7 +17,7 @@ use common::history::{summary, KvIn};
 use common::linearizable::assert_kv_linearizable;
 use common::workload::{kv_get, kv_once, kv_put, Histories, Tally};
 use common::{wait_for, Cluster, StopOnDrop};
-use rand::Rng;
+use rand::RngExt;
 
 const BOUND: Duration = Duration::from_secs(15);
 const KEYS: [&str; 3] = ["a", "b", "c"];

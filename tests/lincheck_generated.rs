@@ -13,7 +13,7 @@ use raftkv::lincheck::{
     StackModel, StackOperation, StackOutput, Verdict,
 };
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 type Kv = KvModel<u8, i64>;
 type KvOp = KvOperation<u8, i64>;

@@ -334,7 +334,7 @@ fn replacing_a_dead_node_under_load_is_linearizable() {
     use common::checks::{acked, assert_acked_writes_survive, kv_of};
     use common::linearizable::assert_kv_linearizable;
     use common::workload::{kv_get, kv_put, Histories, Tally};
-    use rand::Rng;
+    use rand::RngExt;
 
     const KEYS: [&str; 3] = ["a", "b", "c"];
     let (mut c, _three) = initial_three();

@@ -84,10 +84,8 @@ impl Secret {
     /// A fresh random secret from the operating system's generator.
     pub fn generate() -> Secret {
         let mut bytes = [0u8; SECRET_BYTES];
-        rand::RngCore::fill_bytes(
-            &mut rand::TryRngCore::unwrap_err(rand::rngs::OsRng),
-            &mut bytes,
-        );
+        rand::TryRng::try_fill_bytes(&mut rand::rngs::SysRng, &mut bytes)
+            .expect("the operating system's random generator works");
         Secret(bytes)
     }
 

@@ -2,7 +2,7 @@
 //! `read_index`; this file owns the fields, the entry points and the output batch.
 
 use bytes::Bytes;
-use rand::{Rng, RngCore};
+use rand::RngExt;
 use thiserror::Error;
 
 use super::config::{Config, ConfigError, InjectedBug};
@@ -84,7 +84,7 @@ pub struct Status {
 /// One Raft participant.
 pub struct Raft {
     pub(super) cfg: Config,
-    pub(super) rng: Box<dyn RngCore + Send>,
+    pub(super) rng: Box<dyn rand::Rng + Send>,
     pub(super) role: Role,
     pub(super) term: Term,
     pub(super) vote: Option<NodeId>,
@@ -126,7 +126,7 @@ impl Raft {
     pub fn new(
         cfg: Config,
         restored: Restored,
-        rng: Box<dyn RngCore + Send>,
+        rng: Box<dyn rand::Rng + Send>,
     ) -> Result<Self, ConfigError> {
         cfg.validate()?;
         let log = RaftLog::new(restored.prev_index, restored.prev_term, restored.entries);

@@ -27,7 +27,6 @@ use std::time::Instant;
 
 use actix::prelude::*;
 use rand::rngs::StdRng;
-use rand::SeedableRng;
 use thiserror::Error;
 use tokio::sync::broadcast;
 
@@ -166,7 +165,7 @@ impl Replicator {
         let mut raft = Raft::new(
             config.raft_core_config(id)?,
             restored,
-            Box::new(StdRng::from_os_rng()),
+            Box::new(rand::make_rng::<StdRng>()),
         )?;
         // Only the trailing window behind the snapshot stays in memory.
         let keep_from = applied.saturating_sub(config.cluster().snapshot_trailing_entries);

@@ -2,7 +2,7 @@
 
 use raftkv::raft::NodeId;
 use rand::rngs::StdRng;
-use rand::Rng;
+use rand::RngExt;
 
 use super::cluster::Sim;
 use super::config::TICK_US;

@@ -5,7 +5,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use raftkv::raft::{Index, Message, NodeId, Raft, Restored, Role, Term};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 use super::chaos::ChaosConfig;
 use super::checker::Checker;

@@ -4,7 +4,7 @@
 
 use raftkv::raft::{Config, InjectedBug, NodeId};
 use rand::rngs::StdRng;
-use rand::Rng;
+use rand::RngExt;
 
 /// Virtual microseconds per logical tick (a 10 ms tick, as a deployment might configure).
 pub const TICK_US: u64 = 10_000;

@@ -2,7 +2,7 @@
 //! step — and shows every effect to the checker.
 
 use raftkv::raft::{Body, Entry, HardState, Index, Message, NodeId, Output, Role, Term};
-use rand::Rng;
+use rand::RngExt;
 
 use super::cluster::Sim;
 use super::events::Event;

@@ -3,7 +3,7 @@
 
 use raftkv::raft::{NodeId, Raft};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 use super::cluster::Sim;
 use super::state::AppliedState;

@@ -42,7 +42,7 @@ impl Sim {
                 .collect();
             let missing = self.quorum().saturating_sub(self.up_nodes().len());
             for (i, id) in down.into_iter().enumerate() {
-                if i < missing || rand::Rng::random_bool(&mut self.rng, 0.5) {
+                if i < missing || rand::RngExt::random_bool(&mut self.rng, 0.5) {
                     self.restart(id)?;
                 }
             }
@@ -98,7 +98,7 @@ impl Sim {
     /// (membership seed 22966).
     fn restart_voters(&mut self) -> Result<(), Violation> {
         for id in self.cfg.ids() {
-            if !self.node(id).is_up() && rand::Rng::random_bool(&mut self.rng, 0.5) {
+            if !self.node(id).is_up() && rand::RngExt::random_bool(&mut self.rng, 0.5) {
                 self.restart(id)?;
             }
         }

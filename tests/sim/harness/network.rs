@@ -3,7 +3,7 @@
 
 use raftkv::raft::NodeId;
 use rand::rngs::StdRng;
-use rand::Rng;
+use rand::RngExt;
 
 use super::config::NetConfig;
 

@@ -3,7 +3,7 @@
 
 use raftkv::raft::{Membership, NodeId};
 use rand::rngs::StdRng;
-use rand::Rng;
+use rand::RngExt;
 
 /// How often and how the operator changes the membership.
 #[derive(Clone, Debug)]

@@ -9,7 +9,7 @@
 
 use bytes::Bytes;
 use raftkv::raft::{ChangeError, Index, Membership, MembershipEntry, NodeId, Term};
-use rand::Rng;
+use rand::RngExt;
 
 use super::cluster::Sim;
 use super::config::TICK_US;

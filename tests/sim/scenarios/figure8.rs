@@ -3,7 +3,7 @@
 //! Leader Completeness and State Machine Safety catch a violation; at the end the cluster heals and
 //! must commit.
 
-use rand::Rng;
+use rand::RngExt;
 
 use crate::sim::harness::{Sim, SimConfig, Violation, LIVENESS_BOUND_TICKS, TICK_US};
 

@@ -12,7 +12,7 @@
 //! report's three cases, the nodes' roles and the network's timing.
 
 use raftkv::raft::{ChangeError, Index, Membership, NodeId, Role};
-use rand::Rng;
+use rand::RngExt;
 
 use super::{commit_on, elect, elect_in, leader_in, scripted, ELECTION_BOUND_TICKS};
 use crate::sim::harness::{Sim, SimConfig, Violation};
