@@ -1,7 +1,10 @@
 //! What the bridge did with every frame, for tests, metrics and the operator.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use crate::raft::NodeId;
 
 /// A cheap, cloneable view of one bridge's counters. Counts only grow.
 #[derive(Clone, Debug, Default)]
@@ -29,6 +32,18 @@ struct Cells {
     guard_timeout: AtomicU64,
     guard_evicted: AtomicU64,
     guard_refused: AtomicU64,
+    /// Bytes by peer: one entry per peer ever sent to or heard from, so at most the peers a
+    /// node had (an unauthenticated sender is never counted here).
+    peer_bytes: Mutex<BTreeMap<NodeId, PeerBytes>>,
+}
+
+/// Bytes exchanged with one peer, as sealed frames on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerBytes {
+    /// Bytes of the frames handed to this peer's socket.
+    pub sent: u64,
+    /// Bytes of the authenticated frames from this peer delivered to the inbox.
+    pub received: u64,
 }
 
 /// The counters at one instant.
@@ -149,6 +164,27 @@ impl Counters {
             Counter::GuardRefused => &c.guard_refused,
         };
         cell.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Bytes exchanged with each peer so far, by peer id.
+    pub fn peer_bytes(&self) -> BTreeMap<NodeId, PeerBytes> {
+        self.lock_peer_bytes().clone()
+    }
+
+    pub(super) fn add_sent_bytes(&self, peer: NodeId, n: usize) {
+        self.lock_peer_bytes().entry(peer).or_default().sent += n as u64;
+    }
+
+    pub(super) fn add_received_bytes(&self, peer: NodeId, n: usize) {
+        self.lock_peer_bytes().entry(peer).or_default().received += n as u64;
+    }
+
+    fn lock_peer_bytes(&self) -> std::sync::MutexGuard<'_, BTreeMap<NodeId, PeerBytes>> {
+        // The map holds plain numbers: a panic elsewhere cannot leave it inconsistent.
+        self.cells
+            .peer_bytes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(super) fn incr(&self, counter: Counter) {
