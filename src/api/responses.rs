@@ -90,19 +90,6 @@ fn route_label(pattern: &str) -> String {
     label
 }
 
-#[cfg(test)]
-mod tests {
-    use super::route_label;
-
-    #[test]
-    fn a_route_label_names_segments_without_their_regex() {
-        assert_eq!(route_label("/v1/kv/{key:.+}"), "/v1/kv/:key");
-        assert_eq!(route_label("/v1/stacks/{id}/pop"), "/v1/stacks/:id/pop");
-        assert_eq!(route_label("/a/{x:[0-9]{2}}/b/{y}"), "/a/:x/b/:y");
-        assert_eq!(route_label("/metrics"), "/metrics");
-    }
-}
-
 /// The methods the API serves; any other is `other`.
 fn method_label(method: &Method) -> &'static str {
     match *method {
@@ -157,5 +144,18 @@ fn error_label(slot: usize) -> &'static str {
         NONE_SLOT => "none",
         OTHER_SLOT => "other",
         _ => CODES[slot],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_label;
+
+    #[test]
+    fn a_route_label_names_segments_without_their_regex() {
+        assert_eq!(route_label("/v1/kv/{key:.+}"), "/v1/kv/:key");
+        assert_eq!(route_label("/v1/stacks/{id}/pop"), "/v1/stacks/:id/pop");
+        assert_eq!(route_label("/a/{x:[0-9]{2}}/b/{y}"), "/a/:x/b/:y");
+        assert_eq!(route_label("/metrics"), "/metrics");
     }
 }

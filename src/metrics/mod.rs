@@ -281,6 +281,18 @@ impl NodeMetrics {
     }
 }
 
+impl NodeMetrics {
+    /// The value of one series as encoded, named with its labels as in the exposition
+    /// (`raftkv_disk_wal_fsync_duration_seconds_count`,
+    /// `raftkv_network_messages_dropped_total{reason="auth"}`), for benchmarks and tests.
+    pub fn value(&self, series: &str) -> Option<f64> {
+        self.encode().lines().find_map(|line| {
+            let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+            value.parse().ok()
+        })
+    }
+}
+
 /// Sets a gauge from a count (indexes and terms fit an `i64` for any real log).
 pub(crate) fn set_gauge(gauge: &Gauge, value: u64) {
     gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
