@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::raft::NodeId;
 
@@ -34,7 +34,15 @@ struct Cells {
     guard_refused: AtomicU64,
     /// Bytes by peer: one entry per peer ever sent to or heard from, so at most the peers a
     /// node had (an unauthenticated sender is never counted here).
-    peer_bytes: Mutex<BTreeMap<NodeId, PeerBytes>>,
+    /// Written only the first time a peer is seen: every frame after takes the read lock, so
+    /// the bridge's tasks never wait on one another here.
+    peer_bytes: RwLock<BTreeMap<NodeId, PeerCells>>,
+}
+
+#[derive(Debug, Default)]
+struct PeerCells {
+    sent: AtomicU64,
+    received: AtomicU64,
 }
 
 /// Bytes exchanged with one peer, as sealed frames on the wire.
@@ -168,23 +176,40 @@ impl Counters {
 
     /// Bytes exchanged with each peer so far, by peer id.
     pub fn peer_bytes(&self) -> BTreeMap<NodeId, PeerBytes> {
-        self.lock_peer_bytes().clone()
+        // The map holds plain numbers: a panic elsewhere cannot leave it inconsistent.
+        let map = self.cells.peer_bytes.read();
+        let map = map.unwrap_or_else(PoisonError::into_inner);
+        map.iter()
+            .map(|(&id, c)| {
+                let bytes = PeerBytes {
+                    sent: c.sent.load(Ordering::Relaxed),
+                    received: c.received.load(Ordering::Relaxed),
+                };
+                (id, bytes)
+            })
+            .collect()
     }
 
     pub(super) fn add_sent_bytes(&self, peer: NodeId, n: usize) {
-        self.lock_peer_bytes().entry(peer).or_default().sent += n as u64;
+        self.with_peer(peer, |c| c.sent.fetch_add(n as u64, Ordering::Relaxed));
     }
 
     pub(super) fn add_received_bytes(&self, peer: NodeId, n: usize) {
-        self.lock_peer_bytes().entry(peer).or_default().received += n as u64;
+        self.with_peer(peer, |c| c.received.fetch_add(n as u64, Ordering::Relaxed));
     }
 
-    fn lock_peer_bytes(&self) -> std::sync::MutexGuard<'_, BTreeMap<NodeId, PeerBytes>> {
-        // The map holds plain numbers: a panic elsewhere cannot leave it inconsistent.
-        self.cells
-            .peer_bytes
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn with_peer(&self, peer: NodeId, f: impl FnOnce(&PeerCells) -> u64) {
+        let lock = &self.cells.peer_bytes;
+        if let Some(cells) = lock
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&peer)
+        {
+            f(cells);
+            return;
+        }
+        let mut map = lock.write().unwrap_or_else(PoisonError::into_inner);
+        f(map.entry(peer).or_default());
     }
 
     pub(super) fn incr(&self, counter: Counter) {
