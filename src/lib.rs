@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod lincheck;
+pub mod metrics;
 pub mod raft;
 pub mod replicator;
 pub mod state;

@@ -311,8 +311,8 @@ fn a_rolling_restart_costs_no_election_timeout() {
         let counters: Vec<&str> = metrics
             .lines()
             .filter(|l| {
-                l.starts_with("raftkv_election_timeouts_total")
-                    || l.starts_with("raftkv_leader_changes_total")
+                l.starts_with("raftkv_server_election_timeouts_total")
+                    || l.starts_with("raftkv_server_leader_changes_seen_total")
             })
             .collect();
         eprintln!("node {id} since its restart: {counters:?}");

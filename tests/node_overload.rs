@@ -35,7 +35,7 @@ async fn a_flood_of_proposals_starts_no_election_and_moves_no_term() {
     // The first election's campaigns are counted too: compare against the counts after it.
     let mut campaigns = Vec::new();
     for id in 1..=3 {
-        campaigns.push(c.metrics(id).await.elections_started_total);
+        campaigns.push(c.metrics(id).await.elections_started.get());
     }
     let value = Bytes::from(vec![b'v'; VALUE_BYTES]);
 
@@ -64,7 +64,7 @@ async fn a_flood_of_proposals_starts_no_election_and_moves_no_term() {
             let metrics = c.metrics(id).await;
             let status = c.status(id).await;
             assert_eq!(
-                metrics.elections_started_total,
+                metrics.elections_started.get(),
                 campaigns[id as usize - 1],
                 "round {round}: node {id} started a campaign"
             );

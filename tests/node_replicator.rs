@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::inproc::InProcCluster;
 use raftkv::cluster::{wire, Envelope};
+use raftkv::metrics::NodeMetrics;
 use raftkv::raft::{Body, Message, NodeId, Role};
-use raftkv::replicator::Metrics;
 use raftkv::state::{ApplyResult, Command};
 use tokio::sync::broadcast;
 use zeromq::{DealerSocket, Socket, SocketSend, ZmqMessage};
@@ -75,11 +75,25 @@ async fn wait_until_applied_everywhere(c: &InProcCluster, ids: &[NodeId]) -> u64
     }
 }
 
-fn dropped(m: &Metrics, reason: &str) -> u64 {
-    m.messages_dropped_by_reason
-        .iter()
-        .find(|(r, _)| *r == reason)
-        .map_or(0, |(_, n)| *n)
+/// `raftkv_network_messages_dropped_total` for `reason`, read from the exposition.
+fn dropped(m: &NodeMetrics, reason: &str) -> u64 {
+    let series = format!("raftkv_network_messages_dropped_total{{reason=\"{reason}\"}} ");
+    m.encode()
+        .lines()
+        .find_map(|l| l.strip_prefix(&series)?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series}"))
+}
+
+/// How many fsyncs the log writer made: the count of its fsync histogram in the exposition.
+fn fsyncs(m: &NodeMetrics) -> u64 {
+    m.encode()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("raftkv_disk_wal_fsync_duration_seconds_count ")?
+                .parse()
+                .ok()
+        })
+        .expect("an fsync count")
 }
 
 fn assert_contiguous(lines: &[String]) {
@@ -248,7 +262,11 @@ async fn garbage_on_the_raft_port_is_dropped_and_the_cluster_still_commits() {
             assert_eq!(dropped(&m, "decode"), 0, "an unsealed frame was decoded");
             break;
         }
-        assert!(Instant::now() < deadline, "drops not counted: {m:?}");
+        assert!(
+            Instant::now() < deadline,
+            "drops not counted:\n{}",
+            m.encode()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let answer = c
@@ -297,14 +315,14 @@ async fn a_lone_commit_costs_the_leader_one_fsync_not_two() {
     let mut c = InProcCluster::start(3);
     let leader = c.wait_for_leader(DEADLINE).await;
     wait_until_applied_everywhere(&c, &[1, 2, 3]).await;
-    let before = c.metrics(leader).await.fsync_total;
+    let before = fsyncs(&c.metrics(leader).await);
     let proposals = 20;
     for i in 0..proposals {
         c.propose(leader, student(i, "one at a time"))
             .await
             .expect("committed");
     }
-    let fsyncs = c.metrics(leader).await.fsync_total - before;
+    let fsyncs = fsyncs(&c.metrics(leader).await) - before;
     // One for each entry; the commit index that follows each one is only a hint and rides along
     // with the next entry instead of costing a sync of its own.
     assert!(

@@ -25,7 +25,7 @@ use serde::Deserialize;
 
 pub use error::ApiError;
 pub use forward::{forward_to_leader, FOLLOWER_REQUESTS, FORWARDED_BY};
-pub use responses::{count_responses, ResponseCounters};
+pub use responses::count_responses;
 
 use crate::config::Config;
 use crate::raft::NodeId;
@@ -39,8 +39,9 @@ pub struct ApiState {
     pub replicator: Addr<Replicator>,
     pub config: Arc<Config>,
     pub id: NodeId,
-    /// Filled by [`count_responses`], shown by `/metrics`; shared by every HTTP worker.
-    pub responses: Arc<ResponseCounters>,
+    /// The node's metrics (the replicator's `metrics()`): [`count_responses`] fills the HTTP
+    /// series, `/metrics` shows them all; shared by every HTTP worker.
+    pub metrics: crate::metrics::NodeMetrics,
     /// The node's bound on requests in flight, shared with the text protocol.
     pub admission: Admission,
     /// The members' addresses (for redirects to a leader that joined after the config file).
@@ -48,8 +49,8 @@ pub struct ApiState {
 }
 
 /// Registers every route; unknown routes answer 404 with a JSON error. Wrap the app in
-/// `actix_web::middleware::from_fn(count_responses)` to count its responses for `/metrics`, and
-/// inside it in `from_fn(forward_to_leader)` for followers to forward to the leader.
+/// `actix_web::middleware::from_fn(count_responses)` to time and count its requests for `/metrics`,
+/// and inside it in `from_fn(forward_to_leader)` for followers to forward to the leader.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     kv::routes(cfg);
     students::routes(cfg);

@@ -74,13 +74,14 @@ async fn start(
         Replicator::with_config(id, Arc::clone(&config))?
     };
     let directory = replicator.directory();
+    let metrics = replicator.metrics();
     let replicator = replicator.start();
     let admission = Admission::new(config.cluster().max_in_flight_requests);
     let state = ApiState {
         replicator: replicator.clone(),
         config: Arc::clone(&config),
         id,
-        responses: Arc::default(),
+        metrics,
         admission: admission.clone(),
         directory: directory.clone(),
     };

@@ -1,7 +1,10 @@
 //! What the bridge did with every frame, for tests, metrics and the operator.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use crate::raft::NodeId;
 
 /// A cheap, cloneable view of one bridge's counters. Counts only grow.
 #[derive(Clone, Debug, Default)]
@@ -29,6 +32,26 @@ struct Cells {
     guard_timeout: AtomicU64,
     guard_evicted: AtomicU64,
     guard_refused: AtomicU64,
+    /// Bytes by peer: one entry per peer ever sent to or heard from, so at most the peers a
+    /// node had (an unauthenticated sender is never counted here).
+    /// Written only the first time a peer is seen: every frame after takes the read lock, so
+    /// the bridge's tasks never wait on one another here.
+    peer_bytes: RwLock<BTreeMap<NodeId, PeerCells>>,
+}
+
+#[derive(Debug, Default)]
+struct PeerCells {
+    sent: AtomicU64,
+    received: AtomicU64,
+}
+
+/// Bytes exchanged with one peer, as sealed frames on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerBytes {
+    /// Bytes of the frames handed to this peer's socket.
+    pub sent: u64,
+    /// Bytes of the authenticated frames from this peer delivered to the inbox.
+    pub received: u64,
 }
 
 /// The counters at one instant.
@@ -149,6 +172,44 @@ impl Counters {
             Counter::GuardRefused => &c.guard_refused,
         };
         cell.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Bytes exchanged with each peer so far, by peer id.
+    pub fn peer_bytes(&self) -> BTreeMap<NodeId, PeerBytes> {
+        // The map holds plain numbers: a panic elsewhere cannot leave it inconsistent.
+        let map = self.cells.peer_bytes.read();
+        let map = map.unwrap_or_else(PoisonError::into_inner);
+        map.iter()
+            .map(|(&id, c)| {
+                let bytes = PeerBytes {
+                    sent: c.sent.load(Ordering::Relaxed),
+                    received: c.received.load(Ordering::Relaxed),
+                };
+                (id, bytes)
+            })
+            .collect()
+    }
+
+    pub(super) fn add_sent_bytes(&self, peer: NodeId, n: usize) {
+        self.with_peer(peer, |c| c.sent.fetch_add(n as u64, Ordering::Relaxed));
+    }
+
+    pub(super) fn add_received_bytes(&self, peer: NodeId, n: usize) {
+        self.with_peer(peer, |c| c.received.fetch_add(n as u64, Ordering::Relaxed));
+    }
+
+    fn with_peer(&self, peer: NodeId, f: impl FnOnce(&PeerCells) -> u64) {
+        let lock = &self.cells.peer_bytes;
+        if let Some(cells) = lock
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&peer)
+        {
+            f(cells);
+            return;
+        }
+        let mut map = lock.write().unwrap_or_else(PoisonError::into_inner);
+        f(map.entry(peer).or_default());
     }
 
     pub(super) fn incr(&self, counter: Counter) {

@@ -138,6 +138,7 @@ impl<M: DeserializeOwned + Send + 'static> Inbound<M> {
             Ok(slot) => {
                 // Counted before it becomes visible, so whoever reads it sees it counted.
                 self.counters.incr(Counter::Received);
+                self.counters.add_received_bytes(from, frame.len());
                 slot.send(Envelope {
                     pid: from,
                     msg_id,

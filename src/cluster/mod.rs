@@ -36,7 +36,7 @@ mod warn_limit;
 pub mod wire;
 
 pub use bridge::{Cluster, ClusterHandle, PeerAuth};
-pub use counters::{CounterSnapshot, Counters};
+pub use counters::{CounterSnapshot, Counters, PeerBytes};
 pub use envelope::{Envelope, BROADCAST};
 pub use error::{ClusterError, OutboxError};
 pub use faults::Faults;

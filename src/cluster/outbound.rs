@@ -185,6 +185,7 @@ impl PeerLink {
     /// Hands one frame to the socket; false when the connection must be rebuilt.
     async fn send(&mut self, tx: &mut DealerSendHalf, frame: Bytes) -> bool {
         let sealed = self.seal(Kind::Data, &frame);
+        let sealed_bytes = sealed.len();
         // `send` only blocks once ZeroMQ holds 100,000 frames for a peer that stopped reading;
         // the timeout turns that into a reconnect, which also frees those frames.
         match tokio::time::timeout(
@@ -195,6 +196,7 @@ impl PeerLink {
         {
             Ok(Ok(())) => {
                 self.counters.incr(Counter::Sent);
+                self.counters.add_sent_bytes(self.peer, sealed_bytes);
                 true
             }
             Ok(Err(e)) => {

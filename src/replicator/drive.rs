@@ -30,11 +30,6 @@ const APPLY_CHUNK_ENTRIES: usize = 256;
 #[rtype(result = "()")]
 pub(super) struct Drive;
 
-/// Bucket upper bounds of the persist latency histogram, in microseconds.
-const LATENCY_BUCKETS_US: [u64; 10] = [
-    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000,
-];
-
 /// Stops the node after an environmental failure: continuing could acknowledge what is not durable.
 pub(super) fn fatal(ctx: &mut Context<Replicator>, why: &str) {
     log::error!("fatal: {why}; stopping the node");
@@ -96,6 +91,7 @@ impl Replicator {
         if !out.snapshot_chunks.is_empty() {
             self.receive_snapshot_chunks(out.snapshot_chunks, ctx);
         }
+        self.count_committed(&out.committed);
         self.to_apply.extend(out.committed);
         for read in out.reads {
             self.waiters.read_indexed(read.id, read.index);
@@ -117,7 +113,6 @@ impl Replicator {
             batch_id,
             last,
             after_persist,
-            submitted: Instant::now(),
         });
         batch_id
     }
@@ -184,7 +179,12 @@ impl Replicator {
     }
 
     fn apply(&mut self, entries: &[crate::raft::Entry]) -> Result<(), crate::state::TxLogError> {
+        let started = Instant::now();
         let results = self.state.apply_batch(entries, &mut self.txlog)?;
+        self.metrics
+            .apply_duration
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics.proposals_applied.inc_by(entries.len() as u64);
         for (entry, result) in entries.iter().zip(results) {
             self.waiters.applied(entry.index, entry.term, || Answer {
                 index: entry.index,
@@ -192,6 +192,27 @@ impl Replicator {
             });
         }
         Ok(())
+    }
+
+    /// Counts entries newly known committed and, on the leader, times each from its proposal.
+    fn count_committed(&self, committed: &[crate::raft::Entry]) {
+        let (Some(first), Some(last)) = (committed.first(), committed.last()) else {
+            return;
+        };
+        self.metrics
+            .proposals_committed
+            .inc_by(committed.len() as u64);
+        for (index, term, proposed) in self.waiters.proposed_between(first.index, last.index) {
+            // Invariant: committed entries are consecutive, so an index finds its entry.
+            let entry = &committed[(index - first.index) as usize];
+            debug_assert_eq!(entry.index, index);
+            // Another term's entry at the index is not this proposal's: it was lost.
+            if entry.term == term {
+                self.metrics
+                    .proposal_commit_duration
+                    .observe(proposed.elapsed().as_secs_f64());
+            }
+        }
     }
 
     /// The writer made batches through `batch_id` durable: release their promises.
@@ -202,7 +223,6 @@ impl Replicator {
             .is_some_and(|b| b.batch_id <= batch_id)
         {
             let batch = self.unsynced.pop_front().expect("checked above");
-            self.record_fsync_latency(batch.submitted);
             for (to, msg) in batch.after_persist {
                 self.send(to, msg);
             }
@@ -215,7 +235,6 @@ impl Replicator {
 
     fn send(&mut self, to: NodeId, msg: Message) {
         self.next_msg_id += 1;
-        self.metrics.messages_sent_total += 1;
         let envelope = Envelope {
             pid: to,
             msg_id: self.next_msg_id,
@@ -226,23 +245,6 @@ impl Replicator {
         if let Err(e) = self.outbox.send(envelope) {
             log::warn!("node {}: cannot send to {to}: {e}", self.id);
         }
-    }
-
-    fn record_fsync_latency(&mut self, submitted: Instant) {
-        let us = submitted.elapsed().as_micros() as u64;
-        let m = &mut self.metrics;
-        if m.fsync_latency_us_buckets.is_empty() {
-            m.fsync_latency_us_buckets = LATENCY_BUCKETS_US.iter().map(|&le| (le, 0)).collect();
-        }
-        if let Some(bucket) = m
-            .fsync_latency_us_buckets
-            .iter_mut()
-            .find(|(le, _)| us <= *le)
-        {
-            bucket.1 += 1;
-        }
-        m.fsync_total += 1;
-        m.fsync_latency_us_sum += us;
     }
 
     /// The visible heartbeat "tick": a live leader shows it; it stops without a quorum.
@@ -267,7 +269,7 @@ impl Replicator {
         let now = (s.role, s.term, s.leader);
         if now != self.last_seen {
             if now.2 != self.last_seen.2 && now.2.is_some() {
-                self.metrics.leader_changes_total += 1;
+                self.metrics.leader_changes_seen.inc();
             }
             // A campaign starts with a pre-vote, or directly as a candidate on TimeoutNow.
             let campaign = match (self.last_seen.0, now.0) {
@@ -279,11 +281,11 @@ impl Replicator {
                 _ => false,
             };
             if campaign {
-                self.metrics.elections_started_total += 1;
+                self.metrics.elections_started.inc();
             }
             // Only an election timeout starts a pre-vote; a transfer goes straight to candidate.
             if now.0 == Role::PreCandidate && self.last_seen.0 != Role::PreCandidate {
-                self.metrics.election_timeouts_total += 1;
+                self.metrics.election_timeouts.inc();
             }
             match s.role {
                 Role::Leader => log::info!("node {}: became leader in term {}", self.id, s.term),
@@ -328,7 +330,6 @@ impl Handler<WriterReport> for Replicator {
 
 impl StreamHandler<Envelope<Message>> for Replicator {
     fn handle(&mut self, envelope: Envelope<Message>, ctx: &mut Context<Self>) {
-        self.metrics.messages_received_total += 1;
         if self.inbox_tap.receiver_count() > 0 {
             let _ = self.inbox_tap.send(envelope.clone());
         }

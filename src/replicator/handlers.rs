@@ -7,6 +7,7 @@ use tokio::sync::oneshot;
 
 use super::messages::*;
 use super::{expiry, Replicator};
+use crate::metrics::set_gauge;
 use crate::raft::{ProposeError, ReadError, Role};
 use crate::state;
 
@@ -43,7 +44,7 @@ impl Handler<Propose> for Replicator {
         let data = state::encode(&msg.0.stamped(expiry::wall_clock_ms()));
         match self.raft.propose(data) {
             Ok((index, term)) => {
-                self.metrics.proposals_total += 1;
+                self.metrics.proposals_accepted.inc();
                 let (tx, rx) = oneshot::channel();
                 let deadline = self.deadline();
                 self.waiters.add_proposal(index, term, deadline, tx);
@@ -51,7 +52,7 @@ impl Handler<Propose> for Replicator {
                 await_reply(rx)
             }
             Err(e) => {
-                self.metrics.proposals_failed_total += 1;
+                self.metrics.proposals_failed.inc();
                 ready(Err(match e {
                     ProposeError::NotLeader { leader } => ClientError::NotLeader { leader },
                     ProposeError::Transferring => ClientError::NoLeader,
@@ -66,7 +67,7 @@ impl Handler<Read> for Replicator {
     type Result = ResponseFuture<Result<Answer, ClientError>>;
 
     fn handle(&mut self, msg: Read, ctx: &mut Context<Self>) -> Self::Result {
-        self.metrics.reads_total += 1;
+        self.metrics.reads.inc();
         let local = |state: &state::StateMachine, command: &state::Command| {
             state.read(command).map(|result| Answer {
                 index: state.applied_index(),
@@ -204,36 +205,22 @@ impl Handler<SnapshotView> for Replicator {
 impl Handler<GetMetrics> for Replicator {
     type Result = MessageResult<GetMetrics>;
 
+    /// Copies the core's state into the scrape-time gauges and hands out the metrics.
     fn handle(&mut self, _: GetMetrics, _: &mut Context<Self>) -> Self::Result {
         let s = self.raft.status();
-        let mut m = self.metrics.clone();
-        m.term = s.term;
-        m.is_leader = s.role == Role::Leader;
-        m.commit_index = s.commit_index;
-        m.applied_index = self.state.applied_index();
-        m.snapshot_index = self.snapshots.newest().map_or(0, |h| h.index);
-        m.log_first_index = self.raft.log().first_index();
-        let c = self.cluster.counters().snapshot();
-        m.messages_dropped_by_reason = vec![
-            ("queue_full", c.dropped_queue_full),
-            ("unreachable", c.dropped_unreachable),
-            ("decode", c.dropped_decode),
-            ("unknown_sender", c.dropped_unknown_sender),
-            ("oversized", c.dropped_oversized),
-            ("inbox_full", c.dropped_inbox_full),
-            ("fault_out", c.dropped_fault_out),
-            ("fault_in", c.dropped_fault_in),
-            ("auth", c.dropped_auth),
-            ("replay", c.dropped_replay),
-        ];
-        m.messages_dropped_total = m.messages_dropped_by_reason.iter().map(|(_, n)| n).sum();
-        m.raft_port_connections_closed_by_reason = vec![
-            ("protocol", c.guard_protocol),
-            ("timeout", c.guard_timeout),
-            ("evicted", c.guard_evicted),
-            ("refused", c.guard_refused),
-        ];
-        MessageResult(m)
+        let m = &self.metrics;
+        m.has_leader.set(i64::from(s.leader.is_some()));
+        m.is_leader.set(i64::from(s.role == Role::Leader));
+        set_gauge(&m.term, s.term);
+        set_gauge(&m.commit_index, s.commit_index);
+        set_gauge(&m.applied_index, self.state.applied_index());
+        set_gauge(&m.proposals_pending, self.waiters.proposals_len() as u64);
+        set_gauge(
+            &m.snapshot_index,
+            self.snapshots.newest().map_or(0, |h| h.index),
+        );
+        set_gauge(&m.log_first_index, self.raft.log().first_index());
+        MessageResult(self.metrics.clone())
     }
 }
 

@@ -227,7 +227,7 @@ impl Handler<ChangeMembership> for Replicator {
             }
             Err(e) => return ready(Err(e)),
         };
-        self.metrics.proposals_total += 1;
+        self.metrics.proposals_accepted.inc();
         let (tx, rx) = oneshot::channel();
         let deadline = std::time::Instant::now() + self.config.request_timeout();
         self.waiters.add_proposal(index, term, deadline, tx);

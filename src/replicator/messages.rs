@@ -159,52 +159,11 @@ impl Message for SnapshotView {
     type Result = Result<(crate::state::StateMachine, crate::raft::MembershipEntry), ClientError>;
 }
 
-/// Counters and gauges for `GET /metrics`.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Metrics {
-    pub term: Term,
-    pub is_leader: bool,
-    pub commit_index: Index,
-    pub applied_index: Index,
-    pub proposals_total: u64,
-    pub proposals_failed_total: u64,
-    pub reads_total: u64,
-    pub fsync_total: u64,
-    /// Counts of fsyncs by latency bucket, upper bounds in microseconds.
-    pub fsync_latency_us_buckets: Vec<(u64, u64)>,
-    pub fsync_latency_us_sum: u64,
-    pub messages_sent_total: u64,
-    pub messages_received_total: u64,
-    pub messages_dropped_total: u64,
-    /// The same drops by reason (`queue_full`, `unreachable`, `decode`, `unknown_sender`,
-    /// `oversized`, `inbox_full`, `fault_out`, `fault_in`), so an operator can tell a slow peer
-    /// from a hostile one.
-    pub messages_dropped_by_reason: Vec<(&'static str, u64)>,
-    /// Inbound raft-port connections the guard closed, by reason (`protocol`, `timeout`,
-    /// `evicted`, `refused`); authentication failures count in `messages_dropped_by_reason`.
-    pub raft_port_connections_closed_by_reason: Vec<(&'static str, u64)>,
-    pub leader_changes_total: u64,
-    /// Campaigns this node started (a pre-vote, or a candidacy on TimeoutNow): on a healthy
-    /// cluster under load, followers start none.
-    pub elections_started_total: u64,
-    /// Of those, the ones begun by an election timeout (a pre-vote) rather than a transfer:
-    /// a rolling restart with transfers leaves it at 0.
-    pub election_timeouts_total: u64,
-    /// Snapshots this node wrote of its own state, and attempts that failed.
-    pub snapshots_total: u64,
-    pub snapshot_failures_total: u64,
-    /// Snapshots received from a leader and installed.
-    pub snapshots_installed_total: u64,
-    /// The index of the newest snapshot held (0: none) and the first index the log holds.
-    pub snapshot_index: Index,
-    pub log_first_index: Index,
-}
-
-/// Asks for [`Metrics`].
+/// Asks for the node's metrics, with the gauges that copy the core's state set first.
 pub struct GetMetrics;
 
 impl Message for GetMetrics {
-    type Result = Metrics;
+    type Result = crate::metrics::NodeMetrics;
 }
 
 /// Hands leadership to another node if this one leads (used before a graceful stop).

@@ -32,8 +32,8 @@ use tokio::sync::broadcast;
 
 pub use messages::{
     Answer, ChangeMembership, ClientError, Consistency, GetFaults, GetMembers, GetMetrics,
-    GetState, GetStatus, Member, MemberChange, Metrics, NodeStatus, Propose, Read, SnapshotView,
-    Stop, TransferLeadership,
+    GetState, GetStatus, Member, MemberChange, NodeStatus, Propose, Read, SnapshotView, Stop,
+    TransferLeadership,
 };
 pub use recover::restore_snapshot;
 pub use state_file::state_file_path;
@@ -41,6 +41,7 @@ pub use txlog_catchup::TxlogLines;
 
 use crate::cluster::{Cluster, ClusterError, ClusterHandle, Envelope, Limits, Outbox, PeerAuth};
 use crate::config::{Config, ConfigError};
+use crate::metrics::NodeMetrics;
 use crate::raft::{self, Message, NodeId, Raft, Role, Term};
 use crate::state::{StateMachine, TxLog, TxLogError};
 use crate::storage::{FileStore, GroupCommit, StorageError};
@@ -74,7 +75,6 @@ struct Unsynced {
     batch_id: u64,
     last: Option<(raft::Index, Term)>,
     after_persist: Vec<(NodeId, Message)>,
-    submitted: Instant,
 }
 
 /// One raftkv node.
@@ -99,7 +99,8 @@ pub struct Replicator {
     next_read_id: u64,
     waiters: Waiters,
     drive_scheduled: bool,
-    metrics: Metrics,
+    /// Counted and timed here, in the writer and in the API; see [`crate::metrics`].
+    metrics: NodeMetrics,
     last_seen: (Role, Term, Option<NodeId>),
     /// The index of this leader's last purge proposal, until it is applied.
     purge_index: Option<raft::Index>,
@@ -201,6 +202,7 @@ impl Replicator {
             Limits::default(),
             auth,
         )?;
+        let metrics = NodeMetrics::new(id, cluster.counters());
         let last_membership = raft.membership_entry().clone();
         let state_file = state_file::StateFile::start(&config.cluster().log_dir, id)
             .map_err(|e| NodeError::State(format!("cannot start the state-file writer: {e}")))?;
@@ -234,7 +236,7 @@ impl Replicator {
             next_read_id: 0,
             waiters: Waiters::default(),
             drive_scheduled: false,
-            metrics: Metrics::default(),
+            metrics,
             purge_index: None,
             written_term_vote,
             deferred_hard_state: None,
@@ -267,6 +269,11 @@ impl Replicator {
     /// The members' addresses as this node knows them, kept current while it runs.
     pub fn directory(&self) -> members::Directory {
         self.directory.clone()
+    }
+
+    /// The node's metrics, for the HTTP API (`/metrics` and the request middleware).
+    pub fn metrics(&self) -> NodeMetrics {
+        self.metrics.clone()
     }
 
     /// A subscription to the inbox: every envelope this node receives from now on, with `pid` set to
@@ -311,9 +318,12 @@ impl Actor for Replicator {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         let addr = ctx.address();
         let store = self.store.take().expect("a replicator is started once");
-        match GroupCommit::spawn(store, Default::default(), move |report| {
-            addr.do_send(drive::WriterReport(report));
-        }) {
+        let fsync_duration = self.metrics.wal_fsync_duration.clone();
+        let observe_fsync = move |took: std::time::Duration| {
+            fsync_duration.observe(took.as_secs_f64());
+        };
+        let on_report = move |report| addr.do_send(drive::WriterReport(report));
+        match GroupCommit::spawn_timed(store, Default::default(), observe_fsync, on_report) {
             Ok(writer) => self.writer = Some(writer),
             Err(e) => {
                 drive::fatal(ctx, &format!("cannot start the log writer: {e}"));
@@ -327,7 +337,7 @@ impl Actor for Replicator {
         let sweep = self.config.tick() * 10;
         ctx.run_interval(sweep, |act, _| {
             let expired = act.waiters.expire(Instant::now());
-            act.metrics.proposals_failed_total += expired as u64;
+            act.metrics.proposals_failed.inc_by(expired as u64);
         });
         ctx.run_interval(expiry::PURGE_CHECK_INTERVAL, |act, ctx| {
             act.maybe_purge(ctx)

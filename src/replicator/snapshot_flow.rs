@@ -6,7 +6,7 @@
 //! thread of its own streams it to a file while the actor goes on applying (each change copies
 //! only the path it touches).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
@@ -24,7 +24,7 @@ pub(super) struct SnapshotWritten {
     index: Index,
     term: Term,
     result: Result<Held, String>,
-    took_ms: u128,
+    took: Duration,
 }
 
 /// Bytes of a snapshot per message: far below the peer frame limit, large enough that a
@@ -62,7 +62,7 @@ impl Replicator {
                     index,
                     term,
                     result,
-                    took_ms: started.elapsed().as_millis(),
+                    took: started.elapsed(),
                 });
             });
         if let Err(e) = spawned {
@@ -80,7 +80,7 @@ impl Replicator {
             Err(e) => {
                 // The log is intact: nothing is compacted, the next attempt comes later.
                 log::error!("node {}: snapshot at {} failed: {e}", self.id, done.index);
-                self.metrics.snapshot_failures_total += 1;
+                self.metrics.snapshot_failures.inc();
                 return;
             }
         };
@@ -89,9 +89,12 @@ impl Replicator {
             self.id,
             done.index,
             done.term,
-            done.took_ms
+            done.took.as_millis()
         );
-        self.metrics.snapshots_total += 1;
+        self.metrics.snapshots_written.inc();
+        self.metrics
+            .snapshot_save_duration
+            .observe(done.took.as_secs_f64());
         let trailing = self.config.cluster().snapshot_trailing_entries;
         let core_to = held.index.saturating_sub(trailing);
         // The stored log keeps everything after the fallback snapshot.

@@ -121,7 +121,7 @@ impl Replicator {
             self.id,
             p.from
         );
-        self.metrics.snapshots_installed_total += 1;
+        self.metrics.snapshots_installed.inc();
         self.state = p.state;
         // Entries committed before and not yet applied are inside the snapshot.
         self.to_apply.clear();

@@ -14,6 +14,8 @@ pub(super) type Reply = oneshot::Sender<Result<Answer, ClientError>>;
 
 struct Proposal {
     term: Term,
+    /// When it was accepted, for `raftkv_server_proposal_commit_duration_seconds`.
+    proposed: Instant,
     deadline: Instant,
     reply: Reply,
 }
@@ -43,6 +45,22 @@ impl Waiters {
             + self.reads_indexed.values().map(Vec::len).sum::<usize>()
     }
 
+    /// Proposals waiting for their entry to apply.
+    pub(super) fn proposals_len(&self) -> usize {
+        self.proposals.len()
+    }
+
+    /// The proposals waiting at `first..=last`: index, term and when each was accepted.
+    pub(super) fn proposed_between(
+        &self,
+        first: Index,
+        last: Index,
+    ) -> impl Iterator<Item = (Index, Term, Instant)> + '_ {
+        self.proposals
+            .range(first..=last)
+            .map(|(&index, p)| (index, p.term, p.proposed))
+    }
+
     pub(super) fn add_proposal(
         &mut self,
         index: Index,
@@ -54,6 +72,7 @@ impl Waiters {
             index,
             Proposal {
                 term,
+                proposed: Instant::now(),
                 deadline,
                 reply,
             },

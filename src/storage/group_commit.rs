@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::error::StorageError;
 use super::store::LogStore;
@@ -85,6 +86,17 @@ impl<S: LogStore + Send + 'static> GroupCommit<S> {
         options: GroupCommitOptions,
         on_report: impl FnMut(Report) + Send + 'static,
     ) -> Result<Self, StorageError> {
+        Self::spawn_timed(store, options, |_| {}, on_report)
+    }
+
+    /// Like [`GroupCommit::spawn`]; `on_sync` runs on the writer thread with the time each
+    /// successful [`LogStore::sync`] took (the node's fsync latency histogram).
+    pub fn spawn_timed(
+        store: S,
+        options: GroupCommitOptions,
+        on_sync: impl FnMut(Duration) + Send + 'static,
+        on_report: impl FnMut(Report) + Send + 'static,
+    ) -> Result<Self, StorageError> {
         if options.queue_batches_max == 0
             || options.group_batches_max == 0
             || options.group_bytes_max == 0
@@ -99,6 +111,7 @@ impl<S: LogStore + Send + 'static> GroupCommit<S> {
             group_batches_max: options.group_batches_max,
             group_bytes_max: options.group_bytes_max,
             sync_count: Arc::clone(&sync_count),
+            on_sync: Box::new(on_sync),
         };
         let thread = std::thread::Builder::new()
             .name("raftkv-log-writer".into())
@@ -205,6 +218,7 @@ struct Writer<S> {
     group_batches_max: usize,
     group_bytes_max: u64,
     sync_count: Arc<AtomicU64>,
+    on_sync: Box<dyn FnMut(Duration) + Send>,
 }
 
 impl<S: LogStore> Writer<S> {
@@ -262,7 +276,9 @@ impl<S: LogStore> Writer<S> {
             }
         }
         if unsynced {
+            let started = Instant::now();
             self.store.sync()?;
+            (self.on_sync)(started.elapsed());
             self.sync_count.fetch_add(1, Ordering::Release);
         }
         Ok(())

@@ -11,8 +11,7 @@ use actix::{Actor, Addr};
 use raftkv::cluster::{Envelope, Outbox};
 use raftkv::raft::{Message, NodeId, Role};
 use raftkv::replicator::{
-    Answer, ClientError, GetMetrics, GetState, GetStatus, Metrics, NodeStatus, Propose, Replicator,
-    Stop,
+    Answer, ClientError, GetMetrics, GetState, GetStatus, NodeStatus, Propose, Replicator, Stop,
 };
 use raftkv::state::{Command, Request};
 use tempfile::TempDir;
@@ -145,7 +144,8 @@ impl InProcCluster {
         self.addr(id).send(GetStatus).await.expect("node answers")
     }
 
-    pub async fn metrics(&self, id: NodeId) -> Metrics {
+    /// Node `id`'s metrics, with the gauges that copy its state set.
+    pub async fn metrics(&self, id: NodeId) -> raftkv::metrics::NodeMetrics {
         self.addr(id).send(GetMetrics).await.expect("node answers")
     }
 
