@@ -1,5 +1,6 @@
 //! Health endpoints for load balancers, orchestrators and etcd tooling: `/livez`, `/readyz`,
-//! `/health` and `/version`. Each asks the replicator only for its status; none touches the log.
+//! `/health` and `/version`. None writes to the log; `/health` reads through the quorum as etcd's
+//! does, the others ask the replicator only for its status.
 
 use std::fmt::Write as _;
 
@@ -7,7 +8,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::{ApiError, ApiState};
-use crate::replicator::{GetStatus, NodeStatus};
+use crate::replicator::{Consistency, GetStatus, NodeStatus, Read};
+use crate::state::Command;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/livez").route(web::get().to(livez)))
@@ -85,13 +87,21 @@ async fn readyz(st: web::Data<ApiState>, req: HttpRequest) -> Result<HttpRespons
     Ok(reply.content_type("text/plain; charset=utf-8").body(body))
 }
 
-/// `GET /health`: etcd's answer, `{"health":"true","reason":""}` (200) when a leader is known,
-/// else `{"health":"false","reason":"RAFT NO LEADER"}` (503). etcd spells the boolean as a
-/// string and always sends `reason`; tools that parse its reply expect exactly that.
-async fn health(st: web::Data<ApiState>) -> HttpResponse {
+/// `GET /health[?serializable=true]`: etcd's answer, `{"health":"true","reason":""}` (200) when a
+/// leader is known and a linearizable read of the key `health` completes (a ReadIndex round
+/// through a majority, as etcd's check reads through the quorum), else `{"health":"false",
+/// "reason":…}` (503) with `RAFT NO LEADER` or why the read failed. `serializable=true` skips
+/// the quorum read, as in etcd. etcd spells the boolean as a string and always sends `reason`;
+/// tools that parse its reply expect exactly that.
+async fn health(st: web::Data<ApiState>, req: HttpRequest) -> HttpResponse {
+    let serializable = req
+        .query_string()
+        .split('&')
+        .any(|p| p == "serializable=true" || p == "serializable");
     let reason = match status(&st).await {
-        Ok(s) if s.leader.is_some() => None,
-        Ok(_) => Some("RAFT NO LEADER".to_string()),
+        Ok(s) if s.leader.is_none() => Some("RAFT NO LEADER".to_string()),
+        Ok(_) if serializable => None,
+        Ok(_) => quorum_read(&st).await.err(),
         Err(e) => Some(e.to_string()),
     };
     match reason {
@@ -99,6 +109,22 @@ async fn health(st: web::Data<ApiState>) -> HttpResponse {
         Some(reason) => {
             HttpResponse::ServiceUnavailable().json(json!({ "health": "false", "reason": reason }))
         }
+    }
+}
+
+/// A linearizable read of the key `health` (found or not, it proves a majority answered).
+async fn quorum_read(st: &ApiState) -> Result<(), String> {
+    let read = Read {
+        command: Command::KvGet {
+            key: "health".into(),
+        },
+        consistency: Consistency::Linearizable,
+    };
+    match tokio::time::timeout(st.timeout(), st.replicator.send(read)).await {
+        Err(_) => Err("a linearizable read did not complete in the request timeout".into()),
+        Ok(Err(_)) => Err("the node is stopping".into()),
+        Ok(Ok(Err(e))) => Err(format!("a linearizable read failed: {e}")),
+        Ok(Ok(Ok(_))) => Ok(()),
     }
 }
 
