@@ -72,6 +72,7 @@ impl Sim {
             | Body::Vote { .. }
             | Body::VoteResponse { .. } => self.stats.election_messages += 1,
             Body::AppendResponse { success: false, .. } => self.stats.append_rejections += 1,
+            Body::Append { ref entries, .. } => self.stats.entries_sent += entries.len() as u64,
             Body::Snapshot { .. } => self.stats.snapshot_chunks_sent += 1,
             _ => {}
         }

@@ -27,6 +27,8 @@ pub struct Outcome {
     pub result: Result<(), Violation>,
     /// Failure report: the violation, the replay command, the configuration and the last events.
     pub report: String,
+    /// The one-line command that replays this seed.
+    pub replay: String,
 }
 
 /// Which kind of run a seed draws.
@@ -68,6 +70,7 @@ pub fn run_mode_seed(
     sim.stats.ticks = sim.now_ticks();
     sim.stats.elections = sim.checker.elections();
     sim.stats.commits = sim.checker.commit_index();
+    sim.stats.entry_copies_needed = sim.stats.commits * (sim.cfg.ids().len() as u64 - 1);
     let mut bug = match (
         super::mutants::env_mutant(),
         sim.cfg.core.injected_bug,
@@ -81,12 +84,15 @@ pub fn run_mode_seed(
     if mode == Mode::Membership {
         bug.push_str("RAFT_SIM_MEMBERSHIP=1 ");
     }
+    let replay = format!(
+        "{bug}RAFT_SIM_SEED={seed} RAFT_SIM_STEPS={steps} cargo test --test sim -- replay \
+         --nocapture"
+    );
     let report = match &result {
         Ok(()) => String::new(),
         Err(v) => format!(
-            "seed {seed} failed at step {} ({:.3} ms virtual): {v}\n\
-             replay: {bug}RAFT_SIM_SEED={seed} RAFT_SIM_STEPS={steps} cargo test --test sim -- \
-             replay --nocapture\n{:?}\n{chaos:?}\nlast events:\n{}",
+            "seed {seed} failed at step {} ({:.3} ms virtual): {v}\nreplay: {replay}\n{:?}\n\
+             {chaos:?}\nlast events:\n{}",
             sim.stats.steps,
             sim.now_us() as f64 / 1000.0,
             sim.cfg,
@@ -98,6 +104,7 @@ pub fn run_mode_seed(
         stats: sim.stats,
         result,
         report,
+        replay,
     }
 }
 

@@ -20,6 +20,11 @@ pub struct Stats {
     pub election_messages: u64,
     /// Rejected `Append`s (`AppendResponse { success: false }`) sent.
     pub append_rejections: u64,
+    /// Entries carried by the `Append`s sent, every copy to every follower counted.
+    pub entries_sent: u64,
+    /// Entry copies a lossless, in-order network would need: entries committed times the
+    /// followers (pool size − 1). `entries_sent` over this is the resend factor.
+    pub entry_copies_needed: u64,
     pub syncs: u64,
     pub crashes: u64,
     pub unsynced_batches_lost: u64,
@@ -80,6 +85,8 @@ impl Default for Stats {
             messages_to_down_nodes: 0,
             election_messages: 0,
             append_rejections: 0,
+            entries_sent: 0,
+            entry_copies_needed: 0,
             syncs: 0,
             crashes: 0,
             unsynced_batches_lost: 0,
@@ -125,6 +132,8 @@ impl Stats {
         self.messages_to_down_nodes += o.messages_to_down_nodes;
         self.election_messages += o.election_messages;
         self.append_rejections += o.append_rejections;
+        self.entries_sent += o.entries_sent;
+        self.entry_copies_needed += o.entry_copies_needed;
         self.syncs += o.syncs;
         self.crashes += o.crashes;
         self.unsynced_batches_lost += o.unsynced_batches_lost;
@@ -157,6 +166,13 @@ impl Stats {
     }
 }
 
+impl Stats {
+    /// Entries sent per entry copy needed: 1.0 is perfect, each resend or wasted copy adds to it.
+    pub fn resend_factor(&self) -> f64 {
+        self.entries_sent as f64 / self.entry_copies_needed.max(1) as f64
+    }
+}
+
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -167,7 +183,8 @@ impl fmt::Display for Stats {
         writeln!(
             f,
             "messages: sent {} delivered {} lost {} duplicated {} cut {} to-down-nodes {} \
-             election {} append-rejections {}",
+             election {} append-rejections {}\nentries: sent {} needed {} (committed × followers) \
+             resend factor {:.2}",
             self.messages_sent,
             self.messages_delivered,
             self.messages_lost,
@@ -175,7 +192,10 @@ impl fmt::Display for Stats {
             self.messages_cut,
             self.messages_to_down_nodes,
             self.election_messages,
-            self.append_rejections
+            self.append_rejections,
+            self.entries_sent,
+            self.entry_copies_needed,
+            self.resend_factor()
         )?;
         writeln!(
             f,
