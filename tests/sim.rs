@@ -123,8 +123,14 @@
 //! `InjectedBug` variant of the core, or the harness's own `InstallBeforeDurable`) injects a
 //! bug, to see a report; `cargo test --test sim -- seeds --nocapture` prints the totals (steps,
 //! messages lost and duplicated, crashes, partitions, elections, commits, membership changes,
-//! snapshots taken, transferred, interrupted and installed). For a long run of membership
-//! seeds:
+//! snapshots taken, transferred, interrupted and installed, and the resend factor: entries sent
+//! in `Append`s over entries committed times followers). Any number of seeds on all cores, with
+//! seeds per second and the replay command of the first failing seed (`RAFT_SIM_THREADS`, 0 for
+//! one per core; `RAFT_SIM_MEMBERSHIP=1` for membership seeds):
+//! ```text
+//! RAFT_SIM_SEEDS=100000 RAFT_SIM_THREADS=0 cargo test --release --test sim -- many_seeds --ignored --nocapture
+//! ```
+//! For a long run of membership seeds:
 //! ```text
 //! RAFT_SIM_MEMBERSHIP_SEEDS=20000 cargo test --test sim -- membership_seeds --nocapture
 //! ```
