@@ -206,6 +206,17 @@ fn a_write_sent_to_a_follower_through_a_plain_proxy_succeeds() {
         (r.status, r.json()["error"].as_str()),
         (404, Some("not_found"))
     );
+    // The follower counted its forwards (the PUT, the POST and the push; the read was served
+    // by a ReadIndex round, not forwarded); the leader forwarded nothing.
+    let relayed = |id: u64| -> u64 {
+        let r = send(&agent, "GET", &c.url(id, "/metrics"), None, &[]);
+        r.body
+            .lines()
+            .find(|l| l.starts_with("raftkv_http_forwarded_requests_total{outcome=\"relayed\"}"))
+            .map_or(0, |l| l.rsplit(' ').next().unwrap().parse().unwrap())
+    };
+    assert_eq!(relayed(follower), 3);
+    assert_eq!(relayed(leader), 0);
 }
 
 #[test]

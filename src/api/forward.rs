@@ -82,6 +82,7 @@ pub async fn forward_to_leader(
         return Ok(res.map_into_boxed_body());
     };
     if let Some(by) = forwarded_by {
+        count(&st, "second_hop");
         let err = ApiError::Unavailable(format!(
             "node {by} forwarded this request to node {} as to the leader, but the leader has \
              changed; nothing was done, retry",
@@ -95,9 +96,19 @@ pub async fn forward_to_leader(
     let (req, _) = res.into_parts();
     let answer = match relay(&st, &req, &location, body).await {
         Ok(answer) => answer,
-        Err(e) => return Ok(ServiceResponse::from_err(e, req)),
+        Err((outcome, e)) => {
+            count(&st, outcome);
+            return Ok(ServiceResponse::from_err(e, req));
+        }
     };
+    count(&st, "relayed");
     Ok(ServiceResponse::new(req, answer))
+}
+
+/// Counts one forward in `raftkv_http_forwarded_requests_total`.
+fn count(st: &ApiState, outcome: &'static str) {
+    let labels = crate::metrics::ForwardLabels { outcome };
+    st.metrics.http.forwarded.get_or_create(&labels).inc();
 }
 
 /// The mode for this request: its `Raftkv-Follower-Requests` header, else the node's.
@@ -125,14 +136,14 @@ fn leader_location<B>(res: &ServiceResponse<B>) -> Option<String> {
 }
 
 /// Sends `req` with `body` to `location` on the leader and turns its answer into ours: status,
-/// end-to-end headers and body (streamed).
+/// end-to-end headers and body (streamed). A failure comes with its outcome label.
 async fn relay(
     st: &ApiState,
     req: &HttpRequest,
     location: &str,
     body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let _ticket = st.admit()?;
+) -> Result<HttpResponse, (&'static str, ApiError)> {
+    let _ticket = st.admit().map_err(|e| ("overloaded", e))?;
     let mut out = CLIENT
         .with(awc::Client::clone)
         .request(req.method().clone(), location)
@@ -150,14 +161,20 @@ async fn relay(
         req.path()
     );
     let answer = out.send_body(body).await.map_err(|e| match e {
-        awc::error::SendRequestError::Connect(e) => ApiError::Unavailable(format!(
-            "the leader at {location} cannot be reached ({e}); nothing was sent, retry shortly"
-        )),
-        awc::error::SendRequestError::Timeout => ApiError::Timeout,
-        e => ApiError::Unavailable(format!(
-            "forwarding to the leader at {location} failed ({e}); the request may or may not \
-             have taken effect"
-        )),
+        awc::error::SendRequestError::Connect(e) => (
+            "unreachable",
+            ApiError::Unavailable(format!(
+                "the leader at {location} cannot be reached ({e}); nothing was sent, retry shortly"
+            )),
+        ),
+        awc::error::SendRequestError::Timeout => ("timeout", ApiError::Timeout),
+        e => (
+            "failed",
+            ApiError::Unavailable(format!(
+                "forwarding to the leader at {location} failed ({e}); the request may or may not \
+                 have taken effect"
+            )),
+        ),
     })?;
     let mut relayed = HttpResponse::build(answer.status());
     for (name, value) in answer.headers() {

@@ -29,6 +29,16 @@ pub struct ResponseLabels {
     pub error: String,
 }
 
+/// Labels of `raftkv_http_forwarded_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ForwardLabels {
+    /// `relayed` (the leader answered, whatever its status), `unreachable` (nothing sent),
+    /// `timeout`, `failed` (sent, outcome unknown), `overloaded` (no place in flight left), or
+    /// `second_hop` (a forwarded request reached
+    /// a node that no longer leads and was refused rather than forwarded again).
+    pub outcome: &'static str,
+}
+
 type HistogramFamily = Family<HttpLabels, Histogram, fn() -> Histogram>;
 
 /// The HTTP series of one node.
@@ -37,6 +47,8 @@ pub struct HttpMetrics {
     /// From a request entering the app to its response being ready, in seconds.
     pub request_duration: HistogramFamily,
     pub responses: Family<ResponseLabels, Counter>,
+    /// Leader-only requests a follower forwarded to its leader, by outcome.
+    pub forwarded: Family<ForwardLabels, Counter>,
 }
 
 impl Default for HttpMetrics {
@@ -48,6 +60,7 @@ impl Default for HttpMetrics {
         HttpMetrics {
             request_duration: Family::new_with_constructor(histogram),
             responses: Family::default(),
+            forwarded: Family::default(),
         }
     }
 }
@@ -63,6 +76,11 @@ impl HttpMetrics {
             "http_responses",
             "HTTP responses, by status and API error code",
             self.responses.clone(),
+        );
+        r.register(
+            "http_forwarded_requests",
+            "Leader-only HTTP requests this node forwarded to the leader, by outcome",
+            self.forwarded.clone(),
         );
     }
 }

@@ -29,7 +29,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-pub use http::{HttpLabels, HttpMetrics, ResponseLabels};
+pub use http::{ForwardLabels, HttpLabels, HttpMetrics, ResponseLabels};
 
 use crate::raft::NodeId;
 
