@@ -117,7 +117,7 @@ impl Exposition {
         self.samples
             .iter()
             .filter(|s| s.metric == name)
-            .filter(|s| label.map_or(true, |(k, v)| s.labels.get(k) == Some(v)))
+            .filter(|s| label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
             .find_map(|s| match s.value {
                 Value::Counter(v) | Value::Gauge(v) => Some(v),
                 _ => None,

@@ -70,7 +70,7 @@ impl FileStore {
             self.append_hard_state_durably()?;
         }
         debug_assert!(
-            self.slots.first().map_or(true, |s| s.at.segment >= doomed),
+            self.slots.first().is_none_or(|s| s.at.segment >= doomed),
             "an entry after the prefix is in a segment being deleted"
         );
         for segment in &self.segments[..doomed] {

@@ -219,7 +219,7 @@ impl Sim {
         let members = self.leader().map(|l| self.node(l).raft().membership());
         self.nodes
             .iter()
-            .filter(|n| n.is_up() && members.map_or(true, |m| m.contains(n.id)))
+            .filter(|n| n.is_up() && members.is_none_or(|m| m.contains(n.id)))
             .all(|n| self.applied_on(n.id, index, term))
     }
 
