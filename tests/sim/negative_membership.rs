@@ -15,7 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use raftkv::raft::InjectedBug;
 
-use super::harness::{ChaosConfig, Kind, Mode, Sim, SimConfig};
+use super::harness::{changes_often, ChaosConfig, Kind, Mode, Sim, SimConfig};
 use super::negative::caught_in;
 use super::scenarios::membership::{change_race, config, Race};
 
@@ -34,15 +34,7 @@ const CONSEQUENCES: [Kind; 5] = [
 /// voters it adds) or cuts off the voters it removes the moment it starts a change.
 fn aimed_at_changes(cfg: &mut SimConfig, chaos: &mut ChaosConfig, bug: InjectedBug) {
     cfg.core.injected_bug = Some(bug);
-    cfg.nodes = 6;
-    cfg.initial_voters = 4;
-    let op = chaos.operator.as_mut().expect("a membership run");
-    op.after_election_ratio = 1.0;
-    op.gap_ticks_max = 3;
-    op.retry_ticks_max = 1;
-    op.attempts_max = 3;
-    op.weights = [3, 5, 5, 3, 2, 1, 0];
-    op.cut_after_change_ratio = 0.3;
+    changes_often(cfg, chaos);
 }
 
 /// A leader that proposes while its previous change is uncommitted (and lets several voters

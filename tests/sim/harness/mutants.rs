@@ -110,7 +110,7 @@ fn crashes_on_slow_disks(cfg: &mut SimConfig, chaos: &mut ChaosConfig) {
 
 /// Membership runs aimed at the single-server rules: 4 voters of 6 ids, an operator that
 /// changes voters right after every election and every few ticks.
-fn changes_often(cfg: &mut SimConfig, chaos: &mut ChaosConfig) {
+pub fn changes_often(cfg: &mut SimConfig, chaos: &mut ChaosConfig) {
     cfg.nodes = 6;
     cfg.initial_voters = 4;
     let op = chaos.operator.as_mut().expect("a membership run");
