@@ -128,7 +128,7 @@ fn key_values(c: &Cluster, cli: &dyn Fn(&[&str]) -> common::cli::Run) {
         });
         assert_eq!(reply.body, "this is awesome");
     }
-    // A key's version is the log index that wrote it.
+    // A key's version is the revision that last wrote it (its etcd mod_revision).
     let put = cli(&["put", "mykey", "this is awesome", "-w", "json"]);
     let put: serde_json::Value = serde_json::from_str(put.ok()).expect("JSON output");
     let json = cli(&["get", "mykey", "-w", "json", "--consistency", "log"]);
@@ -192,7 +192,7 @@ fn versions_ttl_and_cas(cli: &dyn Fn(&[&str]) -> common::cli::Run) {
         .unwrap_or_else(|| panic!("OK and the new version: {swapped:?}"));
     assert!(
         v2 > v1,
-        "a version is the index that wrote it: {v2} after {v1}"
+        "a version is the revision that wrote it: {v2} after {v1}"
     );
     // The swap carried no --ttl: the key no longer expires.
     assert_eq!(meta("lease"), ("v2".to_string(), v2, "never".to_string()));

@@ -80,19 +80,19 @@ fn cas_writes_only_at_the_current_version_and_fails_on_a_missing_key() {
     );
     assert_eq!(
         d.run(cas("k", b"b", 0, 2)),
-        ApplyResult::Stored { version: 4 }
+        ApplyResult::Stored { version: 3 }
     );
     assert_eq!(
         d.run(get("k")),
         ApplyResult::Value(Some(KvValue {
             value: Bytes::from_static(b"b"),
-            version: 4
+            version: 3
         }))
     );
     // The winner's version moved on: the same CAS again loses, naming the new version.
     assert_eq!(
         d.run(cas("k", b"c", 0, 2)),
-        ApplyResult::VersionMismatch { version: 4 }
+        ApplyResult::VersionMismatch { version: 3 }
     );
     assert!(matches!(
         d.run(cas("", b"c", 0, 2)),
@@ -100,18 +100,19 @@ fn cas_writes_only_at_the_current_version_and_fails_on_a_missing_key() {
     ));
 }
 
-/// Version 0 is no key's (a version is the log index that wrote the key, and indexes start at 1):
-/// a swap expecting it creates a missing key and refuses an existing one, naming its version.
+/// Version 0 is no key's (a version is the revision that wrote the key, and the first write's is 2,
+/// as in etcd): a swap expecting it creates a missing key and refuses an existing one, naming its
+/// version. Only writes that change something take a revision: failed swaps and reads do not.
 #[test]
 fn cas_at_version_zero_creates_a_missing_key_and_refuses_an_existing_one() {
     let mut d = Driver::new();
     assert_eq!(
         d.run(cas("k", b"first", 0, ABSENT_VERSION)),
-        ApplyResult::Stored { version: 1 }
+        ApplyResult::Stored { version: 2 }
     );
     assert_eq!(
         d.run(cas("k", b"second", 0, ABSENT_VERSION)),
-        ApplyResult::VersionMismatch { version: 1 }
+        ApplyResult::VersionMismatch { version: 2 }
     );
     assert_eq!(
         d.sm.kv_get("k").map(|v| v.value.clone()),
@@ -138,7 +139,7 @@ fn cas_at_version_zero_creates_a_missing_key_and_refuses_an_existing_one() {
     );
     assert_eq!(
         d.at(2_000, cas("lease", b"w", 0, ABSENT_VERSION)),
-        ApplyResult::Stored { version: 7 },
+        ApplyResult::Stored { version: 6 },
         "expired: absent"
     );
 }
@@ -148,7 +149,7 @@ fn a_key_expires_when_the_stamped_clock_reaches_its_expiry_and_not_before() {
     let mut d = Driver::new();
     assert_eq!(
         d.at(1_000, set("k", b"v", 10)),
-        ApplyResult::Stored { version: 1 }
+        ApplyResult::Stored { version: 2 }
     );
     assert!(matches!(
         d.at(10_999, get("k")),
@@ -178,7 +179,7 @@ fn getm_reports_the_remaining_time_on_the_state_machines_clock() {
     d.at(3_500, Command::KvPurge);
     let record = KvRecord {
         value: Bytes::from_static(b"v"),
-        version: 1,
+        version: 2,
         expires_at_ms: Some(11_000),
         expires_in_ms: Some(7_500),
     };
@@ -214,8 +215,8 @@ fn a_rewrite_replaces_the_expiry_and_cas_sets_its_own() {
     });
     assert_eq!(d.sm.next_expiry_ms(), None);
     assert_eq!(
-        d.at(1_000, cas("k", b"c", 2, 2)),
-        ApplyResult::Stored { version: 3 }
+        d.at(1_000, cas("k", b"c", 2, 3)),
+        ApplyResult::Stored { version: 4 }
     );
     assert_eq!(d.sm.next_expiry_ms(), Some(3_000));
     assert_eq!(d.at(3_000, Command::KvPurge), ApplyResult::Purged(1));

@@ -232,7 +232,11 @@ fn a_restored_machine_has_the_same_state_meta_and_bytes() {
         keys: 3,
         stacks: 1,
         sessions: 3,
+        leases: 0,
+        // One record per kept revision: every value here is small.
+        history_records: sm.history_len() as u64,
     };
+    assert!(sm.history_len() >= 3, "each key's write is a revision");
     assert_eq!(summary.counts, expected_counts);
     assert!(bytes.starts_with(&SNAPSHOT_MAGIC));
 
@@ -298,6 +302,7 @@ fn expiry_purge_replays_and_eviction_carry_on_after_a_restore() {
         .stamped(61_000),
         Request::new(Command::StackCreate { label: 8 }),
     ];
+    let revision = original.revision();
     let expected = drive(&mut original, next.clone());
     assert_eq!(drive(&mut restored, next), expected);
     assert_eq!(expected[0], ApplyResult::Purged(1));
@@ -309,7 +314,13 @@ fn expiry_purge_replays_and_eviction_carry_on_after_a_restore() {
         ApplyResult::Item(10),
         "client 2 was evicted: applied as new"
     );
-    assert_eq!(expected[5], ApplyResult::Stored { version: 14 });
+    // The purge took one revision, the put the next.
+    assert_eq!(
+        expected[5],
+        ApplyResult::Stored {
+            version: revision + 2
+        }
+    );
     let left = |r: &ApplyResult| match r {
         ApplyResult::Record(record) => record.as_ref().map(|r| r.expires_in_ms),
         other => panic!("not a record: {other:?}"),
@@ -440,7 +451,7 @@ fn damage_in_a_record_names_the_record_and_its_offset() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("damaged.snap");
     let mut damaged = bytes.clone();
-    // The last byte before the trailer is the CRC of the last record, a session.
+    // The last byte before the trailer is the CRC of the last record, the newest history's.
     let last = bytes.len() - 14;
     damaged[last] ^= 1;
     std::fs::write(&path, &damaged).expect("write");
@@ -449,7 +460,7 @@ fn damage_in_a_record_names_the_record_and_its_offset() {
         .to_string();
     assert!(message.contains(&path.display().to_string()), "{message}");
     assert!(message.contains("checksum mismatch in record"), "{message}");
-    assert!(message.contains("(session) at byte"), "{message}");
+    assert!(message.contains("(history) at byte"), "{message}");
     let status = inspect(&path).expect("the header is intact");
     assert_eq!(
         status.damage.map(|e| e.to_string()),
@@ -471,15 +482,15 @@ fn foreign_files_and_other_versions_are_refused_by_name() {
     assert!(inspect(&path).is_err());
 
     let mut bytes = snapshot_bytes(&small_machine());
-    bytes[8] = 3;
+    bytes[8] = 4;
     let err = read_snapshot(&bytes[..], config()).expect_err("refused");
     assert!(
-        matches!(err, SnapshotError::UnsupportedVersion { found: 3, .. }),
+        matches!(err, SnapshotError::UnsupportedVersion { found: 4, .. }),
         "{err}"
     );
     assert!(
         err.to_string()
-            .contains("format version 3 is not supported"),
+            .contains("format version 4 is not supported"),
         "{err}"
     );
 

@@ -85,7 +85,7 @@ pub enum Command {
         /// The student's key.
         roll_no: u64,
     },
-    /// Set a key; its version becomes the index of this entry.
+    /// Set a key; its version becomes the revision of this write.
     KvPut {
         /// Must not be empty.
         key: String,
@@ -103,7 +103,7 @@ pub enum Command {
         key: String,
     },
     /// Set a key that expires `ttl_secs` after this entry's stamp (0: never); its version
-    /// becomes the index of this entry.
+    /// becomes the revision of this write.
     KvSet {
         /// Must not be empty.
         key: String,
@@ -164,6 +164,8 @@ pub enum Command {
         /// From `StackCreate` or `StackId`.
         stack_id: u64,
     },
+    /// An etcd v3 operation on the key-value store (the gRPC API's).
+    Etcd(crate::state::mvcc::EtcdCommand),
 }
 
 impl Command {
@@ -178,7 +180,7 @@ impl Command {
                 | Command::StackId { .. }
                 | Command::StackTop { .. }
                 | Command::StackSize { .. }
-        )
+        ) || matches!(self, Command::Etcd(c) if c.is_read())
     }
 }
 

@@ -4,7 +4,8 @@ use std::io::Write;
 
 use super::command::{Command, Operation, Request};
 use super::config::{StateConfig, StateConfigError};
-use super::kv::{KvRecord, KvStore, KvValue};
+use super::kv::{Event, KvRecord, KvStore, KvValue, LeaseChoice};
+use super::mvcc::EtcdCommand;
 use super::result::ApplyResult;
 use super::sessions::{SessionCheck, SessionTable};
 use super::stacks::{StackError, Stacks};
@@ -245,9 +246,13 @@ impl StateMachine {
                 ApplyResult::BadCommand("the key must not be empty".to_string())
             }
             Command::KvPut { key, value } => {
-                // Bytes clones share the buffer: no copy of the value.
-                self.kv.put(key.clone(), value.clone(), index, None);
-                ApplyResult::Stored { version: index }
+                // Bytes clones share the buffer: no copy of the value. A put of raftkv's own
+                // API detaches the key from any etcd lease, as an etcd put without one does.
+                let version = self
+                    .kv
+                    .put(key.clone(), value.clone(), LeaseChoice::Set(0), None);
+                self.kv.commit();
+                ApplyResult::Stored { version }
             }
             Command::KvSet {
                 key,
@@ -255,9 +260,14 @@ impl StateMachine {
                 ttl_secs,
             } => {
                 let expires_at_ms = self.expiry(*ttl_secs);
-                self.kv
-                    .put(key.clone(), value.clone(), index, expires_at_ms);
-                ApplyResult::Stored { version: index }
+                let version = self.kv.put(
+                    key.clone(),
+                    value.clone(),
+                    LeaseChoice::Set(0),
+                    expires_at_ms,
+                );
+                self.kv.commit();
+                ApplyResult::Stored { version }
             }
             Command::KvCas {
                 key,
@@ -267,17 +277,18 @@ impl StateMachine {
             } => {
                 let expires_at_ms = self.expiry(*ttl_secs);
                 let (value, now_ms) = (value.clone(), self.now_ms);
-                self.kv.cas(
-                    key.clone(),
-                    value,
-                    index,
-                    expires_at_ms,
-                    *expected_version,
-                    now_ms,
-                )
+                self.kv
+                    .cas(key.clone(), value, expires_at_ms, *expected_version, now_ms)
             }
-            Command::KvDelete { key } => ApplyResult::Deleted(self.kv.delete(key, self.now_ms)),
+            Command::KvDelete { key } => {
+                let deleted = self.kv.delete(key, self.now_ms);
+                self.kv.commit();
+                ApplyResult::Deleted(deleted)
+            }
             Command::KvPurge => ApplyResult::Purged(self.kv.purge(self.now_ms)),
+            Command::Etcd(command) if !command.is_read() => {
+                ApplyResult::Etcd(self.kv.etcd(index, self.now_ms, command))
+            }
             Command::StackCreate { label } => ApplyResult::StackId(self.stacks.create(*label)),
             Command::StackPush { stack_id, item } => {
                 stack_result(self.stacks.push(*stack_id, *item), ApplyResult::Size)
@@ -312,9 +323,54 @@ impl StateMachine {
             Command::StackSize { stack_id } => {
                 stack_result(self.stacks.size(*stack_id), ApplyResult::Size)
             }
+            // A read changes nothing: an O(1) clone takes the write path's `&mut` and is dropped.
+            Command::Etcd(command) if command.is_read() => ApplyResult::Etcd(self.kv.clone().etcd(
+                self.applied_index,
+                self.now_ms,
+                command,
+            )),
             _ => return None,
         };
         Some(result)
+    }
+
+    /// The key-value store's revision: that of its last write (1 before any).
+    pub fn revision(&self) -> u64 {
+        self.kv.revision()
+    }
+
+    /// The revision below which the store's history was compacted (0: none).
+    pub fn compact_revision(&self) -> u64 {
+        self.kv.compact_revision()
+    }
+
+    /// Calls `f` with every kept revision after `after` and its events, oldest first, until it
+    /// returns false. Watches read the history this way.
+    pub fn for_each_event_after(&self, after: u64, mut f: impl FnMut(u64, &[Event]) -> bool) {
+        for (rev, events) in self.kv.events_after(after) {
+            if !f(rev, events) {
+                break;
+            }
+        }
+    }
+
+    /// How many revisions of history are kept.
+    pub fn history_len(&self) -> usize {
+        self.kv.history_len()
+    }
+
+    /// Every etcd lease's id and granted time to live, by id.
+    pub fn leases(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.kv.leases().iter().map(|(id, l)| (*id, l.ttl))
+    }
+
+    /// Answers an etcd read command (`None` for a write).
+    pub fn etcd_read(&self, command: &EtcdCommand) -> Option<crate::state::mvcc::EtcdResult> {
+        command.is_read().then(|| {
+            self.kv
+                .clone()
+                .etcd(self.applied_index, self.now_ms, command)
+        })
     }
 
     /// The student with this roll number.

@@ -8,18 +8,22 @@
 //!
 //! # Data
 //! - **students**: records keyed by roll number;
-//! - **key-value**: byte values keyed by string, each with a *version*, the Raft index of the entry
-//!   that last wrote it;
+//! - **key-value**: byte values keyed by string, kept as etcd's MVCC keeps them (see
+//!   [`mvcc`] and the module docs of `kv.rs`): a store-wide *revision* that grows by one with each
+//!   write transaction, per key its create and mod revisions and its count of writes, the events of
+//!   recent revisions (for reads at an older revision and for watches) and etcd leases;
 //! - **stacks** of `i64`, created under an `i64` label and addressed by an id (1, 2, … in order of
 //!   creation).
 //!
 //! # Versions, compare-and-swap and expiry
-//! A key's version is the index of the entry that last wrote it. [`Command::KvCas`] writes only if
-//! the key is live at `expected_version`; otherwise it fails with
+//! A key's version, as raftkv's own API shows it, is the revision that last wrote it (etcd's
+//! `mod_revision`). The store starts at revision 1, like etcd's, so the first write is at 2; a
+//! failed swap, a read, a delete of nothing or a no-op takes no revision. [`Command::KvCas`]
+//! writes only if the key is live at `expected_version`; otherwise it fails with
 //! [`ApplyResult::VersionMismatch`] (naming the current version) or, for a missing or expired key,
-//! [`ApplyResult::NotFound`]. Version 0 ([`ABSENT_VERSION`]) is no key's, since log indexes start at
-//! 1: a swap expecting it creates the key if it is missing or expired, and otherwise fails naming
-//! the current version (etcd's `version(key) = 0` compare).
+//! [`ApplyResult::NotFound`]. Version 0 ([`ABSENT_VERSION`]) is no key's: a swap expecting it
+//! creates the key if it is missing or expired, and otherwise fails naming the current version
+//! (etcd's `version(key) = 0` compare).
 //!
 //! Expiry must come out the same on every replica, so the state machine never reads a clock. The
 //! leader stamps every entry it proposes with its wall clock ([`Request::stamp_ms`]); the state
@@ -99,6 +103,7 @@ mod command;
 mod config;
 mod kv;
 mod machine;
+pub mod mvcc;
 mod result;
 mod sessions;
 mod snapshot;
@@ -109,7 +114,7 @@ mod view;
 
 pub use command::{decode, encode, Command, DecodeError, Operation, Request, Session};
 pub use config::{StateConfig, StateConfigError};
-pub use kv::{KvRecord, KvValue, ABSENT_VERSION};
+pub use kv::{Event, EventKind, KeyValue, KvRecord, KvValue, ABSENT_VERSION, FIRST_REVISION};
 pub use machine::{Applied, StateMachine};
 pub use result::ApplyResult;
 pub use snapshot::{

@@ -14,7 +14,7 @@ pub enum ApplyResult {
     Noop,
     /// A student was stored, or an item pushed.
     Written,
-    /// A key was stored; `version` is the index of the entry that wrote it.
+    /// A key was stored; `version` is the revision that wrote it (its `mod_revision`).
     Stored {
         /// The key's new version.
         version: Index,
@@ -50,6 +50,8 @@ pub enum ApplyResult {
     BadCommand(String),
     /// The request's `seq` is older than the client's last applied one: it was superseded.
     StaleSession,
+    /// An etcd operation's answer (which may be an etcd error).
+    Etcd(crate::state::mvcc::EtcdResult),
 }
 
 impl ApplyResult {
@@ -62,6 +64,6 @@ impl ApplyResult {
                 | ApplyResult::StackEmpty
                 | ApplyResult::BadCommand(_)
                 | ApplyResult::StaleSession
-        )
+        ) || matches!(self, ApplyResult::Etcd(r) if r.outcome.is_err())
     }
 }

@@ -55,6 +55,8 @@ pub fn inspect(path: &Path) -> Result<SnapshotStatus, SnapshotError> {
                 Kind::Key => found.keys += 1,
                 Kind::Stack => found.stacks += 1,
                 Kind::Session => found.sessions += 1,
+                Kind::Lease => found.leases += 1,
+                Kind::History => found.history_records += 1,
                 Kind::StackItems => {}
                 Kind::Header => break Err(record.malformed("a second header".to_string())),
             },

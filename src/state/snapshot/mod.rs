@@ -45,6 +45,12 @@ pub struct SnapshotCounts {
     pub stacks: u64,
     /// Exactly-once client sessions.
     pub sessions: u64,
+    /// etcd leases (since format 3).
+    #[serde(default)]
+    pub leases: u64,
+    /// Records of the key-value store's kept history (since format 3).
+    #[serde(default)]
+    pub history_records: u64,
 }
 
 impl fmt::Display for SnapshotCounts {

@@ -29,6 +29,12 @@ pub(super) struct HeaderRecord<'a> {
     pub(super) learners: Cow<'a, [u64]>,
     #[serde(default)]
     pub(super) members: Bytes,
+    /// Since format 3: the key-value store's revision and compaction point (0 in older files:
+    /// see `restore.rs`).
+    #[serde(default)]
+    pub(super) revision: u64,
+    #[serde(default)]
+    pub(super) compact_revision: u64,
 }
 
 impl HeaderRecord<'_> {
@@ -46,8 +52,30 @@ impl HeaderRecord<'_> {
 pub(super) struct KeyRecord<'a> {
     pub(super) key: Cow<'a, str>,
     pub(super) value: Bytes,
+    /// The key's `mod_revision` (in files before format 3: the index that wrote it).
     pub(super) version: Index,
     pub(super) expires_at_ms: Option<u64>,
+    /// Since format 3 (0 in older files): etcd's create revision, per-key version and lease.
+    #[serde(default)]
+    pub(super) create_revision: u64,
+    #[serde(default)]
+    pub(super) writes: u64,
+    #[serde(default)]
+    pub(super) lease: i64,
+}
+
+/// One etcd lease.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct LeaseRecord {
+    pub(super) id: i64,
+    pub(super) ttl: i64,
+}
+
+/// Events of one revision of the kept history (all of them, or the next part of them).
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct HistoryRecord<'a> {
+    pub(super) revision: u64,
+    pub(super) events: Cow<'a, [crate::state::kv::Event]>,
 }
 
 /// One stack; `items` items follow in stack-items records.

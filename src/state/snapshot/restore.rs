@@ -6,9 +6,11 @@ use imbl::Vector;
 
 use super::format::Kind;
 use super::frame_read::Record;
-use super::records::{HeaderRecord, KeyRecord, SessionRecord, StackRecord};
+use super::records::{
+    HeaderRecord, HistoryRecord, KeyRecord, LeaseRecord, SessionRecord, StackRecord,
+};
 use super::{SnapshotCounts, SnapshotError, SnapshotMeta};
-use crate::state::kv::{KvStore, KvValue};
+use crate::state::kv::{Event, KvStore, KvValue, Slot, FIRST_REVISION};
 use crate::state::machine::Parts;
 use crate::state::sessions::{ClientSession, SessionTable};
 use crate::state::stacks::Stacks;
@@ -29,25 +31,36 @@ pub(super) struct Restore {
     header: HeaderRecord<'static>,
     /// Records of each kind so far. Invariant: each at most the header's count.
     seen: SnapshotCounts,
-    /// The section of the last record: records come in the order of [`Kind`].
+    /// The section of the last record: records come in the order of [`Kind::position`].
     section: Kind,
     students: Students,
     kv: KvStore,
     stacks: Stacks,
     open_stack: Option<OpenStack>,
     sessions: SessionTable,
+    /// A history revision whose events are still arriving (a revision may span records).
+    open_revision: Option<(u64, Vec<Event>)>,
 }
 
 impl Restore {
     /// An empty state with the header's clock and stack counter.
     pub(super) fn new(header: HeaderRecord<'static>, config: StateConfig) -> Self {
+        let mut kv = KvStore::default();
+        // A file before format 3 has no revision: its keys' versions are log indexes, so the
+        // applied index is above all of them, and writes after the restore stay above them too.
+        let revision = match header.revision {
+            0 => header.index.max(FIRST_REVISION),
+            revision => revision,
+        };
+        kv.restore_revisions(revision, header.compact_revision);
         Restore {
+            open_revision: None,
             stacks: Stacks::restored(header.next_stack_id),
             header,
             seen: SnapshotCounts::default(),
             section: Kind::Header,
             students: Students::default(),
-            kv: KvStore::default(),
+            kv,
             open_stack: None,
             sessions: SessionTable::new(config.max_sessions),
         }
@@ -63,6 +76,8 @@ impl Restore {
             Kind::Stack => self.stack(record.decode()?),
             Kind::StackItems => self.stack_items(record.decode()?),
             Kind::Session => self.session(record.decode()?),
+            Kind::Lease => self.lease(record.decode()?),
+            Kind::History => self.history(record.decode()?),
         };
         outcome.map_err(|reason| record.malformed(reason))
     }
@@ -83,6 +98,10 @@ impl Restore {
             return Err(malformed(reason));
         }
         self.stacks.check_restored().map_err(malformed)?;
+        let mut kv = self.kv;
+        if let Some((revision, events)) = self.open_revision {
+            kv.restore_events(revision, events).map_err(malformed)?;
+        }
         if self.seen != self.header.counts {
             let (seen, counted) = (self.seen, self.header.counts);
             return Err(malformed(format!(
@@ -95,7 +114,7 @@ impl Restore {
             applied_term: h.term,
             now_ms: h.now_ms,
             students: self.students,
-            kv: self.kv,
+            kv,
             stacks: self.stacks,
             sessions: self.sessions,
         });
@@ -114,7 +133,7 @@ impl Restore {
             kind => kind,
         };
         let after = self.section;
-        if section < after {
+        if section.position() < after.position() {
             let reason = format!("a {} record after {} records", section.name(), after.name());
             return Err(record.malformed(reason));
         }
@@ -124,6 +143,11 @@ impl Restore {
             Kind::Key => (&mut self.seen.keys, self.header.counts.keys),
             Kind::Stack => (&mut self.seen.stacks, self.header.counts.stacks),
             Kind::Session => (&mut self.seen.sessions, self.header.counts.sessions),
+            Kind::Lease => (&mut self.seen.leases, self.header.counts.leases),
+            Kind::History => (
+                &mut self.seen.history_records,
+                self.header.counts.history_records,
+            ),
             Kind::Header | Kind::StackItems => return Ok(()),
         };
         *seen += 1;
@@ -142,13 +166,46 @@ impl Restore {
     }
 
     fn key(&mut self, record: KeyRecord<'static>) -> Result<(), String> {
-        self.check_index("key version", record.version)?;
-        let value = KvValue {
-            value: record.value,
-            version: record.version,
+        // Before format 3 a key's version was the index that wrote it; its creation and write
+        // count are unknown, so it reads as created by that write.
+        let legacy = record.create_revision == 0;
+        if legacy {
+            self.check_index("key version", record.version)?;
+        }
+        let slot = Slot {
+            value: KvValue {
+                value: record.value,
+                version: record.version,
+            },
+            create_revision: if legacy {
+                record.version
+            } else {
+                record.create_revision
+            },
+            writes: if legacy { 1 } else { record.writes.max(1) },
+            lease: record.lease,
+            expires_at_ms: record.expires_at_ms,
         };
-        self.kv
-            .restore(record.key.into_owned(), value, record.expires_at_ms)
+        self.kv.restore(record.key.into_owned(), slot)
+    }
+
+    fn lease(&mut self, record: LeaseRecord) -> Result<(), String> {
+        self.kv.restore_lease(record.id, record.ttl)
+    }
+
+    /// Gathers a revision's events; a record of a later revision closes the one before.
+    fn history(&mut self, record: HistoryRecord<'static>) -> Result<(), String> {
+        let events = record.events.into_owned();
+        match &mut self.open_revision {
+            Some((revision, open)) if *revision == record.revision => open.extend(events),
+            _ => {
+                if let Some((revision, events)) = self.open_revision.take() {
+                    self.kv.restore_events(revision, events)?;
+                }
+                self.open_revision = Some((record.revision, events));
+            }
+        }
+        Ok(())
     }
 
     fn stack(&mut self, record: StackRecord) -> Result<(), String> {

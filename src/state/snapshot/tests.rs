@@ -23,6 +23,9 @@ fn header(counts: SnapshotCounts, next_stack_id: u64) -> HeaderRecord<'static> {
         counts,
         learners: Cow::Owned(vec![4]),
         members: bytes::Bytes::from_static(b"addresses"),
+        // As a file before format 3 has them: keys' versions are then log indexes.
+        revision: 0,
+        compact_revision: 0,
     }
 }
 
@@ -42,6 +45,9 @@ fn key(key: &str, version: u64) -> KeyRecord<'_> {
         value: Bytes::from_static(b"v"),
         version,
         expires_at_ms: None,
+        create_revision: 0,
+        writes: 0,
+        lease: 0,
     }
 }
 

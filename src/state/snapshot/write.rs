@@ -6,10 +6,13 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::format::{Kind, MAX_VOTERS, STACK_ITEMS_PER_RECORD};
+use super::format::{Kind, HISTORY_BYTES_PER_RECORD, MAX_VOTERS, STACK_ITEMS_PER_RECORD};
 use super::frame_write::FrameWriter;
-use super::records::{HeaderRecord, KeyRecord, SessionRecord, StackRecord};
+use super::records::{
+    HeaderRecord, HistoryRecord, KeyRecord, LeaseRecord, SessionRecord, StackRecord,
+};
 use super::{SnapshotCounts, SnapshotSummary};
+use crate::state::kv::{Event, KvStore};
 use crate::state::StateMachine;
 
 /// Buffer between the records and `out`, so a snapshot is written in large writes.
@@ -38,6 +41,8 @@ pub fn write_snapshot(
         keys: kv.len() as u64,
         stacks: stacks.len() as u64,
         sessions: sessions.len() as u64,
+        leases: kv.leases().len() as u64,
+        history_records: history_chunks(kv).count() as u64,
     };
     let mut w = FrameWriter::start(BufWriter::with_capacity(WRITE_BUFFER_BYTES, out))?;
     let header = HeaderRecord {
@@ -49,10 +54,15 @@ pub fn write_snapshot(
         counts,
         learners: Cow::Borrowed(&m.learners),
         members: membership.context.clone(),
+        revision: kv.revision(),
+        compact_revision: kv.compact_revision(),
     };
     w.record(Kind::Header, &header)?;
     for student in students.iter() {
         w.record(Kind::Student, student)?;
+    }
+    for (&id, lease) in kv.leases().iter() {
+        w.record(Kind::Lease, &LeaseRecord { id, ttl: lease.ttl })?;
     }
     for (key, slot) in kv.iter_all() {
         let record = KeyRecord {
@@ -60,6 +70,9 @@ pub fn write_snapshot(
             value: slot.value.value.clone(),
             version: slot.value.version,
             expires_at_ms: slot.expires_at_ms,
+            create_revision: slot.create_revision,
+            writes: slot.writes,
+            lease: slot.lease,
         };
         w.record(Kind::Key, &record)?;
     }
@@ -94,6 +107,13 @@ pub fn write_snapshot(
             result: Cow::Borrowed(&session.result),
         };
         w.record(Kind::Session, &record)?;
+    }
+    for (revision, events) in history_chunks(kv) {
+        let record = HistoryRecord {
+            revision,
+            events: Cow::Borrowed(events),
+        };
+        w.record(Kind::History, &record)?;
     }
     let (bytes, crc, _) = w.finish()?;
     Ok(SnapshotSummary { bytes, counts, crc })
@@ -145,4 +165,23 @@ fn sync_parent(path: &Path) -> io::Result<()> {
         _ => Path::new("."),
     };
     File::open(parent)?.sync_all()
+}
+
+/// The kept history cut into records: each revision's events in runs of at most
+/// [`HISTORY_BYTES_PER_RECORD`] value bytes (at least one event each).
+fn history_chunks(kv: &KvStore) -> impl Iterator<Item = (u64, &[Event])> + '_ {
+    kv.history().flat_map(|(revision, events)| {
+        let mut chunks = Vec::new();
+        let (mut start, mut bytes) = (0, 0);
+        for (i, event) in events.iter().enumerate() {
+            let size = event.kv.value.len() + event.prev.as_ref().map_or(0, |p| p.value.len());
+            if i > start && bytes + size > HISTORY_BYTES_PER_RECORD {
+                chunks.push((revision, &events[start..i]));
+                (start, bytes) = (i, 0);
+            }
+            bytes += size;
+        }
+        chunks.push((revision, &events[start..]));
+        chunks
+    })
 }

@@ -11,6 +11,7 @@ use super::escape::{push_quoted_bytes, push_quoted_str};
 use crate::raft::{Index, Term};
 use crate::state::command::{Command, Operation};
 use crate::state::machine::Applied;
+use crate::state::mvcc::{EtcdCommand, EtcdOutcome, EtcdResult, KeyRange};
 use crate::state::result::ApplyResult;
 use crate::state::students::Student;
 
@@ -113,6 +114,10 @@ fn push_command(out: &mut String, command: &Command) {
         Command::StackPop { stack_id } => write!(out, "stack.pop stack={stack_id}"),
         Command::StackTop { stack_id } => write!(out, "stack.top stack={stack_id}"),
         Command::StackSize { stack_id } => write!(out, "stack.size stack={stack_id}"),
+        Command::Etcd(command) => {
+            push_etcd_command(out, command);
+            Ok(())
+        }
     };
 }
 
@@ -184,7 +189,74 @@ pub(in crate::state) fn push_result(out: &mut String, result: &ApplyResult) {
             Ok(())
         }
         ApplyResult::StaleSession => write!(out, "error stale-session"),
+        ApplyResult::Etcd(r) => push_etcd_result(out, r),
     };
+}
+
+/// Appends an etcd operation: `etcd.put key=".." value=".." lease=N`, `etcd.txn compares=1
+/// success=2 failure=0`, ….
+fn push_etcd_command(out: &mut String, command: &EtcdCommand) {
+    let range = |out: &mut String, name: &str, r: &KeyRange| {
+        out.push_str(name);
+        out.push_str(" key=");
+        push_quoted_str(out, &r.key);
+        if !r.range_end.is_empty() {
+            out.push_str(" end=");
+            push_quoted_bytes(out, &r.range_end);
+        }
+    };
+    let _ = match command {
+        EtcdCommand::Range(r) => {
+            range(out, "etcd.range", &r.range);
+            write!(out, " rev={}", r.revision)
+        }
+        EtcdCommand::Put(p) => {
+            out.push_str("etcd.put");
+            push_key_value(out, &p.key, &p.value);
+            write!(out, " lease={}", p.lease)
+        }
+        EtcdCommand::DeleteRange(d) => {
+            range(out, "etcd.delete", &d.range);
+            Ok(())
+        }
+        EtcdCommand::Txn(t) => write!(
+            out,
+            "etcd.txn compares={} success={} failure={}",
+            t.compare.len(),
+            t.success.len(),
+            t.failure.len()
+        ),
+        EtcdCommand::Compact { revision } => write!(out, "etcd.compact rev={revision}"),
+        EtcdCommand::LeaseGrant { id, ttl } => write!(out, "lease.grant id={id} ttl={ttl}"),
+        EtcdCommand::LeaseRevoke { id } => write!(out, "lease.revoke id={id}"),
+        EtcdCommand::LeaseLeases => write!(out, "lease.list"),
+        EtcdCommand::LeaseInfo { id } => write!(out, "lease.info id={id}"),
+    };
+}
+
+/// Appends an etcd operation's outcome: `ok rev=N` plus what it produced, or `error "…"`.
+fn push_etcd_result(out: &mut String, r: &EtcdResult) -> std::fmt::Result {
+    match &r.outcome {
+        Err(e) => {
+            out.push_str("error etcd ");
+            push_quoted_str(out, &e.to_string());
+            Ok(())
+        }
+        Ok(outcome) => {
+            write!(out, "ok rev={}", r.revision)?;
+            match outcome {
+                EtcdOutcome::Range(range) => write!(out, " count={}", range.count),
+                EtcdOutcome::DeleteRange(d) => write!(out, " deleted={}", d.deleted),
+                EtcdOutcome::Txn(t) => write!(out, " succeeded={}", t.succeeded),
+                EtcdOutcome::LeaseGranted { id, ttl } => write!(out, " lease={id} ttl={ttl}"),
+                EtcdOutcome::Leases(ids) => write!(out, " leases={}", ids.len()),
+                EtcdOutcome::Put(_)
+                | EtcdOutcome::Compacted
+                | EtcdOutcome::LeaseRevoked
+                | EtcdOutcome::Lease(_) => Ok(()),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
