@@ -69,6 +69,11 @@ pub const SNAPSHOT_ENTRIES_RANGE: std::ops::RangeInclusive<u64> = 100..=100_000_
 /// `snapshot_trailing_entries` when not set: entries kept in memory behind a snapshot, so a
 /// follower a little behind gets entries instead of a whole snapshot.
 pub const DEFAULT_SNAPSHOT_TRAILING_ENTRIES: u64 = 5_000;
+/// `auto_compaction_retention` when not set: revisions of key-value history kept (for `get --rev`
+/// and watches from an older revision); memory grows with it.
+pub const DEFAULT_AUTO_COMPACTION_RETENTION: u64 = 10_000;
+/// Upper bound on `auto_compaction_retention`.
+pub const AUTO_COMPACTION_RETENTION_LIMIT: u64 = 1 << 40;
 /// `cluster_token` when not set.
 pub const DEFAULT_CLUSTER_TOKEN: &str = "raftkv";
 
@@ -121,6 +126,10 @@ pub struct ClusterSettings {
     /// Entries kept behind the newest snapshot for slow followers
     /// (default [`DEFAULT_SNAPSHOT_TRAILING_ENTRIES`]).
     pub snapshot_trailing_entries: u64,
+    /// Revisions of key-value history kept for reads at older revisions and watches; the leader
+    /// compacts the rest (etcd's `--auto-compaction-mode=revision`; 0: never compact;
+    /// default [`DEFAULT_AUTO_COMPACTION_RETENTION`]).
+    pub auto_compaction_retention: u64,
     /// Transaction log rotation: `txlog_rotate_bytes` (default: never) and `txlog_keep_files`
     /// (rotated files kept; default: all).
     pub txlog: crate::state::TxLogOptions,

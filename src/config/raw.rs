@@ -49,6 +49,9 @@ pub(super) struct RawCluster {
     /// Default [`super::DEFAULT_SNAPSHOT_ENTRIES`].
     #[serde(default)]
     pub snapshot_entries: Option<Spanned<u64>>,
+    /// Default [`super::DEFAULT_AUTO_COMPACTION_RETENTION`].
+    #[serde(default)]
+    pub auto_compaction_retention: Option<Spanned<u64>>,
     /// Default [`super::DEFAULT_SNAPSHOT_TRAILING_ENTRIES`].
     #[serde(default)]
     pub snapshot_trailing_entries: Option<Spanned<u64>>,

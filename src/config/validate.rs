@@ -250,6 +250,13 @@ fn check_cluster(
         super::SNAPSHOT_ENTRIES_RANGE,
         super::DEFAULT_SNAPSHOT_ENTRIES,
     )?;
+    let auto_compaction_retention = bounded(
+        check,
+        &rest.auto_compaction_retention,
+        "cluster.auto_compaction_retention",
+        0..=super::AUTO_COMPACTION_RETENTION_LIMIT,
+        super::DEFAULT_AUTO_COMPACTION_RETENTION,
+    )?;
     let snapshot_trailing_entries = bounded(
         check,
         &rest.snapshot_trailing_entries,
@@ -309,6 +316,7 @@ fn check_cluster(
         max_in_flight_requests,
         snapshot_entries,
         snapshot_trailing_entries,
+        auto_compaction_retention,
         txlog: crate::state::TxLogOptions {
             rotate_bytes: txlog_rotate_bytes,
             keep_files: txlog_keep_files,

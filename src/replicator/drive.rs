@@ -185,6 +185,7 @@ impl Replicator {
             .apply_duration
             .observe(started.elapsed().as_secs_f64());
         self.metrics.proposals_applied.inc_by(entries.len() as u64);
+        self.publish_revision();
         for (entry, result) in entries.iter().zip(results) {
             self.waiters.applied(entry.index, entry.term, || Answer {
                 index: entry.index,
@@ -297,6 +298,7 @@ impl Replicator {
                 ),
             }
             self.last_seen = now;
+            self.publish_term(s.term);
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod admission;
 mod drive;
+pub mod etcd;
 mod expiry;
 mod handlers;
 pub mod members;
@@ -129,6 +130,10 @@ pub struct Replicator {
     last_peer_leader: Option<NodeId>,
     /// Its members' addresses, for the doors.
     directory: members::Directory,
+    /// The applied revision and term, for the gRPC layer.
+    etcd: etcd::EtcdPublisher,
+    /// The leader's lease deadlines and compaction in flight.
+    leases: etcd::LeaseClock,
 }
 
 impl Replicator {
@@ -217,6 +222,7 @@ impl Replicator {
             status.commit_index,
             txlog.last_index()
         );
+        let state_revision = state.revision();
         Ok(Replicator {
             id,
             last_seen: (status.role, status.term, status.leader),
@@ -251,6 +257,8 @@ impl Replicator {
             last_committed_membership: last_membership.clone(),
             last_membership,
             last_peer_leader: None,
+            etcd: etcd::EtcdPublisher::new(state_revision, status.term),
+            leases: etcd::LeaseClock::default(),
         })
         .inspect(|r| r.directory.set(r.member_addrs()))
     }
@@ -340,7 +348,8 @@ impl Actor for Replicator {
             act.metrics.proposals_failed.inc_by(expired as u64);
         });
         ctx.run_interval(expiry::PURGE_CHECK_INTERVAL, |act, ctx| {
-            act.maybe_purge(ctx)
+            act.maybe_purge(ctx);
+            act.etcd_duties(ctx);
         });
         ctx.run_interval(state_file::STATE_FILE_INTERVAL, |act, _| {
             act.write_state_file()

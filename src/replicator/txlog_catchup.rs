@@ -123,6 +123,7 @@ impl Replicator {
         );
         self.metrics.snapshots_installed.inc();
         self.state = p.state;
+        self.publish_revision();
         // Entries committed before and not yet applied are inside the snapshot.
         self.to_apply.clear();
         self.snapshots.add(p.held);
