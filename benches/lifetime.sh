@@ -23,11 +23,11 @@ trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev
 config="$WORK/raftkv.toml"
 sed -n '/^\[cluster\]/,/^\[\[peers\]\]/p' config/three.toml | sed '$d' |
     sed -e "s|^data_dir = .*|data_dir = \"$WORK/data\"|" -e "s|^log_dir = .*|log_dir = \"$WORK/logs\"|" >"$config"
-read -r -a P <<<"$(free_ports 9)"
+read -r -a P <<<"$(free_ports 12)"
 EPS=() HTTP=()
 for i in 1 2 3; do
-    printf '\n[[peers]]\nid = %d\nraft = "127.0.0.1:%d"\nhttp = "127.0.0.1:%d"\ntext = "127.0.0.1:%d"\n' \
-        "$i" "${P[$((i * 3 - 3))]}" "${P[$((i * 3 - 2))]}" "${P[$((i * 3 - 1))]}" >>"$config"
+    printf '\n[[peers]]\nid = %d\nraft = "127.0.0.1:%d"\nhttp = "127.0.0.1:%d"\ntext = "127.0.0.1:%d"\ngrpc = "127.0.0.1:%d"\n' \
+        "$i" "${P[$((i * 3 - 3))]}" "${P[$((i * 3 - 2))]}" "${P[$((i * 3 - 1))]}" "${P[$((8 + i))]}" >>"$config"
     HTTP[$i]="127.0.0.1:${P[$((i * 3 - 2))]}"
 done
 "$BIN" secret new "$WORK/data/cluster.secret" >/dev/null

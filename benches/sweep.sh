@@ -102,13 +102,13 @@ for n in $SIZES; do
     sed -n '/^\[cluster\]/,/^\[\[peers\]\]/p' config/three.toml | sed '$d' |
         sed -e "s|^data_dir = .*|data_dir = \"$DIR/data\"|" \
             -e "s|^log_dir = .*|log_dir = \"$DIR/logs\"|" >"$CONFIG"
-    read -r -a P <<<"$(free_ports $((3 * n)))"
+    read -r -a P <<<"$(free_ports $((4 * n)))"
     EPS=""
     for i in $(seq 1 "$n"); do
-        raft=${P[$((i * 3 - 3))]} http=${P[$((i * 3 - 2))]} text=${P[$((i * 3 - 1))]}
+        raft=${P[$((i * 4 - 4))]} http=${P[$((i * 4 - 3))]} text=${P[$((i * 4 - 2))]} grpc=${P[$((i * 4 - 1))]}
         EPS+="${EPS:+,}127.0.0.1:$http"
-        printf '\n[[peers]]\nid = %d\nraft = "127.0.0.1:%d"\nhttp = "127.0.0.1:%d"\ntext = "127.0.0.1:%d"\n' \
-            "$i" "$raft" "$http" "$text" >>"$CONFIG"
+        printf '\n[[peers]]\nid = %d\nraft = "127.0.0.1:%d"\nhttp = "127.0.0.1:%d"\ntext = "127.0.0.1:%d"\ngrpc = "127.0.0.1:%d"\n' \
+            "$i" "$raft" "$http" "$text" "$grpc" >>"$CONFIG"
     done
     "$RAFTKV" secret new "$DIR/data/cluster.secret" >/dev/null
     for i in $(seq 1 "$n"); do

@@ -43,7 +43,7 @@ trap 'exit 130' INT TERM
 
 # shellcheck source=benches/lib.sh
 . benches/lib.sh
-read -r -a P <<<"$(free_ports 15)"
+read -r -a P <<<"$(free_ports 18)"
 
 # --- etcd: three members, default fsync behaviour ---------------------------------------------
 start_etcd3 "$WORK" raftkv-bench "${P[@]:0:6}"
@@ -55,10 +55,10 @@ sed -n '/^\[cluster\]/,/^\[\[peers\]\]/p' config/three.toml | sed '$d' |
         -e "s|^log_dir = .*|log_dir = \"$WORK/raftkv-logs\"|" >"$CONFIG"
 RAFTKV_EPS=""
 for i in 1 2 3; do
-    raft=${P[$((6 + i * 3 - 3))]} http=${P[$((6 + i * 3 - 2))]} text=${P[$((6 + i * 3 - 1))]}
+    raft=${P[$((6 + i * 3 - 3))]} http=${P[$((6 + i * 3 - 2))]} text=${P[$((6 + i * 3 - 1))]} grpc=${P[$((14 + i))]}
     RAFTKV_EPS+="${RAFTKV_EPS:+,}127.0.0.1:$http"
-    printf '\n[[peers]]\nid = %d\nraft = "127.0.0.1:%d"\nhttp = "127.0.0.1:%d"\ntext = "127.0.0.1:%d"\n' \
-        "$i" "$raft" "$http" "$text" >>"$CONFIG"
+    printf '\n[[peers]]\nid = %d\nraft = "127.0.0.1:%d"\nhttp = "127.0.0.1:%d"\ntext = "127.0.0.1:%d"\ngrpc = "127.0.0.1:%d"\n' \
+        "$i" "$raft" "$http" "$text" "$grpc" >>"$CONFIG"
 done
 # The cluster secret peers seal their frames with (builds from before it existed have no such command).
 if "$RAFTKV" secret --help >/dev/null 2>&1; then

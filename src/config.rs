@@ -173,7 +173,7 @@ impl FollowerRequests {
     }
 }
 
-/// One `[[peers]]` entry: a member and the three addresses it listens on.
+/// One `[[peers]]` entry: a member and the addresses it listens on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerConfig {
     /// Non-zero, unique in the file.
@@ -184,6 +184,8 @@ pub struct PeerConfig {
     pub http: Address,
     /// The memcached-style text protocol.
     pub text: Address,
+    /// The etcd v3 gRPC API (etcd's client port); `None`: this peer serves no gRPC.
+    pub grpc: Option<Address>,
 }
 
 impl Config {

@@ -16,19 +16,19 @@ request_timeout_ms = 3000
 
 [[peers]]
 id = 1
-raft = "127.0.0.1:12379"
+raft = "127.0.0.1:12382"
 http = "127.0.0.1:12380"
 text = "127.0.0.1:12381"
 
 [[peers]]
 id = 2
-raft = "127.0.0.1:22379"
+raft = "127.0.0.1:22382"
 http = "127.0.0.1:22380"
 text = "127.0.0.1:22381"
 
 [[peers]]
 id = 3
-raft = "127.0.0.1:32379"
+raft = "127.0.0.1:32382"
 http = "127.0.0.1:32380"
 text = "127.0.0.1:32381"
 "#;
@@ -62,6 +62,56 @@ fn assert_refused(case: &str, text: &str, line: usize, field: &str, detail: &str
 fn the_template_is_valid() {
     let config = Config::parse(GOOD, "config/x.toml").unwrap();
     assert_eq!(config.ids(), vec![1, 2, 3]);
+    // `grpc` is optional: a peer without it serves no gRPC.
+    assert_eq!(config.node(1).unwrap().grpc, None);
+}
+
+#[test]
+fn a_grpc_address_is_checked_like_the_others() {
+    let text = edit(15, "text = \"127.0.0.1:12381\"\ngrpc = \"127.0.0.1:2379\"");
+    let config = Config::parse(&text, "config/x.toml").unwrap();
+    let grpc = config
+        .node(1)
+        .unwrap()
+        .grpc
+        .as_ref()
+        .map(ToString::to_string);
+    assert_eq!(grpc.as_deref(), Some("127.0.0.1:2379"));
+
+    let text = edit(15, "text = \"127.0.0.1:12381\"\ngrpc = \"127.0.0.1\"");
+    assert_refused(
+        "no grpc port",
+        &text,
+        16,
+        "peers[0].grpc",
+        "expected host:port",
+    );
+    let text = edit(15, "text = \"127.0.0.1:12381\"\ngrpc = 2379");
+    assert_refused(
+        "integer for grpc",
+        &text,
+        16,
+        "peers[0].grpc",
+        "expected a string",
+    );
+    let text = edit(27, "text = \"127.0.0.1:32381\"\ngrpc = \"127.0.0.1:22380\"");
+    assert_refused(
+        "grpc duplicating an http port",
+        &text,
+        28,
+        "peers[2].grpc",
+        "already used by peers[1].http",
+    );
+    // A later address duplicating a grpc one names the grpc field.
+    let text = edit(15, "text = \"127.0.0.1:12381\"\ngrpc = \"127.0.0.1:2379\"")
+        .replace("raft = \"127.0.0.1:22382\"", "raft = \"127.0.0.1:2379\"");
+    assert_refused(
+        "raft duplicating a grpc port",
+        &text,
+        20,
+        "peers[1].raft",
+        "already used by peers[0].grpc",
+    );
 }
 
 #[test]
@@ -74,7 +124,7 @@ fn wrong_types_name_what_was_expected() {
         "cluster.heartbeat_interval_ms",
         "expected an integer, found a string",
     );
-    let text = edit(19, "raft = 22379");
+    let text = edit(19, "raft = 22382");
     assert_refused(
         "integer for address",
         &text,
@@ -145,7 +195,7 @@ fn ids_must_be_unique_and_non_zero() {
 
 #[test]
 fn addresses_must_be_unique_and_well_formed() {
-    let text = edit(21, r#"text = "127.0.0.1:12379""#);
+    let text = edit(21, r#"text = "127.0.0.1:12382""#);
     assert_refused(
         "duplicate port",
         &text,

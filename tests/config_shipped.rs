@@ -9,14 +9,18 @@ fn load(name: &str) -> Config {
     Config::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Node N listens on 127.0.0.1:N2379 (raft), N2380 (http), N2381 (text), as in raftexample.
+/// Node N serves gRPC where etcd's Procfile puts its client port (127.0.0.1:2379 for node 1,
+/// N2379 for the others), HTTP on N2380, text on N2381 and raft on N2382.
 fn assert_procfile_ports(config: &Config, nodes: u64) {
     assert_eq!(config.ids(), (1..=nodes).collect::<Vec<_>>());
     for peer in config.peers() {
         let base = peer.id as u16 * 10_000;
-        assert_eq!(peer.raft.to_string(), format!("127.0.0.1:{}", base + 2379));
+        let grpc = if peer.id == 1 { 2379 } else { base + 2379 };
+        let shown = peer.grpc.as_ref().map(ToString::to_string);
+        assert_eq!(shown, Some(format!("127.0.0.1:{grpc}")), "node {}", peer.id);
         assert_eq!(peer.http.to_string(), format!("127.0.0.1:{}", base + 2380));
         assert_eq!(peer.text.to_string(), format!("127.0.0.1:{}", base + 2381));
+        assert_eq!(peer.raft.to_string(), format!("127.0.0.1:{}", base + 2382));
     }
 }
 
@@ -84,9 +88,13 @@ fn paths_are_per_node_at_the_repository_root() {
 fn node_lookup_and_raft_addresses() {
     let config = load("three.toml");
     assert_eq!(config.node(2).unwrap().http.port(), 22380);
+    assert_eq!(
+        config.node(1).unwrap().grpc.as_ref().map(|a| a.port()),
+        Some(2379)
+    );
     let addrs = config.raft_addrs().unwrap();
     assert_eq!(addrs.len(), 3);
-    assert_eq!(addrs[&3], "127.0.0.1:32379".parse().unwrap());
+    assert_eq!(addrs[&3], "127.0.0.1:32382".parse().unwrap());
 }
 
 #[test]

@@ -257,7 +257,11 @@ impl Drop for KillOnDrop {
 fn config_with_new_ports(c: &Cluster, id: u64, dir: &Path) -> PathBuf {
     let mut text = std::fs::read_to_string(&c.config_path).expect("read the config");
     let (raft, http, tcp) = c.ports[id as usize - 1];
-    for (old, new) in [raft, http, tcp].into_iter().zip(common::free_ports(3)) {
+    let grpc = c.grpc_ports[id as usize - 1];
+    for (old, new) in [raft, http, tcp, grpc]
+        .into_iter()
+        .zip(common::free_ports(4))
+    {
         let (old, new) = (
             format!("\"127.0.0.1:{old}\""),
             format!("\"127.0.0.1:{new}\""),

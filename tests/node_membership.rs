@@ -56,6 +56,7 @@ fn member_add(c: &Cluster, endpoints: &str, id: u64, learner: bool) -> String {
     let raft = format!("127.0.0.1:{raft}");
     let http = format!("127.0.0.1:{http}");
     let text = format!("127.0.0.1:{text}");
+    let grpc = format!("127.0.0.1:{}", c.grpc_ports[id as usize - 1]);
     let id = id.to_string();
     let mut args = vec![
         "--endpoints",
@@ -69,6 +70,8 @@ fn member_add(c: &Cluster, endpoints: &str, id: u64, learner: bool) -> String {
         &http,
         "--text",
         &text,
+        "--grpc",
+        &grpc,
     ];
     if learner {
         args.push("--learner");

@@ -69,8 +69,8 @@ mod tests {
 
     #[test]
     fn parses_names_v4_and_bracketed_v6() {
-        let a = Address::parse("127.0.0.1:12379").unwrap();
-        assert_eq!((a.host(), a.port()), ("127.0.0.1", 12379));
+        let a = Address::parse("127.0.0.1:12382").unwrap();
+        assert_eq!((a.host(), a.port()), ("127.0.0.1", 12382));
         assert_eq!(Address::parse("LocalHost:80").unwrap().host(), "localhost");
         let v6 = Address::parse("[::1]:9000").unwrap();
         assert_eq!((v6.host(), v6.to_string().as_str()), ("::1", "[::1]:9000"));
@@ -79,7 +79,7 @@ mod tests {
     #[test]
     fn refuses_malformed_addresses() {
         for bad in [
-            "12379",
+            "12382",
             ":80",
             "host:",
             "host:0",

@@ -74,4 +74,7 @@ pub(super) struct RawPeer {
     pub raft: Spanned<String>,
     pub http: Spanned<String>,
     pub text: Spanned<String>,
+    /// The etcd v3 gRPC API; a peer without one serves no gRPC.
+    #[serde(default)]
+    pub grpc: Option<Spanned<String>>,
 }

@@ -429,6 +429,11 @@ fn check_peers(
             raft: address(&peer.raft, "raft")?,
             http: address(&peer.http, "http")?,
             text: address(&peer.text, "text")?,
+            grpc: peer
+                .grpc
+                .as_ref()
+                .map(|grpc| address(grpc, "grpc"))
+                .transpose()?,
         });
         raft_lines.push(check.line(&peer.raft));
     }

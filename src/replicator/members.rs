@@ -64,7 +64,7 @@ pub fn file_members(config: &Config) -> BTreeMap<NodeId, MemberAddrs> {
                 raft: p.raft.to_string(),
                 http: p.http.to_string(),
                 text: Some(p.text.to_string()),
-                grpc: None,
+                grpc: p.grpc.as_ref().map(ToString::to_string),
                 promote: false,
             };
             (p.id, m)

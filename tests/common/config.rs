@@ -79,23 +79,26 @@ fn ephemeral_ports(count: usize) -> Vec<u16> {
         .collect()
 }
 
-/// One node's raft, http and text ports.
+/// One node's raft, http, text and gRPC ports.
 #[derive(Clone, Copy, Debug)]
 pub struct NodePorts {
     pub raft: u16,
     pub http: u16,
     pub text: u16,
+    /// The etcd v3 gRPC API: written into every peer, so each test cluster has one.
+    pub grpc: u16,
 }
 
 /// Writes `<dir>/cluster.toml` for `n` nodes on free ports, with `extra` lines appended to
 /// `[cluster]`; returns its path and the ports of nodes 1..=n.
 pub fn write_config(dir: &Path, n: u64, extra: &str) -> (PathBuf, Vec<NodePorts>) {
-    let ports: Vec<NodePorts> = free_ports(3 * n as usize)
-        .chunks(3)
+    let ports: Vec<NodePorts> = free_ports(4 * n as usize)
+        .chunks(4)
         .map(|c| NodePorts {
             raft: c[0],
             http: c[1],
             text: c[2],
+            grpc: c[3],
         })
         .collect();
     let mut text = format!(
@@ -109,11 +112,12 @@ pub fn write_config(dir: &Path, n: u64, extra: &str) -> (PathBuf, Vec<NodePorts>
     for (i, p) in ports.iter().enumerate() {
         text.push_str(&format!(
             "\n[[peers]]\nid = {}\nraft = \"127.0.0.1:{}\"\nhttp = \"127.0.0.1:{}\"\n\
-             text = \"127.0.0.1:{}\"\n",
+             text = \"127.0.0.1:{}\"\ngrpc = \"127.0.0.1:{}\"\n",
             i + 1,
             p.raft,
             p.http,
-            p.text
+            p.text,
+            p.grpc
         ));
     }
     let path = dir.join("cluster.toml");

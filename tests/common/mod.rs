@@ -46,6 +46,8 @@ pub struct Cluster {
     pub n: u64,
     /// Per node: raft, http and text ports.
     pub ports: Vec<(u16, u16, u16)>,
+    /// Per node: the gRPC port its `[[peers]]` entry names.
+    pub grpc_ports: Vec<u16>,
     children: Vec<Option<Child>>,
     agent: ureq::Agent,
 }
@@ -85,6 +87,7 @@ impl Cluster {
     pub fn configure(n: u64, extra: &str) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let (config_path, ports) = config::write_config(dir.path(), n, extra);
+        let grpc_ports = ports.iter().map(|p| p.grpc).collect();
         let ports = ports.iter().map(|p| (p.raft, p.http, p.text)).collect();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -97,6 +100,7 @@ impl Cluster {
             config_path,
             n,
             ports,
+            grpc_ports,
             children: (0..n).map(|_| None).collect(),
             agent,
         }
@@ -332,7 +336,7 @@ impl Cluster {
     /// Whether every port of node `id` can be bound again (its process is gone).
     pub fn ports_free(&self, id: u64) -> bool {
         let (raft, http, text) = self.ports[id as usize - 1];
-        [raft, http, text]
+        [raft, http, text, self.grpc_ports[id as usize - 1]]
             .iter()
             .all(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
     }

@@ -12,11 +12,17 @@ use crate::config::Config;
 const LEADER_WAIT: Duration = Duration::from_secs(30);
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// `node1 listens on http://... (raft ..., text ...)`, one line per node.
+/// `node1 listens on http://... (raft ..., text ..., grpc ...)`, one line per node; a node
+/// without a gRPC address shows none.
 pub fn print_addresses(painter: &Painter, config: &Config) {
     for p in config.peers() {
+        let grpc = p
+            .grpc
+            .as_ref()
+            .map(|g| format!(", grpc {g}"))
+            .unwrap_or_default();
         painter.say(&format!(
-            "{} listens on http://{} (raft {}, text {})",
+            "{} listens on http://{} (raft {}, text {}{grpc})",
             Painter::node_name(p.id),
             p.http,
             p.raft,
