@@ -196,4 +196,16 @@ mod tests {
         assert!(decode_context(b"\xc1garbage").is_empty());
         assert!(decode_context(b"").is_empty());
     }
+
+    #[test]
+    fn file_members_carry_the_grpc_address_a_peer_has() {
+        let text = "[[peers]]\nid = 1\nraft = \"127.0.0.1:12382\"\nhttp = \"127.0.0.1:12380\"\n\
+                    text = \"127.0.0.1:12381\"\ngrpc = \"127.0.0.1:2379\"\n\n\
+                    [[peers]]\nid = 2\nraft = \"127.0.0.1:22382\"\nhttp = \"127.0.0.1:22380\"\n\
+                    text = \"127.0.0.1:22381\"\n";
+        let config = Config::parse(text, "x.toml").unwrap();
+        let members = file_members(&config);
+        assert_eq!(members[&1].grpc.as_deref(), Some("127.0.0.1:2379"));
+        assert_eq!(members[&2].grpc, None);
+    }
 }
