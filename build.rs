@@ -4,7 +4,11 @@
 use std::path::PathBuf;
 
 const PROTO_DIR: &str = "proto/etcd";
-const PROTO_FILES: [&str; 3] = ["proto/etcd/rpc.proto", "proto/etcd/kv.proto", "proto/etcd/auth.proto"];
+const PROTO_FILES: [&str; 3] = [
+    "proto/etcd/rpc.proto",
+    "proto/etcd/kv.proto",
+    "proto/etcd/auth.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A vendored protoc, so building needs no system package.
