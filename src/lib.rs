@@ -10,6 +10,7 @@ pub mod api;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod grpc;
 pub mod lincheck;
 pub mod metrics;
 pub mod raft;
