@@ -6,6 +6,7 @@
 mod admin;
 mod error;
 mod forward;
+mod gateway;
 mod health;
 mod kv;
 mod legacy;
@@ -26,6 +27,7 @@ use serde::Deserialize;
 pub use error::ApiError;
 pub use forward::{forward_to_leader, FOLLOWER_REQUESTS, FORWARDED_BY};
 pub use responses::count_responses;
+pub(crate) use snapshot::unnamed_temp_file;
 
 use crate::config::Config;
 use crate::raft::NodeId;
@@ -60,6 +62,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     members::routes(cfg);
     snapshot::routes(cfg);
     health::routes(cfg);
+    gateway::routes(cfg);
     cfg.default_service(web::to(unknown_route));
 }
 

@@ -97,7 +97,7 @@ async fn snapshot(st: web::Data<ApiState>, req: HttpRequest) -> Result<HttpRespo
 
 /// A file with no name: created in the temporary directory and unlinked at once, so it is gone
 /// when closed whatever happens.
-fn unnamed_temp_file() -> std::io::Result<std::fs::File> {
+pub(crate) fn unnamed_temp_file() -> std::io::Result<std::fs::File> {
     let path = std::env::temp_dir().join(format!(
         "raftkv-snapshot-{}-{}",
         std::process::id(),

@@ -10,6 +10,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::api::{self, ApiState};
 use crate::config::Config;
+use crate::grpc::EtcdContext;
 use crate::raft::{NodeId, Role};
 use crate::replicator::admission::Admission;
 use crate::replicator::{GetStatus, Replicator, TransferLeadership};
@@ -68,6 +69,14 @@ async fn start(
         std::net::TcpListener::bind(&http).map_err(|e| format!("cannot listen on {http}: {e}"))?;
     let text = &config.node(id)?.text;
     let text_listener = text::bind(text).map_err(|e| format!("cannot listen on {text}: {e}"))?;
+    let grpc = config.node(id)?.grpc.clone();
+    let grpc_listener = match &grpc {
+        Some(addr) => Some(
+            std::net::TcpListener::bind(addr.to_string())
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?,
+        ),
+        None => None,
+    };
     let replicator = if join {
         Replicator::join(id, Arc::clone(&config))?
     } else {
@@ -75,6 +84,7 @@ async fn start(
     };
     let directory = replicator.directory();
     let metrics = replicator.metrics();
+    let feed = replicator.etcd_feed();
     let replicator = replicator.start();
     let admission = Admission::new(config.cluster().max_in_flight_requests);
     let state = ApiState {
@@ -85,9 +95,19 @@ async fn start(
         admission: admission.clone(),
         directory: directory.clone(),
     };
+    let etcd = EtcdContext::new(
+        replicator.clone(),
+        Arc::clone(&config),
+        id,
+        feed,
+        directory.clone(),
+        admission.clone(),
+    );
+    let gateway = etcd.clone();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
+            .app_data(web::Data::new(gateway.clone()))
             .wrap(from_fn(api::forward_to_leader))
             .wrap(from_fn(api::count_responses))
             .configure(api::routes)
@@ -108,6 +128,10 @@ async fn start(
         },
     );
     log::info!("node {id}: serving the text protocol on {text}");
+    if let (Some(listener), Some(addr)) = (grpc_listener, grpc) {
+        crate::grpc::spawn(listener, etcd).map_err(|e| format!("cannot serve gRPC: {e}"))?;
+        log::info!("node {id}: serving the etcd v3 API (gRPC) on {addr}");
+    }
     let handle = server.handle();
     actix::spawn(shutdown_on_signal(replicator, handle));
     Ok(server)

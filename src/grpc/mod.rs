@@ -2,7 +2,10 @@
 //!
 //! `pb` holds the messages, the tonic server traits and clients, and the serde impls (proto3 JSON
 //! mapping with etcd's snake_case names) for the JSON gateway. The services are implemented on
-//! top of these types elsewhere in this module.
+//! top of these types in this module: one file per etcd service, `context` for what they share
+//! (identity for response headers, errors as etcd's statuses, forwarding to the leader),
+//! `convert` between the protobuf messages and the state machine's etcd types, `server` to serve
+//! them on a runtime of their own.
 
 /// Generated code, one module per protobuf package so the cross-package paths resolve.
 #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
@@ -23,6 +26,24 @@ pub mod pb {
         include!(concat!(env!("OUT_DIR"), "/authpb.serde.rs"));
     }
 }
+
+mod auth;
+mod cluster;
+mod context;
+pub mod convert;
+mod kv;
+mod lease;
+mod maintenance;
+mod server;
+pub mod watch;
+
+pub use cluster::ClusterService;
+pub use context::EtcdContext;
+pub use kv::KvService;
+pub use lease::LeaseService;
+pub use maintenance::MaintenanceService;
+pub use server::spawn;
+pub use watch::WatchService;
 
 #[cfg(test)]
 mod tests;

@@ -119,8 +119,8 @@ pub use machine::{Applied, StateMachine};
 pub use result::ApplyResult;
 pub use snapshot::{
     inspect, read_snapshot, read_snapshot_file, write_snapshot, write_snapshot_file,
-    SnapshotCounts, SnapshotError, SnapshotMeta, SnapshotStatus, SnapshotSummary, MAX_RECORD_BYTES,
-    MAX_VOTERS, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC,
+    SnapshotCounts, SnapshotError, SnapshotMeta, SnapshotStatus, SnapshotSummary, ETCD_HASH_BYTES,
+    ETCD_PAGE_BYTES, MAX_RECORD_BYTES, MAX_VOTERS, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC,
 };
 pub use stacks::StackError;
 pub use students::Student;

@@ -27,6 +27,15 @@ pub(super) struct FrameReader<R: Read> {
     payload: Vec<u8>,
 }
 
+/// The page size etcd pads a snapshot stream to before its SHA-256.
+pub const ETCD_PAGE_BYTES: u64 = 512;
+
+/// The length of the SHA-256 that ends etcd's snapshot stream.
+pub const ETCD_HASH_BYTES: usize = 32;
+
+/// The most bytes etcd's envelope adds after the trailer: padding short of a page, and the hash.
+const ETCD_ENVELOPE_MAX: usize = ETCD_PAGE_BYTES as usize - 1 + ETCD_HASH_BYTES;
+
 /// What comes next in a snapshot.
 pub(super) enum Next<'a> {
     /// A record whose checksum matched.
@@ -189,9 +198,18 @@ impl<R: Read> FrameReader<R> {
                 computed,
             });
         }
-        let mut extra = [0; 1];
-        if self.read_up_to(&mut extra)? > 0 {
-            return Err(self.malformed(self.offset - 1, "bytes after the trailer".to_string()));
+        // What etcd's Maintenance.Snapshot appends may follow (the gRPC API sends it, so that
+        // `etcdctl snapshot save` takes the file): zeros up to a multiple of 512 bytes, then a
+        // 32-byte SHA-256. The records' CRCs already vouch for the content, so only the shape
+        // is checked.
+        let end = self.offset;
+        let mut extra = [0; ETCD_ENVELOPE_MAX + 1];
+        let got = self.read_up_to(&mut extra)?;
+        let envelope = (ETCD_HASH_BYTES..=ETCD_ENVELOPE_MAX).contains(&got)
+            && (end + got as u64) % ETCD_PAGE_BYTES == ETCD_HASH_BYTES as u64
+            && extra[..got - ETCD_HASH_BYTES].iter().all(|b| *b == 0);
+        if got > 0 && !envelope {
+            return Err(self.malformed(end, "bytes after the trailer".to_string()));
         }
         Ok(Next::End { crc: computed })
     }

@@ -19,6 +19,7 @@ use crate::raft::{Index, Term};
 
 pub use error::SnapshotError;
 pub use format::{MAX_RECORD_BYTES, MAX_VOTERS, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC};
+pub use frame_read::{ETCD_HASH_BYTES, ETCD_PAGE_BYTES};
 pub use inspect::{inspect, SnapshotStatus};
 pub use read::{read_snapshot, read_snapshot_file};
 pub use write::{write_snapshot, write_snapshot_file};
