@@ -442,7 +442,7 @@ impl Cluster {
 /// Has the kernel SIGKILL the child when the thread that started it ends, so no node outlives
 /// its test even when the test process itself is killed (a CI timeout) and `Drop` never runs.
 /// Nodes are started from the test's own thread, which lives as long as the test.
-fn die_with_parent(command: &mut Command) {
+pub fn die_with_parent(command: &mut Command) {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::process::CommandExt;
