@@ -30,7 +30,6 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 const STOPPED_MEMBER: u64 = 2;
 
 #[test]
-#[ignore = "until the gRPC server lands"]
 fn etcdctl_and_python_etcd3_sessions() {
     let Some(python) = tools_or_skip() else {
         return;
