@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # raftkv vs. etcd on this machine: a 3-node etcd (fsync on, Debian's etcd-server) and a 3-node
-# raftkv, both on loopback with temp data dirs, driven by the same HTTP load generator
-# (`raftkv bench`; `--target etcd` speaks etcd's v3 JSON gateway): puts and linearizable gets of
-# 256-byte values at 1, 16 and 64 clients. Prints throughput, p99 latency and raftkv/etcd ratios,
-# then stops everything.
+# raftkv, both on loopback with temp data dirs, driven by the same load generator (`raftkv bench`)
+# through the same client: by default etcd's v3 gRPC API, which both serve (PROTOCOL=grpc; the
+# client is generated from etcd's protocol), or HTTP (PROTOCOL=http: raftkv's API against etcd's
+# v3 JSON gateway). Puts and linearizable gets of 256-byte values at 1, 64 and 256 clients. Prints
+# throughput, p99 latency and raftkv/etcd ratios, then stops everything.
 #
 # Usage: benches/vs-etcd.sh            (from anywhere in the repository; run as root to install etcd)
-# Knobs: DURATION=10s CLIENTS="1 16 64" OPS="put get" VALUE_SIZE=256 KEYS=1000
+# Knobs: DURATION=10s CLIENTS="1 64 256" OPS="put get" VALUE_SIZE=256 KEYS=1000 PROTOCOL=grpc
 #        RAFTKV=path/to/raftkv (default: target/release/raftkv, built if missing)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
-CLIENTS=${CLIENTS:-"1 16 64"}
+CLIENTS=${CLIENTS:-"1 64 256"}
+PROTOCOL=${PROTOCOL:-grpc}
 OPS=${OPS:-"put get"}
 VALUE_SIZE=${VALUE_SIZE:-256}
 KEYS=${KEYS:-1000}
@@ -54,9 +56,11 @@ sed -n '/^\[cluster\]/,/^\[\[peers\]\]/p' config/three.toml | sed '$d' |
     sed -e "s|^data_dir = .*|data_dir = \"$WORK/raftkv-data\"|" \
         -e "s|^log_dir = .*|log_dir = \"$WORK/raftkv-logs\"|" >"$CONFIG"
 RAFTKV_EPS=""
+RAFTKV_GRPC_EPS=""
 for i in 1 2 3; do
     raft=${P[$((6 + i * 3 - 3))]} http=${P[$((6 + i * 3 - 2))]} text=${P[$((6 + i * 3 - 1))]} grpc=${P[$((14 + i))]}
     RAFTKV_EPS+="${RAFTKV_EPS:+,}127.0.0.1:$http"
+    RAFTKV_GRPC_EPS+="${RAFTKV_GRPC_EPS:+,}127.0.0.1:$grpc"
     printf '\n[[peers]]\nid = %d\nraft = "127.0.0.1:%d"\nhttp = "127.0.0.1:%d"\ntext = "127.0.0.1:%d"\ngrpc = "127.0.0.1:%d"\n' \
         "$i" "$raft" "$http" "$text" "$grpc" >>"$CONFIG"
 done
@@ -78,7 +82,7 @@ field() { # json, name: a top-level number (or latency_ms.NAME) out of bench's o
     sed -E "s/.*\"$2\":([0-9.eE+-]+).*/\1/" <<<"$1"
 }
 bench() { # target, endpoints, op, clients
-    "$RAFTKV" bench --target "$1" --endpoints "$2" --op "$3" --clients "$4" \
+    "$RAFTKV" bench --protocol "$PROTOCOL" --target "$1" --endpoints "$2" --op "$3" --clients "$4" \
         --duration "$DURATION" --value-size "$VALUE_SIZE" --keys "$KEYS" -w json 2>/dev/null
 }
 
@@ -87,8 +91,13 @@ printf '%-5s %7s | %12s %12s %7s | %12s %12s %7s\n' op clients "raftkv op/s" "et
 for op in $OPS; do
     for c in $CLIENTS; do
         log "$op, $c clients, $DURATION each"
-        r=$(bench raftkv "$RAFTKV_EPS" "$op" "$c")
-        e=$(bench etcd "$ETCD_EPS" "$op" "$c")
+        if [ "$PROTOCOL" = grpc ]; then
+            r=$(bench raftkv "$RAFTKV_GRPC_EPS" "$op" "$c")
+            e=$(bench etcd "$ETCD_EPS" "$op" "$c")  # etcd serves gRPC and its gateway on one port
+        else
+            r=$(bench raftkv "$RAFTKV_EPS" "$op" "$c")
+            e=$(bench etcd "$ETCD_EPS" "$op" "$c")
+        fi
         rt=$(field "$r" throughput_ops) et=$(field "$e" throughput_ops)
         rp=$(field "$r" p99) ep=$(field "$e" p99)
         awk -v op="$op" -v c="$c" -v rt="$rt" -v et="$et" -v rp="$rp" -v ep="$ep" 'BEGIN {

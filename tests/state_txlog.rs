@@ -98,7 +98,7 @@ fn every_entry_gives_one_line_with_contiguous_indexes() {
     assert!(text[2].starts_with("000000000003 t2 student.get roll=7 -> student roll=7 name="));
     assert_eq!(
         text[3],
-        r#"000000000004 t2 kv.put key="k" value="line1\nline2" -> ok version=4"#
+        r#"000000000004 t2 kv.put key="k" value="line1\nline2" -> ok version=2"#
     );
     assert_eq!(text[4], "000000000005 t2 stack.create label=1 -> stack=1");
     assert_eq!(

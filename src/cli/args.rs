@@ -430,8 +430,22 @@ pub struct BenchArgs {
     /// Bytes per value.
     #[arg(long, default_value_t = 256)]
     pub value_size: usize,
+    /// How to reach the endpoints: raftkv's HTTP API (or etcd's JSON gateway, with --target
+    /// etcd), or etcd's v3 gRPC API, which raftkv's `grpc` addresses and etcd both serve (give
+    /// those addresses as --endpoints; --target does not matter then).
+    #[arg(long, value_enum, default_value_t = BenchProtocol::Http)]
+    pub protocol: BenchProtocol,
     #[command(flatten)]
     pub load: LoadArgs,
+}
+
+/// The protocol `raftkv bench` speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchProtocol {
+    /// HTTP/1.1, one connection per client.
+    Http,
+    /// etcd's v3 gRPC API, clients sharing HTTP/2 connections.
+    Grpc,
 }
 
 /// What a bench run and a sweep share: the keys, how gets read, and what the endpoints are.

@@ -7,6 +7,7 @@
 //! draws the SVG of CSVs written before.
 
 mod backoff;
+mod grpc;
 mod limits;
 mod plot;
 mod report;
@@ -20,7 +21,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use super::args::{BenchAction, BenchArgs, BenchOp, BenchTarget, ReadConsistency, WriteOut};
+use super::args::{
+    BenchAction, BenchArgs, BenchOp, BenchProtocol, BenchTarget, ReadConsistency, WriteOut,
+};
 use super::error::CliError;
 use report::Summary;
 use target::Wire;
@@ -72,6 +75,16 @@ fn run_once(
         consistency: args.load.consistency,
         duration: args.duration,
     };
+    if args.protocol == BenchProtocol::Grpc {
+        let summary = grpc::measure(endpoints, &workload, Progress::EverySecond)?;
+        summary.print(write_out.unwrap_or(WriteOut::Simple));
+        if summary.ok == 0 {
+            return Err(CliError::NoEndpoint {
+                attempts: summary.why_none_succeeded(),
+            });
+        }
+        return Ok(());
+    }
     let wire = Wire::new(
         args.load.target,
         args.load.keys,
