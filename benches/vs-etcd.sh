@@ -86,8 +86,8 @@ bench() { # target, endpoints, op, clients
         --duration "$DURATION" --value-size "$VALUE_SIZE" --keys "$KEYS" -w json 2>/dev/null
 }
 
-printf '%-5s %7s | %12s %12s %7s | %12s %12s %7s\n' op clients "raftkv op/s" "etcd op/s" ratio \
-    "raftkv p99" "etcd p99" ratio
+printf '%-5s %7s | %12s %12s %7s | %12s %12s %7s | %12s %12s\n' op clients "raftkv op/s" "etcd op/s" ratio \
+    "raftkv p99" "etcd p99" ratio "raftkv p50" "etcd p50"
 for op in $OPS; do
     for c in $CLIENTS; do
         log "$op, $c clients, $DURATION each"
@@ -100,9 +100,10 @@ for op in $OPS; do
         fi
         rt=$(field "$r" throughput_ops) et=$(field "$e" throughput_ops)
         rp=$(field "$r" p99) ep=$(field "$e" p99)
-        awk -v op="$op" -v c="$c" -v rt="$rt" -v et="$et" -v rp="$rp" -v ep="$ep" 'BEGIN {
-            printf "%-5s %7d | %12.0f %12.0f %7.2f | %9.2f ms %9.2f ms %7.2f\n",
-                op, c, rt, et, (et > 0 ? rt / et : 0), rp, ep, (ep > 0 ? rp / ep : 0) }'
+        r50=$(field "$r" p50) e50=$(field "$e" p50)
+        awk -v op="$op" -v c="$c" -v rt="$rt" -v et="$et" -v rp="$rp" -v ep="$ep" -v r50="$r50" -v e50="$e50" 'BEGIN {
+            printf "%-5s %7d | %12.0f %12.0f %7.2f | %9.2f ms %9.2f ms %7.2f | %9.3f ms %9.3f ms\n",
+                op, c, rt, et, (et > 0 ? rt / et : 0), rp, ep, (ep > 0 ? rp / ep : 0), r50, e50 }'
     done
 done
 log "done; stopping both clusters"
