@@ -7,8 +7,8 @@ use bytes::Bytes;
 use raftkv::raft::{Membership, MembershipEntry, Payload};
 use raftkv::state::mvcc::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, EtcdCommand, EtcdError, EtcdOutcome,
-    EtcdResult, KeyRange, PutRequest, RangeRequest, RequestOp, ResponseOp, SortOrder, SortTarget,
-    TxnRequest,
+    EtcdResult, KeyRange, PutRequest, RangeRequest, RangeResponse, RequestOp, ResponseOp,
+    SortOrder, SortTarget, TxnRequest,
 };
 use raftkv::state::{
     encode, read_snapshot, write_snapshot, ApplyResult, Command, KeyValue, Request, StateConfig,
@@ -56,6 +56,17 @@ impl Driver {
                 .into_iter()
                 .map(|kv| (kv.key, String::from_utf8(kv.value.to_vec()).unwrap()))
                 .collect()),
+            other => panic!("not a range: {other:?}"),
+        }
+    }
+
+    /// A range's whole answer (count, more and the keys' metadata), read without the log.
+    fn full_range(&self, request: RangeRequest) -> RangeResponse {
+        match self.sm.etcd_read(&EtcdCommand::Range(request)) {
+            Some(EtcdResult {
+                outcome: Ok(EtcdOutcome::Range(r)),
+                ..
+            }) => r,
             other => panic!("not a range: {other:?}"),
         }
     }
@@ -202,18 +213,11 @@ fn ranges_prefixes_limits_sorts_and_filters() {
     );
     // range_end "\0": every key from `key` on.
     assert_eq!(d.range(range("fop", "\0")).unwrap().len(), 2);
-    let r = d.sm.etcd_read(&EtcdCommand::Range(RangeRequest {
+    let r = d.full_range(RangeRequest {
         limit: 2,
         keys_only: true,
         ..range("a", "z")
-    }));
-    let Some(EtcdResult {
-        outcome: Ok(EtcdOutcome::Range(r)),
-        ..
-    }) = r
-    else {
-        panic!()
-    };
+    });
     assert_eq!((r.kvs.len(), r.more, r.count), (2, true, 5));
     assert!(r.kvs.iter().all(|kv| kv.value.is_empty()));
     // Sorted by mod revision, newest first; a target alone sorts ascending.
@@ -233,17 +237,10 @@ fn ranges_prefixes_limits_sorts_and_filters() {
         .unwrap();
     assert_eq!(by_value.last().unwrap().1, "5");
     // Filters keep the count of the whole range.
-    let r = d.sm.etcd_read(&EtcdCommand::Range(RangeRequest {
+    let r = d.full_range(RangeRequest {
         min_mod_revision: 6,
         ..range("a", "z")
-    }));
-    let Some(EtcdResult {
-        outcome: Ok(EtcdOutcome::Range(r)),
-        ..
-    }) = r
-    else {
-        panic!()
-    };
+    });
     let keys: Vec<&str> = r.kvs.iter().map(|kv| kv.key.as_str()).collect();
     assert_eq!((keys, r.count), (vec!["foo/a", "g"], 5));
 }
