@@ -314,6 +314,34 @@ fn a_transaction_runs_one_branch_in_one_revision() {
     assert_eq!(dup.revision, 2);
 }
 
+/// A nested transaction that fails after its branch's earlier puts ran leaves nothing behind:
+/// no key, no revision, no event.
+#[test]
+fn a_failing_nested_transaction_undoes_the_whole_transaction() {
+    let mut d = Driver::new();
+    let before = d.put("a", "old");
+    let nested = TxnRequest {
+        success: vec![RequestOp::Put(PutRequest {
+            lease: 999,
+            ..put("b", "on a lease that does not exist")
+        })],
+        ..TxnRequest::default()
+    };
+    let failing = d.etcd(EtcdCommand::Txn(TxnRequest {
+        success: vec![RequestOp::Put(put("a", "new")), RequestOp::Txn(nested)],
+        ..TxnRequest::default()
+    }));
+    assert_eq!(failing.outcome, Err(EtcdError::LeaseNotFound));
+    assert_eq!(failing.revision, before);
+    assert_eq!(d.kv("a").unwrap().value, "old");
+    let mut events = 0;
+    d.sm.for_each_event_after(before, |_, list| {
+        events += list.len();
+        true
+    });
+    assert_eq!(events, 0);
+}
+
 #[test]
 fn leases_hold_keys_and_revoking_deletes_them_in_one_revision() {
     let mut d = Driver::new();

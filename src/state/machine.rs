@@ -323,12 +323,7 @@ impl StateMachine {
             Command::StackSize { stack_id } => {
                 stack_result(self.stacks.size(*stack_id), ApplyResult::Size)
             }
-            // A read changes nothing: an O(1) clone takes the write path's `&mut` and is dropped.
-            Command::Etcd(command) if command.is_read() => ApplyResult::Etcd(self.kv.clone().etcd(
-                self.applied_index,
-                self.now_ms,
-                command,
-            )),
+            Command::Etcd(command) => ApplyResult::Etcd(self.etcd_read(command)?),
             _ => return None,
         };
         Some(result)
@@ -364,7 +359,8 @@ impl StateMachine {
         self.kv.leases().iter().map(|(id, l)| (*id, l.ttl))
     }
 
-    /// Answers an etcd read command (`None` for a write).
+    /// Answers an etcd read command (`None` for a write). A read changes nothing: an O(1) clone
+    /// takes the write path's `&mut` and is dropped.
     pub fn etcd_read(&self, command: &EtcdCommand) -> Option<crate::state::mvcc::EtcdResult> {
         command.is_read().then(|| {
             self.kv

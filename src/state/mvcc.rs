@@ -408,7 +408,7 @@ impl KvStore {
                 .check_put(p, now_ms)
                 .map(|()| EtcdOutcome::Put(self.do_put(p, now_ms))),
             EtcdCommand::DeleteRange(d) => Ok(EtcdOutcome::DeleteRange(self.do_delete(d, now_ms))),
-            EtcdCommand::Txn(t) => self.txn(t, now_ms).map(EtcdOutcome::Txn),
+            EtcdCommand::Txn(t) => self.atomic_txn(t, now_ms).map(EtcdOutcome::Txn),
             EtcdCommand::Compact { revision } => self.compact_to(*revision),
             EtcdCommand::LeaseGrant { id, ttl } => self.lease_grant(index, *id, *ttl),
             EtcdCommand::LeaseRevoke { id } => {
@@ -631,6 +631,16 @@ impl KvStore {
             };
         }
         kvs.iter().all(|kv| compare_one(c, kv))
+    }
+
+    /// A transaction that writes all of its branch or nothing: it runs on an O(1) clone, which
+    /// replaces the store only if every operation succeeded. A nested transaction is checked only
+    /// when it runs, after the operations before it have written, so failing it must undo them.
+    fn atomic_txn(&mut self, t: &TxnRequest, now_ms: u64) -> Result<TxnResponse, EtcdError> {
+        let mut scratch = self.clone();
+        let response = scratch.txn(t, now_ms)?;
+        *self = scratch;
+        Ok(response)
     }
 
     /// etcd's transaction: checks, compares, then the branch's operations in order, all in one
