@@ -136,6 +136,25 @@ impl Replicator {
         Duration::from_millis(self.config.cluster().election_timeout_max_ms)
     }
 
+    /// Starts the lease clock of leadership in `term` if it is not running yet: every lease held
+    /// gets its full TTL plus the extension. Whichever comes first after an election (the timer,
+    /// a keep-alive, a time-to-live) starts it, so no lease misses the extension.
+    fn start_lease_clock(&mut self, term: Term, now: Instant) {
+        if self.leases.term == Some(term) {
+            return;
+        }
+        let extension = self.lease_extension();
+        self.leases = LeaseClock {
+            term: Some(term),
+            deadlines: self
+                .state
+                .leases()
+                .map(|(id, ttl)| (id, now + ttl_duration(ttl) + extension))
+                .collect(),
+            ..LeaseClock::default()
+        };
+    }
+
     /// The leader's lease and compaction duties, run on a timer: keeps a deadline per lease,
     /// proposes the revoke of each expired one and an automatic compaction when one is due.
     pub(super) fn etcd_duties(&mut self, ctx: &mut Context<Self>) {
@@ -145,27 +164,17 @@ impl Replicator {
             return;
         }
         let now = Instant::now();
-        let new_term = self.leases.term != Some(status.term);
-        if new_term {
-            self.leases = LeaseClock {
-                term: Some(status.term),
-                ..LeaseClock::default()
-            };
-        }
-        let extension = if new_term {
-            self.lease_extension()
-        } else {
-            Duration::ZERO
-        };
+        self.start_lease_clock(status.term, now);
         let applied = self.state.applied_index();
         let clock = &mut self.leases;
         let mut live = 0;
+        // Leases granted since: their full TTL from now.
         for (id, ttl) in self.state.leases() {
             live += 1;
             clock
                 .deadlines
                 .entry(id)
-                .or_insert_with(|| now + ttl_duration(ttl) + extension);
+                .or_insert_with(|| now + ttl_duration(ttl));
         }
         if clock.deadlines.len() > live {
             let state = &self.state;
@@ -270,16 +279,9 @@ impl Handler<LeaseKeepAlive> for Replicator {
             // Too late: its revoke is on its way through the log.
             return Ok(None);
         }
-        if self.leases.term != Some(self.raft.status().term) {
-            // Leadership is new and the timer has not run yet: start the clock now.
-            self.leases = LeaseClock {
-                term: Some(self.raft.status().term),
-                ..LeaseClock::default()
-            };
-        }
-        self.leases
-            .deadlines
-            .insert(msg.0, Instant::now() + ttl_duration(ttl));
+        let now = Instant::now();
+        self.start_lease_clock(self.raft.status().term, now);
+        self.leases.deadlines.insert(msg.0, now + ttl_duration(ttl));
         Ok(Some(ttl))
     }
 }
@@ -293,6 +295,7 @@ impl Handler<LeaseTimeToLive> for Replicator {
         let Some(Ok(state::mvcc::EtcdOutcome::Lease(Some(info)))) = info.map(|r| r.outcome) else {
             return Ok(None);
         };
+        self.start_lease_clock(self.raft.status().term, Instant::now());
         let deadline = self.lease_deadline(msg.0, info.granted_ttl);
         let left = deadline.saturating_duration_since(Instant::now());
         Ok(Some(LeaseTtl {
