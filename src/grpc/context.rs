@@ -119,7 +119,7 @@ impl EtcdContext {
         }
     }
 
-    /// A channel to member `leader`'s gRPC address, for a call this follower forwards; refused
+    /// A channel to member `leader`'s gRPC address, for `request` this follower forwards; refused
     /// if the call was already forwarded once.
     pub(super) fn leader_channel<T>(
         &self,
@@ -129,6 +129,11 @@ impl EtcdContext {
         if request.metadata().contains_key(FORWARDED) {
             return Err(client_status(ClientError::NoLeader));
         }
+        self.channel_to(leader)
+    }
+
+    /// A channel to member `leader`'s gRPC address (one per address, kept).
+    pub(super) fn channel_to(&self, leader: NodeId) -> Result<Channel, Status> {
         let Some(addr) = self.directory.get(leader).and_then(|m| m.grpc) else {
             return Err(Status::unavailable(format!(
                 "etcdserver: the leader (node {leader}) serves no gRPC address"
@@ -155,11 +160,16 @@ impl EtcdContext {
     /// `request`'s message in a new request marked as forwarded, to send to the leader.
     pub(super) fn forwarded<T: Clone>(request: &Request<T>) -> Request<T> {
         let mut forwarded = Request::new(request.get_ref().clone());
-        forwarded
-            .metadata_mut()
-            .insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
+        mark_forwarded(&mut forwarded);
         forwarded
     }
+}
+
+/// Marks a request this follower sends to the leader, so that it takes one hop at most.
+pub(super) fn mark_forwarded<T>(request: &mut Request<T>) {
+    request
+        .metadata_mut()
+        .insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
 }
 
 /// An etcd command's fate on this node.

@@ -66,12 +66,8 @@ async fn keep_alive_once(
             leader: Some(leader),
         }) if !forwarded => {
             let mut request = Request::new(futures::stream::iter([LeaseKeepAliveRequest { id }]));
-            request.metadata_mut().insert(
-                super::context::FORWARDED,
-                tonic::metadata::MetadataValue::from_static("1"),
-            );
-            let probe = Request::new(());
-            let mut client = LeaseClient::new(ctx.leader_channel(leader, &probe)?);
+            super::context::mark_forwarded(&mut request);
+            let mut client = LeaseClient::new(ctx.channel_to(leader)?);
             let mut responses = client.lease_keep_alive(request).await?.into_inner();
             responses
                 .message()
