@@ -304,3 +304,28 @@ fn a_huge_length_is_refused_before_anything_is_allocated() {
         refusal(&bytes)
     );
 }
+
+/// etcd's envelope after the trailer (zeros to a 512-byte page, then a 32-byte hash), as the gRPC
+/// Snapshot sends it, is accepted; any other tail is refused.
+#[test]
+fn etcds_envelope_after_the_trailer_is_accepted_and_other_tails_are_not() {
+    use super::{ETCD_HASH_BYTES, ETCD_PAGE_BYTES};
+    let bytes = craft(header(keys(0), 1), |_| {});
+    let page = ETCD_PAGE_BYTES as usize;
+    let mut enveloped = bytes.clone();
+    enveloped.resize(bytes.len().div_ceil(page) * page, 0);
+    enveloped.extend_from_slice(&[0xAB; ETCD_HASH_BYTES]);
+    assert!(read_snapshot(&enveloped[..], StateConfig::default()).is_ok());
+
+    let mut dirty_padding = enveloped.clone();
+    dirty_padding[bytes.len()] = 1;
+    let mut short = bytes.clone();
+    short.extend_from_slice(&[0; 5]);
+    for tail in [dirty_padding, short] {
+        assert!(
+            refusal(&tail).contains("bytes after the trailer"),
+            "{}",
+            refusal(&tail)
+        );
+    }
+}
