@@ -1,7 +1,8 @@
 //! Overload costs latency, never leadership: a leader flooded with proposals keeps its
 //! followers, and no follower starts a campaign. Each round puts tens of megabytes of new keys
 //! in flight at once, so applying, writing the transaction logs and refreshing the state-file
-//! keep every node busy while the test election timeouts (150–300 ms) keep running.
+//! keep every node busy while the test election timeouts (150–300 ms) keep running. A follower
+//! stopped for several election timeouts does not campaign when it resumes either.
 
 mod common;
 
@@ -12,16 +13,14 @@ use common::inproc::InProcCluster;
 use raftkv::replicator::{ClientError, Propose};
 use raftkv::state::{Command, Request};
 
+use common::config::ELECTION_TIMEOUT_MAX_MS;
+
 const DEADLINE: Duration = Duration::from_secs(20);
 const ROUNDS: usize = 3;
 const PROPOSALS_PER_ROUND: usize = 10_000;
 const VALUE_BYTES: usize = 1024;
 
-// Flaky on a 2-core machine: ticks and heartbeats wait behind applying a flood (issue 12, item 1),
-// and the MVCC write path made that likelier (8 of 14 local runs passed, 11 of 14 before it).
-// Run it with `cargo test --test node_overload -- --ignored` until issue 12's item 1 lands.
 #[actix_rt::test]
-#[ignore = "flaky until issue 12 item 1: raft ticks still wait behind applying a flood"]
 async fn a_flood_of_proposals_starts_no_election_and_moves_no_term() {
     let _ = env_logger::builder()
         .is_test(true)
@@ -75,6 +74,65 @@ async fn a_flood_of_proposals_starts_no_election_and_moves_no_term() {
             assert_eq!(status.term, term, "round {round}: node {id} moved the term");
             assert_eq!(status.leader, Some(leader), "round {round}: node {id}");
         }
+    }
+    c.stop_all().await;
+}
+
+/// A follower whose thread stops for several election timeouts while the leader keeps writing
+/// finds the leader's messages waiting in its inbox when it resumes. It must read them before it
+/// judges its election timer: a campaign here would be a node paused by the machine (a stopped
+/// process, a swap storm) unseating a healthy leader.
+#[actix_rt::test]
+async fn a_paused_follower_reads_its_inbox_before_it_judges_its_election_timer() {
+    let mut c = InProcCluster::configure(3, "");
+    c.threads = true;
+    c.taps = false;
+    for id in 1..=3 {
+        c.start_node(id);
+    }
+    let leader = c.wait_for_leader(DEADLINE).await;
+    let follower = (1..=3).find(|&id| id != leader).expect("three nodes");
+    let term = c.status(leader).await.term;
+    let campaigns = c.metrics(follower).await.elections_started.get();
+    let value = Bytes::from(vec![b'p'; VALUE_BYTES]);
+
+    for round in 0..3 {
+        c.pause(follower, Duration::from_millis(4 * ELECTION_TIMEOUT_MAX_MS))
+            .await;
+        // Writes during the pause: the leader's appends and heartbeats pile up in the inbox.
+        for i in 0..200 {
+            let key = format!("pause-{round}-{i}");
+            c.propose(
+                leader,
+                Command::KvPut {
+                    key,
+                    value: value.clone(),
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: write {i} failed with {e}"));
+        }
+        let committed = c.status(leader).await.commit_index;
+        // The follower answers once its pause ends; wait until it has caught up.
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while c.status(follower).await.applied_index < committed {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: node {follower} did not catch up"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let status = c.status(follower).await;
+        assert_eq!(
+            c.metrics(follower).await.elections_started.get(),
+            campaigns,
+            "round {round}: the paused node {follower} started a campaign"
+        );
+        assert_eq!(
+            status.term, term,
+            "round {round}: node {follower} moved the term"
+        );
+        assert_eq!(status.leader, Some(leader), "round {round}");
     }
     c.stop_all().await;
 }

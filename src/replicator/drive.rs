@@ -9,12 +9,6 @@ use super::messages::Answer;
 use super::{Replicator, Unsynced, EXIT_STORAGE_FAILURE};
 use crate::cluster::Envelope;
 use crate::raft::{Body, Message, NodeId, Output, Role};
-use crate::storage::Report;
-
-/// The writer thread's word on a batch.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(super) struct WriterReport(pub Report);
 
 /// Applies the next chunk of committed entries ([`Replicator::apply_some`]).
 #[derive(Message)]
@@ -216,8 +210,9 @@ impl Replicator {
         }
     }
 
-    /// The writer made batches through `batch_id` durable: release their promises.
-    fn on_durable(&mut self, batch_id: u64, ctx: &mut Context<Self>) {
+    /// The writer made batches through `batch_id` durable: release their promises. The caller
+    /// drives the core afterwards.
+    pub(super) fn on_durable(&mut self, batch_id: u64) {
         while self
             .unsynced
             .front()
@@ -231,7 +226,6 @@ impl Replicator {
                 self.raft.persisted(index, term);
             }
         }
-        self.schedule_drive(ctx);
     }
 
     fn send(&mut self, to: NodeId, msg: Message) {
@@ -316,30 +310,5 @@ impl Handler<Drive> for Replicator {
 
     fn handle(&mut self, _: Drive, ctx: &mut Context<Self>) {
         self.drive(ctx);
-    }
-}
-
-impl Handler<WriterReport> for Replicator {
-    type Result = ();
-
-    fn handle(&mut self, report: WriterReport, ctx: &mut Context<Self>) {
-        match report.0 {
-            Ok(durable) => self.on_durable(durable.batch_id, ctx),
-            Err(e) => fatal(ctx, &format!("log writer failed: {e}")),
-        }
-    }
-}
-
-impl StreamHandler<Envelope<Message>> for Replicator {
-    fn handle(&mut self, envelope: Envelope<Message>, ctx: &mut Context<Self>) {
-        if self.inbox_tap.receiver_count() > 0 {
-            let _ = self.inbox_tap.send(envelope.clone());
-        }
-        self.raft.step(envelope.pid, envelope.msg);
-        self.schedule_drive(ctx);
-    }
-
-    fn finished(&mut self, _: &mut Context<Self>) {
-        // The inbox closes only when the cluster layer shuts down, i.e. while stopping.
     }
 }

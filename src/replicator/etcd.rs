@@ -270,7 +270,8 @@ fn leader_only(r: &Replicator) -> Result<(), ClientError> {
 impl Handler<LeaseKeepAlive> for Replicator {
     type Result = Result<Option<i64>, ClientError>;
 
-    fn handle(&mut self, msg: LeaseKeepAlive, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: LeaseKeepAlive, ctx: &mut Context<Self>) -> Self::Result {
+        self.raft_first(ctx);
         leader_only(self)?;
         let Some((_, ttl)) = self.state.leases().find(|(id, _)| *id == msg.0) else {
             return Ok(None);
@@ -289,7 +290,8 @@ impl Handler<LeaseKeepAlive> for Replicator {
 impl Handler<LeaseTimeToLive> for Replicator {
     type Result = Result<Option<LeaseTtl>, ClientError>;
 
-    fn handle(&mut self, msg: LeaseTimeToLive, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: LeaseTimeToLive, ctx: &mut Context<Self>) -> Self::Result {
+        self.raft_first(ctx);
         leader_only(self)?;
         let info = self.state.etcd_read(&EtcdCommand::LeaseInfo { id: msg.0 });
         let Some(Ok(state::mvcc::EtcdOutcome::Lease(Some(info)))) = info.map(|r| r.outcome) else {
@@ -309,7 +311,8 @@ impl Handler<LeaseTimeToLive> for Replicator {
 impl Handler<StateView> for Replicator {
     type Result = MessageResult<StateView>;
 
-    fn handle(&mut self, _: StateView, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: StateView, ctx: &mut Context<Self>) -> Self::Result {
+        self.raft_first(ctx);
         MessageResult(self.state.clone())
     }
 }

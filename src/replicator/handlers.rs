@@ -37,6 +37,7 @@ impl Handler<Propose> for Replicator {
     type Result = ResponseFuture<Result<Answer, ClientError>>;
 
     fn handle(&mut self, msg: Propose, ctx: &mut Context<Self>) -> Self::Result {
+        self.raft_first(ctx);
         if self.waiters.len() >= MAX_WAITING_REQUESTS {
             return ready(Err(ClientError::Busy));
         }
@@ -67,6 +68,7 @@ impl Handler<Read> for Replicator {
     type Result = ResponseFuture<Result<Answer, ClientError>>;
 
     fn handle(&mut self, msg: Read, ctx: &mut Context<Self>) -> Self::Result {
+        self.raft_first(ctx);
         self.metrics.reads.inc();
         let local = |state: &state::StateMachine, command: &state::Command| {
             state.read(command).map(|result| Answer {
@@ -116,7 +118,8 @@ impl Handler<Read> for Replicator {
 impl Handler<GetStatus> for Replicator {
     type Result = MessageResult<GetStatus>;
 
-    fn handle(&mut self, _: GetStatus, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: GetStatus, ctx: &mut Context<Self>) -> Self::Result {
+        self.raft_first(ctx);
         let s = self.raft.status();
         MessageResult(NodeStatus {
             id: self.id,
@@ -136,7 +139,8 @@ impl Handler<GetMembers> for Replicator {
     type Result = MessageResult<GetMembers>;
 
     /// The configuration in effect on this node, with each member's addresses.
-    fn handle(&mut self, _: GetMembers, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: GetMembers, ctx: &mut Context<Self>) -> Self::Result {
+        self.raft_first(ctx);
         let s = self.raft.status();
         let membership = self.raft.membership().clone();
         let members = self
@@ -179,7 +183,8 @@ impl Handler<GetMembers> for Replicator {
 impl Handler<GetState> for Replicator {
     type Result = MessageResult<GetState>;
 
-    fn handle(&mut self, _: GetState, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: GetState, ctx: &mut Context<Self>) -> Self::Result {
+        self.raft_first(ctx);
         MessageResult(self.state.to_json())
     }
 }
@@ -187,7 +192,8 @@ impl Handler<GetState> for Replicator {
 impl Handler<SnapshotView> for Replicator {
     type Result = MessageResult<SnapshotView>;
 
-    fn handle(&mut self, _: SnapshotView, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: SnapshotView, ctx: &mut Context<Self>) -> Self::Result {
+        self.raft_first(ctx);
         let s = self.raft.status();
         if s.role != Role::Leader {
             return MessageResult(Err(ClientError::NotLeader { leader: s.leader }));
@@ -206,7 +212,8 @@ impl Handler<GetMetrics> for Replicator {
     type Result = MessageResult<GetMetrics>;
 
     /// Copies the core's state into the scrape-time gauges and hands out the metrics.
-    fn handle(&mut self, _: GetMetrics, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: GetMetrics, ctx: &mut Context<Self>) -> Self::Result {
+        self.raft_first(ctx);
         let s = self.raft.status();
         let m = &self.metrics;
         m.has_leader.set(i64::from(s.leader.is_some()));
@@ -228,6 +235,7 @@ impl Handler<TransferLeadership> for Replicator {
     type Result = Result<(), ClientError>;
 
     fn handle(&mut self, msg: TransferLeadership, ctx: &mut Context<Self>) -> Self::Result {
+        self.raft_first(ctx);
         let s = self.raft.status();
         if s.role != Role::Leader {
             return Ok(());

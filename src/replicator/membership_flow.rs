@@ -216,6 +216,7 @@ impl Handler<ChangeMembership> for Replicator {
     type Result = ResponseFuture<Result<Answer, ClientError>>;
 
     fn handle(&mut self, msg: ChangeMembership, ctx: &mut Context<Self>) -> Self::Result {
+        self.raft_first(ctx);
         let result = self.propose_change(msg.0);
         let (index, term) = match result {
             Ok(Some(at)) => at,

@@ -11,6 +11,7 @@ mod drive;
 pub mod etcd;
 mod expiry;
 mod handlers;
+mod lane;
 pub mod members;
 mod membership_flow;
 mod messages;
@@ -90,8 +91,8 @@ pub struct Replicator {
     writer: Option<GroupCommit<FileStore>>,
     cluster: ClusterHandle<Message>,
     outbox: Outbox<Message>,
-    /// The cluster's inbox until `started` turns it into a stream.
-    inbox: Option<tokio::sync::mpsc::Receiver<Envelope<Message>>>,
+    /// Peer messages, the writer's reports and the tick clock, handled before client work.
+    lane: lane::Lane,
     /// A copy of every inbound envelope for observers (tests); costs nothing without subscribers.
     inbox_tap: broadcast::Sender<Envelope<Message>>,
     next_batch_id: u64,
@@ -212,7 +213,7 @@ impl Replicator {
         let state_file = state_file::StateFile::start(&config.cluster().log_dir, id)
             .map_err(|e| NodeError::State(format!("cannot start the state-file writer: {e}")))?;
         let outbox = cluster.outbox();
-        let inbox = cluster.take_inbox();
+        let lane = lane::Lane::new(cluster.take_inbox());
         let (inbox_tap, _) = broadcast::channel(1024);
         let status = raft.status();
         log::info!(
@@ -234,7 +235,7 @@ impl Replicator {
             writer: None,
             cluster,
             outbox,
-            inbox,
+            lane,
             inbox_tap,
             next_batch_id: 0,
             unsynced: VecDeque::new(),
@@ -291,46 +292,22 @@ impl Replicator {
     }
 }
 
-impl Replicator {
-    /// Ticks the core once a tick period after the previous tick ran. Never a fixed-rate
-    /// interval: after a stall (a long apply, a paused process, a starved CPU) a fixed-rate timer
-    /// fires every missed tick back to back, and the burst expires election timers and
-    /// CheckQuorum before the heartbeats and acknowledgements waiting in the inbox are read. Here a
-    /// stall costs one tick, and what arrived meanwhile is handled first.
-    fn schedule_tick(&mut self, ctx: &mut Context<Self>) {
-        let due = Instant::now() + self.config.tick();
-        ctx.run_later(self.config.tick(), move |act, ctx| {
-            let late = due.elapsed();
-            // A late tick means the actor (or the whole process) was busy: worth a line, since
-            // it is what would have cost a leader its followers.
-            if late > act.config.tick() * 5 {
-                log::warn!(
-                    "node {}: tick {} ms late: the node was busy",
-                    act.id,
-                    late.as_millis()
-                );
-            }
-            act.raft.tick();
-            act.maybe_promote_learners(ctx);
-            act.drive(ctx);
-            act.schedule_tick(ctx);
-        });
-    }
-}
-
 impl Actor for Replicator {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
         // Client requests beyond this wait in their senders (back-pressure on HTTP handlers).
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        let addr = ctx.address();
         let store = self.store.take().expect("a replicator is started once");
         let fsync_duration = self.metrics.wal_fsync_duration.clone();
         let observe_fsync = move |took: std::time::Duration| {
             fsync_duration.observe(took.as_secs_f64());
         };
-        let on_report = move |report| addr.do_send(drive::WriterReport(report));
+        let reports = self.lane.report_sender();
+        // The actor may be gone while the writer flushes its last batches: nobody waits then.
+        let on_report = move |report| {
+            let _ = reports.send(report);
+        };
         match GroupCommit::spawn_timed(store, Default::default(), observe_fsync, on_report) {
             Ok(writer) => self.writer = Some(writer),
             Err(e) => {
@@ -338,10 +315,7 @@ impl Actor for Replicator {
                 return;
             }
         }
-        if let Some(inbox) = self.inbox.take() {
-            ctx.add_stream(tokio_stream_from(inbox));
-        }
-        self.schedule_tick(ctx);
+        ctx.spawn(lane::Pump::new(self.lane.first_tick(self.config.tick())));
         let sweep = self.config.tick() * 10;
         ctx.run_interval(sweep, |act, _| {
             let expired = act.waiters.expire(Instant::now());
@@ -368,11 +342,4 @@ impl Actor for Replicator {
             let _ = waiter.send(());
         }
     }
-}
-
-/// Adapts a tokio receiver into a stream the actor can consume.
-fn tokio_stream_from<T: 'static>(
-    mut rx: tokio::sync::mpsc::Receiver<T>,
-) -> impl futures::Stream<Item = T> {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

@@ -113,6 +113,19 @@ impl InProcCluster {
         }
     }
 
+    /// Blocks node `id`'s thread for `how_long`, as a stopped process (SIGSTOP) or a long GC pause
+    /// would: its actor runs nothing meanwhile, while its bridge (a thread of its own) goes on
+    /// receiving. Returns once the pause has begun. Needs `threads`.
+    pub async fn pause(&self, id: NodeId, how_long: Duration) {
+        let arbiter = self.node(id).arbiter.as_ref().expect("pause needs threads");
+        let (began, begun) = tokio::sync::oneshot::channel();
+        arbiter.spawn(async move {
+            let _ = began.send(());
+            std::thread::sleep(how_long);
+        });
+        begun.await.expect("the node's thread runs the pause");
+    }
+
     pub fn is_running(&self, id: NodeId) -> bool {
         self.nodes[slot(id)].is_some()
     }
