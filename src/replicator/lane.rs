@@ -127,12 +127,17 @@ impl ActorFuture<Replicator> for Pump {
 impl Replicator {
     /// Called first by every client request: handles the Raft traffic already waiting and a
     /// tick that is due, so that the request does not overtake them.
+    ///
+    /// What they produce waits for the drive at the end of the mailbox turn, as the request's own
+    /// proposal does, so a busy turn still writes one batch; only a tick drives at once, since
+    /// its heartbeats (or its campaign) must not wait for the rest of the mailbox.
     pub(super) fn raft_first(&mut self, ctx: &mut Context<Self>) {
         let mut worked = self.take_reports(ctx, None);
         worked |= self.drain_inbox() > 0;
-        worked |= self.tick_if_due(ctx);
-        if worked {
+        if self.tick_if_due(ctx) {
             self.drive(ctx);
+        } else if worked {
+            self.schedule_drive(ctx);
         }
     }
 
