@@ -9,6 +9,7 @@
 # Usage: benches/vs-etcd.sh            (from anywhere in the repository; run as root to install etcd)
 # Knobs: DURATION=10s CLIENTS="1 64 256" OPS="put get" VALUE_SIZE=256 KEYS=1000 PROTOCOL=grpc
 #        RAFTKV=path/to/raftkv (default: target/release/raftkv, built if missing)
+#        RAFTKV_CLUSTER='lease_reads = true' (lines added to raftkv's [cluster] table)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -55,6 +56,8 @@ CONFIG="$WORK/raftkv.toml"
 sed -n '/^\[cluster\]/,/^\[\[peers\]\]/p' config/three.toml | sed '$d' |
     sed -e "s|^data_dir = .*|data_dir = \"$WORK/raftkv-data\"|" \
         -e "s|^log_dir = .*|log_dir = \"$WORK/raftkv-logs\"|" >"$CONFIG"
+# Extra [cluster] lines for raftkv, e.g. RAFTKV_CLUSTER='lease_reads = true'.
+printf '%s\n' "${RAFTKV_CLUSTER:-}" >>"$CONFIG"
 RAFTKV_EPS=""
 RAFTKV_GRPC_EPS=""
 for i in 1 2 3; do

@@ -113,6 +113,9 @@ pub struct ClusterSettings {
     pub request_timeout_ms: u64,
     /// Expose the test-only switch that blocks traffic to chosen peers.
     pub test_faults: bool,
+    /// Linearizable reads on the leader skip the heartbeat round while its lease holds
+    /// (`raft::Config::lease_reads`; the README's "Leader-lease reads" says when that is safe).
+    pub lease_reads: bool,
     /// The cluster secret peers seal their frames with (default `<data_dir>/cluster.secret`).
     pub secret_file: PathBuf,
     /// The line of `secret_file` in the file, if it was written there.
@@ -332,6 +335,7 @@ impl Config {
         core.heartbeat_interval_ticks = self.heartbeat_interval_ticks();
         core.election_timeout_ticks_min = self.election_timeout_ticks_min();
         core.election_timeout_ticks_max = self.election_timeout_ticks_max();
+        core.lease_reads = self.cluster.lease_reads;
         // Validation at load guarantees the tick order the core checks; a failure here is a bug.
         assert!(
             core.validate().is_ok(),

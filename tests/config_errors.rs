@@ -482,3 +482,23 @@ fn follower_requests_default_to_forward_and_take_one_of_two_names() {
         "must be \"forward\" or \"redirect\", not \"proxy\"",
     );
 }
+
+#[test]
+fn lease_reads_are_off_by_default_and_need_five_ticks_of_election_timeout() {
+    let config = Config::parse(GOOD, "config/x.toml").unwrap();
+    assert!(!config.cluster().lease_reads);
+    assert!(!config.raft_core_config(1).unwrap().lease_reads);
+    let text = edit(9, "request_timeout_ms = 3000\nlease_reads = true");
+    let config = Config::parse(&text, "config/x.toml").unwrap();
+    assert!(config.raft_core_config(1).unwrap().lease_reads);
+    // 40 ms of 10 ms ticks: 4 ticks leave no lease at all.
+    let text = edit(4, "election_timeout_min_ms = 40\nlease_reads = true");
+    let text = text.replace("heartbeat_interval_ms = 50", "heartbeat_interval_ms = 20");
+    assert_refused(
+        "lease without room",
+        &text,
+        5,
+        "cluster.lease_reads",
+        "at least 5 ticks",
+    );
+}

@@ -349,3 +349,50 @@ async fn on_stop_the_state_file_shows_the_last_applied_state() {
     let file: serde_json::Value = serde_json::from_str(&text).expect("the file is JSON");
     assert_eq!(file, state);
 }
+
+/// With `lease_reads = true` every node still answers a linearizable read with the last write
+/// acknowledged before it: on the leader from its lease, on a follower through the leader.
+#[actix_rt::test]
+async fn lease_reads_see_every_acknowledged_write_on_every_node() {
+    use raftkv::replicator::{Consistency, Read};
+    let mut c = InProcCluster::configure(3, "lease_reads = true\n");
+    for id in 1..=3 {
+        c.start_node(id);
+    }
+    let leader = c.wait_for_leader(DEADLINE).await;
+    for round in 0..20u32 {
+        let value = Bytes::from(format!("v{round}"));
+        c.propose(
+            leader,
+            Command::KvPut {
+                key: "lease".into(),
+                value: value.clone(),
+            },
+        )
+        .await
+        .expect("write");
+        for id in 1..=3 {
+            let answer = c
+                .addr(id)
+                .send(Read {
+                    command: Command::KvGet {
+                        key: "lease".into(),
+                    },
+                    consistency: Consistency::Linearizable,
+                })
+                .await
+                .expect("node answers")
+                .unwrap_or_else(|e| panic!("round {round}: read on node {id}: {e}"));
+            match answer.result {
+                ApplyResult::Value(Some(v)) => {
+                    assert_eq!(
+                        v.value, value,
+                        "round {round}: node {id} read a stale value"
+                    )
+                }
+                other => panic!("round {round}: node {id} answered {other:?}"),
+            }
+        }
+    }
+    c.stop_all().await;
+}

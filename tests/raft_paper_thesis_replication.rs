@@ -259,3 +259,134 @@ fn thesis_10_2_1_pipelines_up_to_max_inflight_msgs() {
     l.step(2, append_ok(1, 2));
     assert_eq!(appends_to(&l.take_output(), 2), vec![(4, vec![5, 6])]);
 }
+
+fn lease_config(id: u64, n: u64) -> Config {
+    let mut cfg = config(id, n);
+    cfg.lease_reads = true;
+    cfg
+}
+
+/// Ticks a steady leader to its next heartbeat and has peer 2 acknowledge that round; returns
+/// the round's number.
+fn heartbeat_acked_by_2(l: &mut Raft) -> u64 {
+    let term = l.status().term;
+    for _ in 0..l.config().heartbeat_interval_ticks {
+        l.tick();
+    }
+    let out = l.take_output();
+    let seq = out
+        .messages
+        .iter()
+        .find_map(|(to, m)| match m.body {
+            Body::Heartbeat { read_seq, .. } if *to == 2 => Some(read_seq),
+            _ => None,
+        })
+        .expect("a heartbeat to 2");
+    l.step(2, heartbeat_ack(term, seq));
+    assert_eq!(l.take_output(), Output::default());
+    seq
+}
+
+/// §6.4.1: with lease reads, a leader whose last heartbeat round a majority acknowledged within
+/// its lease answers a read at once, with no round of its own.
+#[test]
+fn thesis_6_4_1_a_leader_within_its_lease_answers_reads_without_a_round() {
+    let mut l = node(lease_config(1, 3));
+    elect_steady(&mut l);
+    heartbeat_acked_by_2(&mut l);
+    l.read_index(9).expect("leader");
+    let commit = l.status().commit_index;
+    assert_eq!(
+        l.take_output(),
+        Output {
+            reads: vec![ReadState {
+                id: 9,
+                index: Some(commit)
+            }],
+            ..Output::default()
+        }
+    );
+}
+
+/// §6.4.1: the lease ends `lease_ticks` after the acknowledged round was sent; a read after that
+/// waits for a heartbeat round as without leases.
+#[test]
+fn thesis_6_4_1_a_lapsed_lease_falls_back_to_a_heartbeat_round() {
+    let mut l = node(lease_config(1, 3));
+    elect_steady(&mut l);
+    heartbeat_acked_by_2(&mut l);
+    // The acknowledged round left at the last tick; later rounds go unanswered.
+    for _ in 1..l.config().lease_ticks() {
+        l.tick();
+    }
+    let _ = l.take_output();
+    l.read_index(8).expect("leader");
+    assert_eq!(l.take_output().reads.len(), 1, "the lease's last tick");
+    l.tick();
+    let _ = l.take_output();
+    l.read_index(9).expect("leader");
+    let out = l.take_output();
+    assert!(out.reads.is_empty(), "the lease has lapsed: {out:?}");
+    assert!(
+        out.messages
+            .iter()
+            .any(|(_, m)| matches!(m.body, Body::Heartbeat { .. })),
+        "a round confirms the read instead"
+    );
+}
+
+/// A stall the host reports (`tick_after_stall`) counts against the lease in full, though it
+/// costs election timers a single tick: a leader paused past its lease must not trust it.
+#[test]
+fn thesis_6_4_1_a_reported_stall_ends_the_lease() {
+    let mut l = node(lease_config(1, 3));
+    elect_steady(&mut l);
+    heartbeat_acked_by_2(&mut l);
+    l.tick_after_stall(l.config().lease_ticks() as u32);
+    let _ = l.take_output();
+    l.read_index(9).expect("leader");
+    assert!(l.take_output().reads.is_empty(), "no read without a round");
+    assert_eq!(l.status().role, raftkv::raft::Role::Leader);
+}
+
+/// A leadership transfer's vote requests override the followers' lease, so a leader handing
+/// over stops trusting its own.
+#[test]
+fn thesis_6_4_1_a_transfer_ends_the_lease() {
+    let mut l = node(lease_config(1, 3));
+    elect_steady(&mut l);
+    heartbeat_acked_by_2(&mut l);
+    l.transfer_leadership(2).expect("a caught-up target");
+    let _ = l.take_output();
+    l.read_index(9).expect("still leader");
+    assert!(
+        l.take_output().reads.is_empty(),
+        "no lease read while transferring"
+    );
+}
+
+/// With lease reads a node that just started refuses (pre-)votes for its first election timeout,
+/// as if it had heard from a leader: it may have acknowledged a lease before it restarted.
+/// Without lease reads it grants at once.
+#[test]
+fn thesis_6_4_1_a_restarted_node_refuses_votes_for_an_election_timeout() {
+    let ask = |cfg: Config| {
+        let mut f = restarted(cfg, restored(1, 1, &[1]));
+        f.step(
+            2,
+            msg(
+                2,
+                Body::PreVote {
+                    last_log_index: 1,
+                    last_log_term: 1,
+                },
+            ),
+        );
+        f.take_output()
+            .messages
+            .iter()
+            .any(|(_, m)| matches!(m.body, Body::PreVoteResponse { granted: true }))
+    };
+    assert!(!ask(lease_config(1, 3)), "granted within the boot lease");
+    assert!(ask(config(1, 3)), "refused without lease reads");
+}

@@ -37,6 +37,9 @@ pub(super) struct RawCluster {
     pub request_timeout_ms: Option<Spanned<u64>>,
     #[serde(default)]
     pub test_faults: bool,
+    /// Default false: linearizable reads confirm leadership with a heartbeat round.
+    #[serde(default)]
+    pub lease_reads: Option<Spanned<bool>>,
     /// Default `<data_dir>/cluster.secret`.
     #[serde(default)]
     pub secret_file: Option<Spanned<String>>,

@@ -308,6 +308,21 @@ fn check_cluster(
             }
         },
     };
+    let lease_reads = match &rest.lease_reads {
+        Some(flag) if *flag.get_ref() => {
+            let mut core = crate::raft::Config::new(1, vec![1]);
+            core.election_timeout_ticks_min = ms_to_ticks(
+                *raw.election_timeout_min_ms.get_ref(),
+                *raw.tick_ms.get_ref(),
+            );
+            if core.lease_ticks() == 0 {
+                let msg = "needs an election_timeout_min_ms of at least 5 ticks".to_string();
+                check.fail(flag, "cluster.lease_reads", msg)?;
+            }
+            true
+        }
+        _ => false,
+    };
     let cluster_token = rest.cluster_token.map_or_else(
         || super::DEFAULT_CLUSTER_TOKEN.to_string(),
         Spanned::into_inner,
@@ -334,6 +349,7 @@ fn check_cluster(
         max_value_bytes: raw.max_value_bytes.into_inner(),
         request_timeout_ms: raw.request_timeout_ms.into_inner(),
         test_faults: rest.test_faults,
+        lease_reads,
     })
 }
 

@@ -33,6 +33,10 @@ pub struct Config {
     /// Leaders step down without contact from a majority for an election timeout; followers that hear
     /// from a leader ignore vote requests for the minimum election timeout (leader lease).
     pub check_quorum: bool,
+    /// Linearizable reads on the leader skip the heartbeat round while its lease holds
+    /// ([`Config::lease_ticks`]); needs `check_quorum`. Safe only while tick periods, as the host
+    /// measures them, differ by less than a quarter between nodes (see `read_index.rs`).
+    pub lease_reads: bool,
     /// Test-only: make the core deliberately unsafe, so the simulator's checker can be shown to fire.
     /// Consulted only when the crate is built with the `fault-injection` feature, which only the
     /// test targets turn on (see `Cargo.toml`): elsewhere every fault check is a constant `false`.
@@ -103,6 +107,7 @@ impl Config {
             max_pending_reads: 1 << 14,
             pre_vote: true,
             check_quorum: true,
+            lease_reads: false,
             injected_bug: None,
         }
     }
@@ -134,6 +139,12 @@ impl Config {
         if self.max_inflight_msgs == 0 {
             return bad("max_inflight_msgs must be at least 1");
         }
+        if self.lease_reads && !self.check_quorum {
+            return bad("lease_reads needs check_quorum");
+        }
+        if self.lease_reads && self.lease_ticks() == 0 {
+            return bad("lease_reads needs election_timeout_ticks_min of at least 5");
+        }
         if self.max_uncommitted_entries == 0 || self.max_pending_reads == 0 {
             return bad("max_uncommitted_entries and max_pending_reads must be at least 1");
         }
@@ -142,6 +153,21 @@ impl Config {
 }
 
 /// Why a core configuration was refused.
+impl Config {
+    /// How long a leader's lease lasts after a heartbeat round it sent was acknowledged by a
+    /// majority, counted from the sending, in ticks of the leader's lease clock.
+    ///
+    /// A follower that heard from the leader refuses votes and pre-votes for
+    /// `election_timeout_ticks_min` of its own ticks, i.e. for at least `min - 1` tick periods
+    /// after it received the round. The leader must be done with the lease before: the lease
+    /// clock may trail real time by up to two periods (the time since the last tick, and the part
+    /// of a stall below a whole period), and the follower's periods may be shorter than the
+    /// leader's by up to a fifth (a quarter the other way). Hence `(min - 1) * 4 / 5 - 2`.
+    pub fn lease_ticks(&self) -> u64 {
+        (u64::from(self.election_timeout_ticks_min.saturating_sub(1)) * 4 / 5).saturating_sub(2)
+    }
+}
+
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("invalid raft configuration: {0}")]
 pub struct ConfigError(pub String);

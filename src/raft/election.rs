@@ -76,14 +76,18 @@ impl Raft {
 
     /// True while a leader was heard from within the minimum election timeout, so a vote request
     /// from a partitioned node must not unseat it.
+    /// With lease reads, a node that has just started counts as having heard from one.
     pub(super) fn in_leader_lease(&self) -> bool {
         self.cfg.check_quorum
-            && self.leader.is_some()
+            && (self.leader.is_some() || self.boot_quiet)
             && self.election_elapsed < self.cfg.election_timeout_ticks_min
     }
 
     pub(super) fn tick_election(&mut self) {
         self.election_elapsed += 1;
+        if self.election_elapsed >= self.cfg.election_timeout_ticks_min {
+            self.boot_quiet = false;
+        }
         // Learners, removed nodes and nodes waiting to join never campaign (thesis §4.2.3), but
         // a node whose removal is not committed yet may have to (§4.2.2).
         if self.election_elapsed >= self.election_timeout && self.may_campaign() {
@@ -260,6 +264,8 @@ impl Raft {
         self.votes.clear();
         self.election_elapsed = 0;
         self.heartbeat_elapsed = 0;
+        self.boot_quiet = false;
+        self.reads.new_term();
         let next = self.log.last_index() + 1;
         self.progress = self
             .member_peers()
@@ -306,6 +312,10 @@ impl Raft {
         }
         if self.heartbeat_elapsed >= self.cfg.heartbeat_interval_ticks {
             self.heartbeat_elapsed = 0;
+            if self.cfg.lease_reads {
+                // Each heartbeat is its own round, so an acknowledgement dates the lease.
+                self.reads.next_round();
+            }
             self.broadcast_heartbeats();
         }
     }

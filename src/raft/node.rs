@@ -116,6 +116,17 @@ pub struct Raft {
     /// until the no-op at this index is persisted (and with it the term).
     pub(super) hold_sends_until: Option<Index>,
     pub(super) reads: ReadQueue,
+    /// Tick periods since this core started, as the host measured them (stalls included): the
+    /// clock of the leader's read lease.
+    pub(super) lease_clock: u64,
+    /// With lease reads on: this node started recently and refuses votes as if it had just heard
+    /// from a leader, until its first election timeout passes. A node that restarted has
+    /// forgotten when it last heard from the leader; granting a vote at once could elect a new
+    /// leader while the old one still trusts a lease this node helped to confirm.
+    pub(super) boot_quiet: bool,
+    /// No lease reads before the lease clock reaches this (set when a transfer hands leadership
+    /// away: the target's votes override the followers' lease).
+    pub(super) lease_void_until: u64,
     /// The last hard state put in an output.
     pub(super) emitted_hard_state: HardState,
     pub(super) out: Output,
@@ -151,6 +162,9 @@ impl Raft {
         }
         let mut raft = Raft {
             reads: ReadQueue::new(cfg.max_pending_reads),
+            lease_clock: 0,
+            boot_quiet: cfg.lease_reads,
+            lease_void_until: 0,
             cfg,
             rng,
             role: Role::Follower,
@@ -183,6 +197,15 @@ impl Raft {
 
     /// Advances logical time by one tick.
     pub fn tick(&mut self) {
+        self.tick_after_stall(0);
+    }
+
+    /// Advances logical time by one tick that comes `missed` whole tick periods late: the host
+    /// stalled (a long turn, a paused process). The missed periods count against the leader's
+    /// read lease but not toward election timeouts, so a stall costs no election, and never a
+    /// stale read.
+    pub fn tick_after_stall(&mut self, missed: u32) {
+        self.lease_clock += 1 + u64::from(missed);
         match self.role {
             Role::Leader => self.tick_leader(),
             _ => self.tick_election(),

@@ -1,5 +1,18 @@
 //! Linearizable reads by ReadIndex (thesis §6.4): record the commit index, confirm leadership with a
 //! heartbeat round acknowledged by a majority, then serve once applied through that index.
+//!
+//! With `lease_reads` (thesis §6.4.1) the leader skips the round while its lease holds: a majority
+//! acknowledged a heartbeat round sent less than [`Config::lease_ticks`] ago on the lease clock.
+//! Each of those followers refuses votes and pre-votes for a minimum election timeout after it
+//! heard the round (`in_leader_lease`), so no other leader can be elected before the lease ends,
+//! provided that:
+//! - tick periods differ between nodes by less than `lease_ticks` allows for (a fifth);
+//! - the host reports stalls (`Raft::tick_after_stall`), so the lease clock never falls behind real
+//!   time by more than the margin;
+//! - a node that restarts refuses votes for its first election timeout (`boot_quiet`);
+//! - no leadership transfer is under way (`lease_void_until`): its votes override the lease.
+//!
+//! [`Config::lease_ticks`]: super::config::Config::lease_ticks
 
 use std::collections::VecDeque;
 
@@ -31,7 +44,13 @@ pub(super) struct ReadQueue {
     /// still lag the previous leader's, so no read index can be chosen yet.
     awaiting_commit: Vec<(Option<NodeId>, u64)>,
     pending: VecDeque<PendingRead>,
+    /// Heartbeat rounds of this term and the lease clock when each was first sent, oldest first
+    /// (lease reads only).
+    rounds: VecDeque<(u64, u64)>,
 }
+
+/// Rounds remembered for the lease at most: older ones only date an expired lease.
+const ROUNDS_KEPT: usize = 256;
 
 impl ReadQueue {
     pub(super) fn new(max: usize) -> Self {
@@ -41,7 +60,39 @@ impl ReadQueue {
             round_wanted: false,
             awaiting_commit: Vec::new(),
             pending: VecDeque::new(),
+            rounds: VecDeque::new(),
         }
+    }
+
+    /// A new leadership: rounds of an earlier term date no lease of this one.
+    pub(super) fn new_term(&mut self) {
+        self.rounds.clear();
+    }
+
+    /// Starts a new heartbeat round.
+    pub(super) fn next_round(&mut self) {
+        self.seq += 1;
+    }
+
+    /// Heartbeats of the current round leave now, at `clock` on the lease clock.
+    pub(super) fn sent_round(&mut self, clock: u64) {
+        if self.rounds.back().is_none_or(|&(seq, _)| seq != self.seq) {
+            if self.rounds.len() == ROUNDS_KEPT {
+                self.rounds.pop_front();
+            }
+            self.rounds.push_back((self.seq, clock));
+        }
+    }
+
+    /// When round `seq` was first sent; forgets the rounds before it.
+    fn round_sent_at(&mut self, seq: u64) -> Option<u64> {
+        while self.rounds.front().is_some_and(|&(s, _)| s < seq) {
+            self.rounds.pop_front();
+        }
+        self.rounds
+            .front()
+            .filter(|&&(s, _)| s == seq)
+            .map(|&(_, clock)| clock)
     }
 
     /// The round number the latest heartbeats carry.
@@ -71,6 +122,10 @@ impl Raft {
         }
         if self.log.term(self.commit) == Some(self.term) {
             let commit = self.commit;
+            if self.holds_read_lease() {
+                self.answer_read(from, id, Some(commit));
+                return Ok(());
+            }
             if self.bug(InjectedBug::ReadIndexWithoutHeartbeat) {
                 self.answer_read(from, id, Some(commit));
                 return Ok(());
@@ -80,6 +135,23 @@ impl Raft {
             self.reads.awaiting_commit.push((from, id));
         }
         Ok(())
+    }
+
+    /// True while this leader's lease holds (module docs), so a read needs no heartbeat round.
+    fn holds_read_lease(&mut self) -> bool {
+        if !self.cfg.lease_reads
+            || self.role != Role::Leader
+            || self.transfer.is_some()
+            || self.lease_clock < self.lease_void_until
+        {
+            return false;
+        }
+        let confirmed = self.quorum_value(self.reads.seq, |p| p.read_seq_acked);
+        let lease_ticks = self.cfg.lease_ticks();
+        let lease_clock = self.lease_clock;
+        self.reads
+            .round_sent_at(confirmed)
+            .is_some_and(|sent| lease_clock < sent + lease_ticks)
     }
 
     pub(super) fn handle_remote_read(&mut self, from: NodeId, id: u64) {

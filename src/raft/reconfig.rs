@@ -194,6 +194,10 @@ impl Raft {
     /// Sends `TimeoutNow` to a caught-up target; a leader that no longer votes then steps down.
     pub(super) fn hand_off(&mut self, target: NodeId) {
         self.send(target, Body::TimeoutNow);
+        // The target's votes override the followers' lease: none for as long as its campaign
+        // (and a late copy of its vote requests) could run.
+        self.lease_void_until =
+            self.lease_clock + 2 * u64::from(self.cfg.election_timeout_ticks_max);
         if !self.is_voter() {
             self.become_follower(self.term, None);
         }

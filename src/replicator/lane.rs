@@ -45,6 +45,8 @@ pub(super) struct Lane {
     reports_tx: mpsc::UnboundedSender<Report>,
     /// When the next tick is due: one tick period after the previous one ran.
     next_tick: Instant,
+    /// Lateness of past ticks not yet reported to the core as a whole missed period.
+    lag: std::time::Duration,
 }
 
 impl Lane {
@@ -55,6 +57,7 @@ impl Lane {
             reports,
             reports_tx,
             next_tick: Instant::now(),
+            lag: std::time::Duration::ZERO,
         }
     }
 
@@ -201,10 +204,18 @@ impl Replicator {
                 late.as_millis()
             );
         }
+        // Whole periods of lateness, carried over between ticks, reach the core's lease clock:
+        // it must never count less time than has passed.
+        self.lane.lag += late;
+        let period = self.config.tick();
+        let missed = (self.lane.lag.as_nanos() / period.as_nanos().max(1)) as u32;
+        self.lane.lag -= period * missed;
         self.drain_inbox();
-        self.raft.tick();
+        self.raft.tick_after_stall(missed);
         self.maybe_promote_learners(ctx);
-        self.lane.next_tick = Instant::now() + self.config.tick();
+        // Counted from when this tick was due to run, so that time spent in it is lateness of the
+        // next one, never time the lease clock misses.
+        self.lane.next_tick = now + period;
         true
     }
 

@@ -114,6 +114,7 @@ pub struct CoreKnobs {
     pub max_inflight_msgs: usize,
     pub pre_vote: bool,
     pub check_quorum: bool,
+    pub lease_reads: bool,
     pub injected_bug: Option<InjectedBug>,
 }
 
@@ -128,6 +129,7 @@ impl Default for CoreKnobs {
             max_inflight_msgs: base.max_inflight_msgs,
             pre_vote: base.pre_vote,
             check_quorum: base.check_quorum,
+            lease_reads: base.lease_reads,
             injected_bug: None,
         }
     }
@@ -229,6 +231,10 @@ impl SimConfig {
             chunk_bytes: [8, 32, 100, 1_000][rng.random_range(0..4)],
             keys: rng.random_range(1..=32),
         };
+        // Odd seeds read with leader leases where CheckQuorum is on. Taken from the seed rather
+        // than the RNG, so every other choice of a seed stays what it was before leases.
+        let mut core = core;
+        core.lease_reads = core.check_quorum && seed % 2 == 1;
         SimConfig {
             seed,
             nodes,
@@ -256,6 +262,7 @@ impl SimConfig {
         let initial = [1, 2, 3, 3, 3, 4, 5][rng.random_range(0..7)];
         self.initial_voters = initial.min(self.nodes - 1);
         self.core.check_quorum = true;
+        self.core.lease_reads = self.seed % 2 == 1;
     }
 
     /// The initial configuration's voters: 1 through `initial_voters`.
@@ -288,6 +295,8 @@ impl SimConfig {
         cfg.max_inflight_msgs = self.core.max_inflight_msgs;
         cfg.pre_vote = self.core.pre_vote;
         cfg.check_quorum = self.core.check_quorum;
+        // Leases need CheckQuorum; a run that turns it off (a mutant's) reads without them.
+        cfg.lease_reads = self.core.lease_reads && self.core.check_quorum;
         cfg.injected_bug = self.core.injected_bug;
         cfg
     }
