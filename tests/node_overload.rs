@@ -20,20 +20,25 @@ const ROUNDS: usize = 3;
 const PROPOSALS_PER_ROUND: usize = 10_000;
 const VALUE_BYTES: usize = 1024;
 
-#[actix_rt::test]
-async fn a_flood_of_proposals_starts_no_election_and_moves_no_term() {
-    let _ = env_logger::builder()
-        .is_test(true)
-        .format_timestamp_millis()
-        .try_init();
+/// Three nodes, each on a thread of its own as separate processes would be, and their leader.
+async fn three_threaded_nodes() -> (InProcCluster, u64) {
     let mut c = InProcCluster::configure(3, "");
-    // One thread per node, as separate processes would have.
     c.threads = true;
     c.taps = false;
     for id in 1..=3 {
         c.start_node(id);
     }
     let leader = c.wait_for_leader(DEADLINE).await;
+    (c, leader)
+}
+
+#[actix_rt::test]
+async fn a_flood_of_proposals_starts_no_election_and_moves_no_term() {
+    let _ = env_logger::builder()
+        .is_test(true)
+        .format_timestamp_millis()
+        .try_init();
+    let (mut c, leader) = three_threaded_nodes().await;
     let term = c.status(leader).await.term;
     // The first election's campaigns are counted too: compare against the counts after it.
     let mut campaigns = Vec::new();
@@ -84,13 +89,7 @@ async fn a_flood_of_proposals_starts_no_election_and_moves_no_term() {
 /// process, a swap storm) unseating a healthy leader.
 #[actix_rt::test]
 async fn a_paused_follower_reads_its_inbox_before_it_judges_its_election_timer() {
-    let mut c = InProcCluster::configure(3, "");
-    c.threads = true;
-    c.taps = false;
-    for id in 1..=3 {
-        c.start_node(id);
-    }
-    let leader = c.wait_for_leader(DEADLINE).await;
+    let (mut c, leader) = three_threaded_nodes().await;
     let follower = (1..=3).find(|&id| id != leader).expect("three nodes");
     let term = c.status(leader).await.term;
     let campaigns = c.metrics(follower).await.elections_started.get();
