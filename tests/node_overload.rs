@@ -20,6 +20,10 @@ const ROUNDS: usize = 3;
 const PROPOSALS_PER_ROUND: usize = 10_000;
 const VALUE_BYTES: usize = 1024;
 
+/// Both tests load the machine on purpose; run together on two cores, each would measure the
+/// other's load as much as its own. The guard runs them one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Three nodes, each on a thread of its own as separate processes would be, and their leader.
 async fn three_threaded_nodes() -> (InProcCluster, u64) {
     let mut c = InProcCluster::configure(3, "");
@@ -34,6 +38,7 @@ async fn three_threaded_nodes() -> (InProcCluster, u64) {
 
 #[actix_rt::test]
 async fn a_flood_of_proposals_starts_no_election_and_moves_no_term() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let _ = env_logger::builder()
         .is_test(true)
         .format_timestamp_millis()
@@ -89,6 +94,7 @@ async fn a_flood_of_proposals_starts_no_election_and_moves_no_term() {
 /// process, a swap storm) unseating a healthy leader.
 #[actix_rt::test]
 async fn a_paused_follower_reads_its_inbox_before_it_judges_its_election_timer() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let (mut c, leader) = three_threaded_nodes().await;
     let follower = (1..=3).find(|&id| id != leader).expect("three nodes");
     let term = c.status(leader).await.term;

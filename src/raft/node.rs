@@ -197,19 +197,19 @@ impl Raft {
 
     /// Advances logical time by one tick.
     pub fn tick(&mut self) {
-        self.tick_after_stall(0);
-    }
-
-    /// Advances logical time by one tick that comes `missed` whole tick periods late: the host
-    /// stalled (a long turn, a paused process). The missed periods count against the leader's
-    /// read lease but not toward election timeouts, so a stall costs no election, and never a
-    /// stale read.
-    pub fn tick_after_stall(&mut self, missed: u32) {
-        self.lease_clock += 1 + u64::from(missed);
+        self.lease_clock += 1;
         match self.role {
             Role::Leader => self.tick_leader(),
             _ => self.tick_election(),
         }
+    }
+
+    /// Tells the core that `missed` whole tick periods passed without a tick: the host stalled (a
+    /// long turn, a paused process). They count against the leader's read lease at once, before
+    /// the messages that waited meanwhile are stepped, but never toward election timeouts: a
+    /// stall costs no election, and never a stale read.
+    pub fn note_stall(&mut self, missed: u32) {
+        self.lease_clock += u64::from(missed);
     }
 
     /// Handles a message from peer `from`. Peers outside this node's configuration are heard

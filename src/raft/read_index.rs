@@ -7,8 +7,8 @@
 //! heard the round (`in_leader_lease`), so no other leader can be elected before the lease ends,
 //! provided that:
 //! - tick periods differ between nodes by less than `lease_ticks` allows for (a fifth);
-//! - the host reports stalls (`Raft::tick_after_stall`), so the lease clock never falls behind real
-//!   time by more than the margin;
+//! - the host reports stalls (`Raft::note_stall`) before it steps what arrived during them, so the
+//!   lease clock never falls behind real time by more than the margin;
 //! - a node that restarts refuses votes for its first election timeout (`boot_quiet`);
 //! - no leadership transfer is under way (`lease_void_until`): its votes override the lease.
 //!

@@ -96,6 +96,9 @@ impl ActorFuture<Replicator> for Pump {
         task: &mut TaskContext<'_>,
     ) -> Poll<()> {
         let mut worked = act.take_reports(ctx, Some(task));
+        // A due tick first: it reports a stall to the core before anything that waited during
+        // the stall is stepped (a read on a lapsed lease), and it drains the inbox itself.
+        worked |= act.tick_if_due(ctx);
         for _ in 0..INBOX_TURN {
             match act.lane.inbox.as_mut().map(|rx| rx.poll_recv(task)) {
                 Some(Poll::Ready(Some(envelope))) => {
@@ -111,7 +114,6 @@ impl ActorFuture<Replicator> for Pump {
             // More waits: let the actor's other work have a turn, then come back.
             task.waker().wake_by_ref();
         }
-        worked |= act.tick_if_due(ctx);
         if worked {
             act.drive(ctx);
         }
@@ -136,8 +138,9 @@ impl Replicator {
     /// its heartbeats (or its campaign) must not wait for the rest of the mailbox.
     pub(super) fn raft_first(&mut self, ctx: &mut Context<Self>) {
         let mut worked = self.take_reports(ctx, None);
+        let ticked = self.tick_if_due(ctx);
         worked |= self.drain_inbox() > 0;
-        if self.tick_if_due(ctx) {
+        if ticked {
             self.drive(ctx);
         } else if worked {
             self.schedule_drive(ctx);
@@ -186,7 +189,8 @@ impl Replicator {
     }
 
     /// Ticks the core if a tick is due, after draining the inbox: a timeout is judged only with
-    /// no message waiting that would have reset it. The next tick is due a period after this one
+    /// no message waiting that would have reset it. A stall is reported to the core before the
+    /// inbox is drained, so no read that waited in it is answered from a lease the stall ended. The next tick is due a period after this one
     /// ran, never at a fixed rate: after a stall (a long apply, a paused process, a starved CPU)
     /// a fixed rate fires every missed tick back to back. Here a stall costs one tick.
     fn tick_if_due(&mut self, ctx: &mut Context<Self>) -> bool {
@@ -210,8 +214,9 @@ impl Replicator {
         let period = self.config.tick();
         let missed = (self.lane.lag.as_nanos() / period.as_nanos().max(1)) as u32;
         self.lane.lag -= period * missed;
+        self.raft.note_stall(missed);
         self.drain_inbox();
-        self.raft.tick_after_stall(missed);
+        self.raft.tick();
         self.maybe_promote_learners(ctx);
         // Counted from when this tick was due to run, so that time spent in it is lateness of the
         // next one, never time the lease clock misses.
