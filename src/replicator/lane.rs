@@ -96,6 +96,10 @@ impl ActorFuture<Replicator> for Pump {
         task: &mut TaskContext<'_>,
     ) -> Poll<()> {
         let mut worked = act.take_reports(ctx, Some(task));
+        if ctx.state() != ActorState::Running {
+            // A failed writer stopped the node: nothing more is stepped or sent.
+            return Poll::Ready(());
+        }
         // A due tick first: it reports a stall to the core before anything that waited during
         // the stall is stepped (a read on a lapsed lease), and it drains the inbox itself.
         worked |= act.tick_if_due(ctx);
@@ -138,6 +142,9 @@ impl Replicator {
     /// its heartbeats (or its campaign) must not wait for the rest of the mailbox.
     pub(super) fn raft_first(&mut self, ctx: &mut Context<Self>) {
         let mut worked = self.take_reports(ctx, None);
+        if ctx.state() != ActorState::Running {
+            return;
+        }
         let ticked = self.tick_if_due(ctx);
         worked |= self.drain_inbox() > 0;
         if ticked {
