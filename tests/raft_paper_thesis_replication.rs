@@ -390,3 +390,24 @@ fn thesis_6_4_1_a_restarted_node_refuses_votes_for_an_election_timeout() {
     assert!(!ask(lease_config(1, 3)), "granted within the boot lease");
     assert!(ask(config(1, 3)), "refused without lease reads");
 }
+
+/// Lease reads need CheckQuorum (the followers' side of the lease) and an election timeout long
+/// enough to leave a lease after the margins; a core refuses a configuration without either.
+#[test]
+fn thesis_6_4_1_lease_reads_are_refused_without_check_quorum_or_room_for_a_lease() {
+    let mut cfg = lease_config(1, 3);
+    assert!(cfg.validate().is_ok());
+    cfg.check_quorum = false;
+    let err = cfg.validate().expect_err("no CheckQuorum").to_string();
+    assert!(err.contains("lease_reads needs check_quorum"), "{err}");
+
+    let mut cfg = lease_config(1, 3);
+    cfg.heartbeat_interval_ticks = 1;
+    cfg.election_timeout_ticks_min = 4;
+    assert_eq!(cfg.lease_ticks(), 0);
+    let err = cfg.validate().expect_err("no room").to_string();
+    assert!(err.contains("at least 5"), "{err}");
+    cfg.election_timeout_ticks_min = 5;
+    assert_eq!(cfg.lease_ticks(), 1);
+    assert!(cfg.validate().is_ok());
+}

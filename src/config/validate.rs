@@ -310,12 +310,11 @@ fn check_cluster(
     };
     let lease_reads = match &rest.lease_reads {
         Some(flag) if *flag.get_ref() => {
-            let mut core = crate::raft::Config::new(1, vec![1]);
-            core.election_timeout_ticks_min = ms_to_ticks(
+            let min = ms_to_ticks(
                 *raw.election_timeout_min_ms.get_ref(),
                 *raw.tick_ms.get_ref(),
             );
-            if core.lease_ticks() == 0 {
+            if crate::raft::Config::lease_ticks_for(min) == 0 {
                 let msg = "needs an election_timeout_min_ms of at least 5 ticks".to_string();
                 check.fail(flag, "cluster.lease_reads", msg)?;
             }

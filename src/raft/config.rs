@@ -150,24 +150,28 @@ impl Config {
         }
         Ok(())
     }
-}
 
-/// Why a core configuration was refused.
-impl Config {
     /// How long a leader's lease lasts after a heartbeat round it sent was acknowledged by a
-    /// majority, counted from the sending, in ticks of the leader's lease clock.
-    ///
-    /// A follower that heard from the leader refuses votes and pre-votes for
-    /// `election_timeout_ticks_min` of its own ticks, i.e. for at least `min - 1` tick periods
-    /// after it received the round. The leader must be done with the lease before: the lease
-    /// clock may trail real time by up to two periods (the time since the last tick, and the part
-    /// of a stall below a whole period), and the follower's periods may be shorter than the
-    /// leader's by up to a fifth (a quarter the other way). Hence `(min - 1) * 4 / 5 - 2`.
+    /// majority, counted from the sending, in ticks of the leader's lease clock
+    /// ([`Config::lease_ticks_for`] of the minimum election timeout).
     pub fn lease_ticks(&self) -> u64 {
-        (u64::from(self.election_timeout_ticks_min.saturating_sub(1)) * 4 / 5).saturating_sub(2)
+        Self::lease_ticks_for(self.election_timeout_ticks_min)
+    }
+
+    /// The lease length for a minimum election timeout of `min` ticks.
+    ///
+    /// A follower that heard from the leader refuses votes and pre-votes for `min` of its own
+    /// ticks, i.e. for at least `min - 1` tick periods after it received the round. The leader
+    /// must be done with the lease before: the lease clock may trail real time by up to two
+    /// periods (the time since the last tick, and the part of a stall below a whole period), and
+    /// the follower's periods may be shorter than the leader's by up to a fifth (a quarter the
+    /// other way). Hence `(min - 1) * 4 / 5 - 2`; 0 (no lease at all) below 5 ticks.
+    pub fn lease_ticks_for(min: u32) -> u64 {
+        (u64::from(min.saturating_sub(1)) * 4 / 5).saturating_sub(2)
     }
 }
 
+/// Why a core configuration was refused.
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("invalid raft configuration: {0}")]
 pub struct ConfigError(pub String);

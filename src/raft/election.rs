@@ -75,8 +75,8 @@ impl Raft {
     }
 
     /// True while a leader was heard from within the minimum election timeout, so a vote request
-    /// from a partitioned node must not unseat it.
-    /// With lease reads, a node that has just started counts as having heard from one.
+    /// from a partitioned node must not unseat it. With lease reads, a node that has just started
+    /// counts as having heard from one (`boot_quiet`).
     pub(super) fn in_leader_lease(&self) -> bool {
         self.cfg.check_quorum
             && (self.leader.is_some() || self.boot_quiet)

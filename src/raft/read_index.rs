@@ -173,7 +173,7 @@ impl Raft {
     pub(super) fn flush_reads(&mut self) {
         if self.reads.round_wanted {
             self.reads.round_wanted = false;
-            self.reads.seq += 1;
+            self.reads.next_round();
             self.broadcast_heartbeats();
         }
         self.confirm_reads();

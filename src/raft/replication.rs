@@ -263,7 +263,9 @@ impl Raft {
     }
 
     pub(super) fn broadcast_heartbeats(&mut self) {
-        self.reads.sent_round(self.lease_clock);
+        if self.cfg.lease_reads {
+            self.reads.sent_round(self.lease_clock);
+        }
         let read_seq = self.reads.current_seq();
         for i in 0..self.progress.len() {
             let (peer, ref pr) = self.progress[i];

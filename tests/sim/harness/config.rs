@@ -231,10 +231,10 @@ impl SimConfig {
             chunk_bytes: [8, 32, 100, 1_000][rng.random_range(0..4)],
             keys: rng.random_range(1..=32),
         };
-        // Odd seeds read with leader leases where CheckQuorum is on. Taken from the seed rather
-        // than the RNG, so every other choice of a seed stays what it was before leases.
+        // Odd seeds read with leader leases (where CheckQuorum is on: `core_config`). Taken from
+        // the seed rather than the RNG, so every other choice of a seed stays what it was.
         let mut core = core;
-        core.lease_reads = core.check_quorum && seed % 2 == 1;
+        core.lease_reads = seed % 2 == 1;
         SimConfig {
             seed,
             nodes,
@@ -262,7 +262,6 @@ impl SimConfig {
         let initial = [1, 2, 3, 3, 3, 4, 5][rng.random_range(0..7)];
         self.initial_voters = initial.min(self.nodes - 1);
         self.core.check_quorum = true;
-        self.core.lease_reads = self.seed % 2 == 1;
     }
 
     /// The initial configuration's voters: 1 through `initial_voters`.
