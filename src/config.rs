@@ -74,6 +74,13 @@ pub const DEFAULT_SNAPSHOT_TRAILING_ENTRIES: u64 = 5_000;
 pub const DEFAULT_AUTO_COMPACTION_RETENTION: u64 = 10_000;
 /// Upper bound on `auto_compaction_retention`.
 pub const AUTO_COMPACTION_RETENTION_LIMIT: u64 = 1 << 40;
+/// `max_connections_per_listener` when not set: each client door (HTTP, gRPC, text) holds at most
+/// this many connections; a node lowers it to fit its open-files limit.
+pub const DEFAULT_MAX_CONNECTIONS_PER_LISTENER: u64 = 4096;
+/// `max_txn_ops` when not set: etcd's `--max-txn-ops` default.
+pub const DEFAULT_MAX_TXN_OPS: u64 = 128;
+/// `auth_token_ttl_secs` when not set: etcd's simple-token time to live.
+pub const DEFAULT_AUTH_TOKEN_TTL_SECS: u64 = 300;
 /// `cluster_token` when not set.
 pub const DEFAULT_CLUSTER_TOKEN: &str = "raftkv";
 
@@ -89,6 +96,8 @@ pub struct Config {
     peers_line: usize,
     /// Line of each peer's `raft` address, parallel to `peers`, for errors found after loading.
     raft_lines: Vec<usize>,
+    /// `[client_tls]`: `None` when the client doors speak plain text.
+    client_tls: Option<crate::security::ClientTls>,
 }
 
 /// The `[cluster]` table. Invariant (checked at load): `tick_ms <= heartbeat_interval_ms <
@@ -142,6 +151,14 @@ pub struct ClusterSettings {
     /// What a follower does with an HTTP request only the leader can serve (default
     /// [`FollowerRequests::Forward`]).
     pub follower_requests: FollowerRequests,
+    /// Open connections each client listener holds at most (default
+    /// [`DEFAULT_MAX_CONNECTIONS_PER_LISTENER`]).
+    pub max_connections_per_listener: usize,
+    /// Operations one etcd transaction may hold, compares and both branches counted apart, as
+    /// etcd counts them (default [`DEFAULT_MAX_TXN_OPS`]).
+    pub max_txn_ops: usize,
+    /// How long an auth token is valid (default [`DEFAULT_AUTH_TOKEN_TTL_SECS`]).
+    pub auth_token_ttl_secs: u64,
 }
 
 /// What a follower does with an HTTP request only the leader can serve (a write, a member
@@ -226,6 +243,20 @@ impl Config {
     /// The `[cluster]` settings.
     pub fn cluster(&self) -> &ClusterSettings {
         &self.cluster
+    }
+
+    /// The client TLS settings, if the doors speak TLS.
+    pub fn client_tls(&self) -> Option<&crate::security::ClientTls> {
+        self.client_tls.as_ref()
+    }
+
+    /// The URL scheme of the HTTP door: `https` with client TLS on.
+    pub fn http_scheme(&self) -> &'static str {
+        if self.client_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// Every member, in file order.

@@ -15,6 +15,7 @@ pub mod lincheck;
 pub mod metrics;
 pub mod raft;
 pub mod replicator;
+pub mod security;
 pub mod state;
 pub mod storage;
 pub mod text;

@@ -23,7 +23,8 @@ async fn status(st: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(status))
 }
 
-async fn state(st: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+async fn state(st: web::Data<ApiState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    st.require_root(&req).await?;
     let state = st.replicator.send(GetState).await.map_err(stopping)?;
     Ok(HttpResponse::Ok().json(state))
 }

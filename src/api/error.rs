@@ -39,10 +39,29 @@ pub enum ApiError {
     Overloaded(String),
     #[error("{0}")]
     Internal(String),
+    /// Auth is on and the request carries no valid credentials (401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller may not do this (403).
+    #[error("{0}")]
+    PermissionDenied(String),
+}
+
+impl From<crate::state::auth::AuthError> for ApiError {
+    fn from(e: crate::state::auth::AuthError) -> Self {
+        use crate::state::auth::AuthError;
+        match e {
+            AuthError::PermissionDenied => ApiError::PermissionDenied(e.to_string()),
+            AuthError::UserEmpty | AuthError::InvalidAuthToken | AuthError::AuthFailed => {
+                ApiError::Unauthenticated(e.to_string())
+            }
+            _ => ApiError::BadRequest(e.to_string()),
+        }
+    }
 }
 
 /// Every value of [`ApiError::code`]: the fixed `error` labels of the response counters.
-pub(super) const CODES: [&str; 13] = [
+pub(super) const CODES: [&str; 15] = [
     "bad_request",
     "too_large",
     "not_found",
@@ -56,6 +75,8 @@ pub(super) const CODES: [&str; 13] = [
     "unavailable",
     "overloaded",
     "internal",
+    "unauthenticated",
+    "permission_denied",
 ];
 
 impl ApiError {
@@ -75,6 +96,8 @@ impl ApiError {
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Overloaded(_) => "overloaded",
             ApiError::Internal(_) => "internal",
+            ApiError::Unauthenticated(_) => "unauthenticated",
+            ApiError::PermissionDenied(_) => "permission_denied",
         }
     }
 
@@ -123,6 +146,8 @@ impl ResponseError for ApiError {
             ApiError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::PermissionDenied(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -138,6 +163,9 @@ impl ResponseError for ApiError {
                 builder.insert_header((header::RETRY_AFTER, "1"));
             }
             ApiError::Timeout => body["outcome"] = json!("unknown"),
+            ApiError::Unauthenticated(_) => {
+                builder.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"raftkv\""));
+            }
             ApiError::VersionMismatch { version } => body["version"] = json!(version),
             _ => {}
         }
@@ -172,6 +200,8 @@ mod tests {
             ApiError::Unavailable(String::new()),
             ApiError::Overloaded(String::new()),
             ApiError::Internal(String::new()),
+            ApiError::Unauthenticated(String::new()),
+            ApiError::PermissionDenied(String::new()),
         ];
         let codes: Vec<&str> = all.iter().map(ApiError::code).collect();
         assert_eq!(codes, CODES);

@@ -6,18 +6,22 @@
 //! gRPC code, under the HTTP status the gateway maps it to.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::{Code, Request, Status};
 
+use crate::grpc::pb::etcdserverpb::auth_server::Auth;
 use crate::grpc::pb::etcdserverpb::cluster_server::Cluster;
 use crate::grpc::pb::etcdserverpb::kv_server::Kv;
 use crate::grpc::pb::etcdserverpb::lease_server::Lease;
 use crate::grpc::pb::etcdserverpb::maintenance_server::Maintenance;
 use crate::grpc::pb::etcdserverpb::WatchRequest;
-use crate::grpc::{ClusterService, EtcdContext, KvService, LeaseService, MaintenanceService};
+use crate::grpc::{
+    AuthService, ClusterService, EtcdContext, KvService, LeaseService, MaintenanceService,
+    AUTHORIZATION,
+};
 
 /// Responses of one `/v3/watch` buffered before a slow reader holds up its watch.
 const WATCH_BUFFER: usize = 64;
@@ -40,7 +44,41 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v3/kv/lease/leases", web::post().to(lease_leases))
         .route("/v3/maintenance/status", web::post().to(status))
         .route("/v3/cluster/member/list", web::post().to(member_list))
-        .route("/v3/watch", web::post().to(watch));
+        .route("/v3/watch", web::post().to(watch))
+        .route("/v3/auth/authenticate", web::post().to(authenticate))
+        .route("/v3/auth/status", web::post().to(auth_status))
+        .route("/v3/auth/enable", web::post().to(auth_enable))
+        .route("/v3/auth/disable", web::post().to(auth_disable))
+        .route("/v3/auth/user/add", web::post().to(user_add))
+        .route("/v3/auth/user/delete", web::post().to(user_delete))
+        .route("/v3/auth/user/grant", web::post().to(user_grant_role))
+        .route("/v3/auth/user/revoke", web::post().to(user_revoke_role))
+        .route(
+            "/v3/auth/user/changepw",
+            web::post().to(user_change_password),
+        )
+        .route("/v3/auth/role/add", web::post().to(role_add))
+        .route("/v3/auth/role/delete", web::post().to(role_delete))
+        .route("/v3/auth/role/grant", web::post().to(role_grant_permission))
+        .route(
+            "/v3/auth/role/revoke",
+            web::post().to(role_revoke_permission),
+        );
+}
+
+/// The gRPC request for a gateway call, carrying the HTTP `Authorization` header (the token, as
+/// etcd's gateway takes it) in the metadata the services read it from.
+fn grpc_request<T>(req: &HttpRequest, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    if let Some(value) = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| tonic::metadata::MetadataValue::try_from(v).ok())
+    {
+        request.metadata_mut().insert(AUTHORIZATION, value);
+    }
+    request
 }
 
 /// The HTTP status etcd's gateway answers a gRPC code with.
@@ -94,11 +132,15 @@ fn answer<T: Serialize>(result: Result<tonic::Response<T>, Status>) -> HttpRespo
 /// One gateway route: parses the body as `$request`, calls `$method` of `$service`.
 macro_rules! route {
     ($name:ident, $service:ident, $method:ident) => {
-        async fn $name(etcd: web::Data<EtcdContext>, body: web::Bytes) -> HttpResponse {
+        async fn $name(
+            etcd: web::Data<EtcdContext>,
+            req: HttpRequest,
+            body: web::Bytes,
+        ) -> HttpResponse {
             match parse(&body) {
                 Ok(request) => answer(
                     $service(etcd.get_ref().clone())
-                        .$method(Request::new(request))
+                        .$method(grpc_request(&req, request))
                         .await,
                 ),
                 Err(status) => error(status),
@@ -118,12 +160,29 @@ route!(lease_time_to_live, LeaseService, lease_time_to_live);
 route!(lease_leases, LeaseService, lease_leases);
 route!(status, MaintenanceService, status);
 route!(member_list, ClusterService, member_list);
+route!(authenticate, AuthService, authenticate);
+route!(auth_status, AuthService, auth_status);
+route!(auth_enable, AuthService, auth_enable);
+route!(auth_disable, AuthService, auth_disable);
+route!(user_add, AuthService, user_add);
+route!(user_delete, AuthService, user_delete);
+route!(user_grant_role, AuthService, user_grant_role);
+route!(user_revoke_role, AuthService, user_revoke_role);
+route!(user_change_password, AuthService, user_change_password);
+route!(role_add, AuthService, role_add);
+route!(role_delete, AuthService, role_delete);
+route!(role_grant_permission, AuthService, role_grant_permission);
+route!(role_revoke_permission, AuthService, role_revoke_permission);
 
 /// `POST /v3/watch` with a watch request: a response that never ends, one JSON object per line,
 /// `{"result": <WatchResponse>}` (or `{"error": …}` once, at the end), as etcd's gateway streams.
-async fn watch(etcd: web::Data<EtcdContext>, body: web::Bytes) -> HttpResponse {
+async fn watch(etcd: web::Data<EtcdContext>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let request: WatchRequest = match parse(&body) {
         Ok(request) => request,
+        Err(status) => return error(status),
+    };
+    let caller = match etcd.caller(grpc_request(&req, ()).metadata()) {
+        Ok(caller) => caller,
         Err(status) => return error(status),
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel(WATCH_BUFFER);
@@ -131,6 +190,7 @@ async fn watch(etcd: web::Data<EtcdContext>, body: web::Bytes) -> HttpResponse {
     let requests = futures::stream::iter([Ok(request)]).chain(futures::stream::pending());
     actix_web::rt::spawn(crate::grpc::watch::run(
         etcd.get_ref().clone(),
+        caller,
         Box::pin(requests),
         tx,
     ));

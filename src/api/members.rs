@@ -111,6 +111,7 @@ async fn change_then_list(
     req: &HttpRequest,
     change: MemberChange,
 ) -> Result<HttpResponse, ApiError> {
+    st.require_root(req).await?;
     let answer = tokio::time::timeout(
         st.config.request_timeout(),
         st.replicator.send(ChangeMembership(change)),
@@ -134,6 +135,7 @@ async fn transfer(
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    st.require_root(&req).await?;
     let body = read_body(body, BODY_LIMIT_BYTES).await?;
     let b: TransferBody = if body.iter().all(u8::is_ascii_whitespace) {
         TransferBody::default()

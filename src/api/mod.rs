@@ -33,6 +33,7 @@ use crate::config::Config;
 use crate::raft::NodeId;
 use crate::replicator::admission::Admission;
 use crate::replicator::{Answer, ClientError, Consistency, Propose, Read, Replicator};
+use crate::security::Caller;
 use crate::state::{Command, Request};
 
 /// What every handler needs: the local replicator and the cluster's addresses.
@@ -48,6 +49,8 @@ pub struct ApiState {
     pub admission: Admission,
     /// The members' addresses (for redirects to a leader that joined after the config file).
     pub directory: crate::replicator::members::Directory,
+    /// Credentials and permissions, shared with the other doors.
+    pub auth: crate::security::Authenticator,
 }
 
 /// Registers every route; unknown routes answer 404 with a JSON error. Wrap the app in
@@ -143,7 +146,7 @@ impl ApiState {
             None => self.config.node(leader).ok()?.http.to_string(),
         };
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        Some(format!("http://{http}{path}"))
+        Some(format!("{}://{http}{path}", self.config.http_scheme()))
     }
 
     /// A place among the requests in flight, or 429 at once.
@@ -160,8 +163,54 @@ impl ApiState {
         ApiError::from_client(err, |leader| self.leader_url(leader, req))
     }
 
+    /// Who sent `req`: `Authorization: Basic` (a password, checked against its hash once and
+    /// then remembered), `Authorization: Bearer <token>` or a bare token (from etcd's
+    /// `/v3/auth/authenticate`), or no one.
+    async fn caller(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
+        use base64::Engine;
+        let Some(value) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
+            return Ok(Caller::Anonymous);
+        };
+        let value = value.to_str().map_err(|_| {
+            ApiError::Unauthenticated("the Authorization header is not text".into())
+        })?;
+        if let Some(basic) = value.strip_prefix("Basic ") {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(basic.trim())
+                .ok()
+                .and_then(|d| String::from_utf8(d).ok())
+                .ok_or_else(|| ApiError::Unauthenticated("malformed basic credentials".into()))?;
+            let (user, password) = decoded
+                .split_once(':')
+                .ok_or_else(|| ApiError::Unauthenticated("malformed basic credentials".into()))?;
+            self.auth.check_password(user, password).await?;
+            return Ok(Caller::User(user.to_string()));
+        }
+        let token = value.strip_prefix("Bearer ").unwrap_or(value).trim();
+        Ok(self.auth.verify_token(token)?)
+    }
+
+    /// Refuses `command` unless the caller of `req` may run it (anyone may while auth is off).
+    async fn authorize(&self, req: &HttpRequest, command: &Command) -> Result<(), ApiError> {
+        if !self.auth.enabled() {
+            return Ok(());
+        }
+        let caller = self.caller(req).await?;
+        Ok(self.auth.authorize(&caller, command)?)
+    }
+
+    /// Refuses a cluster-management request (members, snapshots) unless it comes from root.
+    async fn require_root(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        if !self.auth.enabled() {
+            return Ok(());
+        }
+        let caller = self.caller(req).await?;
+        Ok(self.auth.require_root(&caller)?)
+    }
+
     /// Proposes `command` through the log, with the caller's exactly-once session if it sent one.
     async fn propose(&self, req: &HttpRequest, command: Command) -> Result<Answer, ApiError> {
+        self.authorize(req, &command).await?;
         let _ticket = self.admit()?;
         let request = match session(req)? {
             Some((client_id, seq)) => Request::with_session(client_id, seq, command),
@@ -180,6 +229,7 @@ impl ApiState {
         if consistency == Consistency::Log {
             return self.propose(req, command).await;
         }
+        self.authorize(req, &command).await?;
         let _ticket = self.admit()?;
         let msg = Read {
             command,

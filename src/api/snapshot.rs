@@ -57,6 +57,7 @@ async fn txlog_lines(st: web::Data<ApiState>, req: HttpRequest) -> Result<HttpRe
 }
 
 async fn snapshot(st: web::Data<ApiState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    st.require_root(&req).await?;
     let (state, membership) = st
         .replicator
         .send(SnapshotView)

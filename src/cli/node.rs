@@ -16,6 +16,9 @@ use crate::replicator::admission::Admission;
 use crate::replicator::{GetStatus, Replicator, TransferLeadership};
 use crate::text::{self, TextContext};
 
+/// Threads serving HTTP.
+const HTTP_WORKERS: usize = 2;
+
 /// Exit code for a node that could not start (bad config, data dir unusable or locked by another
 /// node, port in use).
 pub const EXIT_START_FAILURE: i32 = 2;
@@ -85,6 +88,28 @@ async fn start(
     let directory = replicator.directory();
     let metrics = replicator.metrics();
     let feed = replicator.etcd_feed();
+    let auth = crate::security::Authenticator::new(
+        feed.auth.clone(),
+        std::time::Duration::from_secs(config.cluster().auth_token_ttl_secs),
+    );
+    // Each client door holds at most this many connections, within the open-files limit.
+    let open_files = crate::security::limits::raise_open_files_limit();
+    let doors = 2 + usize::from(grpc_listener.is_some());
+    let per_door = crate::security::limits::per_listener(
+        config.cluster().max_connections_per_listener,
+        doors,
+        open_files,
+    );
+    if per_door < config.cluster().max_connections_per_listener {
+        log::warn!(
+            "node {id}: {per_door} connections per client door, not {}: the open-files limit is {open_files}",
+            config.cluster().max_connections_per_listener
+        );
+    }
+    let tls = match config.client_tls() {
+        Some(tls) => Some(tls.server_config(&[b"h2", b"http/1.1"])?),
+        None => None,
+    };
     let replicator = replicator.start();
     let admission = Admission::new(config.cluster().max_in_flight_requests);
     let state = ApiState {
@@ -94,6 +119,7 @@ async fn start(
         metrics,
         admission: admission.clone(),
         directory: directory.clone(),
+        auth: auth.clone(),
     };
     let etcd = EtcdContext::new(
         replicator.clone(),
@@ -102,6 +128,7 @@ async fn start(
         feed,
         directory.clone(),
         admission.clone(),
+        auth.clone(),
     );
     let gateway = etcd.clone();
     let server = HttpServer::new(move || {
@@ -112,12 +139,20 @@ async fn start(
             .wrap(from_fn(api::count_responses))
             .configure(api::routes)
     })
-    .workers(2)
-    .disable_signals()
-    .listen(http_listener)
+    .workers(HTTP_WORKERS)
+    .max_connections(per_door.div_ceil(HTTP_WORKERS))
+    .client_request_timeout(std::time::Duration::from_secs(10))
+    .disable_signals();
+    let server = match tls {
+        None => server.listen(http_listener),
+        Some(tls) => server.listen_rustls_0_23(http_listener, (*tls).clone()),
+    }
     .map_err(|e| format!("cannot listen on {http}: {e}"))?
     .run();
-    log::info!("node {id}: serving HTTP on http://{http}");
+    log::info!(
+        "node {id}: serving HTTP on {}://{http}",
+        config.http_scheme()
+    );
     text::spawn(
         text_listener,
         TextContext {
@@ -125,11 +160,14 @@ async fn start(
             config: Arc::clone(&config),
             admission,
             directory,
+            auth,
+            connections: crate::security::ConnectionLimit::new(per_door),
         },
     );
     log::info!("node {id}: serving the text protocol on {text}");
     if let (Some(listener), Some(addr)) = (grpc_listener, grpc) {
-        crate::grpc::spawn(listener, etcd).map_err(|e| format!("cannot serve gRPC: {e}"))?;
+        let limit = crate::security::ConnectionLimit::new(per_door);
+        crate::grpc::spawn(listener, etcd, limit).map_err(|e| format!("cannot serve gRPC: {e}"))?;
         log::info!("node {id}: serving the etcd v3 API (gRPC) on {addr}");
     }
     let handle = server.handle();

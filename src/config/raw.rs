@@ -12,6 +12,20 @@ pub(super) struct RawFile {
     #[serde(default)]
     pub cluster: Option<Spanned<RawCluster>>,
     pub peers: Spanned<Vec<Spanned<RawPeer>>>,
+    /// Optional: without it every client door speaks plain text.
+    #[serde(default)]
+    pub client_tls: Option<Spanned<RawClientTls>>,
+}
+
+/// The `[client_tls]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClientTls {
+    pub cert_file: Spanned<String>,
+    pub key_file: Spanned<String>,
+    pub trusted_ca_file: Spanned<String>,
+    #[serde(default)]
+    pub client_cert_auth: bool,
 }
 
 /// The `[cluster]` table. Every key is optional; the defaults are the `DEFAULT_*` constants of
@@ -64,6 +78,15 @@ pub(super) struct RawCluster {
     /// Default: keep every rotated file.
     #[serde(default)]
     pub txlog_keep_files: Option<Spanned<u64>>,
+    /// Default [`super::DEFAULT_MAX_CONNECTIONS_PER_LISTENER`].
+    #[serde(default)]
+    pub max_connections_per_listener: Option<Spanned<u64>>,
+    /// Default [`super::DEFAULT_MAX_TXN_OPS`].
+    #[serde(default)]
+    pub max_txn_ops: Option<Spanned<u64>>,
+    /// Default [`super::DEFAULT_AUTH_TOKEN_TTL_SECS`].
+    #[serde(default)]
+    pub auth_token_ttl_secs: Option<Spanned<u64>>,
     /// `"forward"` (default) or `"redirect"`.
     #[serde(default)]
     pub follower_requests: Option<Spanned<String>>,

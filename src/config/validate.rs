@@ -64,6 +64,10 @@ pub(super) fn validate(
     };
     let cluster = check_cluster(&check, base, cluster)?;
     let (peers, raft_lines) = check_peers(&check, &raw.peers)?;
+    let client_tls = raw
+        .client_tls
+        .map(|tls| check_client_tls(&check, base, tls.into_inner()))
+        .transpose()?;
     let peers_line = raw
         .peers
         .get_ref()
@@ -75,7 +79,58 @@ pub(super) fn validate(
         peers,
         peers_line,
         raft_lines,
+        client_tls,
     })
+}
+
+/// The `[client_tls]` table: every file is read now, so a missing or unusable one names its line.
+fn check_client_tls(
+    check: &Checker<'_>,
+    base: &Path,
+    raw: super::raw::RawClientTls,
+) -> Result<crate::security::ClientTls, ConfigError> {
+    let files = [
+        (&raw.cert_file, "client_tls.cert_file"),
+        (&raw.key_file, "client_tls.key_file"),
+        (&raw.trusted_ca_file, "client_tls.trusted_ca_file"),
+    ];
+    for (file, field) in files {
+        if file.get_ref().trim().is_empty() {
+            check.fail(file, field, "must name a file".into())?;
+        }
+    }
+    let tls = crate::security::ClientTls {
+        cert_file: resolve(base, raw.cert_file.get_ref()),
+        key_file: resolve(base, raw.key_file.get_ref()),
+        trusted_ca_file: resolve(base, raw.trusted_ca_file.get_ref()),
+        client_cert_auth: raw.client_cert_auth,
+    };
+    let read = [
+        (
+            &raw.cert_file,
+            "client_tls.cert_file",
+            crate::security::tls::read_certs(&tls.cert_file).err(),
+        ),
+        (
+            &raw.key_file,
+            "client_tls.key_file",
+            crate::security::tls::read_key(&tls.key_file).err(),
+        ),
+        (
+            &raw.trusted_ca_file,
+            "client_tls.trusted_ca_file",
+            crate::security::tls::read_roots(&tls.trusted_ca_file).err(),
+        ),
+    ];
+    for (file, field, error) in read {
+        if let Some(message) = error {
+            check.fail(file, field, message)?;
+        }
+    }
+    if let Err(message) = tls.check() {
+        check.fail(&raw.cert_file, "client_tls.cert_file", message)?;
+    }
+    Ok(tls)
 }
 
 /// The `[cluster]` keys that always have a value once defaults are filled in. A default carries the
@@ -322,11 +377,35 @@ fn check_cluster(
         }
         _ => false,
     };
+    let max_connections_per_listener = bounded(
+        check,
+        &rest.max_connections_per_listener,
+        "cluster.max_connections_per_listener",
+        1..=1_000_000,
+        super::DEFAULT_MAX_CONNECTIONS_PER_LISTENER,
+    )? as usize;
+    let max_txn_ops = bounded(
+        check,
+        &rest.max_txn_ops,
+        "cluster.max_txn_ops",
+        1..=100_000,
+        super::DEFAULT_MAX_TXN_OPS,
+    )? as usize;
+    let auth_token_ttl_secs = bounded(
+        check,
+        &rest.auth_token_ttl_secs,
+        "cluster.auth_token_ttl_secs",
+        1..=30 * 24 * 3600,
+        super::DEFAULT_AUTH_TOKEN_TTL_SECS,
+    )?;
     let cluster_token = rest.cluster_token.map_or_else(
         || super::DEFAULT_CLUSTER_TOKEN.to_string(),
         Spanned::into_inner,
     );
     Ok(ClusterSettings {
+        max_connections_per_listener,
+        max_txn_ops,
+        auth_token_ttl_secs,
         max_in_flight_requests,
         snapshot_entries,
         snapshot_trailing_entries,

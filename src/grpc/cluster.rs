@@ -92,6 +92,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
+        self.0.require_root(request.metadata())?;
         match self
             .change(MemberChange::Remove(request.get_ref().id))
             .await?
@@ -131,6 +132,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
+        self.0.require_root(request.metadata())?;
         match self
             .change(MemberChange::Promote(request.get_ref().id))
             .await?

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::Addr;
-use tonic::transport::{Channel, Endpoint};
+use tonic::metadata::MetadataMap;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Request, Status};
 
 use super::pb::etcdserverpb::ResponseHeader;
@@ -17,12 +18,19 @@ use crate::replicator::admission::Admission;
 use crate::replicator::etcd::EtcdFeed;
 use crate::replicator::members::Directory;
 use crate::replicator::{Answer, ClientError, Consistency, Propose, Read, Replicator};
+use crate::security::Caller;
+use crate::state::auth::AuthError;
 use crate::state::mvcc::{EtcdCommand, EtcdError, EtcdOutcome, EtcdResult};
 use crate::state::{ApplyResult, Command, Request as StateRequest};
 
 /// The metadata key a follower sets on a call it forwards, so that the leader it reached, if it
 /// has lost leadership meanwhile, answers "no leader" instead of forwarding again.
 pub(super) const FORWARDED: &str = "raftkv-forwarded";
+
+/// The metadata key etcd clients send their auth token under.
+pub const TOKEN: &str = "token";
+/// The other key etcd accepts a token under (its gRPC gateway's).
+pub const AUTHORIZATION: &str = "authorization";
 
 /// The node's side of every etcd call.
 #[derive(Clone)]
@@ -34,6 +42,8 @@ pub struct EtcdContext {
     pub(super) feed: EtcdFeed,
     pub(super) directory: Directory,
     pub(super) admission: Admission,
+    /// Credentials and permissions, shared with the other doors.
+    pub(crate) auth: crate::security::Authenticator,
     channels: Arc<Mutex<HashMap<String, Channel>>>,
 }
 
@@ -46,6 +56,7 @@ impl EtcdContext {
         feed: EtcdFeed,
         directory: Directory,
         admission: Admission,
+        auth: crate::security::Authenticator,
     ) -> Self {
         let cluster_id = u64::from_be_bytes(crate::cluster::seal::cluster_id(
             &config.cluster().cluster_token,
@@ -58,6 +69,7 @@ impl EtcdContext {
             feed,
             directory,
             admission,
+            auth,
             channels: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -77,17 +89,66 @@ impl EtcdContext {
         self.header(*self.feed.revision.borrow())
     }
 
+    /// Who sent a call: the user its token names, or anonymous without one.
+    pub(crate) fn caller(&self, meta: &MetadataMap) -> Result<Caller, Status> {
+        let token = meta.get(TOKEN).or_else(|| meta.get(AUTHORIZATION));
+        match token {
+            None => Ok(Caller::Anonymous),
+            Some(value) => {
+                let text = value
+                    .to_str()
+                    .map_err(|_| auth_status(AuthError::InvalidAuthToken))?;
+                let text = text.strip_prefix("Bearer ").unwrap_or(text);
+                self.auth.verify_token(text).map_err(auth_status)
+            }
+        }
+    }
+
+    /// Refuses a call that needs the root role (member changes, snapshots, auth management) from
+    /// anyone else, while auth is on.
+    pub(super) fn require_root(&self, meta: &MetadataMap) -> Result<(), Status> {
+        let caller = self.caller(meta)?;
+        self.auth.require_root(&caller).map_err(auth_status)
+    }
+
     /// Runs an etcd command through the log (or, for a read, as `consistency` says), with this
-    /// node's admission bound.
+    /// node's admission bound, if the caller `meta` names may.
     pub(super) async fn etcd(
         &self,
+        meta: &MetadataMap,
         command: EtcdCommand,
         consistency: Option<Consistency>,
     ) -> Result<EtcdAnswer, Status> {
+        let command = Command::Etcd(command);
+        let caller = self.caller(meta)?;
+        self.auth
+            .authorize(&caller, &command)
+            .map_err(auth_status)?;
+        match self.submit(command, consistency).await? {
+            Ok(Answer {
+                result: ApplyResult::Etcd(result),
+                ..
+            }) => Ok(EtcdAnswer::Done(result)),
+            Ok(Answer { result, .. }) => Err(Status::internal(format!(
+                "unexpected result of an etcd command: {result:?}"
+            ))),
+            Err(ClientError::NotLeader {
+                leader: Some(leader),
+            }) => Ok(EtcdAnswer::NotLeader(leader)),
+            Err(e) => Err(client_status(e)),
+        }
+    }
+
+    /// Sends a command to the replicator through the log (or as `consistency` says), with this
+    /// node's admission bound and no auth check: the caller has made it.
+    pub(super) async fn submit(
+        &self,
+        command: Command,
+        consistency: Option<Consistency>,
+    ) -> Result<Result<Answer, ClientError>, Status> {
         let Some(_ticket) = self.admission.try_admit() else {
             return Err(client_status(ClientError::Busy));
         };
-        let command = Command::Etcd(command);
         let sent = match consistency {
             Some(consistency) => {
                 self.replicator
@@ -103,20 +164,7 @@ impl EtcdContext {
                     .await
             }
         };
-        let answer = sent.map_err(|_| client_status(ClientError::Stopping))?;
-        match answer {
-            Ok(Answer {
-                result: ApplyResult::Etcd(result),
-                ..
-            }) => Ok(EtcdAnswer::Done(result)),
-            Ok(Answer { result, .. }) => Err(Status::internal(format!(
-                "unexpected result of an etcd command: {result:?}"
-            ))),
-            Err(ClientError::NotLeader {
-                leader: Some(leader),
-            }) => Ok(EtcdAnswer::NotLeader(leader)),
-            Err(e) => Err(client_status(e)),
-        }
+        sent.map_err(|_| client_status(ClientError::Stopping))
     }
 
     /// A channel to member `leader`'s gRPC address, for `request` this follower forwards; refused
@@ -146,8 +194,15 @@ impl EtcdContext {
         if let Some(channel) = channels.get(&addr) {
             return Ok(channel.clone());
         }
-        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| Status::internal(format!("bad leader address {addr}: {e}")))?
+        let scheme = self.config.http_scheme();
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
+            .map_err(|e| Status::internal(format!("bad leader address {addr}: {e}")))?;
+        if let Some(tls) = self.config.client_tls() {
+            endpoint = endpoint
+                .tls_config(leader_tls(tls)?)
+                .map_err(|e| Status::internal(format!("TLS to the leader: {e}")))?;
+        }
+        let endpoint = endpoint
             .connect_timeout(Duration::from_millis(
                 self.config.cluster().request_timeout_ms,
             ))
@@ -157,12 +212,58 @@ impl EtcdContext {
         Ok(channel)
     }
 
-    /// `request`'s message in a new request marked as forwarded, to send to the leader.
+    /// `request`'s message in a new request marked as forwarded, to send to the leader, with
+    /// the caller's token (the leader checks it again).
     pub(super) fn forwarded<T: Clone>(request: &Request<T>) -> Request<T> {
         let mut forwarded = Request::new(request.get_ref().clone());
         mark_forwarded(&mut forwarded);
+        for key in [TOKEN, AUTHORIZATION] {
+            if let Some(value) = request.metadata().get(key) {
+                forwarded.metadata_mut().insert(key, value.clone());
+            }
+        }
         forwarded
     }
+}
+
+/// The TLS a follower speaks to its leader's gRPC door: the cluster's CA, and its own
+/// certificate when clients must present one.
+fn leader_tls(tls: &crate::security::ClientTls) -> Result<ClientTlsConfig, Status> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| Status::internal(format!("{}: {e}", path.display())))
+    };
+    let mut config =
+        ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(&tls.trusted_ca_file)?));
+    if tls.client_cert_auth {
+        config = config.identity(Identity::from_pem(
+            read(&tls.cert_file)?,
+            read(&tls.key_file)?,
+        ));
+    }
+    Ok(config)
+}
+
+/// etcd's status for each auth error: the codes and texts its clients recognise.
+pub(crate) fn auth_status(e: AuthError) -> Status {
+    let code = match e {
+        AuthError::PermissionDenied => Code::PermissionDenied,
+        AuthError::InvalidAuthToken => Code::Unauthenticated,
+        AuthError::UserEmpty
+        | AuthError::RoleEmpty
+        | AuthError::AuthFailed
+        | AuthError::InvalidAuthMgmt => Code::InvalidArgument,
+        AuthError::TooMany => Code::ResourceExhausted,
+        AuthError::RootUserNotExist
+        | AuthError::RootRoleNotExist
+        | AuthError::UserAlreadyExist
+        | AuthError::UserNotFound
+        | AuthError::RoleAlreadyExist
+        | AuthError::RoleNotFound
+        | AuthError::RoleNotGranted
+        | AuthError::PermissionNotGranted
+        | AuthError::AuthNotEnabled => Code::FailedPrecondition,
+    };
+    Status::new(code, e.to_string())
 }
 
 /// Marks a request this follower sends to the leader, so that it takes one hop at most.

@@ -41,12 +41,17 @@ impl KvService {
     }
 
     /// Runs `command`; its outcome and revision, or the leader to forward to.
-    async fn run(
+    async fn run<T>(
         &self,
+        request: &Request<T>,
         command: EtcdCommand,
         consistency: Option<Consistency>,
     ) -> Result<Result<(u64, EtcdOutcome), NodeId>, Status> {
-        match self.0.etcd(command, consistency).await? {
+        match self
+            .0
+            .etcd(request.metadata(), command, consistency)
+            .await?
+        {
             EtcdAnswer::Done(result) => EtcdAnswer::outcome(result).map(Ok),
             EtcdAnswer::NotLeader(leader) => Ok(Err(leader)),
         }
@@ -69,7 +74,7 @@ impl Kv for KvService {
             Consistency::Linearizable
         };
         let command = EtcdCommand::Range(convert::range_request(request.get_ref().clone())?);
-        match self.run(command, Some(consistency)).await? {
+        match self.run(&request, command, Some(consistency)).await? {
             Ok((revision, EtcdOutcome::Range(r))) => Ok(Response::new(convert::range_response(
                 r,
                 self.0.header(revision),
@@ -84,7 +89,7 @@ impl Kv for KvService {
 
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
         let command = EtcdCommand::Put(convert::put_request(request.get_ref().clone())?);
-        match self.run(command, None).await? {
+        match self.run(&request, command, None).await? {
             Ok((revision, EtcdOutcome::Put(r))) => Ok(Response::new(convert::put_response(
                 r,
                 self.0.header(revision),
@@ -102,7 +107,7 @@ impl Kv for KvService {
         request: Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
         let command = EtcdCommand::DeleteRange(convert::delete_request(request.get_ref().clone())?);
-        match self.run(command, None).await? {
+        match self.run(&request, command, None).await? {
             Ok((revision, EtcdOutcome::DeleteRange(r))) => Ok(Response::new(
                 convert::delete_response(r, self.0.header(revision)),
             )),
@@ -118,9 +123,18 @@ impl Kv for KvService {
 
     async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
         let txn = convert::txn_request(request.get_ref().clone())?;
+        let limit = self.0.config.cluster().max_txn_ops;
+        if txn.compare.len() > limit || txn.success.len() > limit || txn.failure.len() > limit {
+            return Err(Status::invalid_argument(
+                "etcdserver: too many operations in txn request",
+            ));
+        }
         // A transaction that writes nothing is a read: served through ReadIndex, not the log.
         let consistency = txn.is_read_only().then_some(Consistency::Linearizable);
-        match self.run(EtcdCommand::Txn(txn), consistency).await? {
+        match self
+            .run(&request, EtcdCommand::Txn(txn), consistency)
+            .await?
+        {
             Ok((revision, EtcdOutcome::Txn(r))) => Ok(Response::new(convert::txn_response(
                 r,
                 self.0.header(revision),
@@ -140,7 +154,7 @@ impl Kv for KvService {
         let command = EtcdCommand::Compact {
             revision: request.get_ref().revision,
         };
-        match self.run(command, None).await? {
+        match self.run(&request, command, None).await? {
             Ok((revision, _)) => Ok(Response::new(CompactionResponse {
                 header: self.0.header(revision),
             })),

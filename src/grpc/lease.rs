@@ -87,7 +87,7 @@ impl Lease for LeaseService {
         let r = request.get_ref();
         let ttl = r.ttl.max(self.min_ttl());
         let command = EtcdCommand::LeaseGrant { id: r.id, ttl };
-        match self.0.etcd(command, None).await? {
+        match self.0.etcd(request.metadata(), command, None).await? {
             EtcdAnswer::Done(result) => match EtcdAnswer::outcome(result)? {
                 (revision, EtcdOutcome::LeaseGranted { id, ttl }) => {
                     Ok(Response::new(LeaseGrantResponse {
@@ -113,7 +113,7 @@ impl Lease for LeaseService {
         let command = EtcdCommand::LeaseRevoke {
             id: request.get_ref().id,
         };
-        match self.0.etcd(command, None).await? {
+        match self.0.etcd(request.metadata(), command, None).await? {
             EtcdAnswer::Done(result) => {
                 let (revision, _) = EtcdAnswer::outcome(result)?;
                 Ok(Response::new(LeaseRevokeResponse {
@@ -203,7 +203,11 @@ impl Lease for LeaseService {
     ) -> Result<Response<LeaseLeasesResponse>, Status> {
         match self
             .0
-            .etcd(EtcdCommand::LeaseLeases, Some(Consistency::Linearizable))
+            .etcd(
+                request.metadata(),
+                EtcdCommand::LeaseLeases,
+                Some(Consistency::Linearizable),
+            )
             .await?
         {
             EtcdAnswer::Done(result) => match EtcdAnswer::outcome(result)? {

@@ -112,6 +112,7 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
+        self.0.require_root(request.metadata())?;
         let view = self
             .0
             .replicator
@@ -214,6 +215,7 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<MoveLeaderRequest>,
     ) -> Result<Response<MoveLeaderResponse>, Status> {
+        self.0.require_root(request.metadata())?;
         let target = request.get_ref().target_id;
         let status = self
             .0

@@ -37,8 +37,9 @@ mod maintenance;
 mod server;
 pub mod watch;
 
+pub use auth::AuthService;
 pub use cluster::ClusterService;
-pub use context::EtcdContext;
+pub use context::{EtcdContext, AUTHORIZATION};
 pub use kv::KvService;
 pub use lease::LeaseService;
 pub use maintenance::MaintenanceService;

@@ -37,6 +37,9 @@ const EVENTS_PER_RESPONSE: usize = 1000;
 /// (etcd's default).
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(600);
 
+/// Watches one stream may hold at once; a create past it is refused (canceled, with the reason).
+pub const MAX_WATCHES_PER_STREAM: usize = 1024;
+
 /// etcd's Watch service on this node.
 pub struct WatchService(pub EtcdContext);
 
@@ -64,6 +67,8 @@ impl Watcher {
 /// The state of one stream.
 struct Stream {
     ctx: EtcdContext,
+    /// Who opened the stream: every watch it creates is checked as a read of its range.
+    caller: crate::security::Caller,
     watchers: BTreeMap<i64, Watcher>,
     next_id: i64,
     out: tokio::sync::mpsc::Sender<Result<WatchResponse, Status>>,
@@ -112,6 +117,23 @@ impl Stream {
             }
             Err(status) => return self.send(refused(status.message().to_string())).await,
         };
+        if self.watchers.len() >= MAX_WATCHES_PER_STREAM {
+            let reason = format!(
+                "etcdserver: too many watches on this stream (at most {MAX_WATCHES_PER_STREAM})"
+            );
+            return self.send(refused(reason)).await;
+        }
+        let read = crate::state::mvcc::RangeRequest {
+            range: KeyRange {
+                key: key.clone(),
+                range_end: c.range_end.clone().into(),
+            },
+            ..Default::default()
+        };
+        let command = crate::state::Command::Etcd(crate::state::mvcc::EtcdCommand::Range(read));
+        if let Err(e) = self.ctx.auth.authorize(&self.caller, &command) {
+            return self.send(refused(e.to_string())).await;
+        }
         if c.watch_id == 0 {
             self.next_id += 1;
         }
@@ -261,6 +283,7 @@ impl Stream {
 /// `/v3/watch` uses it too, with a stream of one request.
 pub(crate) async fn run<S>(
     ctx: EtcdContext,
+    caller: crate::security::Caller,
     mut incoming: S,
     out: tokio::sync::mpsc::Sender<Result<WatchResponse, Status>>,
 ) where
@@ -269,6 +292,7 @@ pub(crate) async fn run<S>(
     let mut revisions = ctx.feed.revision.clone();
     let mut stream = Stream {
         ctx,
+        caller,
         watchers: BTreeMap::new(),
         next_id: 0,
         out,
@@ -325,8 +349,9 @@ impl Watch for WatchService {
         &self,
         request: Request<Streaming<WatchRequest>>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        let caller = self.0.caller(request.metadata())?;
         let (tx, mut rx) = tokio::sync::mpsc::channel(STREAM_BUFFER);
-        tokio::spawn(run(self.0.clone(), request.into_inner(), tx));
+        tokio::spawn(run(self.0.clone(), caller, request.into_inner(), tx));
         let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
         Ok(Response::new(Box::pin(stream)))
     }

@@ -35,6 +35,8 @@ pub struct EtcdFeed {
     pub revision: tokio::sync::watch::Receiver<u64>,
     /// The node's current Raft term.
     pub term: Arc<AtomicU64>,
+    /// Users, roles and permissions as applied here (changes republish it).
+    pub auth: tokio::sync::watch::Receiver<Arc<crate::state::auth::AuthStore>>,
 }
 
 impl EtcdFeed {
@@ -48,13 +50,15 @@ impl EtcdFeed {
 pub(super) struct EtcdPublisher {
     revision: tokio::sync::watch::Sender<u64>,
     term: Arc<AtomicU64>,
+    auth: tokio::sync::watch::Sender<Arc<crate::state::auth::AuthStore>>,
 }
 
 impl EtcdPublisher {
-    pub(super) fn new(revision: u64, term: Term) -> Self {
+    pub(super) fn new(state: &StateMachine, term: Term) -> Self {
         EtcdPublisher {
-            revision: tokio::sync::watch::Sender::new(revision),
+            revision: tokio::sync::watch::Sender::new(state.revision()),
             term: Arc::new(AtomicU64::new(term)),
+            auth: tokio::sync::watch::Sender::new(Arc::new(state.auth().clone())),
         }
     }
 
@@ -62,6 +66,7 @@ impl EtcdPublisher {
         EtcdFeed {
             revision: self.revision.subscribe(),
             term: Arc::clone(&self.term),
+            auth: self.auth.subscribe(),
         }
     }
 }
@@ -116,8 +121,14 @@ impl Replicator {
         self.etcd.feed()
     }
 
-    /// After entries were applied or a snapshot installed: wakes watchers if the revision moved.
+    /// After entries were applied or a snapshot installed: wakes watchers if the revision moved,
+    /// and republishes the auth store if it changed.
     pub(super) fn publish_revision(&self) {
+        let auth = self.state.auth();
+        // Every change raises the auth revision, and equal logs give equal stores.
+        if self.etcd.auth.borrow().revision() != auth.revision() {
+            self.etcd.auth.send_replace(Arc::new(auth.clone()));
+        }
         let revision = self.state.revision();
         self.etcd.revision.send_if_modified(|r| {
             let moved = *r != revision;

@@ -223,7 +223,7 @@ impl Replicator {
             status.commit_index,
             txlog.last_index()
         );
-        let state_revision = state.revision();
+        let etcd = etcd::EtcdPublisher::new(&state, status.term);
         Ok(Replicator {
             id,
             last_seen: (status.role, status.term, status.leader),
@@ -258,7 +258,7 @@ impl Replicator {
             last_committed_membership: last_membership.clone(),
             last_membership,
             last_peer_leader: None,
-            etcd: etcd::EtcdPublisher::new(state_revision, status.term),
+            etcd,
             leases: etcd::LeaseClock::default(),
         })
         .inspect(|r| r.directory.set(r.member_addrs()))

@@ -166,6 +166,8 @@ pub enum Command {
     },
     /// An etcd v3 operation on the key-value store (the gRPC API's).
     Etcd(crate::state::mvcc::EtcdCommand),
+    /// A change to users, roles or permissions.
+    Auth(crate::state::auth::AuthCommand),
 }
 
 impl Command {

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use super::auth::AuthStore;
 use super::command::{Command, Operation, Request};
 use super::config::{StateConfig, StateConfigError};
 use super::kv::{Event, KvRecord, KvStore, KvValue, LeaseChoice};
@@ -52,6 +53,8 @@ pub struct StateMachine {
     kv: KvStore,
     stacks: Stacks,
     sessions: SessionTable,
+    /// Users, roles and permissions (etcd's auth model).
+    auth: AuthStore,
 }
 
 // A clone must be able to cross to a snapshot writer's thread.
@@ -70,6 +73,7 @@ pub(super) struct Parts {
     pub(super) kv: KvStore,
     pub(super) stacks: Stacks,
     pub(super) sessions: SessionTable,
+    pub(super) auth: AuthStore,
 }
 
 impl From<StackError> for ApplyResult {
@@ -101,6 +105,7 @@ impl StateMachine {
             kv: KvStore::default(),
             stacks: Stacks::default(),
             sessions: SessionTable::new(config.max_sessions),
+            auth: AuthStore::default(),
         })
     }
 
@@ -114,12 +119,18 @@ impl StateMachine {
             kv: parts.kv,
             stacks: parts.stacks,
             sessions: parts.sessions,
+            auth: parts.auth,
         }
     }
 
     /// The collections, for the snapshot writer.
     pub(super) fn collections(&self) -> (&Students, &KvStore, &Stacks, &SessionTable) {
         (&self.students, &self.kv, &self.stacks, &self.sessions)
+    }
+
+    /// Users, roles and permissions, as applied.
+    pub fn auth(&self) -> &AuthStore {
+        &self.auth
     }
 
     /// The index of the last applied entry (0 before any).
@@ -289,6 +300,10 @@ impl StateMachine {
             Command::Etcd(command) if !command.is_read() => {
                 ApplyResult::Etcd(self.kv.etcd(index, self.now_ms, command))
             }
+            Command::Auth(change) => match self.auth.apply(change) {
+                Ok(()) => ApplyResult::AuthChanged,
+                Err(e) => ApplyResult::AuthFailed(e),
+            },
             Command::StackCreate { label } => ApplyResult::StackId(self.stacks.create(*label)),
             Command::StackPush { stack_id, item } => {
                 stack_result(self.stacks.push(*stack_id, *item), ApplyResult::Size)

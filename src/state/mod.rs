@@ -99,6 +99,7 @@
 //! counter with unique labels, no more sessions than [`StateConfig::max_sessions`] and no two at
 //! one index), so no input makes the reader panic or yields a machine that would. [`inspect`] walks a file's checksums without restoring it.
 
+pub mod auth;
 mod command;
 mod config;
 mod kv;

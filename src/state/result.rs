@@ -52,6 +52,10 @@ pub enum ApplyResult {
     StaleSession,
     /// An etcd operation's answer (which may be an etcd error).
     Etcd(crate::state::mvcc::EtcdResult),
+    /// An auth change was applied.
+    AuthChanged,
+    /// An auth change was refused (nothing changed).
+    AuthFailed(crate::state::auth::AuthError),
 }
 
 impl ApplyResult {
@@ -64,6 +68,7 @@ impl ApplyResult {
                 | ApplyResult::StackEmpty
                 | ApplyResult::BadCommand(_)
                 | ApplyResult::StaleSession
+                | ApplyResult::AuthFailed(_)
         ) || matches!(self, ApplyResult::Etcd(r) if r.outcome.is_err())
     }
 }

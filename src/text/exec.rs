@@ -10,6 +10,8 @@ use super::reply::Reply;
 use crate::config::Config;
 use crate::replicator::admission::Admission;
 use crate::replicator::{Answer, ClientError, Consistency, Propose, Read, Replicator};
+use crate::security::Caller;
+use crate::state::auth::AuthError;
 use crate::state::{ApplyResult, Command, Request};
 
 /// What a connection needs to serve commands.
@@ -23,23 +25,57 @@ pub struct TextContext {
     pub admission: Admission,
     /// The members' addresses (for redirects to a leader that joined after the config file).
     pub directory: crate::replicator::members::Directory,
+    /// Credentials and permissions, shared with the other doors.
+    pub auth: crate::security::Authenticator,
+    /// Open connections allowed at once.
+    pub connections: crate::security::ConnectionLimit,
 }
 
 impl TextContext {
-    /// Serves one command and returns its answer.
-    pub async fn execute(&self, command: TextCommand) -> Reply {
+    /// Serves one command for the connection logged in as `caller` and returns its answer.
+    pub async fn execute(&self, caller: &mut Caller, command: TextCommand) -> Reply {
+        let command = match command {
+            TextCommand::Auth { user, password } => {
+                return match self.auth.check_password(&user, &password).await {
+                    Ok(()) => {
+                        *caller = Caller::User(user);
+                        Reply::LoggedIn
+                    }
+                    Err(_) => Reply::AuthFailed,
+                };
+            }
+            other => other,
+        };
+        self.execute_as(caller, command).await
+    }
+
+    async fn execute_as(&self, caller: &Caller, command: TextCommand) -> Reply {
+        let check = |command: Command| match self.auth.authorize(caller, &command) {
+            Ok(()) => Ok(command),
+            Err(AuthError::PermissionDenied) => Err(Reply::PermissionDenied),
+            Err(_) => Err(Reply::AuthFailed),
+        };
+        macro_rules! checked {
+            ($command:expr) => {
+                match check($command) {
+                    Ok(command) => command,
+                    Err(reply) => return reply,
+                }
+            };
+        }
         match command {
+            TextCommand::Auth { .. } => Reply::CmdErr,
             TextCommand::Set {
                 key,
                 exptime,
                 value,
                 ..
             } => {
-                let command = Command::KvSet {
+                let command = checked!(Command::KvSet {
                     key,
                     value,
                     ttl_secs: exptime,
-                };
+                });
                 self.write(command).await
             }
             TextCommand::Cas {
@@ -49,17 +85,19 @@ impl TextContext {
                 value,
                 ..
             } => {
-                let command = Command::KvCas {
+                let command = checked!(Command::KvCas {
                     key,
                     value,
                     ttl_secs: exptime,
                     expected_version: version,
-                };
+                });
                 self.write(command).await
             }
-            TextCommand::Delete { key, .. } => self.write(Command::KvDelete { key }).await,
-            TextCommand::Get { key } => self.read(Command::KvGet { key }).await,
-            TextCommand::Getm { key } => self.read(Command::KvGetMeta { key }).await,
+            TextCommand::Delete { key, .. } => {
+                self.write(checked!(Command::KvDelete { key })).await
+            }
+            TextCommand::Get { key } => self.read(checked!(Command::KvGet { key })).await,
+            TextCommand::Getm { key } => self.read(checked!(Command::KvGetMeta { key })).await,
         }
     }
 

@@ -28,5 +28,5 @@ pub use exec::TextContext;
 pub use parser::{ParseError, Parser, TextCommand, MAX_KEY_BYTES};
 pub use reply::Reply;
 pub use server::{
-    bind, spawn, IDLE_TIMEOUT, MAX_CONNECTIONS, PARTIAL_COMMAND_TIMEOUT, WRITE_TIMEOUT,
+    bind, spawn, HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, PARTIAL_COMMAND_TIMEOUT, WRITE_TIMEOUT,
 };

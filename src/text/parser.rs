@@ -48,6 +48,8 @@ pub enum TextCommand {
     Getm { key: String },
     /// Remove `key`.
     Delete { key: String, noreply: bool },
+    /// Log this connection in as `user` (needed while auth is on).
+    Auth { user: String, password: String },
 }
 
 impl TextCommand {
@@ -57,7 +59,7 @@ impl TextCommand {
             TextCommand::Set { noreply, .. }
             | TextCommand::Cas { noreply, .. }
             | TextCommand::Delete { noreply, .. } => *noreply,
-            TextCommand::Get { .. } | TextCommand::Getm { .. } => false,
+            TextCommand::Get { .. } | TextCommand::Getm { .. } | TextCommand::Auth { .. } => false,
         }
     }
 }
@@ -208,6 +210,19 @@ impl Parser {
                 Ok(Some(TextCommand::Delete {
                     key: parse_key(key)?,
                     noreply,
+                }))
+            }
+            Some(b"auth") => {
+                let [_, user, password] = fields.as_slice() else {
+                    return Err(ParseError::Usage("auth <user> <password>"));
+                };
+                let text = |field: &[u8]| {
+                    String::from_utf8(field.to_vec())
+                        .map_err(|_| ParseError::Usage("auth <user> <password>, as UTF-8"))
+                };
+                Ok(Some(TextCommand::Auth {
+                    user: text(user)?,
+                    password: text(password)?,
                 }))
             }
             Some(b"set") => self.storage(&fields[1..], false),

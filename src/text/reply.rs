@@ -30,6 +30,12 @@ pub enum Reply {
     Redirect { host: String, port: u16 },
     /// `ERR_OVERLOADED`: the node holds as many requests as it admits; retry after a pause.
     Overloaded,
+    /// `OK`: `auth` logged the connection in.
+    LoggedIn,
+    /// `ERR_AUTH`: wrong user or password, or auth is on and the connection has not logged in.
+    AuthFailed,
+    /// `ERR_PERMISSION`: the logged-in user may not do this.
+    PermissionDenied,
 }
 
 impl Reply {
@@ -56,6 +62,9 @@ impl Reply {
             Reply::CmdErr => out.put(&b"ERR_CMD_ERR\r\n"[..]),
             Reply::Internal => out.put(&b"ERR_INTERNAL\r\n"[..]),
             Reply::Overloaded => out.put(&b"ERR_OVERLOADED\r\n"[..]),
+            Reply::LoggedIn => out.put(&b"OK\r\n"[..]),
+            Reply::AuthFailed => out.put(&b"ERR_AUTH\r\n"[..]),
+            Reply::PermissionDenied => out.put(&b"ERR_PERMISSION\r\n"[..]),
             Reply::Redirect { host, port } => {
                 out.put(format!("ERR_REDIRECT {host} {port}\r\n").as_bytes())
             }

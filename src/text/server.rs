@@ -6,22 +6,20 @@
 
 use std::io;
 use std::net::TcpListener as StdTcpListener;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::net::TcpListener;
 
 use super::exec::TextContext;
 use super::parser::Parser;
 use super::reply::Reply;
 use crate::config::Address;
+use crate::security::Caller;
 
-/// Open connections served at once; beyond it a new connection is answered `ERR_INTERNAL` and
-/// closed.
-pub const MAX_CONNECTIONS: usize = 1024;
+/// A connection that has not finished its TLS handshake this long after it was accepted is closed.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A connection idle between commands this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -58,9 +56,16 @@ pub fn spawn(listener: StdTcpListener, ctx: TextContext) {
 }
 
 async fn accept_loop(listener: TcpListener, ctx: TextContext) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let tls = match ctx.config.client_tls().map(|t| t.server_config(&[])) {
+        None => None,
+        Some(Ok(config)) => Some(tokio_rustls::TlsAcceptor::from(config)),
+        Some(Err(e)) => {
+            log::error!("text: bad TLS configuration, not serving: {e}");
+            return;
+        }
+    };
     loop {
-        let (mut stream, peer) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: wait a little instead of spinning.
@@ -69,17 +74,32 @@ async fn accept_loop(listener: TcpListener, ctx: TextContext) {
                 continue;
             }
         };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            log::warn!("text: refusing {peer}: {MAX_CONNECTIONS} connections open");
-            actix::spawn(async move {
-                let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(b"ERR_INTERNAL\r\n"))
-                    .await;
-            });
+        let Some(slot) = ctx.connections.try_open() else {
+            log::debug!(
+                "text: refusing {peer}: {} connections open",
+                ctx.connections.limit()
+            );
+            if tls.is_none() {
+                // Answered without waiting: the writes of refused connections never pile up.
+                let _ = stream.try_write(b"ERR_OVERLOADED\r\n");
+            }
             continue;
         };
         let ctx = ctx.clone();
+        let tls = tls.clone();
         actix::spawn(async move {
-            if let Err(e) = serve_connection(stream, &ctx).await {
+            let _ = stream.set_nodelay(true);
+            let served = match tls {
+                None => serve_connection(stream, &ctx).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => serve_connection(stream, &ctx).await,
+                        Ok(Err(e)) => Err(e),
+                        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake")),
+                    }
+                }
+            };
+            if let Err(e) = served {
                 log::debug!("text: connection from {peer} closed: {e}");
             }
             drop(slot);
@@ -88,8 +108,11 @@ async fn accept_loop(listener: TcpListener, ctx: TextContext) {
 }
 
 /// Serves one connection until it closes, errs or times out.
-async fn serve_connection(mut stream: TcpStream, ctx: &TextContext) -> io::Result<()> {
-    let _ = stream.set_nodelay(true);
+async fn serve_connection<S>(mut stream: S, ctx: &TextContext) -> io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut caller = Caller::Anonymous;
     let max_value_bytes = ctx.config.cluster().max_value_bytes as usize;
     let mut parser = Parser::new(max_value_bytes);
     let mut input = BytesMut::with_capacity(READ_CHUNK_BYTES);
@@ -100,7 +123,7 @@ async fn serve_connection(mut stream: TcpStream, ctx: &TextContext) -> io::Resul
             match parser.next(&mut input) {
                 Ok(Some(command)) => {
                     let noreply = command.noreply();
-                    let reply = ctx.execute(command).await;
+                    let reply = ctx.execute(&mut caller, command).await;
                     if !noreply {
                         reply.write_to(&mut output);
                     }
@@ -134,7 +157,10 @@ async fn serve_connection(mut stream: TcpStream, ctx: &TextContext) -> io::Resul
 }
 
 /// Writes the pending answers, giving up after [`WRITE_TIMEOUT`].
-async fn flush(stream: &mut TcpStream, output: &mut BytesMut) -> io::Result<()> {
+async fn flush<S>(stream: &mut S, output: &mut BytesMut) -> io::Result<()>
+where
+    S: tokio::io::AsyncWrite + Unpin,
+{
     if output.is_empty() {
         return Ok(());
     }

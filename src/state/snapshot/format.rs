@@ -8,11 +8,12 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"\x89RKVSNP\n";
 /// The format version this build writes and the only one it reads. Bump it whenever the layout or
 /// the serde shape of a record changes — including [`crate::state::Student`] and
 /// [`crate::state::ApplyResult`], which records carry as they are.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 3;
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 4;
 
 /// The oldest format version this build reads: version 1 lacks the header's learners and
 /// member addresses, which read as empty; versions before 3 lack the key-value store's revisions,
-/// history and leases (see `restore.rs` for how their keys are read).
+/// history and leases (see `restore.rs` for how their keys are read); versions before 4 lack the
+/// auth store, which reads as empty (auth off, no users).
 pub const SNAPSHOT_FORMAT_VERSION_MIN: u32 = 1;
 
 /// The largest payload of one record. The largest value a client may store is 32 MiB

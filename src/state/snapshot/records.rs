@@ -35,6 +35,10 @@ pub(super) struct HeaderRecord<'a> {
     pub(super) revision: u64,
     #[serde(default)]
     pub(super) compact_revision: u64,
+    /// Since format 4: users, roles and permissions (bounded by the store's own limits, so the
+    /// header stays far below a record's size limit).
+    #[serde(default)]
+    pub(super) auth: Cow<'a, crate::state::auth::AuthStore>,
 }
 
 impl HeaderRecord<'_> {

@@ -108,7 +108,8 @@ impl Restore {
                 "found {seen}, the header counts {counted}"
             )));
         }
-        let h = self.header;
+        let mut h = self.header;
+        let auth = std::mem::take(&mut h.auth).into_owned();
         let machine = StateMachine::from_parts(Parts {
             applied_index: h.index,
             applied_term: h.term,
@@ -117,6 +118,7 @@ impl Restore {
             kv,
             stacks: self.stacks,
             sessions: self.sessions,
+            auth,
         });
         let meta = SnapshotMeta {
             index: h.index,

@@ -26,6 +26,7 @@ fn header(counts: SnapshotCounts, next_stack_id: u64) -> HeaderRecord<'static> {
         // As a file before format 3 has them: keys' versions are then log indexes.
         revision: 0,
         compact_revision: 0,
+        auth: Cow::Owned(Default::default()),
     }
 }
 

@@ -56,6 +56,7 @@ pub fn write_snapshot(
         members: membership.context.clone(),
         revision: kv.revision(),
         compact_revision: kv.compact_revision(),
+        auth: Cow::Borrowed(state.auth()),
     };
     w.record(Kind::Header, &header)?;
     for student in students.iter() {

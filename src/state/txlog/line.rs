@@ -118,6 +118,12 @@ fn push_command(out: &mut String, command: &Command) {
             push_etcd_command(out, command);
             Ok(())
         }
+        // Names and keys only: a password hash never reaches the transaction log.
+        Command::Auth(change) => {
+            out.push_str("auth change=");
+            push_quoted_str(out, &change.describe());
+            Ok(())
+        }
     };
 }
 
@@ -190,6 +196,12 @@ pub(in crate::state) fn push_result(out: &mut String, result: &ApplyResult) {
         }
         ApplyResult::StaleSession => write!(out, "error stale-session"),
         ApplyResult::Etcd(r) => push_etcd_result(out, r),
+        ApplyResult::AuthChanged => write!(out, "ok"),
+        ApplyResult::AuthFailed(e) => {
+            out.push_str("error auth ");
+            push_quoted_str(out, &e.to_string());
+            Ok(())
+        }
     };
 }
 

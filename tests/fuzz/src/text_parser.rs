@@ -166,6 +166,17 @@ fn check_command(command: &TextCommand, max_value_bytes: usize) {
         TextCommand::Get { key } | TextCommand::Getm { key } | TextCommand::Delete { key, .. } => {
             (key, None)
         }
+        TextCommand::Auth { user, password } => {
+            assert!(
+                !user.is_empty() && !password.is_empty(),
+                "empty auth field accepted"
+            );
+            assert!(
+                !user.contains(' ') && !password.contains(' '),
+                "auth field with a space accepted"
+            );
+            return;
+        }
     };
     assert!(
         (1..=MAX_KEY_BYTES).contains(&key.len()),
