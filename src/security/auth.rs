@@ -35,6 +35,9 @@ pub const STACKS_KEY: &str = "/raftkv/stacks";
 /// request (HTTP basic auth) pays the slow hash once. Cleared whole when full.
 const PASSWORD_CACHE_ENTRIES: usize = 1024;
 
+/// (user, SHA-256 of the password) → the password revision it was checked against.
+type VerifiedPasswords = HashMap<(String, [u8; 32]), u64>;
+
 /// Who a request comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Caller {
@@ -50,8 +53,7 @@ pub struct Authenticator {
     /// The auth store as this node applied it, republished after every change.
     view: tokio::sync::watch::Receiver<Arc<AuthStore>>,
     token_ttl: Duration,
-    /// (user, SHA-256 of the password) → the password revision it was checked against.
-    verified: Arc<Mutex<HashMap<(String, [u8; 32]), u64>>>,
+    verified: Arc<Mutex<VerifiedPasswords>>,
 }
 
 impl Authenticator {

@@ -195,6 +195,11 @@ impl Cluster {
         self.children[id as usize - 1].is_some()
     }
 
+    /// The process id of node `id`, if it was started.
+    pub fn pid(&self, id: u64) -> Option<u32> {
+        self.children[id as usize - 1].as_ref().map(Child::id)
+    }
+
     /// `127.0.0.1:<http port>` of node `id`.
     pub fn http_addr(&self, id: u64) -> String {
         format!("127.0.0.1:{}", self.ports[id as usize - 1].1)
