@@ -237,6 +237,35 @@ fn etcdctl_curl_and_python_work_over_tls_with_users_and_roles() {
     let plain_http = format!("http://127.0.0.1:{}/v1/kv/k", cluster.ports[0].1);
     let (_, code) = curl(&[&plain_http]);
     assert_ne!(code, "200", "plain http was served");
+    // Root writes through every member: followers forward to the leader over TLS.
+    for id in 1..=3 {
+        let url = format!(
+            "https://127.0.0.1:{}/v1/kv/via{id}",
+            cluster.ports[id - 1].1
+        );
+        let (body, code) = curl(&["-X", "PUT", "-d", "w", "-u", "root:rootpw", &url]);
+        assert_eq!(code, "200", "node {id}: {body}");
+    }
+
+    // raftkv's own CLI, with etcdctl's flags.
+    let https: Vec<String> = (0..3)
+        .map(|i| format!("https://127.0.0.1:{}", cluster.ports[i].1))
+        .collect();
+    let cli = |user: &str, args: &[&str]| {
+        let ca = format!("--cacert={}", pki.ca.display());
+        let cert = format!("--cert={}", pki.client_cert.display());
+        let key = format!("--key={}", pki.client_key.display());
+        let endpoints = format!("--endpoints={}", https.join(","));
+        let user = format!("--user={user}");
+        let flags = [ca.as_str(), &cert, &key, &endpoints, &user];
+        common::cli::raftkv(&[&flags[..], args].concat())
+    };
+    assert_eq!(cli("alice:alicepw", &["get", "k"]).lines(), ["k", "v"]);
+    let refused = cli("alice:alicepw", &["put", "k", "x"]);
+    assert_ne!(refused.code, 0, "{refused:?}");
+    assert!(refused.stderr.contains("permission denied"), "{refused:?}");
+    cli("root:rootpw", &["put", "cli", "ok"]).ok();
+    assert_eq!(cli("root:rootpw", &["get", "cli"]).lines(), ["cli", "ok"]);
 
     // The text protocol through Python's ssl module.
     let script = r#"

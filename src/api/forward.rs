@@ -44,8 +44,30 @@ const RELAY_BODY_DEADLINE: Duration = Duration::from_secs(600);
 
 thread_local! {
     // awc's client is not Send: each HTTP worker thread keeps its own, with its own pool of
-    // connections to the leader. Redirects are relayed to the caller, never followed here.
-    static CLIENT: awc::Client = awc::Client::builder().disable_redirects().finish();
+    // connections to the leader, made on first use (over TLS when the doors speak it).
+    static CLIENT: std::cell::OnceCell<awc::Client> = const { std::cell::OnceCell::new() };
+}
+
+/// This worker's client to the leader. Redirects are relayed to the caller, never followed here.
+fn client(st: &ApiState) -> Result<awc::Client, ApiError> {
+    CLIENT.with(|cell| {
+        if let Some(client) = cell.get() {
+            return Ok(client.clone());
+        }
+        let client = match st.config.client_tls() {
+            None => awc::Client::builder().disable_redirects().finish(),
+            Some(tls) => {
+                let config = tls
+                    .client_config(&[b"http/1.1"])
+                    .map_err(|e| ApiError::Internal(format!("TLS to the leader: {e}")))?;
+                awc::Client::builder()
+                    .connector(awc::Connector::new().rustls_0_23(config))
+                    .disable_redirects()
+                    .finish()
+            }
+        };
+        Ok(cell.get_or_init(|| client).clone())
+    })
 }
 
 /// Middleware for `actix_web::middleware::from_fn`: forwards to the leader every request the
@@ -144,8 +166,8 @@ async fn relay(
     body: web::Bytes,
 ) -> Result<HttpResponse, (&'static str, ApiError)> {
     let _ticket = st.admit().map_err(|e| ("overloaded", e))?;
-    let mut out = CLIENT
-        .with(awc::Client::clone)
+    let mut out = client(st)
+        .map_err(|e| ("failed", e))?
         .request(req.method().clone(), location)
         .timeout(st.timeout());
     for (name, value) in req.headers() {

@@ -57,6 +57,40 @@ pub struct GlobalOpts {
         value_parser = parse_duration
     )]
     pub command_timeout: std::time::Duration,
+    /// Speak TLS to the endpoints, trusting the CA certificates in this PEM file (etcdctl's
+    /// `--cacert`).
+    #[arg(long, global = true, env = "RAFTKV_CACERT", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// A client certificate (PEM) for clusters that require one; needs `--key` and `--cacert`.
+    #[arg(
+        long = "cert",
+        id = "client_cert",
+        global = true,
+        env = "RAFTKV_CERT",
+        value_name = "FILE",
+        requires = "client_key"
+    )]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) of `--cert`. (Ids differ from the flag names: commands have a
+    /// `key` argument of their own.)
+    #[arg(
+        long = "key",
+        id = "client_key",
+        global = true,
+        env = "RAFTKV_KEY",
+        value_name = "FILE",
+        requires = "client_cert"
+    )]
+    pub key: Option<PathBuf>,
+    /// Act as this user while auth is on: `USER:PASSWORD` (etcdctl's `--user`).
+    #[arg(
+        long = "user",
+        id = "auth_user",
+        global = true,
+        env = "RAFTKV_USER",
+        value_name = "USER:PASSWORD"
+    )]
+    pub user: Option<String>,
 }
 
 /// How results are printed (etcdctl's `--write-out`).

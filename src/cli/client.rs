@@ -237,7 +237,7 @@ impl Client {
         session: Option<(u64, u64)>,
         deadline: Instant,
     ) -> Attempt {
-        let mut url = format!("http://{endpoint}{}", call.path);
+        let mut url = url(endpoint, &call.path);
         for _ in 0..MAX_HOPS {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let reply = match self.send(&url, call, session, remaining) {
@@ -294,6 +294,9 @@ impl Client {
         timeout: Duration,
     ) -> Result<Reply, ureq::Error> {
         let mut builder = Request::builder().method(call.method.clone()).uri(url);
+        if let Some(value) = authorization() {
+            builder = builder.header("Authorization", value);
+        }
         if let Some((client_id, seq)) = session {
             builder = builder
                 .header("Client-Id", client_id.to_string())
@@ -341,9 +344,11 @@ pub fn fetch_json(
     url: &str,
     post_body: Option<&[u8]>,
 ) -> Result<serde_json::Value, String> {
-    let result = match post_body {
-        Some(b) => agent.post(url).send(b),
-        None => agent.get(url).call(),
+    let result = match (post_body, authorization()) {
+        (Some(b), Some(auth)) => agent.post(url).header("Authorization", auth).send(b),
+        (Some(b), None) => agent.post(url).send(b),
+        (None, Some(auth)) => agent.get(url).header("Authorization", auth).call(),
+        (None, None) => agent.get(url).call(),
     };
     let mut response = result.map_err(|e| describe(&e).0)?;
     if response.status() != 200 {
@@ -356,9 +361,62 @@ pub fn fetch_json(
     serde_json::from_slice(&body).map_err(|e| format!("invalid JSON: {e}"))
 }
 
+/// How the CLI reaches a cluster: plain HTTP, or TLS with the `--cacert`/`--cert`/`--key`
+/// files, as `--user` or as no one. Set once, before the first request.
+struct Transport {
+    tls: Option<ureq::tls::TlsConfig>,
+    /// The `Authorization` header for `--user`.
+    authorization: Option<String>,
+}
+
+static TRANSPORT: std::sync::OnceLock<Transport> = std::sync::OnceLock::new();
+
+/// Sets how every later request reaches the cluster (the global flags).
+pub fn set_transport(g: &super::args::GlobalOpts) -> Result<(), CliError> {
+    use base64::Engine;
+    if g.cert.is_some() && g.cacert.is_none() {
+        return Err(CliError::Usage("--cert needs --cacert".into()));
+    }
+    let tls = match &g.cacert {
+        None => None,
+        Some(ca) => {
+            let cert_key = g.cert.as_deref().zip(g.key.as_deref());
+            Some(crate::security::tls::ureq_tls(ca, cert_key).map_err(CliError::Usage)?)
+        }
+    };
+    let authorization = match &g.user {
+        None => None,
+        Some(user) if user.contains(':') => Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(user)
+        )),
+        Some(_) => return Err(CliError::Usage("--user takes USER:PASSWORD".into())),
+    };
+    let _ = TRANSPORT.set(Transport { tls, authorization });
+    Ok(())
+}
+
+/// The URL of `path` on `endpoint` (`host:port`): `https` once `--cacert` was given.
+pub fn url(endpoint: &str, path: &str) -> String {
+    let scheme = match TRANSPORT.get() {
+        Some(Transport { tls: Some(_), .. }) => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{endpoint}{path}")
+}
+
+/// The `Authorization` header value for `--user`, if given.
+fn authorization() -> Option<&'static str> {
+    TRANSPORT.get()?.authorization.as_deref()
+}
+
 /// A keep-alive agent that returns every status as a response and never follows redirects itself.
 pub fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
+    let mut config = ureq::Agent::config_builder();
+    if let Some(Transport { tls: Some(tls), .. }) = TRANSPORT.get() {
+        config = config.tls_config(tls.clone());
+    }
+    config
         .http_status_as_error(false)
         .max_redirects(0)
         .timeout_global(Some(timeout))

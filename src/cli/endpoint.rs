@@ -97,7 +97,7 @@ fn healths(endpoints: &[String]) -> Vec<Health> {
 /// Healthy when `/health` answers 200 with `"health":"true"`; a 503 carries the node's reason.
 fn health_of(agent: &ureq::Agent, endpoint: &str) -> Health {
     let started = Instant::now();
-    let failure = match agent.get(format!("http://{endpoint}/health")).call() {
+    let failure = match agent.get(client::url(endpoint, "/health")).call() {
         Err(e) => Some(client::describe(&e).0),
         Ok(mut response) => {
             let status = response.status().as_u16();

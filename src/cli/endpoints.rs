@@ -32,11 +32,12 @@ pub fn resolve(given: &[String], config: Option<&Path>) -> Result<Vec<String>, C
 pub fn normalize(endpoint: &str) -> Result<String, CliError> {
     let bare = endpoint
         .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"))
         .unwrap_or(endpoint)
         .trim_end_matches('/');
     if bare.contains("://") {
         return Err(CliError::Usage(format!(
-            "endpoint {endpoint:?}: only http:// is supported"
+            "endpoint {endpoint:?}: only http:// and https:// are supported (https with --cacert)"
         )));
     }
     let address =
@@ -44,9 +45,11 @@ pub fn normalize(endpoint: &str) -> Result<String, CliError> {
     Ok(address.to_string())
 }
 
-/// The `host:port` of an absolute `http://host:port/path` URL (a redirect's `Location`).
+/// The `host:port` of an absolute `http(s)://host:port/path` URL (a redirect's `Location`).
 pub fn host_of(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("http://")?;
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
     Some(rest.split('/').next().unwrap_or(rest))
 }
 

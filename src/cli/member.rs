@@ -206,7 +206,7 @@ fn statuses(addrs: &[String]) -> Vec<Status> {
 }
 
 fn status_of(agent: &ureq::Agent, addr: &str) -> Status {
-    client::fetch_json(agent, &format!("http://{addr}/v1/status"), None)
+    client::fetch_json(agent, &client::url(addr, "/v1/status"), None)
 }
 
 /// The node that says it leads, in the highest term if several do (a deposed leader may not know).

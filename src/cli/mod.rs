@@ -50,6 +50,7 @@ pub fn main() -> i32 {
 /// Runs a parsed command line; `Ok` carries the exit code of commands that choose their own.
 pub fn run(cli: Cli) -> Result<i32, CliError> {
     let g = cli.global;
+    client::set_transport(&g)?;
     match cli.command {
         Cmd::Node {
             id,

@@ -84,7 +84,7 @@ fn save(
     let mut reasons = Vec::new();
     let mut queue: std::collections::VecDeque<String> = endpoints
         .iter()
-        .map(|e| format!("http://{e}/v1/snapshot"))
+        .map(|e| super::client::url(e, "/v1/snapshot"))
         .collect();
     let mut hops = 0;
     while let Some(url) = queue.pop_front() {

@@ -87,10 +87,11 @@ impl Replicator {
             return;
         };
         let addr = ctx.address();
+        let tls = self.config.client_tls().cloned();
         let spawned = std::thread::Builder::new()
             .name(format!("txlog-fetch-{}", self.id))
             .spawn(move || {
-                fetch(&http, from_index, to_index, |first, lines| {
+                fetch(&http, tls.as_ref(), from_index, to_index, |first, lines| {
                     addr.do_send(TxlogPiece { first, lines })
                 });
                 addr.do_send(TxlogFetchDone);
@@ -171,8 +172,29 @@ impl Handler<TxlogFetchDone> for Replicator {
 
 /// Fetches lines `[from, to]` from `http` piece by piece, handing each to `deliver`; stops at
 /// the first failure or missing line (the rest becomes a marker).
-fn fetch(http: &str, from: Index, to: Index, mut deliver: impl FnMut(Index, String)) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+fn fetch(
+    http: &str,
+    tls: Option<&crate::security::ClientTls>,
+    from: Index,
+    to: Index,
+    mut deliver: impl FnMut(Index, String),
+) {
+    let mut config = ureq::Agent::config_builder();
+    if let Some(tls) = tls {
+        // The node's own certificate is its client certificate, as for forwarded requests.
+        let cert_key = tls
+            .client_cert_auth
+            .then_some((tls.cert_file.as_path(), tls.key_file.as_path()));
+        match crate::security::tls::ureq_tls(&tls.trusted_ca_file, cert_key) {
+            Ok(t) => config = config.tls_config(t),
+            Err(e) => {
+                log::warn!("transaction-log fetch: {e}");
+                return;
+            }
+        }
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let agent: ureq::Agent = config
         .http_status_as_error(false)
         .max_redirects(0)
         .timeout_global(Some(FETCH_TIMEOUT))
@@ -180,7 +202,7 @@ fn fetch(http: &str, from: Index, to: Index, mut deliver: impl FnMut(Index, Stri
         .into();
     let mut next = from;
     while next <= to {
-        let url = format!("http://{http}/v1/txlog?from={next}&to={to}");
+        let url = format!("{scheme}://{http}/v1/txlog?from={next}&to={to}");
         let Ok(mut reply) = agent.get(&url).call() else {
             return;
         };

@@ -118,3 +118,33 @@ impl ClientTls {
         Ok(())
     }
 }
+
+/// A blocking client's TLS (the CLI's, and a node fetching transaction-log lines from another):
+/// trust the CA in `ca_file`, present `cert_key` if given.
+pub fn ureq_tls(
+    ca_file: &Path,
+    cert_key: Option<(&Path, &Path)>,
+) -> Result<ureq::tls::TlsConfig, String> {
+    use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
+    let read = |path: &Path| std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()));
+    let certs = |path: &Path| -> Result<Vec<Certificate<'static>>, String> {
+        let pem = read(path)?;
+        let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if certs.is_empty() {
+            return Err(format!("{}: holds no PEM certificate", path.display()));
+        }
+        Ok(certs)
+    };
+    let mut builder = TlsConfig::builder().root_certs(RootCerts::new_with_certs(&certs(ca_file)?));
+    if let Some((cert, key)) = cert_key {
+        let key = PrivateKey::from_pem(&read(key)?)
+            .map_err(|e| format!("{}: no usable private key: {e}", key.display()))?;
+        builder = builder.client_cert(Some(ClientCert::new_with_certs(&certs(cert)?, key)));
+    }
+    Ok(builder.build())
+}

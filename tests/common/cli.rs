@@ -31,11 +31,15 @@ impl Run {
 
 /// The environment variables that stand in for `raftkv`'s global flags: cleared for every run
 /// unless a test sets one, so a developer's shell cannot change what a test sees.
-const FLAG_VARIABLES: [&str; 4] = [
+const FLAG_VARIABLES: [&str; 8] = [
     "RAFTKV_CONFIG",
     "RAFTKV_ENDPOINTS",
     "RAFTKV_WRITE_OUT",
     "RAFTKV_COMMAND_TIMEOUT",
+    "RAFTKV_CACERT",
+    "RAFTKV_CERT",
+    "RAFTKV_KEY",
+    "RAFTKV_USER",
 ];
 
 /// Runs `raftkv args...` to completion (stdin closed, no colour).
