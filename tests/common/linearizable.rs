@@ -1,9 +1,9 @@
-//! Feeding recorded histories to the crate's linearizability checker (`raftkv::lincheck`).
+//! Feeding recorded histories to the linearizability checker (`raftkv_lincheck`, crates/lincheck).
 #![allow(dead_code)]
 
 use std::time::{Duration, Instant};
 
-use raftkv::lincheck::{
+use raftkv_lincheck::{
     check, Budget, KvInput, KvModel, KvOutput, Model, Operation, StackInput, StackModel,
     StackOutput, Verdict,
 };

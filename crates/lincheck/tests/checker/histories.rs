@@ -1,7 +1,7 @@
 //! Hand-made histories with a known answer (Herlihy & Wing 1990, §2: linearizability as a
 //! real-time-respecting sequential order). Times are in ns; `[call, ret]` per operation.
 
-use raftkv::lincheck::{
+use raftkv_lincheck::{
     check, Budget, HistoryError, KvInput, KvModel, KvOperation, KvOutput, Operation, StackInput,
     StackModel, StackOperation, StackOutput, Verdict,
 };

@@ -58,7 +58,7 @@
 //! shallow; the tests measure what fits in the default budget.
 //!
 //! ```
-//! use raftkv::lincheck::{check, Budget, KvInput, KvModel, KvOutput, Operation};
+//! use raftkv_lincheck::{check, Budget, KvInput, KvModel, KvOutput, Operation};
 //!
 //! // A write completes at t=10; a read starting after it still sees nothing: a stale read.
 //! let history = vec![

@@ -8,7 +8,7 @@ use std::time::Instant;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config as ProptestConfig;
-use raftkv::lincheck::{
+use raftkv_lincheck::{
     check, Budget, KvInput, KvModel, KvOperation, KvOutput, Model, Operation, StackInput,
     StackModel, StackOperation, StackOutput, Verdict,
 };
