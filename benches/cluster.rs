@@ -7,10 +7,12 @@
 //! second, the p50/p99/max latency and the fsyncs per commit on the leader. Optional arguments
 //! (after `--`): `--seconds N` per level (default 3) and `--proposers 1,16,64`.
 
-#[path = "../tests/common/config.rs"]
+#[path = "../tests/support/config.rs"]
 mod config;
-#[path = "../tests/common/inproc.rs"]
+#[path = "../tests/support/inproc.rs"]
 mod inproc;
+#[path = "../tests/support/machine.rs"]
+mod machine;
 
 use std::time::{Duration, Instant};
 

@@ -3,15 +3,14 @@
 //! The message path, one layer per module: `cluster` (ZeroMQ frames ⇄ envelopes) → `replicator`
 //! (the actix actor) → `raft` (the pure core) → `storage` (durable log) → `state` (the replicated
 //! state machine and transaction logs) → `api` (HTTP), `text` (the memcached-style TCP protocol)
-//! and `cli`. `lincheck` is test tooling: a linearizability checker for histories recorded against
-//! a running cluster.
+//! and `cli`. The linearizability checker the tests use is a crate of its own (`crates/lincheck`):
+//! this library holds only the product.
 
 pub mod api;
 pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod grpc;
-pub mod lincheck;
 pub mod metrics;
 pub mod raft;
 pub mod replicator;

@@ -5,7 +5,7 @@
 # Usage: etcdctl_session.sh PHASE, with the cluster in the environment:
 #   ETCD_TOOLS_ENDPOINTS  the client addresses of all three members, comma-separated (host:port)
 #   ETCD_TOOLS_MEMBER     the one member the driver stops and restarts (host:port, one of the above)
-# Phases, run in this order by tests/etcd_tools.rs:
+# Phases, run in this order by tests/clients/etcd_tools.rs:
 #   main        everything with all members up
 #   stopped     after the driver stopped ETCD_TOOLS_MEMBER: it errors quickly, the others answer
 #   restarted   after the driver restarted it: it answers with what was written while it was down

@@ -241,8 +241,8 @@ fn cut_torn_tail(path: &Path, file: &File, scan: &recover::Scan) -> Result<(), T
     if scan.torn_len == 0 {
         return Ok(());
     }
-    // The words are the ones operators (and tests/fault_crash_write.rs) already look for, though
-    // a tail may be more than a line since NUL holes count.
+    // The words are the ones operators (and tests/cluster/fault_crash_write.rs) already look for,
+    // though a tail may be more than a line since NUL holes count.
     log::warn!(
         "transaction log {}: cutting a torn last line of {} bytes after index {}",
         path.display(),

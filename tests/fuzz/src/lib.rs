@@ -1,6 +1,6 @@
 //! The fuzz targets' harnesses, one module per target. Each module is also compiled into the main
-//! crate's `tests/fuzz_regressions.rs` (with `#[path]`), which replays the committed seeds and
-//! regression inputs through the same code under plain `cargo test`.
+//! crate's `tests/storage/fuzz_regressions.rs` (with `#[path]`), which replays the committed seeds
+//! and regression inputs through the same code under plain `cargo test`.
 
 pub mod measure;
 pub mod peer_frame;

@@ -1,8 +1,8 @@
 //! The largest single allocation made inside a measured region, for fuzz targets that bound a
 //! parser's memory by what it allocates rather than by what it is fed. A target installs
 //! [`Measured`] as its global allocator; harnesses wrap the code under test in [`during`].
-//! Shared with the main crate's `tests/fuzz_regressions.rs` (there no allocator is installed
-//! and [`largest`] stays 0).
+//! Shared with the main crate's `tests/storage/fuzz_regressions.rs` (there no allocator is
+//! installed and [`largest`] stays 0).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

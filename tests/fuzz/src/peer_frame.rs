@@ -14,7 +14,7 @@
 //!    declared length, however large, costs nothing.
 //!
 //! This file is shared: the fuzz crate builds it as `raftkv_fuzz::peer_frame`, and the main crate's
-//! `tests/fuzz_regressions.rs` includes it with `#[path]` to replay committed inputs.
+//! `tests/storage/fuzz_regressions.rs` includes it with `#[path]` to replay committed inputs.
 //!
 //! # Input layout
 //!

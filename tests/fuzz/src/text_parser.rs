@@ -16,7 +16,7 @@
 //!   `next` exceeds a small constant: the parser never sizes a buffer by an announced byte count.
 //!
 //! This file is shared: the fuzz crate builds it as `raftkv_fuzz::text_parser`, and the main crate's
-//! `tests/fuzz_regressions.rs` includes it with `#[path]` to replay committed inputs.
+//! `tests/storage/fuzz_regressions.rs` includes it with `#[path]` to replay committed inputs.
 //!
 //! # Input layout
 //!

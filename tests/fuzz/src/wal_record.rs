@@ -16,7 +16,7 @@
 //!   and a reopen finds exactly the expected log.
 //!
 //! This file is shared: the fuzz crate builds it as `raftkv_fuzz::wal_record`, and the main crate's
-//! `tests/fuzz_regressions.rs` includes it with `#[path]` to replay committed inputs.
+//! `tests/storage/fuzz_regressions.rs` includes it with `#[path]` to replay committed inputs.
 //!
 //! # Input layout
 //!

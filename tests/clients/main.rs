@@ -1,0 +1,17 @@
+//! The clients level: what a user or a client program sees. The `raftkv` command line (`cli_*`),
+//! etcd's v3 gRPC API and etcd's own clients (`etcd_*`), and the memcached-style text protocol
+//! (`text_*`). Client-facing security (TLS, authentication, limits) belongs here too.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli_bench_sweep;
+mod cli_client;
+mod cli_cluster;
+mod cli_manual;
+mod cli_txlog;
+mod cli_unavailable;
+mod etcd_grpc;
+mod etcd_tools;
+mod text_protocol;
+mod text_replication;
