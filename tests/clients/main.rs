@@ -11,6 +11,8 @@ mod cli_cluster;
 mod cli_manual;
 mod cli_txlog;
 mod cli_unavailable;
+mod client_flood;
+mod client_security;
 mod etcd_grpc;
 mod etcd_tools;
 mod text_protocol;

@@ -83,12 +83,12 @@ this is awesome"
   # Members as a table: three rows, each with the client address the driver gave us.
   ctl --write-out=table member list
   ok
-  printf '%s\n' "$OUT" | grep -q '| *ID *| *STATUS *| *NAME *| *PEER ADDRS *| *CLIENT ADDRS *| *IS LEARNER *|' ||
+  grep -q '| *ID *| *STATUS *| *NAME *| *PEER ADDRS *| *CLIENT ADDRS *| *IS LEARNER *|' <<< "$OUT" ||
     fail "member list table has not etcdctl's header"
   [ "$(table_rows | wc -l)" -eq 3 ] || fail "member list shows $(table_rows | wc -l) members, expected 3"
   for endpoint in "${ALL[@]}"; do
     # etcd lists http://host:port; raftkv host:port (see README: etcdctl 3.4 and h2's :authority).
-    table_rows | grep -qE "(//| )$endpoint " || fail "no member lists client address $endpoint"
+    grep -qE "(//| )$endpoint " <<< "$(table_rows)" || fail "no member lists client address $endpoint"
   done
 
   # Prefix and range reads.
@@ -202,7 +202,7 @@ replaced"
   expect_out "OK"
   ctl lease timetolive "$lease" --keys
   ok
-  printf '%s\n' "$OUT" | grep -q "^lease $lease granted with TTL(60s), remaining([0-9]*s), attached keys(\[leased\])$" ||
+  grep -q "^lease $lease granted with TTL(60s), remaining([0-9]*s), attached keys(\[leased\])$" <<< "$OUT" ||
     fail "timetolive --keys should show TTL 60s and the attached key"
   ctl lease keep-alive --once "$lease"
   expect_out "lease $lease keepalived with TTL(60)"
@@ -216,7 +216,7 @@ replaced"
   # Status of every member: one leader, the same raft term everywhere.
   ctl endpoint status --cluster -w table
   ok
-  printf '%s\n' "$OUT" | grep -q '| *ENDPOINT *| *ID *| *VERSION *| *DB SIZE *| *IS LEADER *| *IS LEARNER *| *RAFT TERM *| *RAFT INDEX *| *RAFT APPLIED INDEX *| *ERRORS *|' ||
+  grep -q '| *ENDPOINT *| *ID *| *VERSION *| *DB SIZE *| *IS LEADER *| *IS LEARNER *| *RAFT TERM *| *RAFT INDEX *| *RAFT APPLIED INDEX *| *ERRORS *|' <<< "$OUT" ||
     fail "endpoint status table has not etcdctl's header"
   [ "$(table_rows | wc -l)" -eq 3 ] || fail "endpoint status --cluster shows $(table_rows | wc -l) rows, expected 3"
   [ "$(table_rows | awk -F'|' '$6 ~ /true/' | wc -l)" -eq 1 ] || fail "expected exactly one leader"
@@ -227,7 +227,7 @@ replaced"
   ctl endpoint health
   ok
   for endpoint in "${ALL[@]}"; do
-    printf '%s\n' "$ERR" | grep -q "^$endpoint is healthy: successfully committed proposal: took = " ||
+    grep -q "^$endpoint is healthy: successfully committed proposal: took = " <<< "$ERR" ||
       fail "endpoint health did not report $endpoint healthy"
   done
 
@@ -237,7 +237,7 @@ replaced"
   ctl_at "${ALL[0]}" snapshot save "$dir/backup.db"
   ok
   [ -s "$dir/backup.db" ] || fail "snapshot save left no file or an empty one"
-  printf '%s\n' "$ERR$OUT" | grep -q "Snapshot saved at $dir/backup.db" || fail "snapshot save did not say where"
+  grep -q "Snapshot saved at $dir/backup.db" <<< "$ERR$OUT" || fail "snapshot save did not say where"
   # `snapshot status` reads etcd's bbolt format offline: informative only, not asserted.
   echo "\$ etcdctl snapshot status $dir/backup.db -w table"
   etcdctl snapshot status "$dir/backup.db" -w table 2>&1 || echo "NOTE: snapshot status cannot read this file"
@@ -307,7 +307,7 @@ phase_stopped() {
   ctl_at "$MEMBER" get mykey
   [ "$RC" -ne 0 ] || fail "get from the stopped member $MEMBER succeeded"
   [ $((SECONDS - started)) -le 15 ] || fail "get from the stopped member took $((SECONDS - started))s"
-  printf '%s\n' "$ERR" | grep -q '^Error: ' || fail "no 'Error: ...' line from the stopped member"
+  grep -q '^Error: ' <<< "$ERR" || fail "no 'Error: ...' line from the stopped member"
   # The others still answer, and still accept writes.
   ctl_at "$OTHERS" get mykey
   expect_out "mykey

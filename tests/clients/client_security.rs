@@ -6,13 +6,11 @@
 //! Without `etcdctl` the test prints that it skipped (as `etcd_tools` does), unless
 //! RAFTKV_REQUIRE_ETCD_TOOLS=1, which CI sets.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{wait_for, Cluster};
+use crate::support::{wait_for, Cluster};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 /// The files of a test PKI: a CA, one certificate every node serves, one client certificate.
@@ -258,7 +256,7 @@ fn etcdctl_curl_and_python_work_over_tls_with_users_and_roles() {
         let endpoints = format!("--endpoints={}", https.join(","));
         let user = format!("--user={user}");
         let flags = [ca.as_str(), &cert, &key, &endpoints, &user];
-        common::cli::raftkv(&[&flags[..], args].concat())
+        crate::support::cli::raftkv(&[&flags[..], args].concat())
     };
     assert_eq!(cli("alice:alicepw", &["get", "k"]).lines(), ["k", "v"]);
     let refused = cli("alice:alicepw", &["put", "k", "x"]);
