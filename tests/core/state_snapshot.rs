@@ -482,15 +482,16 @@ fn foreign_files_and_other_versions_are_refused_by_name() {
     assert!(inspect(&path).is_err());
 
     let mut bytes = snapshot_bytes(&small_machine());
-    bytes[8] = 4;
+    let unsupported = raftkv::state::SNAPSHOT_FORMAT_VERSION + 1;
+    bytes[8] = unsupported as u8;
     let err = read_snapshot(&bytes[..], config()).expect_err("refused");
     assert!(
-        matches!(err, SnapshotError::UnsupportedVersion { found: 4, .. }),
+        matches!(err, SnapshotError::UnsupportedVersion { found, .. } if found == unsupported),
         "{err}"
     );
     assert!(
         err.to_string()
-            .contains("format version 4 is not supported"),
+            .contains(&format!("format version {unsupported} is not supported")),
         "{err}"
     );
 
