@@ -67,7 +67,9 @@ mod tests {
             resolve(&given, None).unwrap(),
             vec!["127.0.0.1:12380", "localhost:22380"]
         );
-        assert!(normalize("https://x:1").is_err());
+        // https:// is taken (the scheme comes from --cacert); other schemes are not.
+        assert_eq!(normalize("https://x:1/").unwrap(), "x:1");
+        assert!(normalize("grpc://x:1").is_err());
         assert!(normalize("nohostport").is_err());
     }
 
