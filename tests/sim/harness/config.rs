@@ -112,6 +112,7 @@ pub struct CoreKnobs {
     pub election_timeout_ticks_max: u32,
     pub max_entries_per_msg: usize,
     pub max_inflight_msgs: usize,
+    pub max_early_appends: usize,
     pub pre_vote: bool,
     pub check_quorum: bool,
     pub lease_reads: bool,
@@ -127,6 +128,7 @@ impl Default for CoreKnobs {
             election_timeout_ticks_max: base.election_timeout_ticks_max,
             max_entries_per_msg: base.max_entries_per_msg,
             max_inflight_msgs: base.max_inflight_msgs,
+            max_early_appends: base.max_early_appends,
             pre_vote: base.pre_vote,
             check_quorum: base.check_quorum,
             lease_reads: base.lease_reads,
@@ -292,6 +294,7 @@ impl SimConfig {
         cfg.election_timeout_ticks_max = self.core.election_timeout_ticks_max;
         cfg.max_entries_per_msg = self.core.max_entries_per_msg;
         cfg.max_inflight_msgs = self.core.max_inflight_msgs;
+        cfg.max_early_appends = self.core.max_early_appends;
         cfg.pre_vote = self.core.pre_vote;
         cfg.check_quorum = self.core.check_quorum;
         // Leases need CheckQuorum; a run that turns it off (a mutant's) reads without them.
