@@ -16,9 +16,8 @@
 //! nothing will fill the gap until the follower rejects it.
 //!
 //! If the missing `Append` was lost, the gap never fills by itself: after
-//! [`EARLY_APPEND_WAIT_TICKS`] ticks the follower rejects the oldest kept `Append` (as it would
-//! have at once without the buffer), and the leader probes from its log's end; the entries kept
-//! are stepped as soon as the probe fills the gap.
+//! [`EARLY_APPEND_WAIT_TICKS`] ticks the follower rejects every kept `Append` (as it would have
+//! at once without the buffer) and keeps none, and the leader probes from its log's end.
 
 use super::message::Body;
 use super::node::Raft;
@@ -158,10 +157,14 @@ impl Raft {
         if self.early.waited_ticks < EARLY_APPEND_WAIT_TICKS {
             return;
         }
-        self.early.waited_ticks = 0;
-        let oldest = &self.early.appends[0];
-        let (to, index) = (oldest.from, oldest.prev_log_index);
-        self.reject_beyond_log_end(to, index);
+        // Each kept Append gets the answer it would have had: the leader acts on the one that
+        // matches what it now waits for (its probe, or its oldest Append in flight) and drops
+        // the others as stale. Answering only one could leave a probe unanswered for good.
+        let kept = std::mem::take(&mut self.early.appends);
+        self.early.clear();
+        for a in kept {
+            self.reject_beyond_log_end(a.from, a.prev_log_index);
+        }
     }
 
     /// Rejects an `Append` whose `prev_log_index` is beyond the log's end: the leader retries
