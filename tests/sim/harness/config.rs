@@ -50,6 +50,13 @@ pub struct DiskConfig {
     /// On a crash, the probability that a prefix of the written-but-unsynced batches survives anyway
     /// (the page cache reached the platter); otherwise every unsynced batch is lost.
     pub keep_unsynced_ratio: f64,
+    /// On a crash, the probability that the first unsynced batch not kept whole is torn: a
+    /// prefix of its records (log prefix, hard state, entries, in the store's order) survives.
+    pub torn_tail_ratio: f64,
+    /// Probability that a sync fails while the faults run. The real node stops on a writer
+    /// failure (`replicator::drive::fatal`); here that is a crash (with what the disk may keep
+    /// of the failed batch) and a restart after a while.
+    pub sync_fail_ratio: f64,
 }
 
 impl DiskConfig {
@@ -61,6 +68,8 @@ impl DiskConfig {
             slow_sync_ratio: 0.0,
             slow_sync_us_max: 0,
             keep_unsynced_ratio: 0.0,
+            torn_tail_ratio: 0.0,
+            sync_fail_ratio: 0.0,
         }
     }
 }
@@ -100,6 +109,9 @@ pub enum HarnessBug {
     /// The disk makes each batch's mark (its hard state and log prefix) durable and reports
     /// the batch synced before its entries are: they become durable only with the next sync.
     MarkBeforeData,
+    /// A node resuming from a pause does not report the stall to its core (`note_stall`), as a
+    /// lane that forgot it would: a paused leader's lease outlives the pause.
+    StallNotReported,
 }
 
 /// The core limits and switches every node of a run shares.
@@ -209,6 +221,8 @@ impl SimConfig {
             slow_sync_ratio: pick(rng, 0.5, 0.05),
             slow_sync_us_max: rng.random_range(1..=5) * TICK_US,
             keep_unsynced_ratio: pick(rng, 0.5, 1.0),
+            torn_tail_ratio: pick(rng, 0.5, 1.0),
+            sync_fail_ratio: pick(rng, 0.3, 0.002),
         };
         let election_timeout_ticks_min = rng.random_range(5..=12);
         // Narrow ranges make split votes and competing candidates common; below three values

@@ -203,6 +203,7 @@ pub fn env_bug() -> Option<Bug> {
         Bug::Harness(HarnessBug::InstallBeforeDurable),
         Bug::Harness(HarnessBug::SkipFsyncOnce),
         Bug::Harness(HarnessBug::MarkBeforeData),
+        Bug::Harness(HarnessBug::StallNotReported),
     ];
     let named = |b: &Bug| match b {
         Bug::Core(b) => format!("{b:?}"),
