@@ -209,6 +209,7 @@ impl Raft {
         }
         let last_index = self.log.last_index();
         let max_inflight = self.cfg.max_inflight_msgs;
+        let followers_keep_early = self.cfg.max_early_appends > 0;
         let Some(pr) = self.progress_mut(from) else {
             return;
         };
@@ -224,7 +225,7 @@ impl Raft {
                     // The outstanding probe may have been lost: allow another.
                     pr.probe_sent = false;
                 }
-                Mode::Replicate if stalled => {
+                Mode::Replicate if stalled && followers_keep_early => {
                     // Nothing acknowledged for a heartbeat round: the oldest Append in flight
                     // was probably lost, and the follower keeps the later ones until it arrives
                     // (`early`). Send it again, without giving up the pipeline.
