@@ -13,6 +13,30 @@
 //! `messages_after_persist` leave and the core hear `persisted`; committed entries are applied at
 //! once.
 //!
+//! ## The same order as the replicator
+//! `harness/drive.rs` carries out an output as `src/replicator/drive.rs` and `lane.rs` do, step
+//! for step:
+//! 1. `messages` leave first, before anything is written (`Replicator::drive` sends them
+//!    before it submits the batch).
+//! 2. A hard state that changes only the commit index, with no entries, is not written on its
+//!    own but rides with the next batch that writes something (`defer_commit_hint`, mirrored
+//!    by `Sim::defer_commit_hint`).
+//! 3. The hard state, log prefix and entries become one batch, synced in order after every
+//!    earlier one; its `messages_after_persist` wait for it. An output with promises but
+//!    nothing to write hangs them on the last unsynced batch, or sends them at once if there
+//!    is none (`drive`'s `unsynced.back_mut()`; the simulator's zero-delay batch completes
+//!    with the one before it). The replicator's log prefix is a compaction batch of its own
+//!    ahead of the write; here it is the batch's first record, so a torn tail can keep it
+//!    alone, as a crash between the two would.
+//! 4. When a batch is durable its promises leave, then the core hears `persisted` for its
+//!    last entry, batch by batch in order, then the output is driven again (`on_durable`).
+//! 5. After a stall, the writer's reports come first, then `note_stall`, then the inbox, then
+//!    one tick (`Pump::poll`, `tick_if_due`); the simulator resumes a paused node that way.
+//!
+//! The replicator applies committed entries in chunks after the output is carried out
+//! (`apply_some`); the simulator applies them at once, which only moves when a read is served,
+//! not the index it is served at (what linearizability rests on).
+//!
 //! The applied state is a small key-value map fed by the payloads plus a running digest of every
 //! entry applied. Snapshots (§7) are that state, encoded: once a node has applied
 //! `every_entries` past its newest snapshot (drawn per seed: 3, 10, 30, 100, or never) it writes
@@ -36,6 +60,20 @@
 //!   and the partial file of a snapshot being received. It restarts from what is durable: the
 //!   state of its newest snapshot, and the log after it (`Restored` with `applied` at the
 //!   snapshot), which it re-applies.
+//! - **Torn tails**: a crash may also tear the first batch it does not keep whole: a prefix of
+//!   its records survives (log prefix, hard state, then entries, in the store's order), as the
+//!   file store's recovery keeps every whole record before the first damaged one.
+//! - **Failed syncs**: while the faults run a sync may fail; the real node stops on a writer
+//!   failure (`replicator::drive::fatal`), so the simulated one crashes (keeping what the disk
+//!   may have kept of the batch) and restarts after a while, as under a supervisor.
+//! - **Pauses and clocks** (`harness/process.rs`): a node's process stops the world for longer
+//!   than the election timeout (often the leader's): its ticks are missed, messages wait in its
+//!   inbox and its disk's reports wait too; it resumes in the order of the replicator's lane
+//!   (reports, then `note_stall` with the missed tick periods, then the inbox, then one tick).
+//!   With lease reads on, that is what keeps a resumed leader from serving a read on a lease
+//!   that ran out while it was stopped. A node's clock may also change its rate: within the
+//!   run's drift band (at most 10% either way) when leases are on — the lease length assumes
+//!   tick periods within a fifth of each other — and between half and double otherwise.
 //! - **Clients** propose unique payloads (`seed:counter`) all along, issue ReadIndex reads, and
 //!   sometimes ask for a leadership transfer.
 //!
@@ -101,7 +139,8 @@
 //! (§4.1), which makes it a voter — or removed it without being committed yet (§4.2.2); and a
 //! snapshot records the committed configuration at its index (§5.1).
 //!
-//! Once the faults stop (links healed, no loss, a majority up, some others left down), a
+//! Once the faults stop (links healed, no loss, paused nodes resumed, clocks back to their
+//! configured rate, a majority up, some others left down), a
 //! leader must be elected and a new proposal applied on every live node within
 //! `LIVENESS_BOUND_TICKS` (200) ticks plus 2 ticks per pipeline round trip of backlog
 //! (`max_entries_per_msg × max_inflight_msgs` entries) that some live node lacks, plus, with
@@ -117,7 +156,9 @@
 //! ```text
 //! RAFT_SIM_SEED=123 RAFT_SIM_STEPS=10000 cargo test --test sim -- replay --nocapture
 //! ```
-//! A membership seed's command carries `RAFT_SIM_MEMBERSHIP=1`. `RAFT_SIM_SEEDS` (count) and
+//! A membership seed's command carries `RAFT_SIM_MEMBERSHIP=1`; `RAFT_SIM_EARLY_APPENDS=n` sets
+//! every core's `max_early_appends` (0: the follower rejects every early Append, as before it
+//! kept them), and a failing run's command carries it. `RAFT_SIM_SEEDS` (count) and
 //! `RAFT_SIM_FIRST_SEED` change the seeds the main test runs, `RAFT_SIM_MEMBERSHIP_SEEDS` (and
 //! the same first seed) those of `membership_seeds`; `RAFT_SIM_BUG=VoteTwiceInATerm` (any
 //! `InjectedBug` variant of the core, or the harness's own `InstallBeforeDurable`) injects a
@@ -136,7 +177,7 @@
 //! ```
 //!
 //! # The mutation suite
-//! `harness/mutants.rs` names 21 faults — `InjectedBug`s of the core and `HarnessBug`s of the
+//! `harness/mutants.rs` names 22 faults — `InjectedBug`s of the core and `HarnessBug`s of the
 //! simulated disk — each with the mode and the aimed faults it runs with; `mutants.rs` runs each
 //! over seeds 0..200 until a violation that is not a liveness failure catches it, and prints a
 //! table with the replay command of each (`RAFT_SIM_MUTANT=name` takes the mutant's aim along).

@@ -24,6 +24,14 @@ pub struct Config {
     pub max_bytes_per_msg: usize,
     /// Bound on unacknowledged `Append`s to one follower in steady state (pipelining).
     pub max_inflight_msgs: usize,
+    /// Bound on `Append`s a follower keeps that arrived before the one they continue (reordered
+    /// pipelining), to step them once the gap fills instead of rejecting them; 0 (the default)
+    /// rejects them at once. Non-zero also makes a leader whose follower acknowledged nothing for
+    /// a heartbeat round resend the oldest `Append` in flight rather than fall back to probing.
+    /// Off by default: over one TCP connection Appends do not overtake each other, and a follower
+    /// that fell behind during a partition then waits for the gap rule instead of rejecting the
+    /// first Append at once (tests/testdata/replication.txt); the simulator runs both settings.
+    pub max_early_appends: usize,
     /// Bound on entries appended by this leader but not yet committed; proposals beyond it are refused.
     pub max_uncommitted_entries: usize,
     /// Bound on ReadIndex requests waiting for leadership confirmation.
@@ -103,6 +111,7 @@ impl Config {
             max_entries_per_msg: 512,
             max_bytes_per_msg: 1 << 20,
             max_inflight_msgs: 64,
+            max_early_appends: 0,
             max_uncommitted_entries: 1 << 16,
             max_pending_reads: 1 << 14,
             pre_vote: true,

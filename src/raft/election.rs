@@ -85,6 +85,9 @@ impl Raft {
 
     pub(super) fn tick_election(&mut self) {
         self.election_elapsed += 1;
+        if self.role == Role::Follower {
+            self.tick_early_appends();
+        }
         if self.election_elapsed >= self.cfg.election_timeout_ticks_min {
             self.boot_quiet = false;
         }
@@ -126,6 +129,7 @@ impl Raft {
     fn become_candidate(&mut self, transfer: bool) {
         self.role = Role::Candidate;
         self.term += 1;
+        self.early.new_term(self.term);
         self.vote = Some(self.cfg.id);
         self.leader = None;
         self.start_tally();
@@ -226,6 +230,7 @@ impl Raft {
         if term > self.term {
             self.term = term;
             self.vote = None;
+            self.early.new_term(self.term);
         }
         if self.role == Role::Leader {
             self.fail_pending_reads();

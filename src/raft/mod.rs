@@ -6,6 +6,7 @@
 //! order in which persisting and sending must happen.
 
 mod config;
+mod early;
 mod election;
 mod log;
 mod membership;

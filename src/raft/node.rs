@@ -6,6 +6,7 @@ use rand::RngExt;
 use thiserror::Error;
 
 use super::config::{Config, ConfigError, InjectedBug};
+use super::early::EarlyAppends;
 use super::log::RaftLog;
 use super::membership::{Membership, MembershipEntry};
 use super::message::{Body, Message};
@@ -116,6 +117,8 @@ pub struct Raft {
     /// until the no-op at this index is persisted (and with it the term).
     pub(super) hold_sends_until: Option<Index>,
     pub(super) reads: ReadQueue,
+    /// Follower only: `Append`s of this term that arrived before the one they continue.
+    pub(super) early: EarlyAppends,
     /// Tick periods since this core started, as the host measured them (stalls included): the
     /// clock of the leader's read lease.
     pub(super) lease_clock: u64,
@@ -162,6 +165,7 @@ impl Raft {
         }
         let mut raft = Raft {
             reads: ReadQueue::new(cfg.max_pending_reads),
+            early: EarlyAppends::default(),
             lease_clock: 0,
             boot_quiet: cfg.lease_reads,
             lease_void_until: 0,

@@ -31,6 +31,9 @@ pub(crate) struct Progress {
     pub(crate) inflight: VecDeque<Index>,
     /// Heard from since the last CheckQuorum round.
     pub(crate) recent_active: bool,
+    /// `match_index` when this follower last answered a heartbeat: if it has not moved by the
+    /// next answer, the oldest `Append` in flight was probably lost.
+    pub(crate) heartbeat_match: Index,
     /// Highest ReadIndex round this follower has acknowledged.
     pub(crate) read_seq_acked: u64,
     /// Snapshot mode: the snapshot being sent (0 until the first chunk leaves) and the bytes of
@@ -56,6 +59,7 @@ impl Progress {
             probe_sent: false,
             inflight: VecDeque::new(),
             recent_active: false,
+            heartbeat_match: 0,
             read_seq_acked: 0,
             snapshot_index: 0,
             snapshot_offset: 0,

@@ -1,13 +1,48 @@
 //! Log replication and the commit rule (§5.3, §5.4), with batching, pipelining and fast backtracking.
 
 use super::config::InjectedBug;
+use super::early::EarlyAppend;
 use super::message::{Body, ConflictHint};
 use super::node::Raft;
 use super::progress::Mode;
 use super::types::{Entry, Index, NodeId, Role, Term};
 
 impl Raft {
+    /// A follower's `Append` (§5.3): kept for later if it arrived before the one it continues
+    /// (see `early`), else stepped, and then every kept one the log now reaches.
     pub(super) fn handle_append(
+        &mut self,
+        from: NodeId,
+        prev_log_index: Index,
+        prev_log_term: Term,
+        entries: Vec<Entry>,
+        leader_commit: Index,
+    ) {
+        let mut append = EarlyAppend {
+            from,
+            prev_log_index,
+            prev_log_term,
+            entries,
+            leader_commit,
+        };
+        if prev_log_index > self.log.last_index() {
+            match self.keep_early_append(append) {
+                Ok(()) => return,
+                Err(refused) => append = refused,
+            }
+        }
+        self.step_append(
+            from,
+            prev_log_index,
+            prev_log_term,
+            append.entries,
+            leader_commit,
+        );
+        self.replay_early_appends();
+    }
+
+    /// Steps one `Append` now: rejects it, or appends what it carries and acknowledges it.
+    pub(super) fn step_append(
         &mut self,
         from: NodeId,
         prev_log_index: Index,
@@ -22,15 +57,13 @@ impl Raft {
             return;
         }
         if !self.log.matches(prev_log_index, prev_log_term) {
-            let hint = match self.log.term(prev_log_index) {
-                None => ConflictHint {
-                    conflict_term: None,
-                    first_index: self.log.last_index() + 1,
-                },
-                Some(term) => ConflictHint {
-                    conflict_term: Some(term),
-                    first_index: self.log.first_index_of_term_at(prev_log_index),
-                },
+            let Some(term) = self.log.term(prev_log_index) else {
+                self.reject_beyond_log_end(from, prev_log_index);
+                return;
+            };
+            let hint = ConflictHint {
+                conflict_term: Some(term),
+                first_index: self.log.first_index_of_term_at(prev_log_index),
             };
             self.send_after_persist(
                 from,
@@ -69,6 +102,7 @@ impl Raft {
         if new_commit > self.commit {
             self.commit = new_commit;
         }
+        self.early.accepted(self.term);
         if self.bug(InjectedBug::AckByLogLength) {
             self.acknowledge_append(from, self.log.last_index());
         } else {
@@ -175,17 +209,27 @@ impl Raft {
         }
         let last_index = self.log.last_index();
         let max_inflight = self.cfg.max_inflight_msgs;
+        let followers_keep_early = self.cfg.max_early_appends > 0;
         let Some(pr) = self.progress_mut(from) else {
             return;
         };
         pr.recent_active = true;
         pr.read_seq_acked = pr.read_seq_acked.max(read_seq);
+        let stalled = pr.match_index == pr.heartbeat_match;
+        pr.heartbeat_match = pr.match_index;
         let mut send_probe = false;
+        let mut resend = None;
         if pr.match_index < last_index {
             match pr.mode {
                 Mode::Probe => {
                     // The outstanding probe may have been lost: allow another.
                     pr.probe_sent = false;
+                }
+                Mode::Replicate if stalled && followers_keep_early => {
+                    // Nothing acknowledged for a heartbeat round: the oldest Append in flight
+                    // was probably lost, and the follower keeps the later ones until it arrives
+                    // (`early`). Send it again, without giving up the pipeline.
+                    resend = Some(pr.match_index + 1);
                 }
                 Mode::Replicate => {
                     // An Append may have been lost: free a slot and send from `next`; if the
@@ -200,6 +244,8 @@ impl Raft {
         }
         if pr.mode == Mode::Snapshot {
             self.retry_snapshot(from);
+        } else if let Some(next) = resend {
+            self.resend_append(from, next);
         } else if send_probe {
             self.send_append(from, true);
         }
@@ -215,10 +261,45 @@ impl Raft {
         }
     }
 
+    /// Sends `peer` again the `Append` that starts at `next`, leaving its progress (next index,
+    /// messages in flight) as it is.
+    fn resend_append(&mut self, peer: NodeId, next: Index) {
+        let Some(prev_log_term) = self.log.term(next - 1) else {
+            self.start_snapshot(peer);
+            return;
+        };
+        let entries = self.entries_from(next);
+        let leader_commit = self.commit;
+        self.send(
+            peer,
+            Body::Append {
+                prev_log_index: next - 1,
+                prev_log_term,
+                entries,
+                leader_commit,
+            },
+        );
+    }
+
+    /// The entries from `next` one `Append` carries: at least one if there is any, within
+    /// `max_entries_per_msg` and `max_bytes_per_msg`.
+    fn entries_from(&self, next: Index) -> Vec<Entry> {
+        let (max_entries, max_bytes) = (self.cfg.max_entries_per_msg, self.cfg.max_bytes_per_msg);
+        let mut entries = Vec::new();
+        let mut bytes = 0;
+        for e in self.log.slice(next, self.log.last_index()) {
+            bytes += e.size_bytes();
+            if !entries.is_empty() && (entries.len() >= max_entries || bytes > max_bytes) {
+                break;
+            }
+            entries.push(e.clone());
+        }
+        entries
+    }
+
     /// Sends `peer` one `Append` from its next index. Returns true if one with entries was sent.
     pub(super) fn send_append(&mut self, peer: NodeId, allow_empty: bool) -> bool {
         let last_index = self.log.last_index();
-        let (max_entries, max_bytes) = (self.cfg.max_entries_per_msg, self.cfg.max_bytes_per_msg);
         let max_inflight = self.cfg.max_inflight_msgs;
         let Some(pr) = self.progress_mut(peer) else {
             return false;
@@ -236,15 +317,7 @@ impl Raft {
             self.start_snapshot(peer);
             return false;
         };
-        let mut entries = Vec::new();
-        let mut bytes = 0;
-        for e in self.log.slice(next, last_index) {
-            bytes += e.size_bytes();
-            if !entries.is_empty() && (entries.len() >= max_entries || bytes > max_bytes) {
-                break;
-            }
-            entries.push(e.clone());
-        }
+        let entries = self.entries_from(next);
         let carried = !entries.is_empty();
         let last = prev_log_index + entries.len() as Index;
         let leader_commit = self.commit;

@@ -111,6 +111,9 @@ impl Raft {
             self.out.entries.clear();
         }
         self.out.log_prefix = Some((index, term));
+        // Kept early appends were judged against the old log; the leader sends again what the
+        // snapshot does not cover.
+        self.early.clear();
         self.commit = index;
         self.applied = index;
         self.persisted = if kept {

@@ -1,12 +1,16 @@
 //! The replication extensions of Ongaro's thesis: linearizable reads by ReadIndex (§6.4), and
-//! batching and pipelining of Appends (§10.2.1) within the configured limits.
+//! batching and pipelining of Appends (§10.2.1) within the configured limits, with a follower
+//! that keeps Appends the network delivered before the one they continue.
 
 use crate::support::raft::cluster::{delivered, Cluster};
 use crate::support::raft::{
-    append_ok, elect, elect_steady, flush, msg, node, restarted, restored, voters,
+    append, append_ok, cmd_entry, elect, elect_steady, flush, msg, node, restarted, restored,
+    voters,
 };
 use bytes::Bytes;
-use raftkv::raft::{Body, Config, Index, Output, ProposeError, Raft, ReadError, ReadState};
+use raftkv::raft::{
+    Body, Config, ConflictHint, Index, Output, ProposeError, Raft, ReadError, ReadState,
+};
 
 fn config(id: u64, n: u64) -> Config {
     Config::new(id, voters(n))
@@ -410,4 +414,176 @@ fn thesis_6_4_1_lease_reads_are_refused_without_check_quorum_or_room_for_a_lease
     cfg.election_timeout_ticks_min = 5;
     assert_eq!(cfg.lease_ticks(), 1);
     assert!(cfg.validate().is_ok());
+}
+
+/// Follower 2 of 3 in term 1 that accepted entry 1 from leader 1; it keeps at most
+/// `max_early_appends` Appends that arrive before the one they continue.
+fn follower_keeping(max_early_appends: usize) -> Raft {
+    let mut cfg = config(2, 3);
+    cfg.max_early_appends = max_early_appends;
+    let mut f = restarted(cfg, restored(1, 0, &[]));
+    f.step(1, append(1, (0, 0), vec![cmd_entry(1, 1)], 0));
+    flush(&mut f);
+    f
+}
+
+/// An Append of leader 1 in term 1 after `prev` (term 1) carrying entries `from..=to` of term 1.
+fn append_of_1(prev: Index, from: Index, to: Index) -> raftkv::raft::Message {
+    let entries = (from..=to).map(|i| cmd_entry(i, 1)).collect();
+    append(1, (prev, 1), entries, 0)
+}
+
+fn rejected_beyond(term: u64, index: Index, first_index: Index) -> raftkv::raft::Message {
+    let hint = Some(ConflictHint {
+        conflict_term: None,
+        first_index,
+    });
+    msg(
+        term,
+        Body::AppendResponse {
+            success: false,
+            index,
+            hint,
+        },
+    )
+}
+
+/// §10.2.1 with pipelining over a network that reorders: an Append that arrives before the one
+/// it continues is kept, unanswered, and stepped once the gap fills, lowest index first, each
+/// acknowledged only with the batch that appends it (so after it is persisted, §5.3).
+#[test]
+fn thesis_10_2_1_early_appends_are_stepped_in_index_order_once_the_gap_fills() {
+    let mut f = follower_keeping(8);
+    f.step(1, append_of_1(4, 5, 5));
+    f.step(1, append_of_1(2, 3, 4));
+    assert_eq!(f.take_output(), Output::default(), "kept, not answered");
+
+    f.step(1, append_of_1(1, 2, 2));
+    let out = f.take_output();
+    let indexes: Vec<Index> = out.entries.iter().map(|e| e.index).collect();
+    assert_eq!(indexes, vec![2, 3, 4, 5]);
+    assert!(
+        out.messages.is_empty(),
+        "no acknowledgement before the persist"
+    );
+    assert_eq!(
+        out.messages_after_persist,
+        vec![
+            (1, append_ok(1, 2)),
+            (1, append_ok(1, 4)),
+            (1, append_ok(1, 5))
+        ]
+    );
+}
+
+/// The buffer is bounded (`max_early_appends`): an early Append beyond it is rejected at once,
+/// as without the buffer, and the leader probes from the follower's log end (§5.3).
+#[test]
+fn thesis_10_2_1_early_appends_beyond_the_bound_are_rejected_at_once() {
+    let mut f = follower_keeping(1);
+    f.step(1, append_of_1(3, 4, 4));
+    assert_eq!(f.take_output(), Output::default());
+    f.step(1, append_of_1(4, 5, 5));
+    assert_eq!(
+        f.take_output().messages_after_persist,
+        vec![(1, rejected_beyond(1, 4, 2))]
+    );
+
+    let mut off = follower_keeping(0);
+    off.step(1, append_of_1(3, 4, 4));
+    assert_eq!(
+        off.take_output().messages_after_persist,
+        vec![(1, rejected_beyond(1, 3, 2))],
+        "0 keeps nothing"
+    );
+}
+
+/// A duplicated early Append (the network delivered it twice, or the leader sent the same range
+/// again) is kept once, the copy carrying more entries, and answered once.
+#[test]
+fn thesis_10_2_1_a_duplicated_early_append_is_kept_once() {
+    let mut f = follower_keeping(2);
+    f.step(1, append_of_1(2, 3, 3));
+    f.step(1, append_of_1(2, 3, 3));
+    f.step(1, append_of_1(2, 3, 4));
+    f.step(1, append_of_1(4, 5, 5));
+    assert_eq!(
+        f.take_output(),
+        Output::default(),
+        "all kept within a bound of 2"
+    );
+
+    f.step(1, append_of_1(1, 2, 2));
+    let out = f.take_output();
+    assert_eq!(out.entries.last().map(|e| e.index), Some(5));
+    assert_eq!(
+        out.messages_after_persist,
+        vec![
+            (1, append_ok(1, 2)),
+            (1, append_ok(1, 4)),
+            (1, append_ok(1, 5))
+        ]
+    );
+}
+
+/// A new leader's first Append is a probe from its log's end: a follower that has accepted
+/// nothing of the term yet rejects it at once (§5.3), since nothing else is on the way.
+#[test]
+fn thesis_10_2_1_a_probe_beyond_the_log_end_is_rejected_at_once() {
+    let mut f = follower_keeping(8);
+    f.step(3, append(2, (4, 2), vec![], 0));
+    assert_eq!(
+        f.take_output().messages_after_persist,
+        vec![(3, rejected_beyond(2, 4, 2))]
+    );
+}
+
+/// §5.1: a message of an older term is never obeyed. An Append kept in term 1 is forgotten when
+/// the term changes, even if the new leader's log makes it fit.
+#[test]
+fn thesis_10_2_1_early_appends_are_forgotten_on_a_new_term() {
+    let mut f = follower_keeping(8);
+    f.step(1, append_of_1(2, 3, 3));
+    assert_eq!(f.take_output(), Output::default());
+
+    // Leader 3 of term 2 holds entry 2 of term 1 too, and sends it.
+    f.step(3, append(2, (1, 1), vec![cmd_entry(2, 1)], 0));
+    let out = f.take_output();
+    assert_eq!(out.entries, vec![cmd_entry(2, 1)]);
+    assert_eq!(out.messages_after_persist, vec![(3, append_ok(2, 2))]);
+    assert_eq!(
+        f.log().last_index(),
+        2,
+        "entry 3 of the old leader is not appended"
+    );
+}
+
+/// A gap that does not fill (the Append it waits for was lost) is reported after two ticks:
+/// every kept Append is rejected, as it would have been at once without the buffer (§5.3), so
+/// whichever the leader waits for is answered, and none is kept.
+#[test]
+fn thesis_10_2_1_a_gap_that_does_not_fill_is_reported_after_two_ticks() {
+    let mut f = follower_keeping(8);
+    f.step(1, append_of_1(5, 6, 6));
+    f.step(1, append_of_1(3, 4, 4));
+    f.tick();
+    assert_eq!(
+        f.take_output(),
+        Output::default(),
+        "one tick: still waiting"
+    );
+    f.tick();
+    assert_eq!(
+        f.take_output().messages_after_persist,
+        vec![(1, rejected_beyond(1, 3, 2)), (1, rejected_beyond(1, 5, 2))]
+    );
+
+    f.step(1, append_of_1(1, 2, 3));
+    let out = f.take_output();
+    assert_eq!(
+        out.entries.last().map(|e| e.index),
+        Some(3),
+        "none was kept"
+    );
+    assert_eq!(out.messages_after_persist, vec![(1, append_ok(1, 3))]);
 }

@@ -16,6 +16,7 @@ mod network;
 mod node;
 mod operation;
 mod operator;
+mod process;
 mod rules;
 mod runner;
 mod snapshot;

@@ -21,15 +21,22 @@ enum Fault {
     CutOneWay,
     IsolateLeader,
     Heal,
+    /// A stop-the-world pause longer than the election timeout, of any node or of the leader
+    /// (whose lease must not outlive it).
+    Pause,
+    /// A node's clock runs fast or slow from now on.
+    Clock,
 }
 
-const FAULTS: [Fault; 6] = [
+const FAULTS: [Fault; 8] = [
     Fault::Crash,
     Fault::CrashLeader,
     Fault::Split,
     Fault::CutOneWay,
     Fault::IsolateLeader,
     Fault::Heal,
+    Fault::Pause,
+    Fault::Clock,
 ];
 
 /// How often and how hard the faults and clients hit.
@@ -37,8 +44,9 @@ const FAULTS: [Fault; 6] = [
 pub struct ChaosConfig {
     /// A fault action comes every half tick to this many ticks.
     pub fault_gap_ticks_max: u64,
-    /// Relative weights of crash, crash-the-leader, split, one-way cut, isolate-the-leader, heal.
-    pub weights: [u32; 6],
+    /// Relative weights of crash, crash-the-leader, split, one-way cut, isolate-the-leader, heal,
+    /// pause, clock rate.
+    pub weights: [u32; 8],
     /// A crashed node restarts after up to this long (often quickly: crashes then hit unsynced
     /// writes of a busy node).
     pub restart_after_us_max: u64,
@@ -55,7 +63,7 @@ pub struct ChaosConfig {
 impl ChaosConfig {
     /// A random mix of faults and client load.
     pub fn random(rng: &mut StdRng) -> Self {
-        let mut weights = [0; 6];
+        let mut weights = [0; 8];
         for w in &mut weights[..5] {
             *w = if rng.random_bool(0.3) {
                 0
@@ -64,6 +72,13 @@ impl ChaosConfig {
             };
         }
         weights[5] = rng.random_range(5..=15);
+        for w in &mut weights[6..] {
+            *w = if rng.random_bool(0.5) {
+                0
+            } else {
+                rng.random_range(1..=3)
+            };
+        }
         ChaosConfig {
             fault_gap_ticks_max: rng.random_range(2..=30),
             weights,
@@ -117,7 +132,9 @@ impl Sim {
         let ids = self.cfg.ids();
         let any = ids[self.rng.random_range(0..ids.len())];
         match fault {
-            Fault::Crash => self.crash_for_a_while(any, &cfg)?,
+            Fault::Crash => {
+                self.crash_for_a_while(any, &cfg)?;
+            }
             Fault::CrashLeader => {
                 if let Some(leader) = self.leader() {
                     self.crash_for_a_while(leader, &cfg)?;
@@ -141,21 +158,31 @@ impl Sim {
             }
             Fault::IsolateLeader => self.isolate(self.leader().unwrap_or(any)),
             Fault::Heal => self.heal(),
+            Fault::Pause => {
+                let leader = self.leader().filter(|_| self.rng.random_bool(0.5));
+                self.pause_for_a_while(leader.unwrap_or(any));
+            }
+            Fault::Clock => self.change_clock(any),
         }
         Ok(())
     }
 
-    /// Crashes `id` (unless it is the last node up) and schedules its restart.
-    fn crash_for_a_while(&mut self, id: NodeId, cfg: &ChaosConfig) -> Result<(), Violation> {
+    /// Crashes `id` (unless it is the last node up) and schedules its restart. Returns false if
+    /// it did not crash it.
+    pub(super) fn crash_for_a_while(
+        &mut self,
+        id: NodeId,
+        cfg: &ChaosConfig,
+    ) -> Result<bool, Violation> {
         if !self.node(id).is_up() || self.up_nodes().len() < 2 {
-            return Ok(());
+            return Ok(false);
         }
         self.crash(id)?;
         let after_us = self.rng.random_range(1..=cfg.restart_after_us_max);
         let crash = self.node(id).crashes;
         self.queue
             .push(self.now_us + after_us, Event::Restart { node: id, crash });
-        Ok(())
+        Ok(true)
     }
 
     pub(super) fn client_turn(&mut self) -> Result<(), Violation> {

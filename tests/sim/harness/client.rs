@@ -17,6 +17,9 @@ impl Sim {
     /// Proposes `data` at node `id`. Returns where the core appended it, or `None` if it refused
     /// (not the leader, transferring, busy) or the node is down.
     pub fn propose(&mut self, id: NodeId, data: Bytes) -> Result<Option<(Index, Term)>, Violation> {
+        if self.is_paused(id) {
+            return Ok(None);
+        }
         let Some(raft) = self.nodes[id as usize - 1].raft.as_mut() else {
             return Ok(None);
         };
@@ -49,6 +52,9 @@ impl Sim {
     pub fn read(&mut self, id: NodeId) -> Result<Option<u64>, Violation> {
         self.next_read_id += 1;
         let read_id = self.next_read_id;
+        if self.is_paused(id) {
+            return Ok(None);
+        }
         let Some(raft) = self.nodes[id as usize - 1].raft.as_mut() else {
             return Ok(None);
         };
@@ -68,6 +74,9 @@ impl Sim {
 
     /// Asks leader `from` to hand leadership to `to`. Returns whether the core took the request.
     pub fn transfer(&mut self, from: NodeId, to: NodeId) -> Result<bool, Violation> {
+        if self.is_paused(from) {
+            return Ok(false);
+        }
         let Some(raft) = self.nodes[from as usize - 1].raft.as_mut() else {
             return Ok(false);
         };

@@ -76,9 +76,14 @@ impl Sim {
                 state: AppliedState::default(),
                 applied: Vec::new(),
                 crashes: 0,
+                paused: None,
+                pauses: 0,
                 tick_period_us,
+                nominal_tick_period_us: tick_period_us,
                 last_role: None,
                 rules: NodeRules::default(),
+                written_term_vote: (0, None),
+                deferred_hard_state: None,
             });
         }
         Sim {
@@ -236,17 +241,28 @@ impl Sim {
                 let node = &mut self.nodes[id as usize - 1];
                 self.queue
                     .push(self.now_us + node.tick_period_us, Event::Tick(id));
-                let Some(raft) = node.raft.as_mut() else {
+                if let Some(pause) = node.paused.as_mut() {
+                    pause.missed_ticks += 1;
                     return Ok(());
-                };
-                node.rules.ticks += 1;
-                raft.tick();
-                self.drive(id)?;
-                self.check_quorum_rule(id)
+                }
+                self.tick_node(id)
             }
             Event::Deliver { from, to, msg } => self.deliver(from, to, msg),
-            Event::Synced { node, batch } => self.on_synced(node, batch),
-            Event::SnapshotWritten { node, seq } => self.on_snapshot_written(node, seq),
+            Event::Synced { node, .. } | Event::SnapshotWritten { node, .. } => {
+                match self.nodes[node as usize - 1].paused.as_mut() {
+                    Some(pause) => {
+                        pause.reports.push(event);
+                        Ok(())
+                    }
+                    None => self.dispatch_node_event(event),
+                }
+            }
+            Event::Resume { node, pause } => {
+                if self.nodes[node as usize - 1].pauses == pause {
+                    self.resume(node)?;
+                }
+                Ok(())
+            }
             Event::Restart { node, crash } => {
                 let n = &self.nodes[node as usize - 1];
                 if self.chaos.is_some() && !n.is_up() && n.crashes == crash {
@@ -257,6 +273,27 @@ impl Sim {
             Event::Chaos => self.chaos_turn(),
             Event::Client => self.client_turn(),
             Event::Operator(turn) => self.operator_turn(turn),
+        }
+    }
+
+    /// Ticks node `id`'s core, if it is up.
+    pub(super) fn tick_node(&mut self, id: NodeId) -> Result<(), Violation> {
+        let node = &mut self.nodes[id as usize - 1];
+        let Some(raft) = node.raft.as_mut() else {
+            return Ok(());
+        };
+        node.rules.ticks += 1;
+        raft.tick();
+        self.drive(id)?;
+        self.check_quorum_rule(id)
+    }
+
+    /// Runs a report of a node's disk: a synced write batch or a snapshot file in place.
+    pub(super) fn dispatch_node_event(&mut self, event: Event) -> Result<(), Violation> {
+        match event {
+            Event::Synced { node, batch } => self.on_synced(node, batch),
+            Event::SnapshotWritten { node, seq } => self.on_snapshot_written(node, seq),
+            other => unreachable!("not a disk report: {other:?}"),
         }
     }
 

@@ -50,6 +50,13 @@ pub struct DiskConfig {
     /// On a crash, the probability that a prefix of the written-but-unsynced batches survives anyway
     /// (the page cache reached the platter); otherwise every unsynced batch is lost.
     pub keep_unsynced_ratio: f64,
+    /// On a crash, the probability that the first unsynced batch not kept whole is torn: a
+    /// prefix of its records (log prefix, hard state, entries, in the store's order) survives.
+    pub torn_tail_ratio: f64,
+    /// Probability that a sync fails while the faults run. The real node stops on a writer
+    /// failure (`replicator::drive::fatal`); here that is a crash (with what the disk may keep
+    /// of the failed batch) and a restart after a while.
+    pub sync_fail_ratio: f64,
 }
 
 impl DiskConfig {
@@ -61,6 +68,8 @@ impl DiskConfig {
             slow_sync_ratio: 0.0,
             slow_sync_us_max: 0,
             keep_unsynced_ratio: 0.0,
+            torn_tail_ratio: 0.0,
+            sync_fail_ratio: 0.0,
         }
     }
 }
@@ -100,6 +109,9 @@ pub enum HarnessBug {
     /// The disk makes each batch's mark (its hard state and log prefix) durable and reports
     /// the batch synced before its entries are: they become durable only with the next sync.
     MarkBeforeData,
+    /// A node resuming from a pause does not report the stall to its core (`note_stall`), as a
+    /// lane that forgot it would: a paused leader's lease outlives the pause.
+    StallNotReported,
 }
 
 /// The core limits and switches every node of a run shares.
@@ -112,6 +124,7 @@ pub struct CoreKnobs {
     pub election_timeout_ticks_max: u32,
     pub max_entries_per_msg: usize,
     pub max_inflight_msgs: usize,
+    pub max_early_appends: usize,
     pub pre_vote: bool,
     pub check_quorum: bool,
     pub lease_reads: bool,
@@ -127,6 +140,7 @@ impl Default for CoreKnobs {
             election_timeout_ticks_max: base.election_timeout_ticks_max,
             max_entries_per_msg: base.max_entries_per_msg,
             max_inflight_msgs: base.max_inflight_msgs,
+            max_early_appends: base.max_early_appends,
             pre_vote: base.pre_vote,
             check_quorum: base.check_quorum,
             lease_reads: base.lease_reads,
@@ -207,6 +221,8 @@ impl SimConfig {
             slow_sync_ratio: pick(rng, 0.5, 0.05),
             slow_sync_us_max: rng.random_range(1..=5) * TICK_US,
             keep_unsynced_ratio: pick(rng, 0.5, 1.0),
+            torn_tail_ratio: pick(rng, 0.5, 1.0),
+            sync_fail_ratio: pick(rng, 0.3, 0.002),
         };
         let election_timeout_ticks_min = rng.random_range(5..=12);
         // Narrow ranges make split votes and competing candidates common; below three values
@@ -235,6 +251,9 @@ impl SimConfig {
         // the seed rather than the RNG, so every other choice of a seed stays what it was.
         let mut core = core;
         core.lease_reads = seed % 2 == 1;
+        // Every other pair of seeds keeps early Appends (`max_early_appends`, off in nodes by
+        // default), so both the default and the reordering-tolerant follower stay covered.
+        core.max_early_appends = if (seed / 2) % 2 == 0 { 8 } else { 0 };
         SimConfig {
             seed,
             nodes,
@@ -292,6 +311,7 @@ impl SimConfig {
         cfg.election_timeout_ticks_max = self.core.election_timeout_ticks_max;
         cfg.max_entries_per_msg = self.core.max_entries_per_msg;
         cfg.max_inflight_msgs = self.core.max_inflight_msgs;
+        cfg.max_early_appends = self.core.max_early_appends;
         cfg.pre_vote = self.core.pre_vote;
         cfg.check_quorum = self.core.check_quorum;
         // Leases need CheckQuorum; a run that turns it off (a mutant's) reads without them.

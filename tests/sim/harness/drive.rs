@@ -39,6 +39,7 @@ impl Sim {
         }
         // Contracts 2 and 3: write in order; promises leave once this batch and all before it
         // are synced (see `on_synced`).
+        let hard_state = self.defer_commit_hint(id, hard_state, &entries);
         let write = (hard_state, log_prefix, entries);
         self.persist(id, write, messages_after_persist)?;
         // Contract 4: committed entries are applied at once.
@@ -143,6 +144,31 @@ impl Sim {
         Ok(())
     }
 
+    /// As the replicator's `defer_commit_hint`: a hard state that changes only the commit index,
+    /// with no entries beside it, promises nothing and is not written on its own; the newest
+    /// such hint rides with the next batch that writes entries or a new term or vote.
+    fn defer_commit_hint(
+        &mut self,
+        id: NodeId,
+        hard_state: Option<HardState>,
+        entries: &[Entry],
+    ) -> Option<HardState> {
+        let node = &mut self.nodes[id as usize - 1];
+        match hard_state {
+            Some(hs) if entries.is_empty() && (hs.term, hs.vote) == node.written_term_vote => {
+                node.deferred_hard_state = Some(hs);
+                None
+            }
+            Some(hs) => {
+                node.written_term_vote = (hs.term, hs.vote);
+                node.deferred_hard_state = None;
+                Some(hs)
+            }
+            None if !entries.is_empty() => node.deferred_hard_state.take(),
+            None => None,
+        }
+    }
+
     pub(super) fn sync_delay_us(&mut self) -> u64 {
         let disk = &self.cfg.disk;
         if disk.slow_sync_ratio > 0.0 && self.rng.random_bool(disk.slow_sync_ratio) {
@@ -155,6 +181,9 @@ impl Sim {
 
     /// The disk of `id` finished syncing `batch`: send what it promised, tell the core.
     pub(super) fn on_synced(&mut self, id: NodeId, batch: u64) -> Result<(), Violation> {
+        if self.sync_fails(id, batch)? {
+            return Ok(());
+        }
         let node = &mut self.nodes[id as usize - 1];
         let Some(batch) = node.storage.sync(batch) else {
             return Ok(());
@@ -184,6 +213,26 @@ impl Sim {
                 .persisted(index, term);
         }
         self.drive(id)
+    }
+
+    /// While the faults run, the sync of `batch` may fail. The real node's writer then reports
+    /// the error and the replicator stops the node (`fatal`) before anything of the batch is
+    /// promised; here that is a crash, which keeps what the disk may have kept of the batch,
+    /// and a restart after a while, as a supervisor would. Returns true if it failed.
+    fn sync_fails(&mut self, id: NodeId, batch: u64) -> Result<bool, Violation> {
+        let ratio = self.cfg.disk.sync_fail_ratio;
+        if ratio == 0.0
+            || self.chaos.is_none()
+            || !self.nodes[id as usize - 1].storage.is_next_sync(batch)
+            || self.up_nodes().len() < 2
+            || !self.rng.random_bool(ratio)
+        {
+            return Ok(false);
+        }
+        let chaos = self.chaos.clone().expect("checked above");
+        self.stats.sync_failures += 1;
+        self.trace.push(self.now_us, What::SyncFailed(id));
+        self.crash_for_a_while(id, &chaos)
     }
 
     fn apply(&mut self, id: NodeId, committed: Vec<Entry>) -> Result<(), Violation> {
@@ -266,7 +315,7 @@ impl Sim {
             self.trace.push(self.now_us, what);
             return Ok(());
         }
-        let Some(raft) = self.nodes[to as usize - 1].raft.as_mut() else {
+        if !self.nodes[to as usize - 1].is_up() {
             self.stats.messages_to_down_nodes += 1;
             let what = What::Dropped {
                 from,
@@ -275,12 +324,30 @@ impl Sim {
             };
             self.trace.push(self.now_us, what);
             return Ok(());
+        }
+        if let Some(pause) = self.nodes[to as usize - 1].paused.as_mut() {
+            // It waits in the stopped process's inbox.
+            pause.inbox.push((from, msg));
+            return Ok(());
+        }
+        self.step_delivered(from, to, msg)
+    }
+
+    /// Steps a message that reached a running node.
+    pub(super) fn step_delivered(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        msg: Message,
+    ) -> Result<(), Violation> {
+        let Some(raft) = self.nodes[to as usize - 1].raft.as_mut() else {
+            return Ok(());
         };
         self.stats.messages_delivered += 1;
         let what = What::Deliver {
             from,
             to,
-            msg: brief,
+            msg: Brief::of(&msg),
         };
         self.trace.push(self.now_us, what);
         let before = raft.status().term;

@@ -25,6 +25,8 @@ pub enum Event {
     SnapshotWritten { node: NodeId, seq: u64 },
     /// A crashed node comes back, if it is still down from its crash number `crash`.
     Restart { node: NodeId, crash: u64 },
+    /// A paused node's process runs again, if it is still in its pause number `pause`.
+    Resume { node: NodeId, pause: u64 },
     /// The fault generator's turn.
     Chaos,
     /// The clients' turn.

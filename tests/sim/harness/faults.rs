@@ -21,6 +21,8 @@ impl Sim {
         }
         node.state = AppliedState::default();
         node.applied.clear();
+        // A stopped process dies with what waited for it.
+        node.paused = None;
         let (writes_lost, partial_lost) = node.storage.snapshots.crash();
         self.stats.snapshot_writes_lost += writes_lost as u64;
         self.stats.snapshot_transfers_interrupted += partial_lost as u64;
@@ -33,7 +35,16 @@ impl Sim {
         } else {
             0
         };
-        let (kept, lost) = node.storage.crash(keep);
+        let torn_ratio = self.cfg.disk.torn_tail_ratio;
+        let records = node.storage.unsynced_batch(keep).map_or(0, |b| b.records());
+        // A tear keeps some records of the batch, not all (that would be a whole batch kept).
+        let torn = if records > 1 && torn_ratio > 0.0 && self.rng.random_bool(torn_ratio) {
+            self.rng.random_range(1..records)
+        } else {
+            0
+        };
+        let (kept, lost) = node.storage.crash(keep, torn);
+        self.stats.torn_batches += (torn > 0) as u64;
         self.stats.crashes += 1;
         self.stats.unsynced_batches_lost += lost as u64;
         let what = What::Crash {
@@ -77,6 +88,9 @@ impl Sim {
         self.checker.on_restore(id, &state)?;
         self.checker.check_snapshot_cover(id, &node.storage)?;
         node.state = state;
+        let hs = restored.hard_state;
+        node.written_term_vote = (hs.term, hs.vote);
+        node.deferred_hard_state = None;
         let rng = StdRng::seed_from_u64(self.rng.random());
         let raft = Raft::new(self.cfg.core_config(id), restored, Box::new(rng)).map_err(|e| {
             Violation::Contract {

@@ -27,6 +27,8 @@ impl Sim {
     /// live node. Returns the ticks that took.
     pub fn check_liveness(&mut self, bound_ticks: u64) -> Result<u64, Violation> {
         self.stop_chaos();
+        self.resume_all()?;
+        self.restore_clocks();
         self.heal();
         self.net.cfg.loss_ratio = 0.0;
         self.net.cfg.duplicate_ratio = 0.0;

@@ -1,7 +1,8 @@
 //! One simulated node: a core, its disk and its applied state.
 
-use raftkv::raft::{Entry, NodeId, Raft, Role, Status, Term};
+use raftkv::raft::{Entry, HardState, NodeId, Raft, Role, Status, Term};
 
+use super::process::Pause;
 use super::rules::NodeRules;
 use super::state::AppliedState;
 use super::storage::Storage;
@@ -20,12 +21,22 @@ pub struct SimNode {
     pub applied: Vec<Entry>,
     /// How many times this node crashed.
     pub crashes: u64,
-    /// This node's tick period (clocks drift apart a little).
+    /// While its process is stopped: what it missed and what waits for it.
+    pub paused: Option<Pause>,
+    /// How many times its process was paused.
+    pub pauses: u64,
+    /// This node's tick period (clocks drift apart a little; a clock fault changes it).
     pub tick_period_us: u64,
+    /// The tick period it was configured with, which the liveness phase restores.
+    pub nominal_tick_period_us: u64,
     /// The role and term last observed, to trace changes.
     pub last_role: Option<(Role, Term)>,
     /// What the checks of Figure 2's rules remember of it.
     pub rules: NodeRules,
+    /// The term and vote of the last hard state handed to the disk, and a newer commit hint
+    /// waiting to ride with the next write (the replicator's `defer_commit_hint`).
+    pub written_term_vote: (Term, Option<NodeId>),
+    pub deferred_hard_state: Option<HardState>,
 }
 
 impl SimNode {

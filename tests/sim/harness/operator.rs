@@ -26,7 +26,12 @@ impl Sim {
         id: NodeId,
         membership: Membership,
     ) -> Result<Result<(Index, Term), ChangeError>, Violation> {
-        let Some(raft) = self.nodes[id as usize - 1].raft.as_mut() else {
+        let paused = self.is_paused(id);
+        let Some(raft) = self.nodes[id as usize - 1]
+            .raft
+            .as_mut()
+            .filter(|_| !paused)
+        else {
             let leader = None;
             return Ok(Err(raftkv::raft::ProposeError::NotLeader { leader }.into()));
         };

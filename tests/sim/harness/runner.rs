@@ -59,6 +59,10 @@ pub fn run_mode_seed(
         chaos.operator = Some(OperatorConfig::random(&mut rng));
     }
     tweak(&mut cfg, &mut chaos);
+    let early_appends = env_u64("RAFT_SIM_EARLY_APPENDS");
+    if let Some(n) = early_appends {
+        cfg.core.max_early_appends = n as usize;
+    }
     let mut sim = Sim::with_rng(cfg, rng);
     sim.enable_chaos(chaos.clone());
     let result = (|| {
@@ -83,6 +87,9 @@ pub fn run_mode_seed(
     };
     if mode == Mode::Membership {
         bug.push_str("RAFT_SIM_MEMBERSHIP=1 ");
+    }
+    if let Some(n) = early_appends {
+        bug.push_str(&format!("RAFT_SIM_EARLY_APPENDS={n} "));
     }
     let replay = format!(
         "{bug}RAFT_SIM_SEED={seed} RAFT_SIM_STEPS={steps} cargo test --test sim -- replay \
@@ -196,6 +203,7 @@ pub fn env_bug() -> Option<Bug> {
         Bug::Harness(HarnessBug::InstallBeforeDurable),
         Bug::Harness(HarnessBug::SkipFsyncOnce),
         Bug::Harness(HarnessBug::MarkBeforeData),
+        Bug::Harness(HarnessBug::StallNotReported),
     ];
     let named = |b: &Bug| match b {
         Bug::Core(b) => format!("{b:?}"),

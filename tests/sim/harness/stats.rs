@@ -29,6 +29,14 @@ pub struct Stats {
     pub crashes: u64,
     pub unsynced_batches_lost: u64,
     pub restarts: u64,
+    /// Crashes that tore a batch: a prefix of its records survived.
+    pub torn_batches: u64,
+    /// Syncs that failed (the node stopped and restarted).
+    pub sync_failures: u64,
+    /// Stop-the-world pauses of a node's process.
+    pub pauses: u64,
+    /// Changes of a node's tick rate.
+    pub clock_changes: u64,
     pub partitions: u64,
     pub heals: u64,
     pub elections: u64,
@@ -91,6 +99,10 @@ impl Default for Stats {
             crashes: 0,
             unsynced_batches_lost: 0,
             restarts: 0,
+            torn_batches: 0,
+            sync_failures: 0,
+            pauses: 0,
+            clock_changes: 0,
             partitions: 0,
             heals: 0,
             elections: 0,
@@ -138,6 +150,10 @@ impl Stats {
         self.crashes += o.crashes;
         self.unsynced_batches_lost += o.unsynced_batches_lost;
         self.restarts += o.restarts;
+        self.torn_batches += o.torn_batches;
+        self.sync_failures += o.sync_failures;
+        self.pauses += o.pauses;
+        self.clock_changes += o.clock_changes;
         self.partitions += o.partitions;
         self.heals += o.heals;
         self.elections += o.elections;
@@ -199,11 +215,15 @@ impl fmt::Display for Stats {
         )?;
         writeln!(
             f,
-            "faults: crashes {} (unsynced batches lost {}) restarts {} partitions {} heals {} | \
-             syncs {}",
+            "faults: crashes {} (unsynced batches lost {}, torn {}) restarts {} sync failures {} \
+             pauses {} clock changes {} partitions {} heals {} | syncs {}",
             self.crashes,
             self.unsynced_batches_lost,
+            self.torn_batches,
             self.restarts,
+            self.sync_failures,
+            self.pauses,
+            self.clock_changes,
             self.partitions,
             self.heals,
             self.syncs

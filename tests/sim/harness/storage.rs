@@ -2,7 +2,8 @@
 //!
 //! Writes are applied in order and synced in order (a write-ahead log): a batch is durable once
 //! its sync completes, and then so is every batch before it. A crash loses the unsynced batches —
-//! or, sometimes, keeps a prefix of them, which a real disk is also free to do.
+//! or, sometimes, keeps a prefix of them, which a real disk is also free to do, and of the batch
+//! after that prefix a prefix of its records (a torn tail).
 //!
 //! Beside the log lie the snapshot files (`snapshot_store`). A restart reads the newest durable
 //! snapshot and the log after it.
@@ -33,6 +34,27 @@ impl Batch {
     /// The last entry's index and term, to report to the core with `persisted`.
     pub fn last(&self) -> Option<(Index, Term)> {
         self.entries.last().map(|e| (e.index, e.term))
+    }
+
+    /// The records this batch writes, in the order the node's store writes them: the log
+    /// prefix (the replicator's compaction goes to the writer before the batch), the hard
+    /// state, then one record per entry.
+    pub fn records(&self) -> usize {
+        self.log_prefix.is_some() as usize + self.hard_state.is_some() as usize + self.entries.len()
+    }
+
+    /// What survives of this batch when a crash tears it after its first `records` records.
+    fn torn(&self, records: usize) -> Write {
+        let mut left = records;
+        let mut take = |present: bool| {
+            let kept = present && left > 0;
+            left -= kept as usize;
+            kept
+        };
+        let log_prefix = self.log_prefix.filter(|_| take(true));
+        let hard_state = self.hard_state.filter(|_| take(true));
+        let entries = self.entries[..left.min(self.entries.len())].to_vec();
+        (hard_state, log_prefix, entries)
     }
 }
 
@@ -85,6 +107,13 @@ impl Disk {
             self.log.clear();
             self.prev_index = index;
             self.prev_term = term;
+        }
+    }
+
+    /// Drops the entries from `index` on (none inside the prefix).
+    fn truncate_from(&mut self, index: Index) {
+        if index > self.prev_index {
+            self.log.truncate((index - self.prev_index - 1) as usize);
         }
     }
 
@@ -183,6 +212,11 @@ impl Storage {
         (self.next_seq, synced_at_us)
     }
 
+    /// True if batch `seq` is the next to complete its sync (a crash may have dropped it).
+    pub fn is_next_sync(&self, seq: u64) -> bool {
+        self.unsynced.front().map(|b| b.seq) == Some(seq)
+    }
+
     /// Completes the sync of batch `seq`, if it is still pending (a crash may have dropped it).
     pub fn sync(&mut self, seq: u64) -> Option<Batch> {
         if self.unsynced.front().map(|b| b.seq) != Some(seq) {
@@ -211,23 +245,44 @@ impl Storage {
         Some(batch)
     }
 
-    /// The node crashed: the first `keep` unsynced batches reached the disk anyway, the rest are lost
-    /// (its snapshot files are `snapshots`' to crash). Returns the hard states that became durable this way
-    /// and the number of batches lost.
-    pub fn crash(&mut self, keep: usize) -> (Vec<HardState>, usize) {
+    /// The node crashed: the first `keep` unsynced batches reached the disk anyway, and of the
+    /// next one its first `torn` records (a torn tail: the store's recovery keeps every whole
+    /// record before the first damaged one); the rest is lost (its snapshot files are
+    /// `snapshots`' to crash). Returns the hard states that became durable this way and the
+    /// number of batches lost (a torn one counts as lost).
+    pub fn crash(&mut self, keep: usize, torn: usize) -> (Vec<HardState>, usize) {
         // Writes reported synced but not durable are lost, and so is everything after them.
-        let keep = if self.lagging.is_empty() { keep } else { 0 };
+        let (keep, torn) = if self.lagging.is_empty() {
+            (keep, torn)
+        } else {
+            (0, 0)
+        };
         self.lagging.clear();
         let lost = self.unsynced.len().saturating_sub(keep);
         let mut kept = Vec::new();
-        // Dropping the drain iterator discards the batches past `keep`.
-        for batch in self.unsynced.drain(..).take(keep) {
+        for batch in self.unsynced.iter().take(keep) {
             self.durable
                 .write(batch.hard_state, batch.log_prefix, &batch.entries);
             kept.extend(batch.hard_state);
         }
+        if let Some(batch) = self.unsynced.get(keep).filter(|_| torn > 0) {
+            // The store cuts a conflicting tail before it writes the batch's first record, and
+            // that record overwrites the first one cut, so none of the tail survives a tear.
+            if let Some(first) = batch.entries.first() {
+                self.durable.truncate_from(first.index);
+            }
+            let (hard_state, log_prefix, entries) = batch.torn(torn);
+            self.durable.write(hard_state, log_prefix, &entries);
+            kept.extend(hard_state);
+        }
+        self.unsynced.clear();
         self.written = self.durable.clone();
         (kept, lost)
+    }
+
+    /// The unsynced batch a crash that keeps `keep` whole batches would tear, if any.
+    pub fn unsynced_batch(&self, keep: usize) -> Option<&Batch> {
+        self.unsynced.get(keep)
     }
 
     /// The number of unsynced batches.

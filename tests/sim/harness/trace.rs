@@ -142,6 +142,25 @@ pub enum What {
         lost_batches: usize,
     },
     Restart(NodeId),
+    /// The disk failed a sync: the node stops, as the real node does on a writer failure.
+    SyncFailed(NodeId),
+    /// The process stops the world for `ticks` ticks.
+    Pause {
+        node: NodeId,
+        ticks: u64,
+    },
+    /// The process runs again: `missed` tick periods reported with `note_stall`, then the
+    /// `backlog` of messages that waited in its inbox.
+    Resume {
+        node: NodeId,
+        missed: u32,
+        backlog: usize,
+    },
+    /// The node's clock now ticks every `period_us`.
+    Clock {
+        node: NodeId,
+        period_us: u64,
+    },
     /// A snapshot of the node's own state became durable; the log was compacted through it.
     SnapshotTaken {
         node: NodeId,
@@ -219,6 +238,19 @@ impl fmt::Display for What {
                 write!(f, "CRASH n{node} (lost {lost_batches} unsynced batches)")
             }
             What::Restart(n) => write!(f, "RESTART n{n}"),
+            What::SyncFailed(n) => write!(f, "SYNC FAILED n{n}: the node stops"),
+            What::Pause { node, ticks } => write!(f, "PAUSE n{node} for {ticks} ticks"),
+            What::Resume {
+                node,
+                missed,
+                backlog,
+            } => write!(
+                f,
+                "RESUME n{node}: note_stall({missed}), {backlog} messages waiting"
+            ),
+            What::Clock { node, period_us } => {
+                write!(f, "CLOCK n{node} ticks every {period_us} us")
+            }
             What::SnapshotTaken { node, index } => {
                 write!(f, "n{node} snapshot through {index} durable, log compacted")
             }
