@@ -253,7 +253,7 @@ impl SimConfig {
         core.lease_reads = seed % 2 == 1;
         // Every other pair of seeds keeps early Appends (`max_early_appends`, off in nodes by
         // default), so both the default and the reordering-tolerant follower stay covered.
-        core.max_early_appends = if (seed / 2) % 2 == 0 { 8 } else { 0 };
+        core.max_early_appends = if (seed / 2).is_multiple_of(2) { 8 } else { 0 };
         SimConfig {
             seed,
             nodes,
