@@ -209,6 +209,7 @@ impl Auth for AuthService {
         &self,
         request: Request<AuthUserAddRequest>,
     ) -> Result<Response<AuthUserAddResponse>, Status> {
+        // Checked before hashing (as `change!` checks again), so no one else makes the node hash.
         self.root(&request)?;
         let r = request.get_ref();
         if !r.hashed_password.is_empty() {

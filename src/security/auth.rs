@@ -35,6 +35,11 @@ pub const STACKS_KEY: &str = "/raftkv/stacks";
 /// request (HTTP basic auth) pays the slow hash once. Cleared whole when full.
 const PASSWORD_CACHE_ENTRIES: usize = 1024;
 
+/// Password hashes checked at once. Each Argon2 check holds ~19 MiB for tens of milliseconds,
+/// and anyone who reaches a door can ask for one, so they wait their turn here instead of each
+/// taking a blocking thread (tokio allows 512) and its memory.
+const CONCURRENT_PASSWORD_CHECKS: usize = 4;
+
 /// (user, SHA-256 of the password) → the password revision it was checked against.
 type VerifiedPasswords = HashMap<(String, [u8; 32]), u64>;
 
@@ -54,6 +59,8 @@ pub struct Authenticator {
     view: tokio::sync::watch::Receiver<Arc<AuthStore>>,
     token_ttl: Duration,
     verified: Arc<Mutex<VerifiedPasswords>>,
+    /// Places for password checks in progress ([`CONCURRENT_PASSWORD_CHECKS`]).
+    checking: Arc<tokio::sync::Semaphore>,
 }
 
 impl Authenticator {
@@ -63,6 +70,7 @@ impl Authenticator {
             view,
             token_ttl,
             verified: Arc::new(Mutex::new(HashMap::new())),
+            checking: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_PASSWORD_CHECKS)),
         }
     }
 
@@ -102,6 +110,9 @@ impl Authenticator {
 
     /// Checks `password` against `user`'s hash on a blocking thread.
     pub async fn check_password(&self, user: &str, password: &str) -> Result<(), AuthError> {
+        let Ok(_turn) = self.checking.acquire().await else {
+            return Err(AuthError::AuthFailed);
+        };
         let me = self.clone();
         let (user, password) = (user.to_string(), password.to_string());
         tokio::task::spawn_blocking(move || me.check_password_blocking(&user, &password))
