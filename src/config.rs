@@ -193,7 +193,9 @@ impl FollowerRequests {
     }
 }
 
-/// One `[[peers]]` entry: a member and the addresses it listens on.
+/// One `[[peers]]` entry: a member, the addresses its peers and clients reach it at (its
+/// advertised addresses, unique in the file; host names are looked up each time a connection is
+/// made), and the addresses it binds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerConfig {
     /// Non-zero, unique in the file.
@@ -205,6 +207,19 @@ pub struct PeerConfig {
     /// The memcached-style text protocol.
     pub text: Address,
     /// The etcd v3 gRPC API (etcd's client port); `None`: this peer serves no gRPC.
+    pub grpc: Option<Address>,
+    /// Where the node binds each door: the advertised addresses unless `listen_*` or `[cluster]
+    /// listen_host` say otherwise.
+    pub listen: Listen,
+}
+
+/// The addresses a node binds, door by door (etcd's `--listen-*-urls`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listen {
+    pub raft: Address,
+    pub http: Address,
+    pub text: Address,
+    /// `Some` exactly when the peer has a `grpc` address.
     pub grpc: Option<Address>,
 }
 
@@ -282,6 +297,33 @@ impl Config {
                 field: Some("peers".to_string()),
                 message: format!("no node with id {id}; the file defines {:?}", self.ids()),
             })
+    }
+
+    /// The id of the peer whose raft host is `name`, or begins with `name` and a dot (a pod's
+    /// short host name for its fully qualified one); an error if none or several match.
+    pub fn node_named(&self, name: &str) -> Result<NodeId, ConfigError> {
+        let name = name.to_ascii_lowercase();
+        let matches = |p: &&PeerConfig| {
+            let host = p.raft.host();
+            host == name
+                || host
+                    .strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+        };
+        let found: Vec<NodeId> = self.peers.iter().filter(matches).map(|p| p.id).collect();
+        match found.as_slice() {
+            [id] => Ok(*id),
+            _ => Err(ConfigError::Invalid {
+                path: self.path.clone(),
+                line: self.peers_line,
+                field: Some("peers".to_string()),
+                message: if found.is_empty() {
+                    format!("no peer's raft address has the host name {name:?}")
+                } else {
+                    format!("the host name {name:?} matches the peers {found:?}; use --id")
+                },
+            }),
+        }
     }
 
     /// The Raft address of every member, resolved (host names are looked up once, here).

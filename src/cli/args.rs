@@ -133,8 +133,13 @@ pub enum Cmd {
     /// Run one node of a cluster: needs --config FILE (or RAFTKV_CONFIG), or --default-cluster.
     Node {
         /// This node's id in the config.
-        #[arg(long)]
-        id: u64,
+        #[arg(long, env = "RAFTKV_NODE_ID", required_unless_present = "name")]
+        id: Option<u64>,
+        /// Pick this node's entry by host name instead of --id: the peer whose raft address's
+        /// host is NAME, or starts with NAME and a dot (`raftkv-0` for
+        /// `raftkv-0.raftkv.default.svc:2380`, as a StatefulSet pod's $(HOSTNAME)).
+        #[arg(long, env = "RAFTKV_NODE_NAME", conflicts_with = "id")]
+        name: Option<String>,
         /// Run as a node of the embedded five-node local cluster (what `raftkv cluster` starts);
         /// without it, a node refuses to start unless --config names its cluster.
         #[arg(long, conflicts_with = "config")]
@@ -280,6 +285,10 @@ pub enum EndpointAction {
     /// Whether each endpoint knows a leader (`GET /health`); fails (exit 3) naming the
     /// unhealthy ones.
     Health,
+    /// Whether each endpoint is ready to serve (`GET /readyz`: a leader is known and every
+    /// commit applied); fails (exit 3) naming the ones that are not. The container image's
+    /// health check.
+    Ready,
     /// Each endpoint's own view: role, term, commit and applied index (same as `raftkv status`).
     Status,
 }
@@ -354,6 +363,12 @@ pub enum SecretAction {
         /// Succeed without writing when FILE exists (for scripts and Procfiles).
         #[arg(long)]
         if_missing: bool,
+    },
+    /// Copy the secrets of FROM, whatever its permissions, to TO with mode 0600 and the caller
+    /// as owner (replacing TO): for secrets mounted group-readable, as Kubernetes mounts them.
+    Install {
+        from: std::path::PathBuf,
+        to: std::path::PathBuf,
     },
     /// Check FILE as a node would, and print the key id of each secret in it.
     Show { file: std::path::PathBuf },

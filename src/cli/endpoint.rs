@@ -1,5 +1,6 @@
 //! `raftkv endpoint health` and `raftkv endpoint status`, after etcdctl's commands of those
-//! names: every endpoint is asked directly and in parallel, so one slow node costs one timeout.
+//! names, and `raftkv endpoint ready` (`/readyz`, what a container's health check runs): every
+//! endpoint is asked directly and in parallel, so one slow node costs one timeout.
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,16 @@ use super::error::CliError;
 /// why itself; a stopped node answers "connection refused" at once, a healthy one in milliseconds.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One endpoint's health as `GET /health` reported it.
+/// What is asked of each endpoint.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    /// `GET /health`: a leader is known and a read through the quorum completes.
+    Health,
+    /// `GET /readyz`: a leader is known and everything committed is applied.
+    Ready,
+}
+
+/// One endpoint's answer to a [`Probe`].
 struct Health {
     endpoint: String,
     took: Duration,
@@ -26,8 +36,24 @@ struct Health {
 /// `raftkv endpoint health`: one line per endpoint, healthy ones on stdout and unhealthy ones on
 /// stderr as etcdctl does; fails (exit 3) naming the unhealthy endpoints if there are any.
 pub fn health(ctx: &mut Ctx) -> Result<(), CliError> {
+    probe(ctx, Probe::Health)
+}
+
+/// `raftkv endpoint ready`: as `health`, asking `/readyz`; a container's health check.
+pub fn ready(ctx: &mut Ctx) -> Result<(), CliError> {
+    probe(ctx, Probe::Ready)
+}
+
+fn probe(ctx: &mut Ctx, probe: Probe) -> Result<(), CliError> {
     let endpoints = ctx.client.endpoints().to_vec();
-    let report = healths(&endpoints);
+    let report = healths(&endpoints, probe);
+    let (good, bad) = match probe {
+        Probe::Health => ("healthy: successfully read through the quorum", "unhealthy"),
+        Probe::Ready => (
+            "ready: a leader is known and every commit applied",
+            "not ready",
+        ),
+    };
     if ctx.format(WriteOut::Simple) == WriteOut::Json {
         let rows: Vec<_> = report
             .iter()
@@ -45,13 +71,9 @@ pub fn health(ctx: &mut Ctx) -> Result<(), CliError> {
         for h in &report {
             match &h.failure {
                 None => super::output::emit(
-                    format!(
-                        "{} is healthy: successfully read through the quorum: took = {:?}\n",
-                        h.endpoint, h.took
-                    )
-                    .as_bytes(),
+                    format!("{} is {good}: took = {:?}\n", h.endpoint, h.took).as_bytes(),
                 ),
-                Some(why) => eprintln!("{} is unhealthy: {why}", h.endpoint),
+                Some(why) => eprintln!("{} is {bad}: {why}", h.endpoint),
             }
         }
     }
@@ -69,15 +91,18 @@ pub fn health(ctx: &mut Ctx) -> Result<(), CliError> {
     }
 }
 
-/// Asks every endpoint for `/health` at once.
-fn healths(endpoints: &[String]) -> Vec<Health> {
+/// Asks every endpoint at once.
+fn healths(endpoints: &[String], probe: Probe) -> Vec<Health> {
     let agent = client::agent(HEALTH_TIMEOUT);
     std::thread::scope(|scope| {
         let handles: Vec<_> = endpoints
             .iter()
             .map(|endpoint| {
                 let agent = agent.clone();
-                scope.spawn(move || health_of(&agent, endpoint))
+                scope.spawn(move || match probe {
+                    Probe::Health => health_of(&agent, endpoint),
+                    Probe::Ready => ready_of(&agent, endpoint),
+                })
             })
             .collect();
         handles
@@ -92,6 +117,29 @@ fn healths(endpoints: &[String]) -> Vec<Health> {
             })
             .collect()
     })
+}
+
+/// Ready when `/readyz` answers 200; otherwise its failed checks (`[-]leader: no leader known`).
+fn ready_of(agent: &ureq::Agent, endpoint: &str) -> Health {
+    let started = Instant::now();
+    let failure = match agent.get(client::url(endpoint, "/readyz")).call() {
+        Err(e) => Some(client::describe(&e).0),
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let body = response.body_mut().read_to_string().unwrap_or_default();
+            let failed: Vec<&str> = body.lines().filter(|l| l.starts_with("[-]")).collect();
+            match status {
+                200 => None,
+                _ if failed.is_empty() => Some(format!("answered {status}")),
+                _ => Some(failed.join("; ")),
+            }
+        }
+    };
+    Health {
+        endpoint: endpoint.to_string(),
+        took: started.elapsed(),
+        failure,
+    }
 }
 
 /// Healthy when `/health` answers 200 with `"health":"true"`; a 503 carries the node's reason.

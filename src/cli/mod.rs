@@ -54,9 +54,21 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
         Cmd::Node {
             id,
+            name,
             join,
             default_cluster,
         } => {
+            let id = match (id, name) {
+                (Some(id), _) => id,
+                (None, Some(name)) => match node::id_named(g.config.as_deref(), &name) {
+                    Ok(id) => id,
+                    Err(e) => {
+                        eprintln!("raftkv: {e}");
+                        return Ok(node::EXIT_START_FAILURE);
+                    }
+                },
+                (None, None) => unreachable!("clap requires --id or --name"),
+            };
             if g.config.is_none() && !default_cluster {
                 eprintln!(
                     "raftkv: node {id}: no cluster config given; pass --config FILE (or set \
@@ -195,6 +207,9 @@ fn client_command(command: Cmd, g: GlobalOpts) -> Result<(), CliError> {
         Cmd::Endpoint {
             action: EndpointAction::Health,
         } => endpoint::health(ctx),
+        Cmd::Endpoint {
+            action: EndpointAction::Ready,
+        } => endpoint::ready(ctx),
         Cmd::Node { .. }
         | Cmd::Cluster { .. }
         | Cmd::Bench(_)

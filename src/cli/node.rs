@@ -59,6 +59,15 @@ pub fn run_node(id: NodeId, config_path: Option<&Path>, join: bool) -> i32 {
     }
 }
 
+/// The id of the peer named `name` in the config at `config_path` (or the embedded default).
+pub fn id_named(config_path: Option<&Path>, name: &str) -> Result<NodeId, String> {
+    let config = match config_path {
+        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
+        None => Config::default_cluster(),
+    };
+    config.node_named(name).map_err(|e| e.to_string())
+}
+
 /// Builds and starts the replicator and its HTTP server; the returned future runs the server.
 async fn start(
     id: NodeId,
@@ -67,12 +76,15 @@ async fn start(
 ) -> Result<actix_web::dev::Server, Box<dyn std::error::Error>> {
     // Every port is bound before the actor starts: once it runs, nothing here may fail (an actor
     // dropped outside its runtime panics instead of exiting with a clear message).
-    let http = config.node(id)?.http.to_string();
+    // Each door binds its listen address, which is the advertised one unless the config says
+    // otherwise (`listen_host`, `listen_*`).
+    let listen = config.node(id)?.listen.clone();
+    let http = listen.http.to_string();
     let http_listener =
         std::net::TcpListener::bind(&http).map_err(|e| format!("cannot listen on {http}: {e}"))?;
-    let text = &config.node(id)?.text;
+    let text = &listen.text;
     let text_listener = text::bind(text).map_err(|e| format!("cannot listen on {text}: {e}"))?;
-    let grpc = config.node(id)?.grpc.clone();
+    let grpc = listen.grpc.clone();
     let grpc_listener = match &grpc {
         Some(addr) => Some(
             std::net::TcpListener::bind(addr.to_string())

@@ -1,8 +1,8 @@
-//! `raftkv secret new FILE` and `raftkv secret show FILE`.
+//! `raftkv secret new FILE`, `raftkv secret install FROM TO` and `raftkv secret show FILE`.
 
 use super::args::SecretAction;
 use super::error::CliError;
-use crate::config::secret::{read_secrets, write_new_secret};
+use crate::config::secret::{install_secrets, read_secrets, write_new_secret};
 
 /// Runs a `secret` command; returns the exit code.
 pub fn run(action: &SecretAction) -> Result<i32, CliError> {
@@ -19,6 +19,15 @@ pub fn run(action: &SecretAction) -> Result<i32, CliError> {
             if written {
                 println!("wrote a new cluster secret to {}", file.display());
             }
+            Ok(0)
+        }
+        SecretAction::Install { from, to } => {
+            let count = install_secrets(from, to).map_err(CliError::Usage)?;
+            println!(
+                "installed {count} secret(s) from {} to {}",
+                from.display(),
+                to.display()
+            );
             Ok(0)
         }
         SecretAction::Show { file } => {

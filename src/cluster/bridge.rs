@@ -23,6 +23,7 @@ use super::links::{LinkCommand, Links};
 use super::outbox::Outbox;
 use super::peers::{check_ids, PeerSet};
 use super::seal::{Opener, PeerKeys};
+use crate::config::Address;
 use crate::raft::NodeId;
 
 /// Starts cluster bridges.
@@ -61,22 +62,32 @@ impl Cluster {
     /// this node included: it is the initial peer set, which [`ClusterHandle::set_peers`]
     /// changes later; it may hold this node alone (a node waiting to join a cluster). Every
     /// frame is sealed and opened with `auth`.
-    pub fn start<M>(
+    pub fn start<M, A>(
         my_id: NodeId,
-        peers: &BTreeMap<NodeId, SocketAddr>,
+        peers: &BTreeMap<NodeId, A>,
         limits: Limits,
         auth: PeerAuth,
     ) -> Result<ClusterHandle<M>, ClusterError>
     where
         M: Serialize + DeserializeOwned + Send + 'static,
+        A: Clone + Into<Address>,
     {
         limits.validate()?;
-        check_ids(peers)?;
-        let addr = *peers.get(&my_id).ok_or(ClusterError::NotAMember(my_id))?;
+        let peers = addresses(peers);
+        check_ids(&peers)?;
+        let addr = peers
+            .get(&my_id)
+            .cloned()
+            .ok_or(ClusterError::NotAMember(my_id))?;
         // Bound here, synchronously, so an address in use fails `start` itself. std sets
         // SO_REUSEADDR on Unix, so a restarted node can rebind while old connections linger.
-        let listener =
-            TcpListener::bind(addr).map_err(|source| ClusterError::Bind { addr, source })?;
+        let listener = addr
+            .resolve()
+            .and_then(TcpListener::bind)
+            .map_err(|source| ClusterError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
         let local_addr = listener
             .local_addr()
             .map_err(|source| ClusterError::Bind { addr, source })?;
@@ -101,7 +112,7 @@ impl Cluster {
         };
         // The initial peers are added as any later change adds them, before the bridge thread
         // starts: a peer's first hello is accepted, and its link starts once the runtime runs.
-        peer_set.set(peers, &outbox, &faults)?;
+        peer_set.set(&peers, &outbox, &faults)?;
         let links = Links::new(my_id, &limits, &counters, &dir, &auth, salt);
         let (inbox_tx, inbox_rx) = mpsc::channel(limits.inbox_len);
         let inbound = Inbound {
@@ -270,12 +281,16 @@ impl<M> ClusterHandle<M> {
     /// closed, and a peer whose address changed is reconnected at the new one. Its session
     /// (frame counters) continues, so a peer that keeps running accepts the new link. The
     /// fault switch follows too.
-    pub fn set_peers(&mut self, peers: &BTreeMap<NodeId, SocketAddr>) -> Result<(), ClusterError> {
-        self.peers.set(peers, &self.outbox, &self.faults)
+    pub fn set_peers<A: Clone + Into<Address>>(
+        &mut self,
+        peers: &BTreeMap<NodeId, A>,
+    ) -> Result<(), ClusterError> {
+        self.peers
+            .set(&addresses(peers), &self.outbox, &self.faults)
     }
 
     /// The peers this bridge talks to now, by id and raft address (this node excluded).
-    pub fn peers(&self) -> &BTreeMap<NodeId, SocketAddr> {
+    pub fn peers(&self) -> &BTreeMap<NodeId, Address> {
         &self.peers.addrs
     }
 
@@ -295,6 +310,15 @@ impl<M> ClusterHandle<M> {
             }
         }
     }
+}
+
+/// The peer map with every address as the cluster layer keeps it: a host name stays a name,
+/// looked up again each time a link connects.
+fn addresses<A: Clone + Into<Address>>(peers: &BTreeMap<NodeId, A>) -> BTreeMap<NodeId, Address> {
+    peers
+        .iter()
+        .map(|(&id, addr)| (id, addr.clone().into()))
+        .collect()
 }
 
 fn remove_private_dir(dir: &Path) {

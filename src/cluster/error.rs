@@ -1,7 +1,5 @@
 //! Failures of the cluster layer that its caller must handle.
 
-use std::net::SocketAddr;
-
 use thiserror::Error;
 
 use crate::raft::NodeId;
@@ -21,7 +19,7 @@ pub enum ClusterError {
     /// The listening address is in use or not local.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
-        addr: SocketAddr,
+        addr: crate::config::Address,
         #[source]
         source: std::io::Error,
     },

@@ -2,7 +2,6 @@
 //! ([`PeerLink`]) when the handle asks, and keeps each peer's sealing session across them.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +14,7 @@ use super::counters::Counters;
 use super::limits::Limits;
 use super::outbound::PeerLink;
 use super::seal::{PeerKeys, Sealer};
+use crate::config::Address;
 use crate::raft::NodeId;
 
 /// What the handle asks of the bridge thread. Sent in the order the handle changed its queues,
@@ -23,7 +23,7 @@ pub(super) enum LinkCommand {
     /// Start a link to `peer` at `addr` draining `queue`, replacing any link it has.
     Start {
         peer: NodeId,
-        addr: SocketAddr,
+        addr: Address,
         queue: mpsc::Receiver<Bytes>,
     },
     /// Stop the link to `peer`; its queue is already gone from the outbox.
@@ -87,7 +87,7 @@ impl Links {
         }
     }
 
-    fn start(&mut self, peer: NodeId, addr: SocketAddr, queue: mpsc::Receiver<Bytes>) {
+    fn start(&mut self, peer: NodeId, addr: Address, queue: mpsc::Receiver<Bytes>) {
         self.stop(peer);
         let (keys, my_id, epoch, salt) = (&self.keys, self.my_id, self.epoch, self.salt);
         let sealer = self

@@ -5,7 +5,6 @@
 //! connection is a sealed hello, and every frame after it is sealed ([`super::seal`]). The
 //! bridge starts and stops these tasks as the peer set changes ([`super::links`]).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -22,6 +21,7 @@ use super::counters::{Counter, Counters};
 use super::guard::{self, Relay};
 use super::limits::Limits;
 use super::seal::{Kind, Sealer};
+use crate::config::Address;
 use crate::raft::NodeId;
 
 /// Frames sent in one go before the task looks at connection events again.
@@ -31,7 +31,8 @@ const BATCH_MAX: usize = 256;
 pub(super) struct PeerLink {
     pub my_id: NodeId,
     pub peer: NodeId,
-    pub addr: SocketAddr,
+    /// Looked up again on every connection attempt, so a peer back at a new IP is found.
+    pub addr: Address,
     pub queue: mpsc::Receiver<Bytes>,
     pub limits: Limits,
     pub counters: Counters,
@@ -114,7 +115,7 @@ impl PeerLink {
         // connect would retry on a 50, 100, 200 ms schedule and delay reaching a restarted peer.
         self.attempts += 1;
         let name = format!("to-{}-{}-{}", self.peer, self.generation, self.attempts);
-        let relay = guard::dial(self.addr, &self.dir, &name, timeout).await?;
+        let relay = guard::dial(&self.addr, &self.dir, &name, timeout).await?;
         let mut options = SocketOptions::default();
         options.connect_timeout(timeout);
         let mut socket = DealerSocket::with_options(options);

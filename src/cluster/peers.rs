@@ -3,7 +3,6 @@
 //! thread is then told which links to start and stop ([`super::links`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 
 use tokio::sync::{mpsc, watch};
 
@@ -12,13 +11,14 @@ use super::error::ClusterError;
 use super::faults::Faults;
 use super::links::LinkCommand;
 use super::outbox::Outbox;
+use crate::config::Address;
 use crate::raft::NodeId;
 
 /// The peers a bridge talks to now. Invariant (between calls to `set`): `addrs`, the outbox's
 /// queues, `senders` and the fault switch all name the same ids, this node's never among them.
 pub(super) struct PeerSet {
     pub my_id: NodeId,
-    pub addrs: BTreeMap<NodeId, SocketAddr>,
+    pub addrs: BTreeMap<NodeId, Address>,
     pub peer_queue_len: usize,
     /// Read by the guard (hellos, and closing a removed member's connections) and by the
     /// receive loop (each frame's sender).
@@ -29,7 +29,7 @@ pub(super) struct PeerSet {
 }
 
 /// Refuses the ids no node may have.
-pub(super) fn check_ids(peers: &BTreeMap<NodeId, SocketAddr>) -> Result<(), ClusterError> {
+pub(super) fn check_ids(peers: &BTreeMap<NodeId, Address>) -> Result<(), ClusterError> {
     match peers.keys().find(|&&id| id == 0 || id == BROADCAST) {
         Some(&id) => Err(ClusterError::ReservedId(id)),
         None => Ok(()),
@@ -41,15 +41,15 @@ impl PeerSet {
     /// [`super::ClusterHandle::set_peers`].
     pub(super) fn set<M>(
         &mut self,
-        peers: &BTreeMap<NodeId, SocketAddr>,
+        peers: &BTreeMap<NodeId, Address>,
         outbox: &Outbox<M>,
         faults: &Faults,
     ) -> Result<(), ClusterError> {
         check_ids(peers)?;
-        let new: BTreeMap<NodeId, SocketAddr> = peers
+        let new: BTreeMap<NodeId, Address> = peers
             .iter()
             .filter(|(&id, _)| id != self.my_id)
-            .map(|(&id, &addr)| (id, addr))
+            .map(|(&id, addr)| (id, addr.clone()))
             .collect();
         let (removed, started) = self.changes(&new);
         // Before the queues: by the time a new peer can be sent to, its answers are accepted.
@@ -66,7 +66,7 @@ impl PeerSet {
                 queues.remove(&peer);
                 commands.push(LinkCommand::Stop { peer });
             }
-            for &(peer, addr) in &started {
+            for (peer, addr) in started {
                 let (tx, rx) = mpsc::channel(self.peer_queue_len);
                 // Replacing an address's queue drops what it held for the old address.
                 queues.insert(peer, tx);
@@ -89,10 +89,7 @@ impl PeerSet {
 
     /// The peers in the set now but not in `new`, and those of `new` that are not in the set
     /// now at the same address (new, or moved).
-    fn changes(
-        &self,
-        new: &BTreeMap<NodeId, SocketAddr>,
-    ) -> (Vec<NodeId>, Vec<(NodeId, SocketAddr)>) {
+    fn changes(&self, new: &BTreeMap<NodeId, Address>) -> (Vec<NodeId>, Vec<(NodeId, Address)>) {
         let removed = self
             .addrs
             .keys()
@@ -102,7 +99,7 @@ impl PeerSet {
         let started = new
             .iter()
             .filter(|(id, addr)| self.addrs.get(id) != Some(addr))
-            .map(|(&id, &addr)| (id, addr))
+            .map(|(&id, addr)| (id, addr.clone()))
             .collect();
         (removed, started)
     }

@@ -53,6 +53,21 @@ impl Address {
     }
 }
 
+impl From<SocketAddr> for Address {
+    fn from(addr: SocketAddr) -> Address {
+        Address {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+        }
+    }
+}
+
+impl From<&Address> for Address {
+    fn from(addr: &Address) -> Address {
+        addr.clone()
+    }
+}
+
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.host.contains(':') {

@@ -90,6 +90,10 @@ pub(super) struct RawCluster {
     /// `"forward"` (default) or `"redirect"`.
     #[serde(default)]
     pub follower_requests: Option<Spanned<String>>,
+    /// A host (e.g. `0.0.0.0`) every node binds its doors on, at the ports of its advertised
+    /// addresses. Default: each node binds the addresses its peers and clients use.
+    #[serde(default)]
+    pub listen_host: Option<Spanned<String>>,
 }
 
 /// One `[[peers]]` entry.
@@ -103,4 +107,14 @@ pub(super) struct RawPeer {
     /// The etcd v3 gRPC API; a peer without one serves no gRPC.
     #[serde(default)]
     pub grpc: Option<Spanned<String>>,
+    /// Where this peer binds each door when that is not its advertised address (etcd's
+    /// `--listen-*-urls` beside `--advertise-*`); each overrides `[cluster] listen_host`.
+    #[serde(default)]
+    pub listen_raft: Option<Spanned<String>>,
+    #[serde(default)]
+    pub listen_http: Option<Spanned<String>>,
+    #[serde(default)]
+    pub listen_text: Option<Spanned<String>>,
+    #[serde(default)]
+    pub listen_grpc: Option<Spanned<String>>,
 }

@@ -39,6 +39,11 @@ pub fn read_secrets(path: &Path) -> Result<Vec<Secret>, String> {
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the cluster secret file {shown}: {e}"))?;
+    parse_secrets(&shown.to_string(), &text)
+}
+
+/// The secrets in a secret file's text (`shown` names it in errors).
+fn parse_secrets(shown: &str, text: &str) -> Result<Vec<Secret>, String> {
     let mut secrets = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -67,6 +72,39 @@ pub fn read_secrets(path: &Path) -> Result<Vec<Secret>, String> {
         ));
     }
     Ok(secrets)
+}
+
+/// Copies the secrets of `from`, whatever its permissions (a Kubernetes secret volume is
+/// group-readable), to `to` with mode 0600 and this process's owner, replacing `to` whole.
+/// Returns how many secrets it holds.
+pub fn install_secrets(from: &Path, to: &Path) -> Result<usize, String> {
+    let shown = from.display().to_string();
+    let text = std::fs::read_to_string(from)
+        .map_err(|e| format!("cannot read the cluster secret file {shown}: {e}"))?;
+    let secrets = parse_secrets(&shown, &text)?;
+    let dir = match to.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let temp = dir.join(format!(".secret.{:016x}.tmp", rand::random::<u64>()));
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        for secret in &secrets {
+            writeln!(file, "{}", secret.to_hex())?;
+        }
+        file.sync_all()?;
+        std::fs::rename(&temp, to)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(format!("cannot write {}: {e}", to.display()));
+    }
+    Ok(secrets.len())
 }
 
 /// Writes a new random secret to `path` with mode 0600. The file appears whole or not at all,
@@ -156,5 +194,28 @@ mod tests {
         );
         std::fs::write(&path, three).unwrap();
         assert!(read_secrets(&path).unwrap_err().contains("at most 2"));
+    }
+
+    #[test]
+    fn install_copies_a_group_readable_file_as_a_private_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = dir.path().join("mounted");
+        let two = format!("{}\n{}\n", "0a".repeat(32), "0b".repeat(32));
+        std::fs::write(&mounted, two).unwrap();
+        std::fs::set_permissions(&mounted, std::fs::Permissions::from_mode(0o440)).unwrap();
+        assert!(read_secrets(&mounted).is_err());
+        let private = dir.path().join("cluster.secret");
+        std::fs::write(&private, "stale").unwrap();
+        assert_eq!(install_secrets(&mounted, &private).unwrap(), 2);
+        let mode = std::fs::metadata(&private).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(read_secrets(&private).unwrap().len(), 2);
+        std::fs::write(&mounted, "not hex\n").unwrap();
+        assert!(install_secrets(&mounted, &private).is_err());
+        assert_eq!(
+            read_secrets(&private).unwrap().len(),
+            2,
+            "a bad source replaces nothing"
+        );
     }
 }

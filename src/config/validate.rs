@@ -6,7 +6,9 @@ use std::path::{Component, Path, PathBuf};
 use toml::Spanned;
 
 use super::raw::{RawCluster, RawFile, RawPeer};
-use super::{Address, ClusterSettings, Config, ConfigError, PeerConfig, MAX_VALUE_BYTES_LIMIT};
+use super::{
+    Address, ClusterSettings, Config, ConfigError, Listen, PeerConfig, MAX_VALUE_BYTES_LIMIT,
+};
 
 /// Whole ticks in `ms` (rounded down), saturating at `u32::MAX`.
 pub(super) fn ms_to_ticks(ms: u64, tick_ms: u64) -> u32 {
@@ -52,10 +54,11 @@ pub(super) fn validate(
     base: &Path,
     raw: RawFile,
 ) -> Result<Config, ConfigError> {
-    let (header, cluster) = match raw.cluster {
+    let (header, mut cluster) = match raw.cluster {
         Some(c) => (c.span(), c.into_inner()),
         None => (0..0, RawCluster::default()),
     };
+    let listen_host = cluster.listen_host.take();
     let (cluster, defaulted) = Filled::new(cluster, header);
     let check = Checker {
         path,
@@ -63,7 +66,10 @@ pub(super) fn validate(
         defaulted,
     };
     let cluster = check_cluster(&check, base, cluster)?;
-    let (peers, raft_lines) = check_peers(&check, &raw.peers)?;
+    let listen_host = listen_host
+        .map(|host| check_listen_host(&check, &host).map(|()| host.into_inner()))
+        .transpose()?;
+    let (peers, raft_lines) = check_peers(&check, &raw.peers, listen_host.as_deref())?;
     let client_tls = raw
         .client_tls
         .map(|tls| check_client_tls(&check, base, tls.into_inner()))
@@ -480,10 +486,58 @@ fn check_ticks(check: &Checker<'_>, raw: &Filled) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// `[cluster] listen_host`: a host name or IP literal, no port.
+fn check_listen_host(check: &Checker<'_>, host: &Spanned<String>) -> Result<(), ConfigError> {
+    match Address::parse(&format!("{}:1", bracketed(host.get_ref()))) {
+        Ok(_) => Ok(()),
+        Err(_) => check.fail(
+            host,
+            "cluster.listen_host",
+            format!(
+                "expected a host name or IP address without a port (e.g. \"0.0.0.0\"), found {:?}",
+                host.get_ref()
+            ),
+        ),
+    }
+}
+
+/// An IPv6 literal in brackets, as an address writes it; anything else as it is.
+fn bracketed(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+/// Where a peer binds one door: its `listen_*` key, else the advertised port on `listen_host`,
+/// else the advertised address itself.
+fn listen_address(
+    check: &Checker<'_>,
+    field: String,
+    explicit: Option<&Spanned<String>>,
+    listen_host: Option<&str>,
+    advertised: &Address,
+) -> Result<Address, ConfigError> {
+    match (explicit, listen_host) {
+        (Some(value), _) => Address::parse(value.get_ref())
+            .map_err(|msg| ConfigError::at(check.path, check.text, value.span(), &field, msg)),
+        (None, Some(host)) => {
+            // Checked by `check_listen_host`, and the port comes from a parsed address.
+            Ok(
+                Address::parse(&format!("{}:{}", bracketed(host), advertised.port()))
+                    .expect("a checked listen_host and a valid port form an address"),
+            )
+        }
+        (None, None) => Ok(advertised.clone()),
+    }
+}
+
 /// Returns the peers in file order and the line of each one's `raft` address.
 fn check_peers(
     check: &Checker<'_>,
     raw: &Spanned<Vec<Spanned<RawPeer>>>,
+    listen_host: Option<&str>,
 ) -> Result<(Vec<PeerConfig>, Vec<usize>), ConfigError> {
     if raw.get_ref().is_empty() {
         check.fail(
@@ -518,16 +572,38 @@ fn check_peers(
             }
             Ok::<Address, ConfigError>(parsed)
         };
+        let raft = address(&peer.raft, "raft")?;
+        let http = address(&peer.http, "http")?;
+        let text = address(&peer.text, "text")?;
+        let grpc = peer
+            .grpc
+            .as_ref()
+            .map(|grpc| address(grpc, "grpc"))
+            .transpose()?;
+        if let (Some(listen), None) = (&peer.listen_grpc, &grpc) {
+            let msg = "a peer without a grpc address serves no gRPC; set grpc too".to_string();
+            check.fail(listen, &format!("peers[{i}].listen_grpc"), msg)?;
+        }
+        let listen = |name: &str, explicit: Option<&Spanned<String>>, advertised: &Address| {
+            let field = format!("peers[{i}].listen_{name}");
+            listen_address(check, field, explicit, listen_host, advertised)
+        };
+        let listen = Listen {
+            raft: listen("raft", peer.listen_raft.as_ref(), &raft)?,
+            http: listen("http", peer.listen_http.as_ref(), &http)?,
+            text: listen("text", peer.listen_text.as_ref(), &text)?,
+            grpc: grpc
+                .as_ref()
+                .map(|g| listen("grpc", peer.listen_grpc.as_ref(), g))
+                .transpose()?,
+        };
         peers.push(PeerConfig {
             id,
-            raft: address(&peer.raft, "raft")?,
-            http: address(&peer.http, "http")?,
-            text: address(&peer.text, "text")?,
-            grpc: peer
-                .grpc
-                .as_ref()
-                .map(|grpc| address(grpc, "grpc"))
-                .transpose()?,
+            raft,
+            http,
+            text,
+            grpc,
+            listen,
         });
         raft_lines.push(check.line(&peer.raft));
     }

@@ -3,7 +3,6 @@
 //! the configuration in effect.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, ToSocketAddrs};
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
@@ -12,6 +11,7 @@ use super::handlers::{await_reply, ready};
 use super::members::{self, encode_context, MemberAddrs};
 use super::messages::{Answer, ChangeMembership, ClientError, MemberChange};
 use super::Replicator;
+use crate::config::Address;
 use crate::raft::{ChangeError, Membership, MembershipEntry, NodeId, ProposeError, Role};
 use crate::state::ApplyResult;
 
@@ -173,12 +173,13 @@ impl Replicator {
 /// and of the last committed one (a node being removed keeps leading, or may have to campaign,
 /// until its removal commits: thesis §4.2.2), and the leader this node follows wherever it is.
 /// A node in no configuration yet (joining) hears every peer of its config file, so the leader
-/// that adds it is heard. This node's own address is the config file's.
+/// that adds it is heard. This node's own entry is the address it binds (its `listen` raft
+/// address). Host names stay names: the cluster layer looks them up at each connection.
 pub(super) fn peer_socket_addrs(
     id: NodeId,
     raft: &crate::raft::Raft,
     config: &crate::config::Config,
-) -> BTreeMap<NodeId, SocketAddr> {
+) -> BTreeMap<NodeId, Address> {
     let effective = raft.membership_entry();
     let status = raft.status();
     let committed = raft.membership_at(status.commit_index).unwrap_or(effective);
@@ -195,21 +196,21 @@ pub(super) fn peer_socket_addrs(
             addrs.insert(leader, m.raft.clone());
         }
     }
-    if let Ok(me) = config.node(id) {
-        addrs.insert(id, me.raft.to_string());
-    }
-    addrs
+    addrs.remove(&id);
+    let mut parsed: BTreeMap<NodeId, Address> = addrs
         .into_iter()
-        .filter_map(
-            |(peer, addr)| match addr.to_socket_addrs().map(|mut a| a.next()) {
-                Ok(Some(socket)) => Some((peer, socket)),
-                _ => {
-                    log::error!("node {id}: cannot resolve member {peer}'s address {addr}");
-                    None
-                }
-            },
-        )
-        .collect()
+        .filter_map(|(peer, addr)| match Address::parse(&addr) {
+            Ok(address) => Some((peer, address)),
+            Err(e) => {
+                log::error!("node {id}: member {peer}'s raft address {addr:?} is unusable: {e}");
+                None
+            }
+        })
+        .collect();
+    if let Ok(me) = config.node(id) {
+        parsed.insert(id, me.listen.raft.clone());
+    }
+    parsed
 }
 
 impl Handler<ChangeMembership> for Replicator {

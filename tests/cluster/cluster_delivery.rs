@@ -65,8 +65,9 @@ async fn one_link_preserves_order_and_counts_every_frame() {
 async fn raft_messages_cross_the_wire_intact() {
     use raftkv::raft::{Body, Entry, Message, Payload};
     let peers = cluster_of(2);
-    let node1 = Cluster::start::<Message>(1, &peers, Limits::default(), auth(&peers)).unwrap();
-    let mut node2 = Cluster::start::<Message>(2, &peers, Limits::default(), auth(&peers)).unwrap();
+    let node1 = Cluster::start::<Message, _>(1, &peers, Limits::default(), auth(&peers)).unwrap();
+    let mut node2 =
+        Cluster::start::<Message, _>(2, &peers, Limits::default(), auth(&peers)).unwrap();
     let mut inbox2 = node2.take_inbox().unwrap();
     let msg = Message {
         term: 4,
@@ -132,23 +133,23 @@ async fn after_shutdown_the_outbox_refuses_and_the_inbox_ends() {
 #[test]
 fn start_refuses_bad_arguments() {
     let peers = cluster_of(2);
-    let not_member = Cluster::start::<String>(3, &peers, Limits::default(), auth(&peers));
+    let not_member = Cluster::start::<String, _>(3, &peers, Limits::default(), auth(&peers));
     assert!(matches!(not_member, Err(ClusterError::NotAMember(3))));
 
     let mut reserved = peers.clone();
     reserved.insert(0, "127.0.0.1:1".parse().unwrap());
-    let result = Cluster::start::<String>(1, &reserved, Limits::default(), auth(&reserved));
+    let result = Cluster::start::<String, _>(1, &reserved, Limits::default(), auth(&reserved));
     assert!(matches!(result, Err(ClusterError::ReservedId(0))));
 
     let limits = Limits {
         peer_queue_len: 0,
         ..Limits::default()
     };
-    let result = Cluster::start::<String>(1, &peers, limits, auth(&peers));
+    let result = Cluster::start::<String, _>(1, &peers, limits, auth(&peers));
     assert!(matches!(result, Err(ClusterError::InvalidLimits(_))));
 
-    let _first = Cluster::start::<String>(1, &peers, Limits::default(), auth(&peers)).unwrap();
-    let second = Cluster::start::<String>(1, &peers, Limits::default(), auth(&peers));
+    let _first = Cluster::start::<String, _>(1, &peers, Limits::default(), auth(&peers)).unwrap();
+    let second = Cluster::start::<String, _>(1, &peers, Limits::default(), auth(&peers));
     assert!(
         matches!(second, Err(ClusterError::Bind { .. })),
         "the port is taken"

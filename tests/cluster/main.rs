@@ -1,7 +1,8 @@
 //! The cluster level: nodes talking to each other. The ZeroMQ bridge (`raftkv::cluster`) on
 //! loopback (`cluster_*`: delivery, faults, hostile peers, membership, restarts) and the fault
 //! scenarios on real `raftkv node` processes (`fault_*`: leader crashes and kills, a minority, a
-//! partition, crash mid-write, bad input, attacks on the raft port).
+//! partition, crash mid-write, bad input, attacks on the raft port), and the cluster across hosts
+//! (`hosts_containers`: three containers of the shipped image, faults made by Docker).
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -19,3 +20,4 @@ mod fault_leader_kills;
 mod fault_minority;
 mod fault_partition;
 mod fault_raft_port;
+mod hosts_containers;

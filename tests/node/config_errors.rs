@@ -115,6 +115,89 @@ fn a_grpc_address_is_checked_like_the_others() {
 }
 
 #[test]
+fn a_node_binds_its_advertised_addresses_unless_told_where_to_listen() {
+    let config = Config::parse(GOOD, "config/x.toml").unwrap();
+    let one = config.node(1).unwrap();
+    assert_eq!(one.listen.raft, one.raft);
+    assert_eq!(one.listen.http, one.http);
+
+    // `listen_host` binds every door on that host at the advertised port; a peer's own
+    // `listen_*` wins over it. Advertised names may repeat ports across hosts.
+    let text = GOOD
+        .replace(
+            "request_timeout_ms = 3000",
+            "request_timeout_ms = 3000\nlisten_host = \"0.0.0.0\"",
+        )
+        .replace(
+            "127.0.0.1:12382\"",
+            "node1:2380\"\nlisten_raft = \"10.0.0.1:7000\"",
+        )
+        .replace("\"127.0.0.1:22382\"", "\"node2:2380\"");
+    let config = Config::parse(&text, "config/x.toml").unwrap();
+    let one = config.node(1).unwrap();
+    assert_eq!(one.raft.to_string(), "node1:2380");
+    assert_eq!(one.listen.raft.to_string(), "10.0.0.1:7000");
+    assert_eq!(one.listen.http.to_string(), "0.0.0.0:12380");
+    assert_eq!(one.listen.grpc, None);
+    let two = config.node(2).unwrap();
+    assert_eq!(two.listen.raft.to_string(), "0.0.0.0:2380");
+    let v6 = GOOD.replace(
+        "request_timeout_ms = 3000",
+        "request_timeout_ms = 3000\nlisten_host = \"::\"",
+    );
+    let config = Config::parse(&v6, "config/x.toml").unwrap();
+    assert_eq!(
+        config.node(3).unwrap().listen.text.to_string(),
+        "[::]:32381"
+    );
+
+    assert_refused(
+        "a port in listen_host",
+        &edit(9, "request_timeout_ms = 3000\nlisten_host = \"0.0.0.0:80\""),
+        10,
+        "cluster.listen_host",
+        "without a port",
+    );
+    assert_refused(
+        "a malformed listen address",
+        &edit(15, "text = \"127.0.0.1:12381\"\nlisten_text = \"0.0.0.0\""),
+        16,
+        "peers[0].listen_text",
+        "expected host:port",
+    );
+    assert_refused(
+        "listen_grpc without grpc",
+        &edit(
+            15,
+            "text = \"127.0.0.1:12381\"\nlisten_grpc = \"0.0.0.0:2379\"",
+        ),
+        16,
+        "peers[0].listen_grpc",
+        "set grpc too",
+    );
+}
+
+#[test]
+fn a_node_is_found_by_its_host_name() {
+    let text = GOOD
+        .replace("127.0.0.1:12382", "raftkv-0.raftkv.default.svc:2380")
+        .replace("127.0.0.1:22382", "raftkv-1.raftkv.default.svc:2380")
+        .replace("127.0.0.1:32382", "node3:2380");
+    let config = Config::parse(&text, "config/x.toml").unwrap();
+    assert_eq!(config.node_named("raftkv-1").unwrap(), 2);
+    assert_eq!(config.node_named("raftkv-0.raftkv.default.svc").unwrap(), 1);
+    assert_eq!(config.node_named("NODE3").unwrap(), 3);
+    let none = config.node_named("raftkv").unwrap_err().to_string();
+    assert!(none.contains("no peer's raft address"), "{none}");
+    let twice = GOOD
+        .replace("127.0.0.1:12382", "db.a:1")
+        .replace("127.0.0.1:22382", "db.b:1");
+    let config = Config::parse(&twice, "config/x.toml").unwrap();
+    let both = config.node_named("db").unwrap_err().to_string();
+    assert!(both.contains("[1, 2]"), "{both}");
+}
+
+#[test]
 fn wrong_types_name_what_was_expected() {
     let text = edit(3, r#"heartbeat_interval_ms = "fast""#);
     assert_refused(

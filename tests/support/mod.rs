@@ -20,6 +20,7 @@ pub mod checks;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod docker;
 pub mod history;
 pub mod inproc;
 pub mod linearizable;

@@ -2,7 +2,6 @@
 //! peer answers, so a stranger listening at a peer's address gets no more power over this node
 //! than one connecting to it.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use tokio::net::{TcpStream, UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 
 use super::zmtp::{Role, ZmtpValidator};
+use crate::config::Address;
 
 const READ_BYTES: usize = 64 * 1024;
 
@@ -27,18 +27,25 @@ impl Drop for Relay {
     }
 }
 
-/// Dials `addr` within `timeout` and starts a relay at `<dir>/<name>.sock` that serves exactly
+/// Dials `addr` within `timeout` (a host name is looked up now, within the same timeout) and
+/// starts a relay at `<dir>/<name>.sock` that serves exactly
 /// one local connection. `None` when the peer cannot be reached.
 pub(in crate::cluster) async fn dial(
-    addr: SocketAddr,
+    addr: &Address,
     dir: &Path,
     name: &str,
     timeout: Duration,
 ) -> Option<Relay> {
-    let tcp = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+    let target = (addr.host(), addr.port());
+    let tcp = match tokio::time::timeout(timeout, TcpStream::connect(target)).await {
         Ok(Ok(tcp)) => tcp,
-        _ => return None,
+        Ok(Err(e)) => {
+            log::debug!("cannot reach {addr}: {e}");
+            return None;
+        }
+        Err(_) => return None,
     };
+    let addr = addr.clone();
     let _ = tcp.set_nodelay(true);
     let path = dir.join(format!("{name}.sock"));
     let _ = std::fs::remove_file(&path);
