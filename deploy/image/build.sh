@@ -30,6 +30,10 @@ rootfs=$context/rootfs
 mkdir -p "$rootfs/usr/local/bin" "$rootfs/etc/raftkv" "$rootfs/tmp"
 chmod 1777 "$rootfs/tmp"
 cp "$binary" "$rootfs/usr/local/bin/raftkv"
+# Debug info stays out of the image (function names stay, so a backtrace still names frames).
+if command -v strip >/dev/null 2>&1; then
+    strip --strip-debug "$rootfs/usr/local/bin/raftkv"
+fi
 
 # Every library the binary loads, at the path the dynamic loader finds it (symlinks followed).
 # Lines look like `libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)` or
