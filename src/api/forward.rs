@@ -49,7 +49,7 @@ thread_local! {
 }
 
 /// This worker's client to the leader. Redirects are relayed to the caller, never followed here.
-fn client(st: &ApiState) -> Result<awc::Client, ApiError> {
+pub(super) fn client(st: &ApiState) -> Result<awc::Client, ApiError> {
     CLIENT.with(|cell| {
         if let Some(client) = cell.get() {
             return Ok(client.clone());

@@ -15,6 +15,7 @@ mod responses;
 mod snapshot;
 mod stacks;
 mod students;
+mod view;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub use error::ApiError;
 pub use forward::{forward_to_leader, FOLLOWER_REQUESTS, FORWARDED_BY};
 pub use responses::count_responses;
 pub(crate) use snapshot::unnamed_temp_file;
+pub use view::{EVENT_PERIOD, UI_CONTROL_SOCKET_ENV};
 
 use crate::config::Config;
 use crate::raft::NodeId;
@@ -51,6 +53,9 @@ pub struct ApiState {
     pub directory: crate::replicator::members::Directory,
     /// Credentials and permissions, shared with the other doors.
     pub auth: crate::security::Authenticator,
+    /// Becomes true when the node begins to stop: endless responses (`/v1/events`) end then, so
+    /// the graceful shutdown does not wait for them.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Registers every route; unknown routes answer 404 with a JSON error. Wrap the app in
@@ -66,6 +71,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     snapshot::routes(cfg);
     health::routes(cfg);
     gateway::routes(cfg);
+    view::routes(cfg);
     cfg.default_service(web::to(unknown_route));
 }
 

@@ -155,6 +155,10 @@ pub enum Cmd {
     Cluster {
         #[command(subcommand)]
         action: Option<ClusterAction>,
+        /// Let the nodes' cluster view (`/ui`) stop, start, pause and resume members through
+        /// this supervisor (and partition them, with `test_faults = true`). Local clusters only.
+        #[arg(long)]
+        ui_controls: bool,
     },
     /// Manage the cluster secret peers authenticate each other with.
     Secret {
@@ -272,6 +276,17 @@ pub enum ClusterAction {
     },
     /// Stop member N (or nodeN), then start it.
     Restart {
+        #[arg(value_parser = parse_node_id)]
+        id: u64,
+    },
+    /// Freeze member N's process (SIGSTOP): it holds its sockets but answers nothing, as a
+    /// long stall would.
+    Pause {
+        #[arg(value_parser = parse_node_id)]
+        id: u64,
+    },
+    /// Let a paused member N run again (SIGCONT).
+    Resume {
         #[arg(value_parser = parse_node_id)]
         id: u64,
     },
@@ -631,7 +646,8 @@ mod tests {
         assert!(matches!(
             a.command,
             Cmd::Cluster {
-                action: Some(ClusterAction::Stop { id: 2 })
+                action: Some(ClusterAction::Stop { id: 2 }),
+                ui_controls: false,
             }
         ));
         let b = Cli::try_parse_from(["raftkv", "--endpoints", "a:1,b:2", "get", "k", "-w", "json"])

@@ -80,9 +80,13 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             logging::init(g.log_format, Some(id));
             Ok(node::run_node(id, g.config.as_deref(), join))
         }
-        Cmd::Cluster { action: None } => supervisor::run(g.config.as_deref(), g.log_format),
+        Cmd::Cluster {
+            action: None,
+            ui_controls,
+        } => supervisor::run(g.config.as_deref(), g.log_format, ui_controls),
         Cmd::Cluster {
             action: Some(action),
+            ..
         } => supervisor::control(g.config.as_deref(), &action).map(|()| 0),
         Cmd::Secret { action } => secret::run(&action),
         Cmd::Txlog { action } => txlog::run(&action),

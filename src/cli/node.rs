@@ -123,6 +123,7 @@ async fn start(
         None => None,
     };
     let replicator = replicator.start();
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let admission = Admission::new(config.cluster().max_in_flight_requests);
     let state = ApiState {
         replicator: replicator.clone(),
@@ -132,6 +133,7 @@ async fn start(
         admission: admission.clone(),
         directory: directory.clone(),
         auth: auth.clone(),
+        stopping,
     };
     let etcd = EtcdContext::new(
         replicator.clone(),
@@ -183,13 +185,18 @@ async fn start(
         log::info!("node {id}: serving the etcd v3 API (gRPC) on {addr}");
     }
     let handle = server.handle();
-    actix::spawn(shutdown_on_signal(replicator, handle));
+    actix::spawn(shutdown_on_signal(replicator, handle, stopping_tx));
     Ok(server)
 }
 
 /// On SIGINT or SIGTERM: hand leadership away if held, then stop the server and the node.
-async fn shutdown_on_signal(replicator: Addr<Replicator>, server: actix_web::dev::ServerHandle) {
+async fn shutdown_on_signal(
+    replicator: Addr<Replicator>,
+    server: actix_web::dev::ServerHandle,
+    stopping: tokio::sync::watch::Sender<bool>,
+) {
     wait_for_signal().await;
+    let _ = stopping.send(true);
     log::info!("stopping: transferring leadership if held");
     let _ = replicator.send(TransferLeadership(None)).await;
     // The target campaigns at once on TimeoutNow; wait (bounded) until this node has stepped down so

@@ -418,6 +418,18 @@ impl Raft {
             .map(|(_, p)| p.match_index)
     }
 
+    /// Leader only (empty otherwise): each follower's `(id, match_index, next_index)`, for the
+    /// cluster view.
+    pub fn progress_view(&self) -> Vec<(NodeId, Index, Index)> {
+        if self.role != Role::Leader {
+            return Vec::new();
+        }
+        self.progress
+            .iter()
+            .map(|(id, p)| (*id, p.match_index, p.next_index))
+            .collect()
+    }
+
     /// The configuration this core runs with.
     pub fn config(&self) -> &Config {
         &self.cfg

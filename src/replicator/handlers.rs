@@ -135,6 +135,41 @@ impl Handler<GetStatus> for Replicator {
     }
 }
 
+impl Handler<GetView> for Replicator {
+    type Result = MessageResult<GetView>;
+
+    fn handle(&mut self, _: GetView, ctx: &mut Context<Self>) -> Self::Result {
+        let status = <Self as Handler<GetStatus>>::handle(self, GetStatus, ctx).0;
+        let progress = self
+            .raft
+            .progress_view()
+            .into_iter()
+            .map(|(id, match_index, next_index)| PeerProgress {
+                id,
+                match_index,
+                next_index,
+            })
+            .collect();
+        let peers = self
+            .cluster
+            .counters()
+            .peer_bytes()
+            .into_iter()
+            .map(|(id, bytes)| PeerTraffic {
+                id,
+                sent_bytes: bytes.sent,
+                received_bytes: bytes.received,
+            })
+            .collect();
+        MessageResult(NodeView {
+            status,
+            vote: self.raft.status().vote,
+            progress,
+            peers,
+        })
+    }
+}
+
 impl Handler<GetMembers> for Replicator {
     type Result = MessageResult<GetMembers>;
 

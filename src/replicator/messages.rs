@@ -144,6 +144,44 @@ impl Message for GetMembers {
     type Result = Vec<Member>;
 }
 
+/// Asks for [`NodeView`].
+pub struct GetView;
+
+impl Message for GetView {
+    type Result = NodeView;
+}
+
+/// What the cluster view (`/ui`, `GET /v1/view`, `GET /v1/events`) shows of one node: its Raft
+/// state, a leader's view of each follower, and the bytes it exchanged with each peer so far
+/// (rates are the differences between two views).
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeView {
+    #[serde(flatten)]
+    pub status: NodeStatus,
+    /// Whom this node voted for in its term.
+    pub vote: Option<NodeId>,
+    /// Leader only: each follower's match and next index.
+    pub progress: Vec<PeerProgress>,
+    /// Bytes of frames sent to and received from each peer since the node started.
+    pub peers: Vec<PeerTraffic>,
+}
+
+/// A leader's knowledge of one follower's log.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeerProgress {
+    pub id: NodeId,
+    pub match_index: Index,
+    pub next_index: Index,
+}
+
+/// Bytes exchanged with one peer.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeerTraffic {
+    pub id: NodeId,
+    pub sent_bytes: u64,
+    pub received_bytes: u64,
+}
+
 /// Asks for the whole state machine as JSON.
 pub struct GetState;
 

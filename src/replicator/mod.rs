@@ -34,8 +34,8 @@ use tokio::sync::broadcast;
 
 pub use messages::{
     Answer, ChangeMembership, ClientError, Consistency, GetFaults, GetMembers, GetMetrics,
-    GetState, GetStatus, Member, MemberChange, NodeStatus, Propose, Read, SnapshotView, Stop,
-    TransferLeadership,
+    GetState, GetStatus, GetView, Member, MemberChange, NodeStatus, NodeView, PeerProgress,
+    PeerTraffic, Propose, Read, SnapshotView, Stop, TransferLeadership,
 };
 pub use recover::restore_snapshot;
 pub use state_file::state_file_path;

@@ -1,6 +1,7 @@
 //! The clients level: what a user or a client program sees. The `raftkv` command line (`cli_*`),
 //! etcd's v3 gRPC API and etcd's own clients (`etcd_*`), and the memcached-style text protocol
-//! (`text_*`). Client-facing security (TLS, authentication, limits) belongs here too.
+//! (`text_*`). Client-facing security (TLS, authentication, limits) belongs here too, and the
+//! cluster view in a real browser (`ui_browser`).
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -17,3 +18,4 @@ mod etcd_grpc;
 mod etcd_tools;
 mod text_protocol;
 mod text_replication;
+mod ui_browser;

@@ -103,6 +103,11 @@ pub struct Supervisor {
 impl Supervisor {
     /// Starts a supervisor for `config`, writing its output next to the config.
     pub fn start(config: &Path) -> Supervisor {
+        Self::start_with(config, &[])
+    }
+
+    /// As [`Supervisor::start`], with `args` after `--config FILE` (e.g. `--ui-controls`).
+    pub fn start_with(config: &Path, args: &[&str]) -> Supervisor {
         let output = config.with_file_name("supervisor.out");
         let out = File::create(&output).expect("supervisor output file");
         let err = out.try_clone().expect("clone output file");
@@ -110,6 +115,7 @@ impl Supervisor {
             .arg("cluster")
             .arg("--config")
             .arg(config)
+            .args(args)
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

@@ -16,6 +16,7 @@
 #![allow(dead_code)]
 
 pub mod bridge;
+pub mod browser;
 pub mod checks;
 pub mod cli;
 pub mod client;

@@ -23,6 +23,10 @@ pub enum Request {
     Stop(u64),
     Start(u64),
     Restart(u64),
+    /// SIGSTOP: the process stays, frozen (a long GC pause, a VM stall).
+    Pause(u64),
+    /// SIGCONT after a pause.
+    Resume(u64),
     Ps,
 }
 
@@ -33,6 +37,8 @@ impl Request {
             ClusterAction::Stop { id } => Request::Stop(id),
             ClusterAction::Start { id } => Request::Start(id),
             ClusterAction::Restart { id } => Request::Restart(id),
+            ClusterAction::Pause { id } => Request::Pause(id),
+            ClusterAction::Resume { id } => Request::Resume(id),
             ClusterAction::Ps => Request::Ps,
         }
     }
@@ -43,6 +49,8 @@ impl Request {
             Request::Stop(id) => format!("stop {id}"),
             Request::Start(id) => format!("start {id}"),
             Request::Restart(id) => format!("restart {id}"),
+            Request::Pause(id) => format!("pause {id}"),
+            Request::Resume(id) => format!("resume {id}"),
             Request::Ps => "ps".into(),
         }
     }
@@ -58,6 +66,8 @@ impl Request {
             Some("stop") if words.len() == 2 => Ok(Request::Stop(id(words.get(1))?)),
             Some("start") if words.len() == 2 => Ok(Request::Start(id(words.get(1))?)),
             Some("restart") if words.len() == 2 => Ok(Request::Restart(id(words.get(1))?)),
+            Some("pause") if words.len() == 2 => Ok(Request::Pause(id(words.get(1))?)),
+            Some("resume") if words.len() == 2 => Ok(Request::Resume(id(words.get(1))?)),
             Some("ps") if words.len() == 1 => Ok(Request::Ps),
             _ => Err(format!("unknown request {line:?}")),
         }

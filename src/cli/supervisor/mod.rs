@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::signal::unix::{signal, SignalKind};
 
-pub use control::Request;
+pub use control::{send as ask_supervisor, Request};
 pub use process::socket_path;
 
 use super::args::ClusterAction;
@@ -42,6 +42,7 @@ pub fn control(config_path: Option<&Path>, action: &ClusterAction) -> Result<(),
 pub fn run(
     config_path: Option<&Path>,
     log_format: crate::cli::logging::LogFormat,
+    ui_controls: bool,
 ) -> Result<i32, CliError> {
     let config = load_config(config_path)?;
     let exe = std::env::current_exe()
@@ -54,6 +55,11 @@ pub fn run(
         exe,
         config: config_path.map(Path::to_path_buf),
         log_format,
+        // Absolute, so a node started from another directory finds it.
+        ui_controls: ui_controls
+            .then(|| std::path::absolute(socket_path(&config.cluster().data_dir)))
+            .transpose()
+            .map_err(|e| CliError::Local(format!("cannot name the control socket: {e}")))?,
     };
     runtime.block_on(supervise(config, launch))
 }
@@ -120,7 +126,7 @@ async fn supervise(config: Config, launch: Launch) -> Result<i32, CliError> {
         }
     }
     sup.painter.say(&format!(
-        "control socket {} (raftkv cluster stop|start|restart N)",
+        "control socket {} (raftkv cluster stop|start|restart|pause|resume N)",
         socket.display()
     ));
     hints::spawn_leader_watch(sup.painter.clone(), config, launch.config.as_deref());
@@ -224,8 +230,24 @@ impl Supervisor {
                     Err(_) => started,
                 })
             }
+            Request::Pause(id) => self.running(id).map(|p| {
+                p.pause();
+                format!("node {id} paused")
+            }),
+            Request::Resume(id) => self.running(id).map(|p| {
+                p.resume();
+                format!("node {id} resumed")
+            }),
             Request::Ps => Ok(self.ps()),
         }
+    }
+
+    /// Node `id`'s process, if it runs.
+    fn running(&self, id: u64) -> Result<&NodeProcess, String> {
+        self.nodes
+            .get(&id)
+            .filter(|p| p.is_running())
+            .ok_or_else(|| format!("node {id} is not running"))
     }
 
     /// One line per configured node: `node1 running pid 1234` or `node2 stopped`.

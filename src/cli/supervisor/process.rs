@@ -28,6 +28,9 @@ pub struct Launch {
     pub config: Option<PathBuf>,
     /// Passed on to every node as `--log-format`.
     pub log_format: crate::cli::logging::LogFormat,
+    /// The control socket, passed to every node as `RAFTKV_UI_CONTROL_SOCKET` when the cluster
+    /// view may control members (`raftkv cluster --ui-controls`).
+    pub ui_controls: Option<PathBuf>,
 }
 
 impl NodeProcess {
@@ -42,6 +45,10 @@ impl NodeProcess {
         if let Some(format) = clap::ValueEnum::to_possible_value(&launch.log_format) {
             cmd.arg("--log-format").arg(format.get_name());
         }
+        match &launch.ui_controls {
+            Some(socket) => cmd.env(crate::api::UI_CONTROL_SOCKET_ENV, socket),
+            None => cmd.env_remove(crate::api::UI_CONTROL_SOCKET_ENV),
+        };
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -84,9 +91,21 @@ impl NodeProcess {
         self.exit.borrow().is_none()
     }
 
-    /// Sends SIGTERM if the process still runs (the node stops gracefully).
+    /// Sends SIGTERM if the process still runs (the node stops gracefully), and SIGCONT so that
+    /// a paused one handles it.
     pub fn terminate(&self) {
         self.signal(libc::SIGTERM);
+        self.signal(libc::SIGCONT);
+    }
+
+    /// Freezes the process (SIGSTOP).
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a frozen process run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
     }
 
     /// Waits for the process to exit, sending SIGKILL if it outlives `grace`.
