@@ -117,6 +117,11 @@ pub struct Raft {
     /// until the no-op at this index is persisted (and with it the term).
     pub(super) hold_sends_until: Option<Index>,
     pub(super) reads: ReadQueue,
+    /// Follower: reads forwarded to a leader and not answered yet, with the leader and term
+    /// they were sent in. A read whose leader is no longer this node's (it died, or a new one was
+    /// elected) fails at the next output instead of waiting out the client's timeout: the
+    /// answer may never come. At most `max_pending_reads`.
+    pub(super) forwarded_reads: Vec<(u64, NodeId, Term)>,
     /// Follower only: `Append`s of this term that arrived before the one they continue.
     pub(super) early: EarlyAppends,
     /// Tick periods since this core started, as the host measured them (stalls included): the
@@ -165,6 +170,7 @@ impl Raft {
         }
         let mut raft = Raft {
             reads: ReadQueue::new(cfg.max_pending_reads),
+            forwarded_reads: Vec::new(),
             early: EarlyAppends::default(),
             lease_clock: 0,
             boot_quiet: cfg.lease_reads,
@@ -273,7 +279,10 @@ impl Raft {
             }
             Body::ReadIndex { id } => self.handle_remote_read(from, id),
             Body::ReadIndexResponse { id, index } => {
-                if self.role != Role::Leader {
+                // Only an answer still awaited: one failed already was reported then.
+                let before = self.forwarded_reads.len();
+                self.forwarded_reads.retain(|&(read, _, _)| read != id);
+                if self.role != Role::Leader && self.forwarded_reads.len() < before {
                     self.out.reads.push(ReadState { id, index });
                 }
             }
@@ -324,7 +333,11 @@ impl Raft {
         match self.role {
             Role::Leader => self.start_read(None, id),
             _ => match self.leader {
+                Some(_) if self.forwarded_reads.len() >= self.cfg.max_pending_reads => {
+                    Err(ReadError::Busy)
+                }
                 Some(leader) => {
+                    self.forwarded_reads.push((id, leader, self.term));
                     self.send(leader, Body::ReadIndex { id });
                     Ok(())
                 }
@@ -365,6 +378,7 @@ impl Raft {
 
     /// Takes the work accumulated since the last call. See [`Output`] for the ordering contract.
     pub fn take_output(&mut self) -> Output {
+        self.fail_orphaned_reads();
         if self.role == Role::Leader {
             self.flush_reads();
             self.broadcast_appends();
@@ -428,6 +442,25 @@ impl Raft {
             .iter()
             .map(|(id, p)| (*id, p.match_index, p.next_index))
             .collect()
+    }
+
+    /// Fails the forwarded reads whose leader is no longer this node's leader in the same term.
+    fn fail_orphaned_reads(&mut self) {
+        if self.forwarded_reads.is_empty() {
+            return;
+        }
+        let (leader, term, following) = (self.leader, self.term, self.role != Role::Leader);
+        let mut failed = Vec::new();
+        self.forwarded_reads.retain(|&(id, sent_to, sent_in)| {
+            let alive = following && leader == Some(sent_to) && term == sent_in;
+            if !alive {
+                failed.push(id);
+            }
+            alive
+        });
+        for id in failed {
+            self.out.reads.push(ReadState { id, index: None });
+        }
     }
 
     /// The configuration this core runs with.

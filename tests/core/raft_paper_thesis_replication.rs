@@ -133,6 +133,36 @@ fn thesis_6_4_follower_read_is_forwarded_to_the_leader() {
     assert_eq!(lonely.read_index(1), Err(ReadError::NoLeader));
 }
 
+/// §6.4 on a follower: a read forwarded to a leader that then dies is failed (index `None`) as
+/// soon as the follower stops following it (its election timer fires, or another leader is
+/// elected), not left to the client's timeout: the dead leader's answer never comes. A late
+/// answer from the old leader is not reported twice.
+#[test]
+fn thesis_6_4_follower_fails_a_forwarded_read_when_its_leader_changes() {
+    let mut c = Cluster::new(3, |cfg| cfg);
+    c.elect(1);
+    c.isolate(1);
+    c.node_mut(2)
+        .read_index(9)
+        .expect("follower knows the leader");
+    c.stabilize();
+    assert!(c.reads[1].is_empty(), "nothing answered yet");
+    c.campaign(2);
+    assert_ne!(c.node(2).status().leader, Some(1));
+    assert_eq!(c.reads[1], vec![ReadState { id: 9, index: None }]);
+    c.node_mut(2).step(
+        1,
+        msg(
+            1,
+            Body::ReadIndexResponse {
+                id: 9,
+                index: Some(1),
+            },
+        ),
+    );
+    assert!(c.node_mut(2).take_output().reads.is_empty());
+}
+
 /// §6.4: a read can only be confirmed by the leader that took it; one that loses leadership fails
 /// its pending reads at once (index `None`: the client retries elsewhere) rather than leaving them
 /// hanging.
