@@ -244,6 +244,11 @@ pub enum Cmd {
     },
     /// Drive a running cluster with load and report throughput and latency.
     Bench(BenchArgs),
+    /// Jepsen in one command: clients read, write and compare-and-set while a nemesis kills,
+    /// pauses, partitions and restarts nodes; then the history is checked for linearizability,
+    /// the verdict printed (exit 0 linearizable, 1 not, 4 undecided) and an HTML report written.
+    /// Starts a local cluster of its own, or works on the running `raftkv cluster --config FILE`.
+    Chaos(ChaosArgs),
     /// Print a shell completion script to standard output, e.g.
     /// `raftkv completion bash > /etc/bash_completion.d/raftkv` or
     /// `source <(raftkv completion zsh)`.
@@ -276,6 +281,11 @@ pub enum ClusterAction {
     },
     /// Stop member N (or nodeN), then start it.
     Restart {
+        #[arg(value_parser = parse_node_id)]
+        id: u64,
+    },
+    /// Kill member N's process at once (SIGKILL), as a crash would.
+    Kill {
         #[arg(value_parser = parse_node_id)]
         id: u64,
     },
@@ -473,6 +483,29 @@ pub enum LeaderAction {
     /// Hand leadership to voter ID (default: the most up-to-date voter), like etcdctl
     /// move-leader; prints the new leader.
     Transfer { id: Option<u64> },
+}
+
+/// `raftkv chaos`.
+#[derive(Debug, Args)]
+pub struct ChaosArgs {
+    /// How long the clients and the nemesis run, e.g. 20s or 2m.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: std::time::Duration,
+    /// Clients, each one request at a time.
+    #[arg(long, default_value_t = 5)]
+    pub clients: usize,
+    /// Keys the clients share (the checker works key by key: more keys, a faster check).
+    #[arg(long, default_value_t = 5)]
+    pub keys: usize,
+    /// Nodes of the cluster chaos starts (without --config).
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u64,
+    /// The seed of the nemesis' and the clients' choices (default: random, printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where to write the HTML report.
+    #[arg(long, default_value = "chaos-report.html")]
+    pub report: PathBuf,
 }
 
 /// `raftkv bench`: one run with the flags below, or `bench sweep` / `bench plot`.

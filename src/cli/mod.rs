@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod bench;
+mod chaos;
 pub mod client;
 pub mod context;
 pub mod endpoint;
@@ -93,6 +94,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         Cmd::Snapshot { action } => snapshot::run(&action, &g),
         Cmd::Completion { shell } => manual::completion(shell).map(|()| 0),
         Cmd::Man { out } => manual::man(out.as_deref()).map(|()| 0),
+        Cmd::Chaos(args) => chaos::run(&args, g.config.as_deref()),
         Cmd::Bench(args) => {
             let endpoints = endpoints::resolve(&g.endpoints, g.config.as_deref())?;
             bench::run(&endpoints, &args, g.write_out).map(|()| 0)
@@ -217,6 +219,7 @@ fn client_command(command: Cmd, g: GlobalOpts) -> Result<(), CliError> {
         Cmd::Node { .. }
         | Cmd::Cluster { .. }
         | Cmd::Bench(_)
+        | Cmd::Chaos(_)
         | Cmd::Secret { .. }
         | Cmd::Txlog { .. }
         | Cmd::Snapshot { .. }

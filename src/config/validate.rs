@@ -488,9 +488,19 @@ fn check_ticks(check: &Checker<'_>, raw: &Filled) -> Result<(), ConfigError> {
 
 /// `[cluster] listen_host`: a host name or IP literal, no port.
 fn check_listen_host(check: &Checker<'_>, host: &Spanned<String>) -> Result<(), ConfigError> {
-    match Address::parse(&format!("{}:1", bracketed(host.get_ref()))) {
-        Ok(_) => Ok(()),
-        Err(_) => check.fail(
+    let text = host.get_ref();
+    // A colon is only an IPv6 literal's (an address with a port is refused).
+    let shaped = if text.contains(':') {
+        text.trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok()
+    } else {
+        Address::parse(&format!("{text}:1")).is_ok()
+    };
+    match shaped {
+        true => Ok(()),
+        false => check.fail(
             host,
             "cluster.listen_host",
             format!(

@@ -7,6 +7,7 @@
 mod support;
 
 mod cli_bench_sweep;
+mod cli_chaos;
 mod cli_client;
 mod cli_cluster;
 mod cli_manual;

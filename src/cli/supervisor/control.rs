@@ -23,6 +23,9 @@ pub enum Request {
     Stop(u64),
     Start(u64),
     Restart(u64),
+    /// SIGKILL: the process dies at once, as in a crash (nothing handed over, nothing flushed
+    /// beyond what is already durable).
+    Kill(u64),
     /// SIGSTOP: the process stays, frozen (a long GC pause, a VM stall).
     Pause(u64),
     /// SIGCONT after a pause.
@@ -37,6 +40,7 @@ impl Request {
             ClusterAction::Stop { id } => Request::Stop(id),
             ClusterAction::Start { id } => Request::Start(id),
             ClusterAction::Restart { id } => Request::Restart(id),
+            ClusterAction::Kill { id } => Request::Kill(id),
             ClusterAction::Pause { id } => Request::Pause(id),
             ClusterAction::Resume { id } => Request::Resume(id),
             ClusterAction::Ps => Request::Ps,
@@ -49,6 +53,7 @@ impl Request {
             Request::Stop(id) => format!("stop {id}"),
             Request::Start(id) => format!("start {id}"),
             Request::Restart(id) => format!("restart {id}"),
+            Request::Kill(id) => format!("kill {id}"),
             Request::Pause(id) => format!("pause {id}"),
             Request::Resume(id) => format!("resume {id}"),
             Request::Ps => "ps".into(),
@@ -66,6 +71,7 @@ impl Request {
             Some("stop") if words.len() == 2 => Ok(Request::Stop(id(words.get(1))?)),
             Some("start") if words.len() == 2 => Ok(Request::Start(id(words.get(1))?)),
             Some("restart") if words.len() == 2 => Ok(Request::Restart(id(words.get(1))?)),
+            Some("kill") if words.len() == 2 => Ok(Request::Kill(id(words.get(1))?)),
             Some("pause") if words.len() == 2 => Ok(Request::Pause(id(words.get(1))?)),
             Some("resume") if words.len() == 2 => Ok(Request::Resume(id(words.get(1))?)),
             Some("ps") if words.len() == 1 => Ok(Request::Ps),

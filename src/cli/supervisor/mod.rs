@@ -126,7 +126,7 @@ async fn supervise(config: Config, launch: Launch) -> Result<i32, CliError> {
         }
     }
     sup.painter.say(&format!(
-        "control socket {} (raftkv cluster stop|start|restart|pause|resume N)",
+        "control socket {} (raftkv cluster stop|start|restart|kill|pause|resume N)",
         socket.display()
     ));
     hints::spawn_leader_watch(sup.painter.clone(), config, launch.config.as_deref());
@@ -228,6 +228,18 @@ impl Supervisor {
                 Ok(match stopped {
                     Ok(s) => format!("{s}; {started}"),
                     Err(_) => started,
+                })
+            }
+            Request::Kill(id) => {
+                let process = self
+                    .nodes
+                    .get_mut(&id)
+                    .filter(|p| p.is_running())
+                    .ok_or_else(|| format!("node {id} is not running"))?;
+                let status = process.wait_or_kill(std::time::Duration::ZERO).await;
+                Ok(match status {
+                    Some(s) => format!("node {id} killed ({s})"),
+                    None => format!("node {id} killed"),
                 })
             }
             Request::Pause(id) => self.running(id).map(|p| {
