@@ -132,13 +132,17 @@ mod tests {
             Request::Stop(2),
             Request::Start(3),
             Request::Restart(11),
+            Request::Kill(4),
+            Request::Pause(5),
+            Request::Resume(5),
             Request::Ps,
         ] {
             assert_eq!(Request::parse(&r.to_line()), Ok(r));
         }
         assert!(Request::parse("stop").is_err());
         assert!(Request::parse("stop x").is_err());
-        assert!(Request::parse("kill 2").is_err());
+        assert!(Request::parse("pause").is_err());
+        assert!(Request::parse("nuke 2").is_err());
         assert!(Request::parse("ps 1").is_err());
     }
 }
