@@ -8,7 +8,7 @@
 //! Skipped, saying so, where no Docker Engine answers; `.ci/run` sets `RAFTKV_REQUIRE_DOCKER=1`,
 //! which makes that a failure.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -92,13 +92,18 @@ fn three_containers_by_host_name_survive_partition_kill_new_ip_and_rolling_resta
     //    write is there once the old leader is back.
     let t = Instant::now();
     let leader = wait_leader(&p, &NODES);
-    let (stop, writer) = background_writer(&p, 100, 2, "kill");
-    std::thread::sleep(Duration::from_millis(300));
+    let (stop, acked, writer) = background_writer(&p, 100, 2, "kill");
+    wait_for("writes acknowledged before the kill", SETTLE, || {
+        (acked.load(Ordering::Relaxed) >= 10).then_some(())
+    });
     p.lifecycle("kill", leader);
     let others: Vec<u64> = NODES.iter().copied().filter(|&id| id != leader).collect();
     let new_leader = wait_leader(&p, &others);
     assert_ne!(new_leader, leader);
-    std::thread::sleep(Duration::from_millis(300));
+    let before = acked.load(Ordering::Relaxed);
+    wait_for("writes acknowledged under the new leader", SETTLE, || {
+        (acked.load(Ordering::Relaxed) >= before + 10).then_some(())
+    });
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().expect("the writer thread");
     p.lifecycle("start", leader);
@@ -140,7 +145,7 @@ fn three_containers_by_host_name_survive_partition_kill_new_ip_and_rolling_resta
     // 6. A rolling restart (SIGTERM, one node at a time) under a write load: no write fails.
     let t = Instant::now();
     wait_leader(&p, &NODES);
-    let (stop, writer) = background_writer(&p, 200, 3, "roll");
+    let (stop, _, writer) = background_writer(&p, 200, 3, "roll");
     for id in NODES {
         p.lifecycle("stop", id);
         p.lifecycle("start", id);
@@ -259,7 +264,11 @@ fn put(client: &mut Client, nodes: &[u64], key: &str, value: &str) {
     }
 }
 
-/// `clients` threads writing distinct keys through every node until `stop` is set, as the
+/// The writer threads, joined: every write they had acknowledged.
+type Writers = std::thread::JoinHandle<Vec<(String, String)>>;
+
+/// `clients` threads writing distinct keys through every node until `stop` is set (the second
+/// value counts the writes acknowledged so far), as the
 /// exactly-once clients `first_id`, `first_id + 1`, … (ids not used before: a session's
 /// numbers only rise); returns the writes acknowledged. A write that is not acknowledged within
 /// [`PATIENCE`] fails the test.
@@ -268,17 +277,17 @@ fn background_writer(
     first_id: u64,
     clients: u64,
     tag: &'static str,
-) -> (
-    Arc<AtomicBool>,
-    std::thread::JoinHandle<Vec<(String, String)>>,
-) {
+) -> (Arc<AtomicBool>, Arc<AtomicUsize>, Writers) {
     let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&acked);
     let addrs = addresses(p);
     let flag = Arc::clone(&stop);
     let handle = std::thread::spawn(move || {
         let workers: Vec<_> = (0..clients)
             .map(|c| {
                 let (addrs, flag) = (addrs.clone(), Arc::clone(&flag));
+                let counter = Arc::clone(&counter);
                 std::thread::spawn(move || {
                     let mut client = Client::new(first_id + c, &addrs, first_id + c);
                     let mut written = Vec::new();
@@ -287,6 +296,7 @@ fn background_writer(
                         let (key, value) = (format!("{tag}-{c}-{i}"), format!("{i}"));
                         put(&mut client, &NODES, &key, &value);
                         written.push((key, value));
+                        counter.fetch_add(1, Ordering::Relaxed);
                         i += 1;
                     }
                     written
@@ -298,5 +308,5 @@ fn background_writer(
             .flat_map(|w| w.join().expect("a writer"))
             .collect()
     });
-    (stop, handle)
+    (stop, acked, handle)
 }

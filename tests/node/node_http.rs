@@ -355,3 +355,59 @@ fn a_node_whose_http_or_text_port_is_taken_exits_2_naming_it() {
         assert!(!stderr.contains("panicked"), "{what}: {stderr}");
     }
 }
+
+/// The cluster view's endpoints on a node started without `--ui-controls`: the page, the node's
+/// view with its indexes and the leader's progress, one Server-Sent Event, and the controls
+/// refused (404, nothing stopped) with the flag named.
+#[test]
+fn the_cluster_view_is_served_and_its_controls_are_off_by_default() {
+    let c = Cluster::start(3);
+    let leader = c.wait_for_leader(Duration::from_secs(10));
+    let page = c.request("GET", leader, "/ui", None).unwrap();
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("/v1/events"),
+        "the page opens the stream"
+    );
+
+    let view = c.request("GET", leader, "/v1/view", None).unwrap().json();
+    assert_eq!(view["role"], "leader");
+    assert_eq!(view["controls"], false);
+    let followers: Vec<u64> = view["progress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_u64())
+        .collect();
+    assert_eq!(followers.len(), 2, "{view}");
+    assert!(!followers.contains(&leader));
+
+    // The stream sends a view at once; read the first event only.
+    let mut reply = ureq::get(format!("http://{}/v1/events", c.http_addr(leader)))
+        .call()
+        .unwrap();
+    assert_eq!(
+        reply.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let mut first = String::new();
+    let mut reader = std::io::BufReader::new(reply.body_mut().as_reader());
+    while !first.starts_with("data: ") {
+        first.clear();
+        std::io::BufRead::read_line(&mut reader, &mut first).unwrap();
+    }
+    let event: serde_json::Value = serde_json::from_str(&first["data: ".len()..]).unwrap();
+    assert_eq!(event["id"], leader);
+
+    let body = br#"{"action":"stop","node":1}"#;
+    let refused = c
+        .request("POST", leader, "/v1/ui/control", Some(body))
+        .unwrap();
+    assert_eq!(refused.status, 404, "{}", refused.body);
+    assert!(refused.body.contains("--ui-controls"), "{}", refused.body);
+    assert_eq!(
+        c.wait_for_leader(Duration::from_secs(10)),
+        leader,
+        "nothing stopped"
+    );
+}
