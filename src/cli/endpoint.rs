@@ -99,10 +99,7 @@ fn healths(endpoints: &[String], probe: Probe) -> Vec<Health> {
             .iter()
             .map(|endpoint| {
                 let agent = agent.clone();
-                scope.spawn(move || match probe {
-                    Probe::Health => health_of(&agent, endpoint),
-                    Probe::Ready => ready_of(&agent, endpoint),
-                })
+                scope.spawn(move || ask(&agent, endpoint, probe))
             })
             .collect();
         handles
@@ -119,19 +116,21 @@ fn healths(endpoints: &[String], probe: Probe) -> Vec<Health> {
     })
 }
 
-/// Ready when `/readyz` answers 200; otherwise its failed checks (`[-]leader: no leader known`).
-fn ready_of(agent: &ureq::Agent, endpoint: &str) -> Health {
+/// Asks `endpoint` for the probe's path and judges the answer: `None` when it passes, else why.
+fn ask(agent: &ureq::Agent, endpoint: &str, probe: Probe) -> Health {
     let started = Instant::now();
-    let failure = match agent.get(client::url(endpoint, "/readyz")).call() {
+    let path = match probe {
+        Probe::Health => "/health",
+        Probe::Ready => "/readyz",
+    };
+    let failure = match agent.get(client::url(endpoint, path)).call() {
         Err(e) => Some(client::describe(&e).0),
         Ok(mut response) => {
             let status = response.status().as_u16();
             let body = response.body_mut().read_to_string().unwrap_or_default();
-            let failed: Vec<&str> = body.lines().filter(|l| l.starts_with("[-]")).collect();
-            match status {
-                200 => None,
-                _ if failed.is_empty() => Some(format!("answered {status}")),
-                _ => Some(failed.join("; ")),
+            match probe {
+                Probe::Health => health_failure(status, &body),
+                Probe::Ready => ready_failure(status, &body),
             }
         }
     };
@@ -142,33 +141,54 @@ fn ready_of(agent: &ureq::Agent, endpoint: &str) -> Health {
     }
 }
 
+/// Ready when `/readyz` answers 200; otherwise its failed checks (`[-]leader: no leader known`).
+fn ready_failure(status: u16, body: &str) -> Option<String> {
+    let failed: Vec<&str> = body.lines().filter(|l| l.starts_with("[-]")).collect();
+    match status {
+        200 => None,
+        _ if failed.is_empty() => Some(format!("answered {status}")),
+        _ => Some(failed.join("; ")),
+    }
+}
+
 /// Healthy when `/health` answers 200 with `"health":"true"`; a 503 carries the node's reason.
-fn health_of(agent: &ureq::Agent, endpoint: &str) -> Health {
-    let started = Instant::now();
-    let failure = match agent.get(client::url(endpoint, "/health")).call() {
-        Err(e) => Some(client::describe(&e).0),
-        Ok(mut response) => {
-            let status = response.status().as_u16();
-            let body: Option<serde_json::Value> = response
-                .body_mut()
-                .read_to_vec()
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok());
-            let said = body.as_ref().and_then(|b| b["health"].as_str());
-            match (status, said) {
-                (200, Some("true")) => None,
-                _ => Some(
-                    body.as_ref()
-                        .and_then(|b| b["reason"].as_str())
-                        .filter(|r| !r.is_empty())
-                        .map_or_else(|| format!("answered {status}"), str::to_string),
-                ),
-            }
-        }
-    };
-    Health {
-        endpoint: endpoint.to_string(),
-        took: started.elapsed(),
-        failure,
+fn health_failure(status: u16, body: &str) -> Option<String> {
+    let body: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let said = body.as_ref().and_then(|b| b["health"].as_str());
+    match (status, said) {
+        (200, Some("true")) => None,
+        _ => Some(
+            body.as_ref()
+                .and_then(|b| b["reason"].as_str())
+                .filter(|r| !r.is_empty())
+                .map_or_else(|| format!("answered {status}"), str::to_string),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::{health_failure, ready_failure};
+
+    #[test]
+    fn readyz_failures_name_the_failed_checks() {
+        assert_eq!(ready_failure(200, "readyz check passed\n"), None);
+        let body = "[-]leader: no leader known\n[+]applied ok\nreadyz check failed\n";
+        assert_eq!(
+            ready_failure(503, body).as_deref(),
+            Some("[-]leader: no leader known")
+        );
+        assert_eq!(ready_failure(502, "").as_deref(), Some("answered 502"));
+    }
+
+    #[test]
+    fn health_needs_the_string_true_and_carries_the_reason() {
+        assert_eq!(health_failure(200, r#"{"health":"true","reason":""}"#), None);
+        let no = r#"{"health":"false","reason":"RAFT NO LEADER"}"#;
+        assert_eq!(health_failure(503, no).as_deref(), Some("RAFT NO LEADER"));
+        assert_eq!(
+            health_failure(200, r#"{"health":true}"#).as_deref(),
+            Some("answered 200")
+        );
     }
 }

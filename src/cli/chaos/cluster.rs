@@ -40,12 +40,9 @@ pub struct ChaosCluster {
     inner: Arc<Inner>,
 }
 
+/// Status and fault-switch requests: a paused node must not hold the monitor or the nemesis long.
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_millis(1500)))
-        .build()
-        .into()
+    crate::cli::client::agent(Duration::from_millis(1500))
 }
 
 /// `n` ports free on 127.0.0.1 now (each held until all are chosen, so they differ).

@@ -43,11 +43,7 @@ pub fn spawn(
                 nodes: nodes.to_vec(),
                 keys: args.keys.max(1),
                 rng: StdRng::seed_from_u64(seed.wrapping_add(client + 1)),
-                agent: ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .timeout_global(Some(CLIENT_TIMEOUT))
-                    .build()
-                    .into(),
+                agent: crate::cli::client::agent(CLIENT_TIMEOUT),
                 seen: BTreeMap::new(),
                 written: 0,
                 recorder: recorder.clone(),
