@@ -183,7 +183,10 @@ mod probe_tests {
 
     #[test]
     fn health_needs_the_string_true_and_carries_the_reason() {
-        assert_eq!(health_failure(200, r#"{"health":"true","reason":""}"#), None);
+        assert_eq!(
+            health_failure(200, r#"{"health":"true","reason":""}"#),
+            None
+        );
         let no = r#"{"health":"false","reason":"RAFT NO LEADER"}"#;
         assert_eq!(health_failure(503, no).as_deref(), Some("RAFT NO LEADER"));
         assert_eq!(

@@ -62,12 +62,6 @@ impl From<SocketAddr> for Address {
     }
 }
 
-impl From<&Address> for Address {
-    fn from(addr: &Address) -> Address {
-        addr.clone()
-    }
-}
-
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.host.contains(':') {
