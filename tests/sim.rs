@@ -7,31 +7,34 @@
 //! priority queue, so a seed replays exactly.
 //!
 //! Each simulated node is a core, a disk and an applied state, and it honours the ordering
-//! contract of `raftkv::raft::Output`: messages leave at once; the hard state, the log prefix of
-//! an installed snapshot and the entries become a write batch whose sync completes after a
-//! random delay (in order, like a write-ahead log); only then do the batch's
+//! contract of `raftkv::raft::Output`: messages leave at once; the log prefix of an installed
+//! snapshot, then the hard state and the entries, become write batches whose syncs complete
+//! after a random delay (in order, like a write-ahead log); only then do the batch's
 //! `messages_after_persist` leave and the core hear `persisted`; committed entries are applied at
 //! once.
 //!
 //! ## The same order as the replicator
-//! `harness/drive.rs` carries out an output as `src/replicator/drive.rs` and `lane.rs` do, step
-//! for step:
-//! 1. `messages` leave first, before anything is written (`Replicator::drive` sends them
-//!    before it submits the batch).
+//! The order is not copied: both the replicator (`src/replicator/drive.rs`) and the simulator
+//! (`harness/drive.rs`) hand every output to `raftkv::raft::Sequencer`, which calls back the
+//! host's `send`, `compact`, `write` and `persisted` (`raftkv::raft::Host`) in the order the
+//! node uses; the host only does the I/O (the replicator with its writer thread and peer
+//! links, the simulator with its simulated disk and network). What the sequencer decides, and
+//! `src/raft/host.rs` unit-tests:
+//! 1. `messages` leave first, before anything is written.
 //! 2. A hard state that changes only the commit index, with no entries, is not written on its
-//!    own but rides with the next batch that writes something (`defer_commit_hint`, mirrored
-//!    by `Sim::defer_commit_hint`).
-//! 3. The hard state, log prefix and entries become one batch, synced in order after every
-//!    earlier one; its `messages_after_persist` wait for it. An output with promises but
-//!    nothing to write hangs them on the last unsynced batch, or sends them at once if there
-//!    is none (`drive`'s `unsynced.back_mut()`; the simulator's zero-delay batch completes
-//!    with the one before it). The replicator's log prefix is a compaction batch of its own
-//!    ahead of the write; here it is the batch's first record, so a torn tail can keep it
-//!    alone, as a crash between the two would.
+//!    own but rides with the next batch that writes something.
+//! 3. An installed snapshot's log prefix is a compaction batch of its own, ahead of the write;
+//!    the hard state and entries are the next batch, synced in order after every earlier one;
+//!    its `messages_after_persist` wait for it. An output with promises but nothing to write
+//!    hangs them on the last unsynced batch, or sends them at once if there is none.
 //! 4. When a batch is durable its promises leave, then the core hears `persisted` for its
-//!    last entry, batch by batch in order, then the output is driven again (`on_durable`).
-//! 5. After a stall, the writer's reports come first, then `note_stall`, then the inbox, then
-//!    one tick (`Pump::poll`, `tick_if_due`); the simulator resumes a paused node that way.
+//!    last entry, batch by batch in order, then the output is driven again.
+//!
+//! What stays each host's own: after a stall, the replicator's lane takes the writer's reports
+//! first, then `note_stall`, then the inbox, then one tick (`Pump::poll`, `tick_if_due`); the
+//! simulator resumes a paused node in that order. A compaction after a local snapshot goes
+//! through the replicator's writer as a batch (`Sequencer::open_own_batch`); the simulated
+//! disk compacts at once, through entries that are durable and committed.
 //!
 //! The replicator applies committed entries in chunks after the output is carried out
 //! (`apply_some`); the simulator applies them at once, which only moves when a read is served,
@@ -124,10 +127,12 @@
 //! Committed means durable on a majority: every entry the cluster committed must be on the
 //! synced disks (its index and term in the log, or under a durable snapshot) of a majority,
 //! checked when the commit index grows and again after every crash (`harness/durability.rs`;
-//! fixed-membership runs). Three of Figure 2's rules are checked as well, although breaking
-//! them alone is not unsafe (`harness/rules.rs`): a node adopts the higher term of an append,
-//! heartbeat, snapshot chunk or any answer, and its term rises only with a message carrying it
-//! or by its own candidacy (so PreVote never moves it); a node campaigns on its timer no sooner
+//! fixed-membership runs). Four of Figure 2's and §5.1's rules are checked as well, although
+//! breaking them alone is not always unsafe (`harness/rules.rs`, `harness/drive.rs`): a node
+//! adopts the higher term of an append, heartbeat, snapshot chunk or any answer, and its term
+//! rises only with a message carrying it or by its own candidacy (so PreVote never moves it); a
+//! message of an older term changes no match index of a leader (`check_stale_ignored`: an
+//! answer to an append of an earlier term vouches for a log that may have changed since); a node campaigns on its timer no sooner
 //! than the minimum election timeout after granting a vote; with CheckQuorum a leader that has
 //! heard from no majority for two minimum election timeouts has stepped down.
 //!
@@ -180,8 +185,7 @@
 //! `harness/mutants.rs` names 22 faults — `InjectedBug`s of the core and `HarnessBug`s of the
 //! simulated disk — each with the mode and the aimed faults it runs with; `mutants.rs` runs each
 //! over seeds 0..200 until a violation that is not a liveness failure catches it, and prints a
-//! table with the replay command of each (`RAFT_SIM_MUTANT=name` takes the mutant's aim along).
-//! Two of them (`MASKED`) cannot be exposed in this core and are listed, not required:
+//! table with the replay command of each (`RAFT_SIM_MUTANT=name` takes the mutant's aim along):
 //! ```text
 //! cargo test --test sim mutants -- --nocapture
 //! RAFT_SIM_MUTANT=vote_before_persist RAFT_SIM_SEED=0 RAFT_SIM_STEPS=4000 cargo test --test sim replay -- --nocapture

@@ -86,11 +86,13 @@ pub enum InjectedBug {
     PreVoteBumpsTerm,
     /// CheckQuorum detects the lost majority but the leader does not step down.
     NoStepDownOnCheckQuorum,
-    /// A follower acknowledges an append through its log's last index instead of the last entry
-    /// the append carried (the match index taken from the log length).
-    AckByLogLength,
-    /// A follower takes the leader's commit index without clamping it to the last new entry.
-    CommitBeyondLastNewEntry,
+    /// A follower answers an append that starts below its commit index with the append's last
+    /// index (the match index taken from the message's length) instead of its commit index,
+    /// though it checked none of the entries past its commit index against its log.
+    AckStaleAppendByLength,
+    /// A leader counts an append answer from one of its earlier terms toward its match indexes,
+    /// though a leader in between may have replaced what that answer vouched for.
+    AcceptStaleTermAppendResponses,
     /// A candidate counts vote grants carrying an older term (from an earlier candidacy).
     CountStaleTermVotes,
     /// A leader ignores a higher term carried by a follower's response.

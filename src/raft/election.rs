@@ -58,6 +58,12 @@ impl Raft {
                 {
                     self.record_vote(from, true);
                 }
+                Body::AppendResponse { .. }
+                    if self.role == Role::Leader
+                        && self.bug(InjectedBug::AcceptStaleTermAppendResponses) =>
+                {
+                    return true;
+                }
                 _ => {}
             }
             return false;

@@ -8,6 +8,7 @@
 mod config;
 mod early;
 mod election;
+mod host;
 mod log;
 mod membership;
 mod message;
@@ -21,6 +22,7 @@ mod snapshot;
 mod types;
 
 pub use config::{Config, ConfigError, InjectedBug};
+pub use host::{Host, Rest, Sequencer};
 pub use log::RaftLog;
 pub use membership::{Membership, MembershipEntry, MAX_MEMBERS};
 pub use message::{Body, ConflictHint, Message};

@@ -53,7 +53,11 @@ impl Raft {
         if prev_log_index < self.commit {
             // Everything through our commit index matches any leader's log; answer for that part
             // only, so a stale or duplicated message can never truncate committed entries.
-            self.acknowledge_append(from, self.commit);
+            let mut index = self.commit;
+            if self.bug(InjectedBug::AckStaleAppendByLength) {
+                index = index.max(prev_log_index + entries.len() as Index);
+            }
+            self.acknowledge_append(from, index);
             return;
         }
         if !self.log.matches(prev_log_index, prev_log_term) {
@@ -94,20 +98,12 @@ impl Raft {
             entries.drain(..at);
             self.append_from_leader(entries);
         }
-        let new_commit = if self.bug(InjectedBug::CommitBeyondLastNewEntry) {
-            leader_commit.min(self.log.last_index())
-        } else {
-            leader_commit.min(last_new)
-        };
+        let new_commit = leader_commit.min(last_new);
         if new_commit > self.commit {
             self.commit = new_commit;
         }
         self.early.accepted(self.term);
-        if self.bug(InjectedBug::AckByLogLength) {
-            self.acknowledge_append(from, self.log.last_index());
-        } else {
-            self.acknowledge_append(from, last_new);
-        }
+        self.acknowledge_append(from, last_new);
     }
 
     pub(super) fn acknowledge_append(&mut self, to: NodeId, index: Index) {

@@ -6,9 +6,10 @@ use std::time::Instant;
 use actix::prelude::*;
 
 use super::messages::Answer;
-use super::{Replicator, Unsynced, EXIT_STORAGE_FAILURE};
-use crate::cluster::Envelope;
-use crate::raft::{Body, Message, NodeId, Output, Role};
+use super::{Replicator, EXIT_STORAGE_FAILURE};
+use crate::cluster::{Envelope, Outbox};
+use crate::raft::{self, Body, Entry, HardState, Index, Message, NodeId, Raft, Role, Term};
+use crate::storage::{FileStore, GroupCommit};
 
 /// Applies the next chunk of committed entries ([`Replicator::apply_some`]).
 #[derive(Message)]
@@ -41,53 +42,31 @@ impl Replicator {
         }
     }
 
-    /// Takes the core's output and carries it out.
+    /// Takes the core's output and carries it out, in the order [`raft::Sequencer`] sets (the
+    /// one the simulator checks).
     pub(super) fn drive(&mut self, ctx: &mut Context<Self>) {
         self.drive_scheduled = false;
-        let mut out = self.raft.take_output();
+        let out = self.raft.take_output();
         if out.is_empty() {
             return;
         }
-        self.defer_commit_hint(&mut out);
         self.log_heartbeats(&out.messages);
-        // A log prefix alone is its own batch (`compact_store`); promises then wait on it.
-        let needs_persist = out.hard_state.is_some() || !out.entries.is_empty();
-        for (to, msg) in out.messages {
-            self.send(to, msg);
+        let mut sequencer = std::mem::take(&mut self.sequencer);
+        let carried = sequencer.carry_out(out, &mut self.host());
+        self.sequencer = sequencer;
+        let rest = match carried {
+            Ok(rest) => rest,
+            Err(why) => return fatal(ctx, &why),
+        };
+        if !rest.snapshot_sends.is_empty() {
+            self.send_snapshot_chunks(rest.snapshot_sends, ctx);
         }
-        if let Some((index, term)) = out.log_prefix {
-            // An installed snapshot: the stored log restarts after it, before the entries below.
-            self.compact_store(index, term, ctx);
+        if !rest.snapshot_chunks.is_empty() {
+            self.receive_snapshot_chunks(rest.snapshot_chunks, ctx);
         }
-        if needs_persist {
-            let last = out.entries.last().map(|e| (e.index, e.term));
-            let batch_id = self.open_batch(last, out.messages_after_persist);
-            let hard_state = out.hard_state.or(self.deferred_hard_state.take());
-            if let Err(e) = self.writer().submit(batch_id, hard_state, out.entries) {
-                fatal(ctx, &format!("log writer: {e}"));
-                return;
-            }
-        } else if !out.messages_after_persist.is_empty() {
-            // Nothing new to persist, but an earlier batch may still be in flight: these promises
-            // rest on it too, so they wait for it.
-            match self.unsynced.back_mut() {
-                Some(batch) => batch.after_persist.extend(out.messages_after_persist),
-                None => {
-                    for (to, msg) in out.messages_after_persist {
-                        self.send(to, msg);
-                    }
-                }
-            }
-        }
-        if !out.snapshot_sends.is_empty() {
-            self.send_snapshot_chunks(out.snapshot_sends, ctx);
-        }
-        if !out.snapshot_chunks.is_empty() {
-            self.receive_snapshot_chunks(out.snapshot_chunks, ctx);
-        }
-        self.count_committed(&out.committed);
-        self.to_apply.extend(out.committed);
-        for read in out.reads {
+        self.count_committed(&rest.committed);
+        self.to_apply.extend(rest.committed);
+        for read in rest.reads {
             self.waiters.read_indexed(read.id, read.index);
         }
         self.apply_some(ctx);
@@ -95,20 +74,19 @@ impl Replicator {
         self.follow_membership();
     }
 
-    /// Numbers the next write-thread batch and remembers what waits on it being durable.
-    pub(super) fn open_batch(
-        &mut self,
-        last: Option<(crate::raft::Index, crate::raft::Term)>,
-        after_persist: Vec<(NodeId, Message)>,
-    ) -> u64 {
-        let batch_id = self.next_batch_id;
-        self.next_batch_id += 1;
-        self.unsynced.push_back(Unsynced {
-            batch_id,
-            last,
-            after_persist,
-        });
-        batch_id
+    /// The I/O side of [`raft::Sequencer`]: the peer links, the log writer, the core.
+    fn host(&mut self) -> NodeHost<'_> {
+        NodeHost {
+            id: self.id,
+            outbox: &self.outbox,
+            next_msg_id: &mut self.next_msg_id,
+            writer: self
+                .writer
+                .as_ref()
+                .expect("the writer runs while the actor does"),
+            store_prefix: &mut self.store_prefix,
+            raft: &mut self.raft,
+        }
     }
 
     pub(super) fn writer(&self) -> &crate::storage::GroupCommit<crate::storage::FileStore> {
@@ -156,22 +134,6 @@ impl Replicator {
             });
     }
 
-    /// A hard state that differs from the last one written only in `commit`, with no entries
-    /// beside it, promises nothing: the commit index is a hint that a restarted node clamps and
-    /// learns again from the leader. Syncing it on its own doubled the fsyncs per commit (one for
-    /// the entry, one for the commit index that followed); it now rides along with the next batch
-    /// that has to be written anyway.
-    fn defer_commit_hint(&mut self, out: &mut Output) {
-        let Some(hs) = out.hard_state else { return };
-        if out.entries.is_empty() && (hs.term, hs.vote) == self.written_term_vote {
-            self.deferred_hard_state = out.hard_state.take();
-        } else {
-            // Written with this batch, and newer than anything deferred.
-            self.written_term_vote = (hs.term, hs.vote);
-            self.deferred_hard_state = None;
-        }
-    }
-
     fn apply(&mut self, entries: &[crate::raft::Entry]) -> Result<(), crate::state::TxLogError> {
         let started = Instant::now();
         let results = self.state.apply_batch(entries, &mut self.txlog)?;
@@ -212,33 +174,12 @@ impl Replicator {
 
     /// The writer made batches through `batch_id` durable: release their promises. The caller
     /// drives the core afterwards.
-    pub(super) fn on_durable(&mut self, batch_id: u64) {
-        while self
-            .unsynced
-            .front()
-            .is_some_and(|b| b.batch_id <= batch_id)
-        {
-            let batch = self.unsynced.pop_front().expect("checked above");
-            for (to, msg) in batch.after_persist {
-                self.send(to, msg);
-            }
-            if let Some((index, term)) = batch.last {
-                self.raft.persisted(index, term);
-            }
-        }
-    }
-
-    fn send(&mut self, to: NodeId, msg: Message) {
-        self.next_msg_id += 1;
-        let envelope = Envelope {
-            pid: to,
-            msg_id: self.next_msg_id,
-            msg,
-        };
-        // The cluster layer drops (and counts) rather than block when a peer's queue is full;
-        // Raft tolerates the loss.
-        if let Err(e) = self.outbox.send(envelope) {
-            log::warn!("node {}: cannot send to {to}: {e}", self.id);
+    pub(super) fn on_durable(&mut self, batch_id: u64, ctx: &mut Context<Self>) {
+        let mut sequencer = std::mem::take(&mut self.sequencer);
+        let synced = sequencer.synced(batch_id, &mut self.host());
+        self.sequencer = sequencer;
+        if let Err(why) = synced {
+            fatal(ctx, &why);
         }
     }
 
@@ -310,5 +251,62 @@ impl Handler<Drive> for Replicator {
 
     fn handle(&mut self, _: Drive, ctx: &mut Context<Self>) {
         self.drive(ctx);
+    }
+}
+
+/// The replicator's fields [`raft::Sequencer`] does its I/O through, borrowed apart from the
+/// sequencer itself.
+struct NodeHost<'a> {
+    id: NodeId,
+    outbox: &'a Outbox<Message>,
+    next_msg_id: &'a mut u64,
+    writer: &'a GroupCommit<FileStore>,
+    /// The stored log's prefix: what the writer has been asked to compact through.
+    store_prefix: &'a mut Index,
+    raft: &'a mut Raft,
+}
+
+impl raft::Host for NodeHost<'_> {
+    /// Why the node must stop.
+    type Error = String;
+
+    fn send(&mut self, to: NodeId, msg: Message) -> Result<(), String> {
+        *self.next_msg_id += 1;
+        let envelope = Envelope {
+            pid: to,
+            msg_id: *self.next_msg_id,
+            msg,
+        };
+        // The cluster layer drops (and counts) rather than block when a peer's queue is full;
+        // Raft tolerates the loss.
+        if let Err(e) = self.outbox.send(envelope) {
+            log::warn!("node {}: cannot send to {to}: {e}", self.id);
+        }
+        Ok(())
+    }
+
+    fn compact(&mut self, batch: u64, index: Index, term: Term) -> Result<bool, String> {
+        if index <= *self.store_prefix {
+            return Ok(false);
+        }
+        *self.store_prefix = index;
+        let submitted = self.writer.submit_compact(batch, index, term);
+        submitted.map_err(|e| format!("log writer: {e}"))?;
+        Ok(true)
+    }
+
+    fn write(
+        &mut self,
+        batch: u64,
+        hard_state: Option<HardState>,
+        entries: Vec<Entry>,
+    ) -> Result<(), String> {
+        let submitted = self.writer.submit(batch, hard_state, entries);
+        submitted.map_err(|e| format!("log writer: {e}"))
+    }
+
+    fn persisted(&mut self, index: Index, term: Term) -> Result<(), String> {
+        self.raft.persisted(index, term);
+        Ok(())
     }
 }

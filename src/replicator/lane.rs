@@ -172,7 +172,7 @@ impl Replicator {
             let Some(report) = report else { break };
             taken = true;
             match report {
-                Ok(durable) => self.on_durable(durable.batch_id),
+                Ok(durable) => self.on_durable(durable.batch_id, ctx),
                 Err(e) => {
                     fatal(ctx, &format!("log writer failed: {e}"));
                     break;

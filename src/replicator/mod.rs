@@ -72,13 +72,6 @@ pub enum NodeError {
     State(String),
 }
 
-/// A batch handed to the writer and not yet reported durable.
-struct Unsynced {
-    batch_id: u64,
-    last: Option<(raft::Index, Term)>,
-    after_persist: Vec<(NodeId, Message)>,
-}
-
 /// One raftkv node.
 pub struct Replicator {
     id: NodeId,
@@ -95,8 +88,8 @@ pub struct Replicator {
     lane: lane::Lane,
     /// A copy of every inbound envelope for observers (tests); costs nothing without subscribers.
     inbox_tap: broadcast::Sender<Envelope<Message>>,
-    next_batch_id: u64,
-    unsynced: VecDeque<Unsynced>,
+    /// Numbers the writer's batches and holds the promises that wait on them.
+    sequencer: raft::Sequencer,
     next_msg_id: u64,
     next_read_id: u64,
     waiters: Waiters,
@@ -106,10 +99,6 @@ pub struct Replicator {
     last_seen: (Role, Term, Option<NodeId>),
     /// The index of this leader's last purge proposal, until it is applied.
     purge_index: Option<raft::Index>,
-    /// Term and vote of the last hard state handed to the writer (the restored one at first).
-    written_term_vote: (Term, Option<NodeId>),
-    /// A commit-only hard state not yet written; see `Replicator::defer_commit_hint`.
-    deferred_hard_state: Option<raft::HardState>,
     /// Whoever sent [`Stop`], told once `stopped` has released every resource.
     stop_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
     /// The state-machine file's progress.
@@ -167,7 +156,7 @@ impl Replicator {
             restored,
             store_prefix,
         } = recover::recover(&config, id, join)?;
-        let written_term_vote = (restored.hard_state.term, restored.hard_state.vote);
+        let sequencer = raft::Sequencer::new(restored.hard_state, 0);
         let applied = restored.applied;
         let mut raft = Raft::new(
             config.raft_core_config(id)?,
@@ -237,16 +226,13 @@ impl Replicator {
             outbox,
             lane,
             inbox_tap,
-            next_batch_id: 0,
-            unsynced: VecDeque::new(),
+            sequencer,
             next_msg_id: 0,
             next_read_id: 0,
             waiters: Waiters::default(),
             drive_scheduled: false,
             metrics,
             purge_index: None,
-            written_term_vote,
-            deferred_hard_state: None,
             stop_waiters: Vec::new(),
             state_file,
             to_apply: VecDeque::new(),

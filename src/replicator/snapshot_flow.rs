@@ -112,13 +112,14 @@ impl Replicator {
         }
     }
 
-    /// Has the writer thread drop the stored log through `(index, term)`, in order with writes.
+    /// Has the writer thread drop the stored log through `(index, term)`, in order with writes:
+    /// a batch of its own, which later promises wait for.
     pub(super) fn compact_store(&mut self, index: Index, term: Term, ctx: &mut Context<Self>) {
         if index <= self.store_prefix {
             return;
         }
         self.store_prefix = index;
-        let batch_id = self.open_batch(None, Vec::new());
+        let batch_id = self.sequencer.open_own_batch();
         if let Err(e) = self.writer().submit_compact(batch_id, index, term) {
             fatal(ctx, &format!("log writer: {e}"));
         }

@@ -31,6 +31,6 @@ pub use chaos::ChaosConfig;
 pub use cluster::Sim;
 pub use config::{HarnessBug, SimConfig, TICK_US};
 pub use liveness::LIVENESS_BOUND_TICKS;
-pub use mutants::{catches, changes_often, env_mutant, Mutant, MASKED, MUTANTS};
+pub use mutants::{catches, changes_often, env_mutant, Mutant, MUTANTS};
 pub use runner::{env_bug, env_u64, run_mode_seed, run_seeds, Mode, DEFAULT_STEPS};
 pub use violation::{Kind, Violation};

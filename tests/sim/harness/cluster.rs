@@ -3,7 +3,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 
-use raftkv::raft::{Index, Message, NodeId, Raft, Restored, Role, Term};
+use raftkv::raft::{Index, Message, NodeId, Raft, Restored, Role, Sequencer, Term};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -82,8 +82,7 @@ impl Sim {
                 nominal_tick_period_us: tick_period_us,
                 last_role: None,
                 rules: NodeRules::default(),
-                written_term_vote: (0, None),
-                deferred_hard_state: None,
+                sequencer: Sequencer::default(),
             });
         }
         Sim {

@@ -22,6 +22,9 @@ pub struct NetConfig {
     /// Probability that a message takes a long detour and arrives after many later ones.
     pub long_delay_ratio: f64,
     pub long_delay_us_max: u64,
+    /// Probability that an append's answer is held back 1 to 4 longest election timeouts (answers
+    /// meeting their leader in a later term). 0 in drawn runs; mutants aim it.
+    pub late_answer_ratio: f64,
 }
 
 impl NetConfig {
@@ -34,6 +37,7 @@ impl NetConfig {
             duplicate_ratio: 0.0,
             long_delay_ratio: 0.0,
             long_delay_us_max: 0,
+            late_answer_ratio: 0.0,
         }
     }
 }
@@ -214,6 +218,7 @@ impl SimConfig {
             duplicate_ratio: pick(rng, 0.5, 0.1),
             long_delay_ratio: pick(rng, 0.5, 0.05),
             long_delay_us_max: rng.random_range(1..=30) * TICK_US,
+            late_answer_ratio: 0.0,
         };
         let disk = DiskConfig {
             sync_us_min: rng.random_range(100..=1_000),

@@ -1,47 +1,42 @@
 //! How a simulated node carries out its core's output — the `Output` ordering contract, step by
 //! step — and shows every effect to the checker.
 
-use raftkv::raft::{Body, Entry, HardState, Index, Message, NodeId, Output, Role, Term};
+use raftkv::raft::{Body, Entry, HardState, Host, Index, Message, NodeId, Rest, Role, Term};
 use rand::RngExt;
 
 use super::cluster::Sim;
+use super::config::TICK_US;
 use super::events::Event;
 use super::network::Fate;
 use super::rules::Delivering;
+use super::storage::Write;
 use super::trace::{Brief, What};
 use super::violation::Violation;
 
 impl Sim {
-    /// Takes the output of node `id`'s core and carries it out.
+    /// Takes the output of node `id`'s core and carries it out, in the order the node's
+    /// `Sequencer` sets — the replicator's own (`raftkv::raft::Host`).
     pub(super) fn drive(&mut self, id: NodeId) -> Result<(), Violation> {
         let Some(raft) = self.nodes[id as usize - 1].raft.as_mut() else {
             return Ok(());
         };
-        let Output {
-            hard_state,
-            log_prefix,
-            entries,
-            messages,
-            messages_after_persist,
-            committed,
-            reads,
-            snapshot_sends,
-            snapshot_chunks,
-        } = raft.take_output();
-        let mut grants = messages.iter().chain(&messages_after_persist);
+        let out = raft.take_output();
+        let mut grants = out.messages.iter().chain(&out.messages_after_persist);
         if grants.any(|(_, m)| matches!(m.body, Body::VoteResponse { granted: true })) {
             let rules = &mut self.nodes[id as usize - 1].rules;
             rules.granted_at = Some(rules.ticks);
         }
-        // Contract 1: these may leave at once, before anything is durable.
-        for (to, msg) in messages {
-            self.emit(id, to, msg)?;
-        }
-        // Contracts 2 and 3: write in order; promises leave once this batch and all before it
-        // are synced (see `on_synced`).
-        let hard_state = self.defer_commit_hint(id, hard_state, &entries);
-        let write = (hard_state, log_prefix, entries);
-        self.persist(id, write, messages_after_persist)?;
+        // Contracts 1 to 3: messages that promise nothing leave at once; writes go to the disk
+        // in order; promises leave once their batch and all before it are synced (`on_synced`).
+        let mut sequencer = std::mem::take(&mut self.nodes[id as usize - 1].sequencer);
+        let carried = sequencer.carry_out(out, &mut SimHost { sim: self, id });
+        self.nodes[id as usize - 1].sequencer = sequencer;
+        let Rest {
+            committed,
+            reads,
+            snapshot_sends,
+            snapshot_chunks,
+        } = carried?;
         // Contract 4: committed entries are applied at once.
         self.apply(id, committed)?;
         self.observe(id)?;
@@ -80,7 +75,14 @@ impl Sim {
         if let Some(recorded) = self.recorded.as_mut() {
             recorded.push((from, to, msg.clone()));
         }
-        match self.net.fate(&mut self.rng) {
+        let fate = if matches!(msg.body, Body::AppendResponse { .. }) {
+            let timeout_us = self.cfg.core.election_timeout_ticks_max as u64 * TICK_US;
+            self.net
+                .answer_fate(&mut self.rng, timeout_us..=4 * timeout_us)
+        } else {
+            self.net.fate(&mut self.rng)
+        };
+        match fate {
             Fate::Lost => self.stats.messages_lost += 1,
             Fate::Delivered(delay_us) => {
                 self.queue
@@ -99,74 +101,13 @@ impl Sim {
         Ok(())
     }
 
-    fn persist(
-        &mut self,
-        id: NodeId,
-        (hard_state, log_prefix, entries): (Option<HardState>, Option<(Index, Term)>, Vec<Entry>),
-        after_persist: Vec<(NodeId, Message)>,
-    ) -> Result<(), Violation> {
-        let node = &mut self.nodes[id as usize - 1];
-        if let Some((index, term)) = log_prefix {
-            // The entries of this batch follow the prefix: compare them with the log it leaves.
-            node.storage.written.install(index, term);
-        }
-        if let Some(first) = entries.first() {
-            let log = node.raft.as_ref().expect("driven nodes are up").log();
-            let Some(prev_term) = log.term(first.index - 1) else {
-                let why = format!("wrote entries from {} past its log's end", first.index);
-                return Err(Violation::Contract { node: id, why });
-            };
-            let before = &node.storage.written;
-            self.checker
-                .on_append(id, &entries, prev_term, before, log)?;
-        }
-        let writes = hard_state.is_some() || log_prefix.is_some() || !entries.is_empty();
-        if !writes {
-            if after_persist.is_empty() {
-                return Ok(());
-            }
-            if !node.storage.has_unsynced() {
-                // Everything this batch could promise is durable already.
-                for (to, msg) in after_persist {
-                    self.emit(id, to, msg)?;
-                }
-                return Ok(());
-            }
-        }
-        // A batch with nothing to write completes with the batch before it.
-        let delay_us = if writes { self.sync_delay_us() } else { 0 };
-        let node = &mut self.nodes[id as usize - 1];
+    /// Queues batch `batch` on `id`'s disk, synced after a drawn delay.
+    fn write_batch(&mut self, id: NodeId, batch: u64, write: Write) {
+        let delay_us = self.sync_delay_us();
         let at_us = self.now_us + delay_us;
-        let (batch, at_us) =
-            node.storage
-                .write(hard_state, log_prefix, entries, after_persist, at_us);
-        self.queue.push(at_us, Event::Synced { node: id, batch });
-        Ok(())
-    }
-
-    /// As the replicator's `defer_commit_hint`: a hard state that changes only the commit index,
-    /// with no entries beside it, promises nothing and is not written on its own; the newest
-    /// such hint rides with the next batch that writes entries or a new term or vote.
-    fn defer_commit_hint(
-        &mut self,
-        id: NodeId,
-        hard_state: Option<HardState>,
-        entries: &[Entry],
-    ) -> Option<HardState> {
         let node = &mut self.nodes[id as usize - 1];
-        match hard_state {
-            Some(hs) if entries.is_empty() && (hs.term, hs.vote) == node.written_term_vote => {
-                node.deferred_hard_state = Some(hs);
-                None
-            }
-            Some(hs) => {
-                node.written_term_vote = (hs.term, hs.vote);
-                node.deferred_hard_state = None;
-                Some(hs)
-            }
-            None if !entries.is_empty() => node.deferred_hard_state.take(),
-            None => None,
-        }
+        let at_us = node.storage.write(batch, write, at_us);
+        self.queue.push(at_us, Event::Synced { node: id, batch });
     }
 
     pub(super) fn sync_delay_us(&mut self) -> u64 {
@@ -185,7 +126,8 @@ impl Sim {
             return Ok(());
         }
         let node = &mut self.nodes[id as usize - 1];
-        let Some(batch) = node.storage.sync(batch) else {
+        let promises = node.sequencer.promises(batch);
+        let Some(batch) = node.storage.sync(batch, promises) else {
             return Ok(());
         };
         self.stats.syncs += 1;
@@ -203,15 +145,10 @@ impl Sim {
         }
         let storage = &self.nodes[id as usize - 1].storage;
         self.checker.check_snapshot_cover(id, storage)?;
-        let last = batch.last();
-        for (to, msg) in batch.after_persist {
-            self.emit(id, to, msg)?;
-        }
-        if let Some((index, term)) = last {
-            let raft = self.nodes[id as usize - 1].raft.as_mut();
-            raft.expect("a down node has no pending syncs")
-                .persisted(index, term);
-        }
+        let mut sequencer = std::mem::take(&mut self.nodes[id as usize - 1].sequencer);
+        let released = sequencer.synced(batch.seq, &mut SimHost { sim: self, id });
+        self.nodes[id as usize - 1].sequencer = sequencer;
+        released?;
         self.drive(id)
     }
 
@@ -351,12 +288,110 @@ impl Sim {
         };
         self.trace.push(self.now_us, what);
         let before = raft.status().term;
+        // A message of an older term may change nothing the leader counts (§5.1).
+        let counted = (msg.term < before).then(|| self.leader_counts(to));
         let kept = msg.clone();
+        let raft = self.nodes[to as usize - 1].raft.as_mut().expect("up");
         raft.step(from, msg);
         self.delivering = Some(Delivering { term: kept.term });
         let result = self.drive(to);
         self.delivering = None;
         result?;
+        if let Some(counted) = counted {
+            self.check_stale_ignored((from, to), &kept, counted)?;
+        }
         self.check_delivered((from, to), &kept, before)
+    }
+
+    /// What leader `id` counts toward commits: its term and every member's match index (none
+    /// if it is not a leader).
+    fn leader_counts(&self, id: NodeId) -> Option<(Term, Vec<Option<Index>>)> {
+        let raft = self.nodes[id as usize - 1].raft.as_ref()?;
+        let st = raft.status();
+        if st.role != Role::Leader {
+            return None;
+        }
+        let matches = self.nodes.iter().map(|n| raft.match_index(n.id)).collect();
+        Some((st.term, matches))
+    }
+
+    /// A leader stepped a message of an older term: still leading the same term, it must count
+    /// every follower as before.
+    fn check_stale_ignored(
+        &self,
+        (from, to): (NodeId, NodeId),
+        msg: &Message,
+        counted: Option<(Term, Vec<Option<Index>>)>,
+    ) -> Result<(), Violation> {
+        let (Some(before), Some(after)) = (counted, self.leader_counts(to)) else {
+            return Ok(());
+        };
+        if before.0 != after.0 || before.1 == after.1 {
+            return Ok(());
+        }
+        let why = format!(
+            "leader in term {} changed its match indexes from {:?} to {:?} on a {:?} of term {} \
+             from {from}",
+            after.0,
+            before.1,
+            after.1,
+            Brief::of(msg),
+            msg.term
+        );
+        Err(Violation::TermRule { node: to, why })
+    }
+}
+
+/// The simulated node's I/O, for its `Sequencer`: the network, the disk, the core.
+struct SimHost<'a> {
+    sim: &'a mut Sim,
+    id: NodeId,
+}
+
+impl Host for SimHost<'_> {
+    type Error = Violation;
+
+    fn send(&mut self, to: NodeId, msg: Message) -> Result<(), Violation> {
+        self.sim.emit(self.id, to, msg)
+    }
+
+    fn compact(&mut self, batch: u64, index: Index, term: Term) -> Result<bool, Violation> {
+        let written = &mut self.sim.nodes[self.id as usize - 1].storage.written;
+        if index <= written.prev_index {
+            return Ok(false);
+        }
+        self.sim
+            .write_batch(self.id, batch, (None, Some((index, term)), Vec::new()));
+        Ok(true)
+    }
+
+    fn write(
+        &mut self,
+        batch: u64,
+        hard_state: Option<HardState>,
+        entries: Vec<Entry>,
+    ) -> Result<(), Violation> {
+        let id = self.id;
+        if let Some(first) = entries.first() {
+            let node = &self.sim.nodes[id as usize - 1];
+            let log = node.raft.as_ref().expect("driven nodes are up").log();
+            let Some(prev_term) = log.term(first.index - 1) else {
+                let why = format!("wrote entries from {} past its log's end", first.index);
+                return Err(Violation::Contract { node: id, why });
+            };
+            let before = &node.storage.written;
+            self.sim
+                .checker
+                .on_append(id, &entries, prev_term, before, log)?;
+        }
+        self.sim.write_batch(id, batch, (hard_state, None, entries));
+        Ok(())
+    }
+
+    fn persisted(&mut self, index: Index, term: Term) -> Result<(), Violation> {
+        let raft = self.sim.nodes[self.id as usize - 1].raft.as_mut();
+        raft.expect("a down node has no pending syncs")
+            .persisted(index, term);
+        Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! Scripted faults: crashes, restarts, partitions and healing. The random fault generator
 //! (`chaos`) and the named scenarios both use these.
 
-use raftkv::raft::{NodeId, Raft};
+use raftkv::raft::{NodeId, Raft, Sequencer};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -89,8 +89,7 @@ impl Sim {
         self.checker.check_snapshot_cover(id, &node.storage)?;
         node.state = state;
         let hs = restored.hard_state;
-        node.written_term_vote = (hs.term, hs.vote);
-        node.deferred_hard_state = None;
+        node.sequencer = Sequencer::new(hs, node.storage.next_batch());
         let rng = StdRng::seed_from_u64(self.rng.random());
         let raft = Raft::new(self.cfg.core_config(id), restored, Box::new(rng)).map_err(|e| {
             Violation::Contract {

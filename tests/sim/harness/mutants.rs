@@ -71,6 +71,25 @@ fn stale_appends(cfg: &mut SimConfig, _: &mut ChaosConfig) {
     cfg.net.long_delay_us_max = cfg.net.long_delay_us_max.max(100_000);
 }
 
+/// Appends resent with more entries than the copy that arrived first (few entries per message,
+/// retried from a follower's match index), duplicated and long delayed: a late, longer copy
+/// reaches a follower after its commit index passed the copy's start.
+fn resent_appends(cfg: &mut SimConfig, chaos: &mut ChaosConfig) {
+    stale_appends(cfg, chaos);
+    cfg.core.max_entries_per_msg = cfg.core.max_entries_per_msg.min(4);
+    cfg.core.max_early_appends = 8;
+    cfg.net.long_delay_ratio = cfg.net.long_delay_ratio.max(0.1);
+}
+
+/// Leaders crash or are cut off often and come back, and some append answers arrive elections
+/// later: a leader elected again meets answers to its appends of an earlier term.
+fn deposed_leaders_return(cfg: &mut SimConfig, chaos: &mut ChaosConfig) {
+    cfg.net.late_answer_ratio = 0.2;
+    chaos.weights[1] += 10;
+    chaos.weights[4] += 10;
+    chaos.restart_after_us_max = chaos.restart_after_us_max.min(100_000);
+}
+
 /// Leaders cut off often, with no CheckQuorum to depose them, and many reads.
 fn deposed_leaders_read(cfg: &mut SimConfig, chaos: &mut ChaosConfig) {
     cfg.core.check_quorum = false;
@@ -86,13 +105,6 @@ fn pre_vote_on(cfg: &mut SimConfig, _: &mut ChaosConfig) {
 fn isolated_leaders(cfg: &mut SimConfig, chaos: &mut ChaosConfig) {
     cfg.core.check_quorum = true;
     chaos.weights[4] += 10;
-}
-
-/// Leaders crash and are cut off often, so followers hold stale tails a new leader must
-/// overwrite, and it sends one entry per append, so it walks through their common prefix.
-fn stale_tails_one_by_one(cfg: &mut SimConfig, chaos: &mut ChaosConfig) {
-    cfg.core.max_entries_per_msg = 1;
-    stale_tails(cfg, chaos);
 }
 
 /// Leaders crash often, so followers hold stale tails a new leader must overwrite. No pauses
@@ -231,6 +243,16 @@ pub const MUTANTS: &[Mutant] = &[
         InjectedBug::ReadIndexWithoutHeartbeat,
         deposed_leaders_read,
     ),
+    core(
+        "ack_stale_append_by_length",
+        InjectedBug::AckStaleAppendByLength,
+        resent_appends,
+    ),
+    core(
+        "accept_stale_term_append_responses",
+        InjectedBug::AcceptStaleTermAppendResponses,
+        deposed_leaders_return,
+    ),
     core("skip_snapshot", InjectedBug::SkipSnapshot, snapshot_often),
     disk(
         "install_snapshot_before_durable",
@@ -262,32 +284,12 @@ pub const MUTANTS: &[Mutant] = &[
     },
 ];
 
-/// Mutants no seed can expose in this core, because other rules mask them: fast backtracking
-/// lands a new leader's first accepted append right after the last entry it shares with a
-/// follower, and that append (its no-op at least) conflicts with any stale tail, which is
-/// truncated at once. So a follower never holds a non-matching entry past the last new entry
-/// of an accepted append, and acknowledging or committing through its log's end is harmless.
-/// The table lists them; they are not required to be caught.
-pub const MASKED: &[Mutant] = &[
-    core(
-        "ack_by_log_length",
-        InjectedBug::AckByLogLength,
-        stale_tails_one_by_one,
-    ),
-    core(
-        "commit_beyond_last_new_entry",
-        InjectedBug::CommitBeyondLastNewEntry,
-        stale_tails_one_by_one,
-    ),
-];
-
 /// The mutant named by `RAFT_SIM_MUTANT`, if set. Panics on an unknown name: the user asked.
 pub fn env_mutant() -> Option<Mutant> {
     let name = std::env::var("RAFT_SIM_MUTANT").ok()?;
-    let mut all = MUTANTS.iter().chain(MASKED);
-    let found = all.find(|m| m.name == name.trim()).copied();
+    let found = MUTANTS.iter().find(|m| m.name == name.trim()).copied();
     Some(found.unwrap_or_else(|| {
-        let names: Vec<_> = MUTANTS.iter().chain(MASKED).map(|m| m.name).collect();
+        let names: Vec<_> = MUTANTS.iter().map(|m| m.name).collect();
         panic!("RAFT_SIM_MUTANT={name}: not one of {names:?}")
     }))
 }

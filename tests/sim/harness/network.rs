@@ -68,6 +68,15 @@ impl Network {
         self.cut.iter_mut().for_each(|c| *c = false);
     }
 
+    /// Draws the fate of an append's answer: held back `late_us` with `late_answer_ratio`.
+    pub fn answer_fate(&self, rng: &mut StdRng, late_us: std::ops::RangeInclusive<u64>) -> Fate {
+        let ratio = self.cfg.late_answer_ratio;
+        if ratio > 0.0 && rng.random_bool(ratio) {
+            return Fate::Delivered(rng.random_range(late_us));
+        }
+        self.fate(rng)
+    }
+
     /// Draws the fate of one message.
     pub fn fate(&self, rng: &mut StdRng) -> Fate {
         if self.cfg.loss_ratio > 0.0 && rng.random_bool(self.cfg.loss_ratio) {

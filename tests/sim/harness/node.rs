@@ -1,6 +1,6 @@
 //! One simulated node: a core, its disk and its applied state.
 
-use raftkv::raft::{Entry, HardState, NodeId, Raft, Role, Status, Term};
+use raftkv::raft::{Entry, NodeId, Raft, Role, Sequencer, Status, Term};
 
 use super::process::Pause;
 use super::rules::NodeRules;
@@ -33,10 +33,8 @@ pub struct SimNode {
     pub last_role: Option<(Role, Term)>,
     /// What the checks of Figure 2's rules remember of it.
     pub rules: NodeRules,
-    /// The term and vote of the last hard state handed to the disk, and a newer commit hint
-    /// waiting to ride with the next write (the replicator's `defer_commit_hint`).
-    pub written_term_vote: (Term, Option<NodeId>),
-    pub deferred_hard_state: Option<HardState>,
+    /// Orders its outputs' sends and writes, as in the replicator (`raftkv::raft::Sequencer`).
+    pub sequencer: Sequencer,
 }
 
 impl SimNode {

@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 
-use raftkv::raft::{Entry, HardState, Index, Message, NodeId, Restored, Term};
+use raftkv::raft::{Entry, HardState, Index, Restored, Term};
 
 use super::config::HarnessBug;
 use super::snapshot_store::{SnapshotFile, SnapshotStore};
@@ -24,21 +24,13 @@ pub struct Batch {
     pub log_prefix: Option<(Index, Term)>,
     /// Replace the log from `entries[0].index` on (truncate, then append).
     pub entries: Vec<Entry>,
-    /// Messages that may leave only once this batch (and every earlier one) is durable.
-    pub after_persist: Vec<(NodeId, Message)>,
     /// When the sync of this batch completes.
     pub synced_at_us: u64,
 }
 
 impl Batch {
-    /// The last entry's index and term, to report to the core with `persisted`.
-    pub fn last(&self) -> Option<(Index, Term)> {
-        self.entries.last().map(|e| (e.index, e.term))
-    }
-
     /// The records this batch writes, in the order the node's store writes them: the log
-    /// prefix (the replicator's compaction goes to the writer before the batch), the hard
-    /// state, then one record per entry.
+    /// prefix (a compaction, a batch of its own), the hard state, then one record per entry.
     pub fn records(&self) -> usize {
         self.log_prefix.is_some() as usize + self.hard_state.is_some() as usize + self.entries.len()
     }
@@ -147,7 +139,7 @@ impl Disk {
 }
 
 /// What one batch asks the disk to write: hard state, log prefix, entries.
-type Write = (Option<HardState>, Option<(Index, Term)>, Vec<Entry>);
+pub type Write = (Option<HardState>, Option<(Index, Term)>, Vec<Entry>);
 
 /// One node's disk across crashes.
 #[derive(Default)]
@@ -178,38 +170,37 @@ impl Storage {
         }
     }
 
-    /// True if some write is still waiting for its sync.
-    pub fn has_unsynced(&self) -> bool {
-        !self.unsynced.is_empty()
-    }
-
     /// When the last unsynced batch will be durable (syncs complete in order).
     pub fn last_sync_us(&self) -> Option<u64> {
         self.unsynced.back().map(|b| b.synced_at_us)
     }
 
-    /// Queues a batch; it becomes durable at `synced_at_us` (but never before an earlier batch).
-    /// Returns the batch number and when its sync completes.
-    pub fn write(
-        &mut self,
-        hard_state: Option<HardState>,
-        log_prefix: Option<(Index, Term)>,
-        entries: Vec<Entry>,
-        after_persist: Vec<(NodeId, Message)>,
-        synced_at_us: u64,
-    ) -> (u64, u64) {
+    /// Queues batch `seq` (numbered by the node's `Sequencer`, above every earlier one); it
+    /// becomes durable at `synced_at_us` (but never before an earlier batch). Returns when its
+    /// sync completes.
+    pub fn write(&mut self, seq: u64, write: Write, synced_at_us: u64) -> u64 {
+        assert!(
+            seq >= self.next_seq,
+            "batch {seq} numbered below an earlier one"
+        );
+        let (hard_state, log_prefix, entries) = write;
         self.written.write(hard_state, log_prefix, &entries);
         let synced_at_us = synced_at_us.max(self.last_sync_us().unwrap_or(0));
-        self.next_seq += 1;
+        self.next_seq = seq + 1;
         self.unsynced.push_back(Batch {
-            seq: self.next_seq,
+            seq,
             hard_state,
             log_prefix,
             entries,
-            after_persist,
             synced_at_us,
         });
-        (self.next_seq, synced_at_us)
+        synced_at_us
+    }
+
+    /// The number a restarted node's first batch takes: above every batch of its past, so that
+    /// a sync report of a batch a crash dropped matches nothing.
+    pub fn next_batch(&self) -> u64 {
+        self.next_seq
     }
 
     /// True if batch `seq` is the next to complete its sync (a crash may have dropped it).
@@ -218,7 +209,8 @@ impl Storage {
     }
 
     /// Completes the sync of batch `seq`, if it is still pending (a crash may have dropped it).
-    pub fn sync(&mut self, seq: u64) -> Option<Batch> {
+    /// `promises`: messages wait on it (what `SkipFsyncOnce` lies about).
+    pub fn sync(&mut self, seq: u64, promises: bool) -> Option<Batch> {
         if self.unsynced.front().map(|b| b.seq) != Some(seq) {
             return None;
         }
@@ -227,7 +219,7 @@ impl Storage {
         for (hard_state, log_prefix, entries) in self.lagging.drain(..) {
             self.durable.write(hard_state, log_prefix, &entries);
         }
-        let promises = !batch.after_persist.is_empty() && !batch.entries.is_empty();
+        let promises = promises && !batch.entries.is_empty();
         match self.fault {
             Some(HarnessBug::SkipFsyncOnce) if promises && !self.skipped => {
                 self.skipped = true;
