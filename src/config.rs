@@ -79,6 +79,29 @@ pub const AUTO_COMPACTION_RETENTION_LIMIT: u64 = 1 << 40;
 pub const DEFAULT_MAX_CONNECTIONS_PER_LISTENER: u64 = 4096;
 /// `max_txn_ops` when not set: etcd's `--max-txn-ops` default.
 pub const DEFAULT_MAX_TXN_OPS: u64 = 128;
+/// `max_watches_per_stream` when not set: watches one gRPC Watch stream may hold at once. A
+/// watch costs its key range and a cursor (about 100 bytes plus its keys), so 1,024 per stream
+/// keeps a stream's watches under a few MiB whatever the client asks.
+pub const DEFAULT_MAX_WATCHES_PER_STREAM: u64 = 1024;
+/// `max_leases` when not set: etcd leases that may exist at once. etcd has no such limit, but
+/// every node keeps each lease (about 80 bytes without its keys) and the leader keeps its
+/// deadline (about 35 bytes) and walks all of them every 100 ms to find the expired ones.
+/// Measured with 100,000 leases (test build): 8 MiB of state, 3.4 MiB of deadlines, and a walk
+/// of 17 ms, a sixth of the actor's time; 10,000 keep the walk near 2 ms and still give every one
+/// of 1,024 clients several leases (a session, an election, a lock).
+pub const DEFAULT_MAX_LEASES: u64 = 10_000;
+/// Upper bound on `max_leases`: past it the leader's walk over every lease would take most of
+/// its 100 ms timer.
+pub const MAX_LEASES_LIMIT: u64 = 100_000;
+/// `max_key_bytes` when not set: the longest key (or range end) a client may write or name,
+/// in bytes. etcd bounds keys only by its 1.5 MiB request limit; memcached allows 250 bytes,
+/// FoundationDB 10,000. Every kept revision, watch event and transaction-log line carries the
+/// key, so 8 KiB leaves room for any path-like key while keeping a key at most 1/128 of the
+/// default value limit.
+pub const DEFAULT_MAX_KEY_BYTES: u64 = 8 << 10;
+/// Upper bound on `max_key_bytes`: a key must fit the 64 KiB a gRPC request has beside its
+/// value, and an HTTP request head (128 KiB in actix-web) even percent-encoded, 3 bytes a byte.
+pub const MAX_KEY_BYTES_LIMIT: u64 = 32 << 10;
 /// `auth_token_ttl_secs` when not set: etcd's simple-token time to live.
 pub const DEFAULT_AUTH_TOKEN_TTL_SECS: u64 = 300;
 /// `cluster_token` when not set.
@@ -159,6 +182,15 @@ pub struct ClusterSettings {
     pub max_txn_ops: usize,
     /// How long an auth token is valid (default [`DEFAULT_AUTH_TOKEN_TTL_SECS`]).
     pub auth_token_ttl_secs: u64,
+    /// Watches one gRPC Watch stream holds at most; a create past it is cancelled with the
+    /// reason (default [`DEFAULT_MAX_WATCHES_PER_STREAM`]).
+    pub max_watches_per_stream: usize,
+    /// etcd leases that may exist at once; the leader refuses a grant past it with
+    /// RESOURCE_EXHAUSTED (default [`DEFAULT_MAX_LEASES`]).
+    pub max_leases: usize,
+    /// The longest key or range end, in bytes, a client may write or name through any door
+    /// (default [`DEFAULT_MAX_KEY_BYTES`], at most [`MAX_KEY_BYTES_LIMIT`]).
+    pub max_key_bytes: usize,
 }
 
 /// What a follower does with an HTTP request only the leader can serve (a write, a member

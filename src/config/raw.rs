@@ -87,6 +87,15 @@ pub(super) struct RawCluster {
     /// Default [`super::DEFAULT_AUTH_TOKEN_TTL_SECS`].
     #[serde(default)]
     pub auth_token_ttl_secs: Option<Spanned<u64>>,
+    /// Default [`super::DEFAULT_MAX_WATCHES_PER_STREAM`].
+    #[serde(default)]
+    pub max_watches_per_stream: Option<Spanned<u64>>,
+    /// Default [`super::DEFAULT_MAX_LEASES`].
+    #[serde(default)]
+    pub max_leases: Option<Spanned<u64>>,
+    /// Default [`super::DEFAULT_MAX_KEY_BYTES`].
+    #[serde(default)]
+    pub max_key_bytes: Option<Spanned<u64>>,
     /// `"forward"` (default) or `"redirect"`.
     #[serde(default)]
     pub follower_requests: Option<Spanned<String>>,

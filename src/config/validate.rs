@@ -404,6 +404,27 @@ fn check_cluster(
         1..=30 * 24 * 3600,
         super::DEFAULT_AUTH_TOKEN_TTL_SECS,
     )?;
+    let max_watches_per_stream = bounded(
+        check,
+        &rest.max_watches_per_stream,
+        "cluster.max_watches_per_stream",
+        1..=100_000,
+        super::DEFAULT_MAX_WATCHES_PER_STREAM,
+    )? as usize;
+    let max_leases = bounded(
+        check,
+        &rest.max_leases,
+        "cluster.max_leases",
+        1..=super::MAX_LEASES_LIMIT,
+        super::DEFAULT_MAX_LEASES,
+    )? as usize;
+    let max_key_bytes = bounded(
+        check,
+        &rest.max_key_bytes,
+        "cluster.max_key_bytes",
+        1..=super::MAX_KEY_BYTES_LIMIT,
+        super::DEFAULT_MAX_KEY_BYTES,
+    )? as usize;
     let cluster_token = rest.cluster_token.map_or_else(
         || super::DEFAULT_CLUSTER_TOKEN.to_string(),
         Spanned::into_inner,
@@ -412,6 +433,9 @@ fn check_cluster(
         max_connections_per_listener,
         max_txn_ops,
         auth_token_ttl_secs,
+        max_watches_per_stream,
+        max_leases,
+        max_key_bytes,
         max_in_flight_requests,
         snapshot_entries,
         snapshot_trailing_entries,

@@ -37,9 +37,6 @@ const EVENTS_PER_RESPONSE: usize = 1000;
 /// (etcd's default).
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(600);
 
-/// Watches one stream may hold at once; a create past it is refused (canceled, with the reason).
-pub const MAX_WATCHES_PER_STREAM: usize = 1024;
-
 /// etcd's Watch service on this node.
 pub struct WatchService(pub EtcdContext);
 
@@ -117,10 +114,11 @@ impl Stream {
             }
             Err(status) => return self.send(refused(status.message().to_string())).await,
         };
-        if self.watchers.len() >= MAX_WATCHES_PER_STREAM {
-            let reason = format!(
-                "etcdserver: too many watches on this stream (at most {MAX_WATCHES_PER_STREAM})"
-            );
+        // Watches one stream may hold at once (`max_watches_per_stream`); a create past it is
+        // refused the way etcd refuses a create: created and canceled, with the reason.
+        let limit = self.ctx.config.cluster().max_watches_per_stream;
+        if self.watchers.len() >= limit {
+            let reason = format!("etcdserver: too many watches on this stream (at most {limit})");
             return self.send(refused(reason)).await;
         }
         let read = crate::state::mvcc::RangeRequest {

@@ -14,6 +14,7 @@ mod cli_manual;
 mod cli_txlog;
 mod cli_unavailable;
 mod client_flood;
+mod client_limits;
 mod client_security;
 mod etcd_grpc;
 mod etcd_tools;

@@ -585,3 +585,72 @@ fn lease_reads_are_off_by_default_and_need_five_ticks_of_election_timeout() {
         "at least 5 ticks",
     );
 }
+
+/// Issue 15's client limits: watches per gRPC stream, leases, key size. Each has its documented
+/// default, takes a value in its bounds, and refuses one outside them naming the line and field.
+#[test]
+fn client_limits_are_defaulted_and_bounded() {
+    use raftkv::config::{
+        DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_LEASES, DEFAULT_MAX_WATCHES_PER_STREAM,
+        MAX_KEY_BYTES_LIMIT, MAX_LEASES_LIMIT,
+    };
+    let peers = &GOOD[GOOD.find("[[peers]]").unwrap()..];
+    for text in [GOOD, peers] {
+        let config = Config::parse(text, "config/x.toml").unwrap();
+        let c = config.cluster();
+        assert_eq!(
+            c.max_watches_per_stream as u64,
+            DEFAULT_MAX_WATCHES_PER_STREAM
+        );
+        assert_eq!(c.max_leases as u64, DEFAULT_MAX_LEASES);
+        assert_eq!(c.max_key_bytes as u64, DEFAULT_MAX_KEY_BYTES);
+    }
+    assert_eq!(
+        (
+            DEFAULT_MAX_WATCHES_PER_STREAM,
+            DEFAULT_MAX_LEASES,
+            DEFAULT_MAX_KEY_BYTES
+        ),
+        (1024, 10_000, 8192)
+    );
+
+    let set = "request_timeout_ms = 3000\nmax_watches_per_stream = 1\nmax_leases = 3\n\
+               max_key_bytes = 16";
+    let config = Config::parse(&edit(9, set), "config/x.toml").unwrap();
+    let c = config.cluster();
+    assert_eq!(
+        (c.max_watches_per_stream, c.max_leases, c.max_key_bytes),
+        (1, 3, 16)
+    );
+
+    let cases = [
+        ("max_watches_per_stream", 0, 100_000),
+        ("max_watches_per_stream", 100_001, 100_000),
+        ("max_leases", 0, MAX_LEASES_LIMIT),
+        ("max_leases", MAX_LEASES_LIMIT + 1, MAX_LEASES_LIMIT),
+        ("max_key_bytes", 0, MAX_KEY_BYTES_LIMIT),
+        (
+            "max_key_bytes",
+            MAX_KEY_BYTES_LIMIT + 1,
+            MAX_KEY_BYTES_LIMIT,
+        ),
+    ];
+    for (field, value, max) in cases {
+        let text = edit(9, &format!("request_timeout_ms = 3000\n{field} = {value}"));
+        assert_refused(
+            &format!("{field} = {value}"),
+            &text,
+            10,
+            &format!("cluster.{field}"),
+            &format!("must be between 1 and {max}"),
+        );
+    }
+    let text = edit(9, "request_timeout_ms = 3000\nmax_key_bytes = \"8k\"");
+    assert_refused(
+        "a size with a unit",
+        &text,
+        10,
+        "cluster.max_key_bytes",
+        "integer",
+    );
+}
