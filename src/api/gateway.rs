@@ -114,7 +114,7 @@ fn error(status: Status) -> HttpResponse {
 }
 
 /// Parses an etcd request from JSON; an empty body is the empty message, as in etcd's gateway.
-fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Status> {
+pub fn parse_request<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Status> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -137,7 +137,7 @@ macro_rules! route {
             req: HttpRequest,
             body: web::Bytes,
         ) -> HttpResponse {
-            match parse(&body) {
+            match parse_request(&body) {
                 Ok(request) => answer(
                     $service(etcd.get_ref().clone())
                         .$method(grpc_request(&req, request))
@@ -177,7 +177,7 @@ route!(role_revoke_permission, AuthService, role_revoke_permission);
 /// `POST /v3/watch` with a watch request: a response that never ends, one JSON object per line,
 /// `{"result": <WatchResponse>}` (or `{"error": …}` once, at the end), as etcd's gateway streams.
 async fn watch(etcd: web::Data<EtcdContext>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let request: WatchRequest = match parse(&body) {
+    let request: WatchRequest = match parse_request(&body) {
         Ok(request) => request,
         Err(status) => return error(status),
     };

@@ -20,7 +20,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 
 /// The query of `PUT /v1/kv/{key}`.
 #[derive(Debug, Default, Deserialize)]
-struct PutParams {
+pub struct PutParams {
     /// Seconds to live; 0 or absent: never expires.
     ttl: Option<u64>,
     /// Write only if the key's current version is this one.
@@ -35,10 +35,50 @@ struct GetParams {
 }
 
 /// Parses a query string into `T`, with a 400 that says what was wrong.
-fn query<T: for<'de> Deserialize<'de>>(req: &HttpRequest) -> Result<T, ApiError> {
-    web::Query::<T>::from_query(req.query_string())
+fn query<T: for<'de> Deserialize<'de>>(query: &str) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(query)
         .map(web::Query::into_inner)
         .map_err(|e| ApiError::BadRequest(format!("bad query string: {e}")))
+}
+
+/// The query string of `PUT /v1/kv/{key}`, checked before the body is read.
+pub fn put_params(query_string: &str) -> Result<PutParams, ApiError> {
+    query(query_string)
+}
+
+impl PutParams {
+    /// The command writing `value` at `key` as these parameters ask.
+    pub fn command(self, key: String, value: web::Bytes) -> Command {
+        match self {
+            PutParams {
+                ttl,
+                if_version: Some(expected_version),
+            } => Command::KvCas {
+                key,
+                value,
+                ttl_secs: ttl.unwrap_or(0),
+                expected_version,
+            },
+            PutParams {
+                ttl: Some(ttl_secs),
+                if_version: None,
+            } => Command::KvSet {
+                key,
+                value,
+                ttl_secs,
+            },
+            PutParams {
+                ttl: None,
+                if_version: None,
+            } => Command::KvPut { key, value },
+        }
+    }
+}
+
+/// Whether the query string of `GET /v1/kv/{key}` asks for `meta=true`.
+pub fn get_meta(query_string: &str) -> Result<bool, ApiError> {
+    let params: GetParams = query(query_string)?;
+    Ok(params.meta == Some(true))
 }
 
 async fn put(
@@ -47,36 +87,11 @@ async fn put(
     key: web::Path<String>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let params: PutParams = query(&req)?;
+    let params = put_params(req.query_string())?;
     let limit = st.config.cluster().max_value_bytes as usize;
     let value = read_body(body, limit).await?;
     let key = key.into_inner();
-    let command = match params {
-        PutParams {
-            ttl,
-            if_version: Some(expected_version),
-        } => Command::KvCas {
-            key: key.clone(),
-            value,
-            ttl_secs: ttl.unwrap_or(0),
-            expected_version,
-        },
-        PutParams {
-            ttl: Some(ttl_secs),
-            if_version: None,
-        } => Command::KvSet {
-            key: key.clone(),
-            value,
-            ttl_secs,
-        },
-        PutParams {
-            ttl: None,
-            if_version: None,
-        } => Command::KvPut {
-            key: key.clone(),
-            value,
-        },
-    };
+    let command = params.command(key.clone(), value);
     let applied = st.propose(&req, command).await?;
     match applied.result {
         ApplyResult::Stored { version } => Ok(ok_json(
@@ -92,13 +107,13 @@ async fn get(
     req: HttpRequest,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let params: GetParams = query(&req)?;
+    let meta = get_meta(req.query_string())?;
     let key = key.into_inner();
     let applied = st
         .read(&req, Command::KvGetMeta { key: key.clone() })
         .await?;
     match applied.result {
-        ApplyResult::Record(Some(record)) if params.meta == Some(true) => Ok(meta_json(&record)),
+        ApplyResult::Record(Some(record)) if meta => Ok(meta_json(&record)),
         ApplyResult::Record(Some(record)) => {
             let mut response = HttpResponse::Ok();
             response.insert_header(("X-Version", record.version.to_string()));

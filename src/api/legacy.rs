@@ -9,15 +9,18 @@ use super::stacks::run;
 use super::{parse_id, read_body, ApiError, ApiState};
 use crate::state::{ApplyResult, Command};
 
+/// Every route and the operation it runs.
+pub const ROUTES: [(&str, Op); 6] = [
+    ("/sCreate", Op::Create),
+    ("/sId", Op::Id),
+    ("/sPush", Op::Push),
+    ("/sPop", Op::Pop),
+    ("/sTop", Op::Top),
+    ("/sSize", Op::Size),
+];
+
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    for (path, op) in [
-        ("/sCreate", Op::Create),
-        ("/sId", Op::Id),
-        ("/sPush", Op::Push),
-        ("/sPop", Op::Pop),
-        ("/sTop", Op::Top),
-        ("/sSize", Op::Size),
-    ] {
+    for (path, op) in ROUTES {
         cfg.service(web::resource(path).route(web::post().to(
             move |st: web::Data<ApiState>, req: HttpRequest, body: web::Payload| {
                 handle(st, req, body, op)
@@ -26,14 +29,28 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Op {
+/// What a route does with its stack.
+#[derive(Clone, Copy, Debug)]
+pub enum Op {
+    /// `/sCreate -d LABEL`
     Create,
+    /// `/sId -d LABEL`
     Id,
+    /// `/sPush -d STACK_ID,ITEM`
     Push,
+    /// `/sPop -d STACK_ID`
     Pop,
+    /// `/sTop -d STACK_ID`
     Top,
+    /// `/sSize -d STACK_ID`
     Size,
+}
+
+/// The command of `op`'s route with `body`, which must be text.
+pub fn text_command(op: Op, body: &[u8]) -> Result<Command, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::BadRequest("the body must be text".into()))?;
+    command(op, text)
 }
 
 /// Parses `"1"` or `"1,10"` into the command for `op`.
@@ -99,9 +116,7 @@ async fn handle(
     op: Op,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(body, 256).await?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::BadRequest("the body must be text".into()))?;
-    let number = match run(&st, &req, command(op, text)?).await? {
+    let number = match run(&st, &req, text_command(op, &body)?).await? {
         ApplyResult::StackId(id) => id.to_string(),
         ApplyResult::Item(item) => item.to_string(),
         ApplyResult::Size(n) => n.to_string(),

@@ -24,7 +24,7 @@ use crate::replicator::{
 };
 
 /// Request bodies here are a few addresses.
-const BODY_LIMIT_BYTES: usize = 4096;
+pub const BODY_LIMIT_BYTES: usize = 4096;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -65,13 +65,9 @@ fn address(field: &str, text: &str) -> Result<String, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("{field}: {e}")))
 }
 
-async fn add(
-    st: web::Data<ApiState>,
-    req: HttpRequest,
-    body: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let body = read_body(body, BODY_LIMIT_BYTES).await?;
-    let b: AddBody = parse_json(&body)?;
+/// The change `POST /v1/members` asks for with `body`, its addresses checked.
+pub fn add_change(body: &[u8]) -> Result<MemberChange, ApiError> {
+    let b: AddBody = parse_json(body)?;
     let member = MemberAddrs {
         id: b.id,
         raft: address("raft", &b.raft)?,
@@ -80,10 +76,19 @@ async fn add(
         grpc: b.grpc.as_deref().map(|g| address("grpc", g)).transpose()?,
         promote: false,
     };
-    let change = MemberChange::Add {
+    Ok(MemberChange::Add {
         member,
         learner: b.learner,
-    };
+    })
+}
+
+async fn add(
+    st: web::Data<ApiState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(body, BODY_LIMIT_BYTES).await?;
+    let change = add_change(&body)?;
     change_then_list(&st, &req, change).await
 }
 
@@ -130,6 +135,16 @@ struct TransferBody {
     to: Option<u64>,
 }
 
+/// The node `POST /v1/leader/transfer` with `body` names (`{"to"}`; an empty body names none).
+pub fn transfer_target(body: &[u8]) -> Result<Option<u64>, ApiError> {
+    let b: TransferBody = if body.iter().all(u8::is_ascii_whitespace) {
+        TransferBody::default()
+    } else {
+        parse_json(body)?
+    };
+    Ok(b.to)
+}
+
 async fn transfer(
     st: web::Data<ApiState>,
     req: HttpRequest,
@@ -137,18 +152,14 @@ async fn transfer(
 ) -> Result<HttpResponse, ApiError> {
     st.require_root(&req).await?;
     let body = read_body(body, BODY_LIMIT_BYTES).await?;
-    let b: TransferBody = if body.iter().all(u8::is_ascii_whitespace) {
-        TransferBody::default()
-    } else {
-        parse_json(&body)?
-    };
+    let to = transfer_target(&body)?;
     let status = st.replicator.send(GetStatus).await.map_err(stopping)?;
     if status.leader != Some(st.id) {
         let leader = status.leader;
         return Err(st.map_err(ClientError::NotLeader { leader }, &req));
     }
     st.replicator
-        .send(TransferLeadership(b.to))
+        .send(TransferLeadership(to))
         .await
         .map_err(stopping)?
         .map_err(|e| st.map_err(e, &req))?;

@@ -31,6 +31,23 @@ pub use responses::count_responses;
 pub(crate) use snapshot::unnamed_temp_file;
 pub use view::{EVENT_PERIOD, UI_CONTROL_SOCKET_ENV};
 
+/// The parsing and validation every handler runs on a request's route, query string and body
+/// before anything else: pure functions, public so that the fuzz target `http_body`
+/// (`tests/fuzz/`) runs the very code the handlers serve with.
+pub mod requests {
+    pub use super::gateway::parse_request as gateway_request;
+    pub use super::kv::{get_meta, put_params, PutParams};
+    pub use super::legacy::{text_command, Op, ROUTES as LEGACY_ROUTES};
+    pub use super::members::{
+        add_change, transfer_target, BODY_LIMIT_BYTES as MEMBERS_BODY_LIMIT_BYTES,
+    };
+    pub use super::snapshot::line_range;
+    pub use super::stacks::{create_command, id_command, push_command};
+    pub use super::students::put_command as student_command;
+    pub use super::view::{parse_control, ControlAsk};
+    pub use super::{parse_id, read_consistency};
+}
+
 use crate::config::Config;
 use crate::raft::NodeId;
 use crate::replicator::admission::Admission;
@@ -88,10 +105,10 @@ struct ReadParams {
     consistency: Option<String>,
 }
 
-/// Parses `?consistency=linearizable|local|log` (default linearizable); etcdctl's names are
-/// accepted too: `l` for linearizable, `s` or `serializable` for local.
-fn consistency(req: &HttpRequest) -> Result<Consistency, ApiError> {
-    let params = web::Query::<ReadParams>::from_query(req.query_string())
+/// Parses `?consistency=linearizable|local|log` (default linearizable) from a query string;
+/// etcdctl's names are accepted too: `l` for linearizable, `s` or `serializable` for local.
+pub fn read_consistency(query: &str) -> Result<Consistency, ApiError> {
+    let params = web::Query::<ReadParams>::from_query(query)
         .map_err(|e| ApiError::BadRequest(format!("bad query string: {e}")))?;
     match params.consistency.as_deref() {
         None | Some("linearizable" | "l") => Ok(Consistency::Linearizable),
@@ -129,7 +146,7 @@ fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> 
 }
 
 /// Parses a numeric path segment, with a 400 naming it.
-fn parse_id<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, ApiError> {
+pub fn parse_id<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, ApiError> {
     text.trim()
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("{what} must be a number, not {text:?}")))
@@ -231,7 +248,7 @@ impl ApiState {
 
     /// Serves a read command with the consistency the request asks for.
     async fn read(&self, req: &HttpRequest, command: Command) -> Result<Answer, ApiError> {
-        let consistency = consistency(req)?;
+        let consistency = read_consistency(req.query_string())?;
         if consistency == Consistency::Log {
             return self.propose(req, command).await;
         }

@@ -29,16 +29,22 @@ struct LineRange {
     to: u64,
 }
 
+/// The range `GET /v1/txlog` asks for with `query_string` (`from=N&to=M`).
+pub fn line_range(query_string: &str) -> Result<TxlogLines, ApiError> {
+    let range = web::Query::<LineRange>::from_query(query_string)
+        .map_err(|e| ApiError::BadRequest(format!("expected ?from=N&to=M: {e}")))?;
+    Ok(TxlogLines {
+        from: range.from,
+        to: range.to,
+    })
+}
+
 /// `GET /v1/txlog?from=&to=`: this node's transaction-log lines in that range, as written (at
 /// most 4 MiB; fewer when the range is longer). 404 when the line of `from` is not held. A node
 /// that installs a snapshot fetches the lines it did not apply from the snapshot's sender.
 async fn txlog_lines(st: web::Data<ApiState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let range = web::Query::<LineRange>::from_query(req.query_string())
-        .map_err(|e| ApiError::BadRequest(format!("expected ?from=N&to=M: {e}")))?;
-    let ask = TxlogLines {
-        from: range.from,
-        to: range.to,
-    };
+    let ask = line_range(req.query_string())?;
+    let from = ask.from;
     let lines = st
         .replicator
         .send(ask)
@@ -51,7 +57,7 @@ async fn txlog_lines(st: web::Data<ApiState>, req: HttpRequest) -> Result<HttpRe
             .body(lines)),
         None => Err(ApiError::NotFound(format!(
             "no transaction-log line {} is held here",
-            range.from
+            from
         ))),
     }
 }

@@ -57,23 +57,43 @@ pub(super) async fn run(
     }
 }
 
+/// The command of `POST /v1/stacks` with `body`, `{"label"}`.
+pub fn create_command(body: &[u8]) -> Result<Command, ApiError> {
+    let body: LabelBody = parse_json(body)?;
+    Ok(Command::StackCreate { label: body.label })
+}
+
+/// The command of `GET /v1/stacks?label=L` with `query_string`.
+pub fn id_command(query_string: &str) -> Result<Command, ApiError> {
+    let q = web::Query::<LabelQuery>::from_query(query_string)
+        .map_err(|_| ApiError::BadRequest("expected ?label=<integer>".into()))?;
+    let label = parse_id("label", &q.label)?;
+    Ok(Command::StackId { label })
+}
+
+/// The command of `POST /v1/stacks/{stack_id}/push` with `body`, `{"item"}`.
+pub fn push_command(stack_id: u64, body: &[u8]) -> Result<Command, ApiError> {
+    let body: ItemBody = parse_json(body)?;
+    Ok(Command::StackPush {
+        stack_id,
+        item: body.item,
+    })
+}
+
 async fn create(
     st: web::Data<ApiState>,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body: LabelBody = parse_json(&read_body(body, st.body_limit()).await?)?;
-    match run(&st, &req, Command::StackCreate { label: body.label }).await? {
+    let command = create_command(&read_body(body, st.body_limit()).await?)?;
+    match run(&st, &req, command).await? {
         ApplyResult::StackId(id) => Ok(ok_json(json!({ "stack_id": id }))),
         other => Err(unexpected(&other)),
     }
 }
 
 async fn id(st: web::Data<ApiState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let q = web::Query::<LabelQuery>::from_query(req.query_string())
-        .map_err(|_| ApiError::BadRequest("expected ?label=<integer>".into()))?;
-    let label = parse_id("label", &q.label)?;
-    match run(&st, &req, Command::StackId { label }).await? {
+    match run(&st, &req, id_command(req.query_string())?).await? {
         ApplyResult::StackId(id) => Ok(ok_json(json!({ "stack_id": id }))),
         other => Err(unexpected(&other)),
     }
@@ -86,11 +106,7 @@ async fn push(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let stack_id = parse_id("stack id", &stack_id)?;
-    let body: ItemBody = parse_json(&read_body(body, st.body_limit()).await?)?;
-    let command = Command::StackPush {
-        stack_id,
-        item: body.item,
-    };
+    let command = push_command(stack_id, &read_body(body, st.body_limit()).await?)?;
     match run(&st, &req, command).await? {
         ApplyResult::Size(n) => Ok(ok_json(json!({ "size": n }))),
         other => Err(unexpected(&other)),

@@ -26,6 +26,17 @@ struct StudentBody {
     phone: String,
 }
 
+/// The command of `PUT /v1/students/{roll_no}` with `body`, `{"name", "address", "phone"}`.
+pub fn put_command(roll_no: u64, body: &[u8]) -> Result<Command, ApiError> {
+    let s: StudentBody = parse_json(body)?;
+    Ok(Command::StudentPut {
+        roll_no,
+        name: s.name,
+        address: s.address,
+        phone: s.phone,
+    })
+}
+
 async fn put(
     st: web::Data<ApiState>,
     req: HttpRequest,
@@ -34,13 +45,7 @@ async fn put(
 ) -> Result<HttpResponse, ApiError> {
     let roll_no = parse_id("roll_no", &roll_no)?;
     let body = read_body(body, st.body_limit()).await?;
-    let s: StudentBody = parse_json(&body)?;
-    let command = Command::StudentPut {
-        roll_no,
-        name: s.name,
-        address: s.address,
-        phone: s.phone,
-    };
+    let command = put_command(roll_no, &body)?;
     let applied = st.propose(&req, command).await?;
     match applied.result {
         ApplyResult::Written => Ok(ok_json(json!({ "index": applied.index }))),

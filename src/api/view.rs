@@ -96,10 +96,19 @@ fn control_socket() -> Option<PathBuf> {
     std::env::var_os(UI_CONTROL_SOCKET_ENV).map(PathBuf::from)
 }
 
-#[derive(Deserialize)]
-struct ControlAsk {
-    action: String,
-    node: u64,
+/// The body of `POST /v1/ui/control`.
+#[derive(Debug, Deserialize)]
+pub struct ControlAsk {
+    /// stop, start, pause, resume, partition or heal (checked by the handler).
+    pub action: String,
+    /// The member it is about.
+    pub node: u64,
+}
+
+/// Parses the body of `POST /v1/ui/control`.
+pub fn parse_control(body: &[u8]) -> Result<ControlAsk, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("expected {{\"action\",\"node\"}}: {e}")))
 }
 
 /// `POST /v1/ui/control` `{"action": "stop"|"start"|"pause"|"resume"|"partition"|"heal",
@@ -119,8 +128,7 @@ async fn control(
         ));
     };
     st.require_root(&req).await?;
-    let ask: ControlAsk = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("expected {{\"action\",\"node\"}}: {e}")))?;
+    let ask = parse_control(&body)?;
     let request = match ask.action.as_str() {
         "stop" => Request::Stop(ask.node),
         "start" => Request::Start(ask.node),

@@ -15,7 +15,7 @@ use super::pb::etcdserverpb::*;
 use crate::replicator::{Answer, ClientError, Consistency};
 use crate::security::auth::hash_password_async;
 use crate::security::Caller;
-use crate::state::auth::{Access, AuthCommand, AuthError, Permission, TOKEN_KEY_BYTES};
+use crate::state::auth::{Access, AuthCommand, AuthError, TOKEN_KEY_BYTES};
 use crate::state::{ApplyResult, Command};
 
 /// etcd's Auth service on this node.
@@ -109,17 +109,6 @@ async fn stored_hash(password: &str, no_password: bool) -> Result<String, Status
         ));
     }
     Ok(hash_password_async(password.to_string()).await)
-}
-
-fn access_of(perm_type: i32) -> Result<Access, Status> {
-    match authpb::permission::Type::try_from(perm_type) {
-        Ok(authpb::permission::Type::Read) => Ok(Access::Read),
-        Ok(authpb::permission::Type::Write) => Ok(Access::Write),
-        Ok(authpb::permission::Type::Readwrite) => Ok(Access::ReadWrite),
-        Err(_) => Err(Status::invalid_argument(format!(
-            "etcdserver: unknown permission type {perm_type}"
-        ))),
-    }
 }
 
 fn perm_type_of(access: Access) -> i32 {
@@ -398,15 +387,7 @@ impl Auth for AuthService {
         request: Request<AuthRoleGrantPermissionRequest>,
     ) -> Result<Response<AuthRoleGrantPermissionResponse>, Status> {
         let r = request.get_ref();
-        let perm = r
-            .perm
-            .clone()
-            .ok_or_else(|| Status::invalid_argument("etcdserver: no permission given"))?;
-        let permission = Permission {
-            access: access_of(perm.perm_type)?,
-            key: perm.key,
-            range_end: perm.range_end,
-        };
+        let permission = super::convert::permission(r.perm.clone())?;
         let role = r.name.clone();
         change!(
             self,

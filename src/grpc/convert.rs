@@ -6,7 +6,8 @@ use tonic::Status;
 
 use super::context::key_string;
 use super::pb::etcdserverpb as pb;
-use super::pb::mvccpb;
+use super::pb::{authpb, mvccpb};
+use crate::state::auth::{Access, Permission};
 use crate::state::mvcc::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, KeyRange,
     PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseOp, SortOrder,
@@ -153,6 +154,28 @@ fn compare(c: pb::Compare) -> Result<Compare, Status> {
         result,
         target,
         range: range(c.key, c.range_end)?,
+    })
+}
+
+/// The permission of a `RoleGrantPermission`: present, and of a known type.
+pub fn permission(perm: Option<authpb::Permission>) -> Result<Permission, Status> {
+    use authpb::permission::Type;
+    let perm = perm.ok_or_else(|| Status::invalid_argument("etcdserver: no permission given"))?;
+    let access = match Type::try_from(perm.perm_type) {
+        Ok(Type::Read) => Access::Read,
+        Ok(Type::Write) => Access::Write,
+        Ok(Type::Readwrite) => Access::ReadWrite,
+        Err(_) => {
+            return Err(Status::invalid_argument(format!(
+                "etcdserver: unknown permission type {}",
+                perm.perm_type
+            )))
+        }
+    };
+    Ok(Permission {
+        access,
+        key: perm.key,
+        range_end: perm.range_end,
     })
 }
 
