@@ -111,7 +111,7 @@ impl ApiError {
             ClientError::NotLeader { leader: None } | ClientError::NoLeader => ApiError::NoLeader,
             ClientError::Timeout => ApiError::Timeout,
             ClientError::Dropped => ApiError::Unavailable(err.to_string()),
-            ClientError::Busy => ApiError::Overloaded(err.to_string()),
+            ClientError::Busy | ClientError::Limit(_) => ApiError::Overloaded(err.to_string()),
             ClientError::Stopping | ClientError::Retry(_) => ApiError::Unavailable(err.to_string()),
             ClientError::Invalid(why) => ApiError::BadRequest(why),
         }

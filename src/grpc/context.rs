@@ -317,6 +317,7 @@ pub(super) fn client_status(e: ClientError) -> Status {
         ClientError::Stopping => Status::unavailable("etcdserver: server stopped"),
         ClientError::Retry(why) => Status::unavailable(format!("etcdserver: {why}; retry")),
         ClientError::Invalid(why) => Status::failed_precondition(format!("etcdserver: {why}")),
+        ClientError::Limit(why) => Status::resource_exhausted(format!("etcdserver: {why}")),
     }
 }
 

@@ -14,7 +14,7 @@
 //! compaction to `revision - N` whenever the kept history grows a tenth past N; compaction is a log
 //! entry too, so every replica keeps the same history.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -81,6 +81,9 @@ pub(super) struct LeaseClock {
     revoking: HashMap<i64, Index>,
     /// The index of this leader's last compaction proposal, until it is applied.
     compacting: Option<Index>,
+    /// Lease grants this leader proposed whose entries are not applied yet, by index: they
+    /// count against `max_leases` with the leases the state holds.
+    pub(super) granting: BTreeSet<Index>,
 }
 
 /// How long a lease still has, as [`LeaseTimeToLive`] answers it.
@@ -213,6 +216,36 @@ impl Replicator {
         if proposed {
             self.schedule_drive(ctx);
         }
+    }
+
+    /// Refuses a lease grant that would take the cluster past `max_leases`; true if `command`
+    /// is a grant let through (the caller records its index in `granting`).
+    ///
+    /// Only the leader checks, before proposing, and never the state machine: `max_leases` is
+    /// a node's setting, and a check in apply would let replicas with different files diverge.
+    /// On one leader the bound is exact: it counts the leases held and the grants it proposed
+    /// that are not applied yet. After a leader change, grants the old leader left in the log
+    /// and this one has not applied yet are not counted, so the total can overshoot by those:
+    /// at most the old leader's in-flight requests (`max_in_flight_requests`).
+    pub(super) fn admit_lease_grant(&mut self, command: &Command) -> Result<bool, ClientError> {
+        let Command::Etcd(EtcdCommand::LeaseGrant { .. }) = command else {
+            return Ok(false);
+        };
+        let status = self.raft.status();
+        if status.role != Role::Leader {
+            // Proposing answers "not the leader", and the door forwards the grant to it.
+            return Ok(true);
+        }
+        self.start_lease_clock(status.term, Instant::now());
+        let applied = self.state.applied_index();
+        self.leases.granting.retain(|index| *index > applied);
+        let limit = self.config.cluster().max_leases;
+        if self.state.lease_count() + self.leases.granting.len() >= limit {
+            return Err(ClientError::Limit(format!(
+                "too many leases (at most {limit})"
+            )));
+        }
+        Ok(true)
     }
 
     /// Proposes an automatic compaction if one is due and none is in flight.

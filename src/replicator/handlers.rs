@@ -41,11 +41,21 @@ impl Handler<Propose> for Replicator {
         if self.waiters.len() >= MAX_WAITING_REQUESTS {
             return ready(Err(ClientError::Busy));
         }
+        let lease_grant = match self.admit_lease_grant(&msg.0.command) {
+            Ok(grant) => grant,
+            Err(e) => {
+                self.metrics.proposals_failed.inc();
+                return ready(Err(e));
+            }
+        };
         // The leader's clock travels with the entry: the state machine's only notion of time.
         let data = state::encode(&msg.0.stamped(expiry::wall_clock_ms()));
         match self.raft.propose(data) {
             Ok((index, term)) => {
                 self.metrics.proposals_accepted.inc();
+                if lease_grant {
+                    self.leases.granting.insert(index);
+                }
                 let (tx, rx) = oneshot::channel();
                 let deadline = self.deadline();
                 self.waiters.add_proposal(index, term, deadline, tx);

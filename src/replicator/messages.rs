@@ -35,6 +35,10 @@ pub enum ClientError {
     /// The request cannot succeed as asked (a membership change that makes no sense).
     #[error("{0}")]
     Invalid(String),
+    /// The cluster holds as many of something as it allows (leases, `max_leases`); the request
+    /// may succeed once some are released.
+    #[error("{0}")]
+    Limit(String),
 }
 
 /// How a read is served.

@@ -369,6 +369,11 @@ impl StateMachine {
         self.kv.history_len()
     }
 
+    /// How many etcd leases exist.
+    pub fn lease_count(&self) -> usize {
+        self.kv.leases().len()
+    }
+
     /// Every etcd lease's id and granted time to live, by id.
     pub fn leases(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
         self.kv.leases().iter().map(|(id, l)| (*id, l.ttl))

@@ -5,12 +5,15 @@
 use std::time::Duration;
 
 use raftkv::grpc::pb::etcdserverpb::kv_client::KvClient;
+use raftkv::grpc::pb::etcdserverpb::lease_client::LeaseClient;
 use raftkv::grpc::pb::etcdserverpb::watch_client::WatchClient;
 use raftkv::grpc::pb::etcdserverpb::watch_request::RequestUnion;
 use raftkv::grpc::pb::etcdserverpb::{
-    PutRequest, WatchCancelRequest, WatchCreateRequest, WatchRequest, WatchResponse,
+    LeaseGrantRequest, LeaseRevokeRequest, PutRequest, WatchCancelRequest, WatchCreateRequest,
+    WatchRequest, WatchResponse,
 };
 use tonic::transport::Channel;
+use tonic::Code;
 
 use crate::support::Cluster;
 
@@ -123,5 +126,56 @@ fn a_watch_stream_holds_at_most_max_watches_per_stream() {
         let event = stream.next().await;
         assert_eq!(event.watch_id, created.watch_id, "{event:?}");
         assert_eq!(event.events[0].kv.as_ref().unwrap().key, b"d");
+    });
+}
+
+#[test]
+fn lease_grants_stop_at_max_leases_through_every_node_and_the_gateway() {
+    let c = Cluster::start_with(3, "max_leases = 3");
+    let leader = c.wait_for_leader(TIMEOUT);
+    let follower = (1..=3).find(|id| *id != leader).unwrap();
+    runtime().block_on(async {
+        let mut on_leader = LeaseClient::new(channel(&c, leader).await);
+        let mut on_follower = LeaseClient::new(channel(&c, follower).await);
+        let grant = LeaseGrantRequest { ttl: 60, id: 0 };
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let granted = on_leader
+                .lease_grant(grant)
+                .await
+                .expect("a grant within the limit");
+            ids.push(granted.into_inner().id);
+        }
+        // The fourth fails wherever it is asked: a follower forwards it to the leader, which
+        // refuses it before it reaches the log.
+        for client in [&mut on_leader, &mut on_follower] {
+            let refused = client.lease_grant(grant).await.expect_err("over the limit");
+            assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+            assert_eq!(refused.message(), "etcdserver: too many leases (at most 3)");
+        }
+        let gateway = c
+            .request(
+                "POST",
+                follower,
+                "/v3/lease/grant",
+                Some(br#"{"TTL":"60"}"#),
+            )
+            .unwrap();
+        assert_eq!(gateway.status, 429, "{}", gateway.body);
+        assert_eq!(gateway.json()["code"], Code::ResourceExhausted as i32);
+        assert_eq!(
+            gateway.json()["message"],
+            "etcdserver: too many leases (at most 3)"
+        );
+
+        // A revoke makes room for exactly one more.
+        let revoke = LeaseRevokeRequest { id: ids[0] };
+        on_follower.lease_revoke(revoke).await.expect("revoke");
+        on_follower
+            .lease_grant(grant)
+            .await
+            .expect("room after a revoke");
+        let refused = on_leader.lease_grant(grant).await.expect_err("full again");
+        assert_eq!(refused.code(), Code::ResourceExhausted);
     });
 }
