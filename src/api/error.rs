@@ -14,6 +14,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the body is {got} bytes or more; the limit is {limit}")]
     TooLarge { got: usize, limit: usize },
+    /// A key longer than `max_key_bytes` (413).
+    #[error("the key is {got} bytes; the limit is {limit} (max_key_bytes)")]
+    KeyTooLarge { got: usize, limit: usize },
     #[error("{0}")]
     NotFound(String),
     #[error("no route for {method} {path}")]
@@ -61,9 +64,10 @@ impl From<crate::state::auth::AuthError> for ApiError {
 }
 
 /// Every value of [`ApiError::code`]: the fixed `error` labels of the response counters.
-pub(super) const CODES: [&str; 15] = [
+pub(super) const CODES: [&str; 16] = [
     "bad_request",
     "too_large",
+    "key_too_large",
     "not_found",
     "unknown_route",
     "stack_empty",
@@ -85,6 +89,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::TooLarge { .. } => "too_large",
+            ApiError::KeyTooLarge { .. } => "key_too_large",
             ApiError::NotFound(_) => "not_found",
             ApiError::UnknownRoute { .. } => "unknown_route",
             ApiError::StackEmpty => "stack_empty",
@@ -136,7 +141,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooLarge { .. } | ApiError::KeyTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::NotFound(_) | ApiError::UnknownRoute { .. } => StatusCode::NOT_FOUND,
             ApiError::StackEmpty | ApiError::StaleSession | ApiError::VersionMismatch { .. } => {
                 StatusCode::CONFLICT
@@ -184,6 +191,7 @@ mod tests {
         let all = [
             ApiError::BadRequest(String::new()),
             ApiError::TooLarge { got: 2, limit: 1 },
+            ApiError::KeyTooLarge { got: 2, limit: 1 },
             ApiError::NotFound(String::new()),
             ApiError::UnknownRoute {
                 method: "GET".into(),

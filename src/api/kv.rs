@@ -87,10 +87,10 @@ async fn put(
     key: web::Path<String>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let key = checked_key(&st, key.into_inner())?;
     let params = put_params(req.query_string())?;
     let limit = st.config.cluster().max_value_bytes as usize;
     let value = read_body(body, limit).await?;
-    let key = key.into_inner();
     let command = params.command(key.clone(), value);
     let applied = st.propose(&req, command).await?;
     match applied.result {
@@ -107,8 +107,8 @@ async fn get(
     req: HttpRequest,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let key = checked_key(&st, key.into_inner())?;
     let meta = get_meta(req.query_string())?;
-    let key = key.into_inner();
     let applied = st
         .read(&req, Command::KvGetMeta { key: key.clone() })
         .await?;
@@ -145,19 +145,23 @@ async fn delete(
     req: HttpRequest,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let applied = st
-        .propose(
-            &req,
-            Command::KvDelete {
-                key: key.into_inner(),
-            },
-        )
-        .await?;
+    let key = checked_key(&st, key.into_inner())?;
+    let applied = st.propose(&req, Command::KvDelete { key }).await?;
     match applied.result {
         ApplyResult::Deleted(deleted) => Ok(ok_json(
             json!({ "index": applied.index, "deleted": deleted }),
         )),
         other => Err(unexpected(&other)),
+    }
+}
+
+/// The key of a `/v1/kv/{key}` request, refused with 413 when longer than `max_key_bytes`
+/// (checked before the body is read).
+fn checked_key(st: &ApiState, key: String) -> Result<String, ApiError> {
+    let limit = st.config.cluster().max_key_bytes;
+    match key.len() {
+        got if got > limit => Err(ApiError::KeyTooLarge { got, limit }),
+        _ => Ok(key),
     }
 }
 

@@ -119,6 +119,7 @@ impl EtcdContext {
         command: EtcdCommand,
         consistency: Option<Consistency>,
     ) -> Result<EtcdAnswer, Status> {
+        check_longest_key(self, command.longest_key_bytes())?;
         let command = Command::Etcd(command);
         let caller = self.caller(meta)?;
         self.auth
@@ -319,6 +320,31 @@ pub(super) fn client_status(e: ClientError) -> Status {
         ClientError::Invalid(why) => Status::failed_precondition(format!("etcdserver: {why}")),
         ClientError::Limit(why) => Status::resource_exhausted(format!("etcdserver: {why}")),
     }
+}
+
+/// Refuses a watch's key or range end longer than `max_key_bytes`, as [`EtcdContext::etcd`]
+/// refuses a request's.
+pub(super) fn check_key_bytes(
+    ctx: &EtcdContext,
+    key: &str,
+    range_end: &[u8],
+) -> Result<(), Status> {
+    check_longest_key(ctx, key.len().max(range_end.len()))
+}
+
+/// etcd answers a request over its size limit with InvalidArgument "etcdserver: request is too
+/// large", and so does raftkv for a key over `max_key_bytes`: the request can never succeed as
+/// it is (RESOURCE_EXHAUSTED would say that waiting might help), and the text starts with etcd's
+/// so that people and tools recognise it; the rest names the limit.
+fn check_longest_key(ctx: &EtcdContext, longest: usize) -> Result<(), Status> {
+    let limit = ctx.config.cluster().max_key_bytes;
+    if longest <= limit {
+        return Ok(());
+    }
+    Err(Status::invalid_argument(format!(
+        "etcdserver: request is too large: a key or range end of {longest} bytes exceeds \
+         max_key_bytes ({limit})"
+    )))
 }
 
 /// A key must be UTF-8 here (raftkv's keys are strings, shared with its HTTP and text APIs).

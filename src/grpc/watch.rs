@@ -121,6 +121,9 @@ impl Stream {
             let reason = format!("etcdserver: too many watches on this stream (at most {limit})");
             return self.send(refused(reason)).await;
         }
+        if let Err(status) = super::context::check_key_bytes(&self.ctx, &key, &c.range_end) {
+            return self.send(refused(status.message().to_string())).await;
+        }
         let read = crate::state::mvcc::RangeRequest {
             range: KeyRange {
                 key: key.clone(),

@@ -184,6 +184,33 @@ impl Command {
                 | Command::StackSize { .. }
         ) || matches!(self, Command::Etcd(c) if c.is_read())
     }
+
+    /// The longest key (or etcd range end) the command writes or names, in bytes: what every
+    /// door checks against `max_key_bytes`. Students and stacks are keyed by numbers, and auth
+    /// names are bounded by the auth store itself, so they count 0.
+    pub fn longest_key_bytes(&self) -> usize {
+        match self {
+            Command::KvPut { key, .. }
+            | Command::KvDelete { key }
+            | Command::KvGet { key }
+            | Command::KvSet { key, .. }
+            | Command::KvCas { key, .. }
+            | Command::KvGetMeta { key } => key.len(),
+            Command::Etcd(c) => c.longest_key_bytes(),
+            Command::StudentPut { .. }
+            | Command::StudentDelete { .. }
+            | Command::StudentList
+            | Command::StudentGet { .. }
+            | Command::KvPurge
+            | Command::StackCreate { .. }
+            | Command::StackId { .. }
+            | Command::StackPush { .. }
+            | Command::StackPop { .. }
+            | Command::StackTop { .. }
+            | Command::StackSize { .. }
+            | Command::Auth(_) => 0,
+        }
+    }
 }
 
 /// A payload that is not a valid encoded [`Request`]. It applies as
@@ -276,6 +303,47 @@ mod tests {
         trailing.push(0);
         let err = decode(&trailing).unwrap_err();
         assert!(err.0.contains("trailing"), "{err}");
+    }
+
+    #[test]
+    fn the_longest_key_counts_range_ends_and_nested_transactions() {
+        use crate::state::mvcc::{
+            Compare, CompareResult, CompareTarget, EtcdCommand, KeyRange, RequestOp, TxnRequest,
+        };
+        assert_eq!(Command::KvGet { key: "abc".into() }.longest_key_bytes(), 3);
+        assert_eq!(Command::StackPop { stack_id: 1 }.longest_key_bytes(), 0);
+        let range = |key: &str, end: &[u8]| KeyRange {
+            key: key.into(),
+            range_end: Bytes::copy_from_slice(end),
+        };
+        let inner = TxnRequest {
+            compare: vec![Compare {
+                result: CompareResult::Equal,
+                target: CompareTarget::Version(0),
+                range: range("c", &[b'z'; 9]),
+            }],
+            ..TxnRequest::default()
+        };
+        let outer = TxnRequest {
+            compare: vec![],
+            success: vec![RequestOp::Put(crate::state::mvcc::PutRequest {
+                key: "kk".into(),
+                ..Default::default()
+            })],
+            failure: vec![RequestOp::Txn(inner)],
+        };
+        assert_eq!(
+            Command::Etcd(EtcdCommand::Txn(outer)).longest_key_bytes(),
+            9
+        );
+        let delete = crate::state::mvcc::DeleteRangeRequest {
+            range: range("a", b"abcd"),
+            prev_kv: false,
+        };
+        assert_eq!(
+            Command::Etcd(EtcdCommand::DeleteRange(delete)).longest_key_bytes(),
+            4
+        );
     }
 
     #[test]

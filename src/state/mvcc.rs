@@ -40,6 +40,11 @@ impl KeyRange {
             && (self.range_end.as_ref() == [0] || key.as_bytes() < self.range_end.as_ref())
     }
 
+    /// The longer of the key and the range end, in bytes: what a door's key limit judges.
+    pub fn longest_bytes(&self) -> usize {
+        self.key.len().max(self.range_end.len())
+    }
+
     /// Whether the range is past `key` (no key at or after `key` is in it).
     fn ends_before(&self, key: &str) -> bool {
         if self.range_end.is_empty() {
@@ -245,6 +250,18 @@ impl TxnRequest {
         }
         read_only(&self.success) && read_only(&self.failure)
     }
+
+    /// The longest key or range end of any compare or operation, nested ones included, in bytes.
+    pub fn longest_key_bytes(&self) -> usize {
+        let compares = self.compare.iter().map(|c| c.range.longest_bytes());
+        let ops = self.success.iter().chain(&self.failure).map(|op| match op {
+            RequestOp::Range(r) => r.range.longest_bytes(),
+            RequestOp::Put(p) => p.key.len(),
+            RequestOp::DeleteRange(d) => d.range.longest_bytes(),
+            RequestOp::Txn(t) => t.longest_key_bytes(),
+        });
+        compares.chain(ops).max().unwrap_or(0)
+    }
 }
 
 /// etcd's `TxnResponse`, less the header.
@@ -302,6 +319,22 @@ impl EtcdCommand {
             }
             EtcdCommand::Txn(t) => t.is_read_only(),
             _ => false,
+        }
+    }
+
+    /// The longest key or range end the command names, in bytes (0 for lease and compaction
+    /// commands, which name none).
+    pub fn longest_key_bytes(&self) -> usize {
+        match self {
+            EtcdCommand::Range(r) => r.range.longest_bytes(),
+            EtcdCommand::Put(p) => p.key.len(),
+            EtcdCommand::DeleteRange(d) => d.range.longest_bytes(),
+            EtcdCommand::Txn(t) => t.longest_key_bytes(),
+            EtcdCommand::Compact { .. }
+            | EtcdCommand::LeaseGrant { .. }
+            | EtcdCommand::LeaseRevoke { .. }
+            | EtcdCommand::LeaseLeases
+            | EtcdCommand::LeaseInfo { .. } => 0,
         }
     }
 }

@@ -50,10 +50,19 @@ impl TextContext {
     }
 
     async fn execute_as(&self, caller: &Caller, command: TextCommand) -> Reply {
-        let check = |command: Command| match self.auth.authorize(caller, &command) {
-            Ok(()) => Ok(command),
-            Err(AuthError::PermissionDenied) => Err(Reply::PermissionDenied),
-            Err(_) => Err(Reply::AuthFailed),
+        let max_key_bytes = self.config.cluster().max_key_bytes;
+        let check = |command: Command| {
+            // The parser holds keys to memcached's 250 bytes; a smaller `max_key_bytes` is
+            // refused the same way, as a malformed command.
+            if command.longest_key_bytes() > max_key_bytes {
+                log::debug!("text: a key longer than max_key_bytes ({max_key_bytes})");
+                return Err(Reply::CmdErr);
+            }
+            match self.auth.authorize(caller, &command) {
+                Ok(()) => Ok(command),
+                Err(AuthError::PermissionDenied) => Err(Reply::PermissionDenied),
+                Err(_) => Err(Reply::AuthFailed),
+            }
         };
         macro_rules! checked {
             ($command:expr) => {
