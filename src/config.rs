@@ -191,6 +191,11 @@ pub struct ClusterSettings {
     /// The longest key or range end, in bytes, a client may write or name through any door
     /// (default [`DEFAULT_MAX_KEY_BYTES`], at most [`MAX_KEY_BYTES_LIMIT`]).
     pub max_key_bytes: usize,
+    /// Appends a follower keeps when they arrive before the one they continue, to replay once
+    /// the gap fills (`raft::Config::max_early_appends`; default 0: rejected at once, and the
+    /// leader probes back). Peer links keep order, so on a real network a gap means a lost
+    /// message, not a reordered one.
+    pub max_early_appends: usize,
 }
 
 /// What a follower does with an HTTP request only the leader can serve (a write, a member
@@ -441,6 +446,7 @@ impl Config {
         core.election_timeout_ticks_min = self.election_timeout_ticks_min();
         core.election_timeout_ticks_max = self.election_timeout_ticks_max();
         core.lease_reads = self.cluster.lease_reads;
+        core.max_early_appends = self.cluster.max_early_appends;
         // Validation at load guarantees the tick order the core checks; a failure here is a bug.
         assert!(
             core.validate().is_ok(),

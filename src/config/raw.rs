@@ -84,6 +84,9 @@ pub(super) struct RawCluster {
     /// Default [`super::DEFAULT_MAX_TXN_OPS`].
     #[serde(default)]
     pub max_txn_ops: Option<Spanned<u64>>,
+    /// Default 0 (`raft::Config::max_early_appends`).
+    #[serde(default)]
+    pub max_early_appends: Option<Spanned<u64>>,
     /// Default [`super::DEFAULT_AUTH_TOKEN_TTL_SECS`].
     #[serde(default)]
     pub auth_token_ttl_secs: Option<Spanned<u64>>,

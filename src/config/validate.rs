@@ -397,6 +397,13 @@ fn check_cluster(
         1..=100_000,
         super::DEFAULT_MAX_TXN_OPS,
     )? as usize;
+    let max_early_appends = bounded(
+        check,
+        &rest.max_early_appends,
+        "cluster.max_early_appends",
+        0..=MAX_EARLY_APPENDS,
+        0,
+    )? as usize;
     let auth_token_ttl_secs = bounded(
         check,
         &rest.auth_token_ttl_secs,
@@ -430,6 +437,7 @@ fn check_cluster(
         Spanned::into_inner,
     );
     Ok(ClusterSettings {
+        max_early_appends,
         max_connections_per_listener,
         max_txn_ops,
         auth_token_ttl_secs,
@@ -460,6 +468,9 @@ fn check_cluster(
         lease_reads,
     })
 }
+
+/// Upper bound on `max_early_appends`: each kept Append holds its entries in memory.
+const MAX_EARLY_APPENDS: u64 = 64;
 
 /// The core counts whole ticks: the strict order heartbeat < min < max must survive rounding down.
 /// An optional integer field: its default when absent, an error naming it when outside `range`.

@@ -654,3 +654,22 @@ fn client_limits_are_defaulted_and_bounded() {
         "integer",
     );
 }
+
+/// Early Appends (issue 16) are off unless set; the core gets the value; 65 is refused by name.
+#[test]
+fn early_appends_are_off_by_default_and_bounded() {
+    let config = Config::parse(GOOD, "config/x.toml").unwrap();
+    assert_eq!(config.cluster().max_early_appends, 0);
+    assert_eq!(config.raft_core_config(2).unwrap().max_early_appends, 0);
+    let text = edit(9, "request_timeout_ms = 3000\nmax_early_appends = 8");
+    let config = Config::parse(&text, "config/x.toml").unwrap();
+    assert_eq!(config.raft_core_config(2).unwrap().max_early_appends, 8);
+    let text = edit(9, "request_timeout_ms = 3000\nmax_early_appends = 65");
+    assert_refused(
+        "too many early appends",
+        &text,
+        10,
+        "cluster.max_early_appends",
+        "must be between 0 and 64",
+    );
+}
