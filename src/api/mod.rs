@@ -55,6 +55,12 @@ use crate::replicator::{Answer, ClientError, Consistency, Propose, Read, Replica
 use crate::security::Caller;
 use crate::state::{Command, Request};
 
+/// The header a member's credential travels in (a node fetching transaction-log lines).
+pub const MEMBER_CREDENTIAL_HEADER: &str = "raftkv-member-credential";
+
+/// What `GET /v1/txlog` takes a member's credential for.
+pub const TXLOG_PURPOSE: &str = "GET /v1/txlog";
+
 /// What every handler needs: the local replicator and the cluster's addresses.
 #[derive(Clone)]
 pub struct ApiState {
@@ -70,6 +76,9 @@ pub struct ApiState {
     pub directory: crate::replicator::members::Directory,
     /// Credentials and permissions, shared with the other doors.
     pub auth: crate::security::Authenticator,
+    /// The cluster secrets: what checks a member's credential on the routes members use
+    /// ([`MEMBER_CREDENTIAL_HEADER`]).
+    pub peer_keys: Arc<crate::cluster::seal::PeerKeys>,
     /// Becomes true when the node begins to stop: endless responses (`/v1/events`) end then, so
     /// the graceful shutdown does not wait for them.
     pub stopping: tokio::sync::watch::Receiver<bool>,
@@ -223,6 +232,23 @@ impl ApiState {
     }
 
     /// Refuses a cluster-management request (members, snapshots) unless it comes from root.
+    /// With auth on: the caller is root, or a member presenting its credential for `purpose`
+    /// (see [`crate::cluster::seal::PeerKeys::member_credential`]).
+    async fn require_root_or_member(
+        &self,
+        req: &HttpRequest,
+        purpose: &str,
+    ) -> Result<(), ApiError> {
+        let presented = req.headers().get(MEMBER_CREDENTIAL_HEADER);
+        let member = presented
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| self.peer_keys.accepts_member_credential(purpose, v));
+        if member {
+            return Ok(());
+        }
+        self.require_root(req).await
+    }
+
     async fn require_root(&self, req: &HttpRequest) -> Result<(), ApiError> {
         if !self.auth.enabled() {
             return Ok(());

@@ -41,8 +41,12 @@ pub fn line_range(query_string: &str) -> Result<TxlogLines, ApiError> {
 
 /// `GET /v1/txlog?from=&to=`: this node's transaction-log lines in that range, as written (at
 /// most 4 MiB; fewer when the range is longer). 404 when the line of `from` is not held. A node
-/// that installs a snapshot fetches the lines it did not apply from the snapshot's sender.
+/// that installs a snapshot fetches the lines it did not apply from the snapshot's sender, with
+/// its member credential. With auth on, only root or a member may read them: they hold every
+/// value written.
 async fn txlog_lines(st: web::Data<ApiState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    st.require_root_or_member(&req, super::TXLOG_PURPOSE)
+        .await?;
     let ask = line_range(req.query_string())?;
     let from = ask.from;
     let lines = st

@@ -133,6 +133,7 @@ async fn start(
         admission: admission.clone(),
         directory: directory.clone(),
         auth: auth.clone(),
+        peer_keys: Arc::new(config.peer_keys()?),
         stopping,
     };
     let etcd = EtcdContext::new(

@@ -30,6 +30,7 @@ use bytes::Bytes;
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -130,6 +131,25 @@ pub fn cluster_id(token: &str) -> [u8; 8] {
     id
 }
 
+fn member_mac(secret: &Secret, cluster_id: &[u8; 8], purpose: &str) -> Hmac<Sha256> {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(&secret.0).expect("HMAC takes any key length");
+    mac.update(b"raftkv member credential\0");
+    mac.update(cluster_id);
+    mac.update(purpose.as_bytes());
+    mac
+}
+
+/// Bytes from an even number of hex digits.
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len() / 2)
+        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+        .collect()
+}
+
 /// The secrets and cluster id a node seals and opens frames with.
 #[derive(Clone, Debug)]
 pub struct PeerKeys {
@@ -167,6 +187,29 @@ impl PeerKeys {
     /// The ids of every secret that opens.
     pub fn key_ids(&self) -> Vec<[u8; 4]> {
         self.secrets.iter().map(|(_, id)| *id).collect()
+    }
+
+    /// What a member presents on a client door for a route only members may use (`purpose`
+    /// names the route): HMAC-SHA256 under the sealing secret of the cluster id and `purpose`,
+    /// in hex. Every member can check it; no client learns the secret from it. Sent only over the
+    /// client doors' TLS when it is on, like any credential.
+    pub fn member_credential(&self, purpose: &str) -> String {
+        hex(&member_mac(&self.secrets[0].0, &self.cluster_id, purpose)
+            .finalize()
+            .into_bytes())
+    }
+
+    /// True if `presented` is [`PeerKeys::member_credential`] for `purpose` under any secret that
+    /// opens (both during a rollover), compared in constant time.
+    pub fn accepts_member_credential(&self, purpose: &str, presented: &str) -> bool {
+        let Some(bytes) = from_hex(presented) else {
+            return false;
+        };
+        self.secrets.iter().any(|(secret, _)| {
+            member_mac(secret, &self.cluster_id, purpose)
+                .verify_slice(&bytes)
+                .is_ok()
+        })
     }
 
     fn cipher(&self, secret: &Secret, header: &Header) -> ChaCha20Poly1305 {
@@ -478,6 +521,30 @@ mod tests {
         opener
             .open(&Sealer::new(&sends_new, 3, 2, 5, 0).seal(Kind::Data, b"b"))
             .unwrap();
+    }
+
+    #[test]
+    fn a_member_credential_is_accepted_by_members_only_and_for_its_purpose_only() {
+        let member = keys(1, "a");
+        let credential = member.member_credential("txlog");
+        assert_eq!(credential.len(), 64);
+        assert!(keys(1, "a").accepts_member_credential("txlog", &credential));
+        assert!(!member.accepts_member_credential("snapshot", &credential));
+        assert!(!keys(2, "a").accepts_member_credential("txlog", &credential));
+        assert!(!keys(1, "b").accepts_member_credential("txlog", &credential));
+        let mut flipped = credential.clone().into_bytes();
+        flipped[0] = if flipped[0] == b'0' { b'1' } else { b'0' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        for bad in ["", "zz", &credential[..62], flipped.as_str()] {
+            assert!(!member.accepts_member_credential("txlog", bad), "{bad:?}");
+        }
+        // During a rollover the old secret's credential still opens.
+        let both = PeerKeys::new(
+            cluster_id("a"),
+            vec![Secret::from_bytes([2; 32]), Secret::from_bytes([1; 32])],
+        )
+        .unwrap();
+        assert!(both.accepts_member_credential("txlog", &credential));
     }
 
     #[test]

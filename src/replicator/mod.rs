@@ -90,6 +90,8 @@ pub struct Replicator {
     inbox_tap: broadcast::Sender<Envelope<Message>>,
     /// Numbers the writer's batches and holds the promises that wait on them.
     sequencer: raft::Sequencer,
+    /// The cluster secrets, for the member credential this node fetches lines with.
+    peer_keys: crate::cluster::seal::PeerKeys,
     next_msg_id: u64,
     next_read_id: u64,
     waiters: Waiters,
@@ -191,6 +193,7 @@ impl Replicator {
                 StorageError::io("record the peer epoch", &config.data_dir_for(id)),
             )?,
         };
+        let peer_keys = auth.keys.clone();
         let mut cluster = Cluster::start(
             id,
             &membership_flow::peer_socket_addrs(id, &raft, &config),
@@ -227,6 +230,7 @@ impl Replicator {
             lane,
             inbox_tap,
             sequencer,
+            peer_keys,
             next_msg_id: 0,
             next_read_id: 0,
             waiters: Waiters::default(),

@@ -88,10 +88,16 @@ impl Replicator {
         };
         let addr = ctx.address();
         let tls = self.config.client_tls().cloned();
+        let credential = self.peer_keys.member_credential(crate::api::TXLOG_PURPOSE);
         let spawned = std::thread::Builder::new()
             .name(format!("txlog-fetch-{}", self.id))
             .spawn(move || {
-                fetch(&http, tls.as_ref(), from_index, to_index, |first, lines| {
+                let from = Source {
+                    http: &http,
+                    tls: tls.as_ref(),
+                    credential: &credential,
+                };
+                fetch(from, from_index, to_index, |first, lines| {
                     addr.do_send(TxlogPiece { first, lines })
                 });
                 addr.do_send(TxlogFetchDone);
@@ -170,15 +176,22 @@ impl Handler<TxlogFetchDone> for Replicator {
     }
 }
 
-/// Fetches lines `[from, to]` from `http` piece by piece, handing each to `deliver`; stops at
+/// Where lines are fetched from, and how: the sender's HTTP door, the client TLS settings, and
+/// this node's member credential (auth on, only root or a member may read the lines).
+struct Source<'a> {
+    http: &'a str,
+    tls: Option<&'a crate::security::ClientTls>,
+    credential: &'a str,
+}
+
+/// Fetches lines `[from, to]` from `source` piece by piece, handing each to `deliver`; stops at
 /// the first failure or missing line (the rest becomes a marker).
-fn fetch(
-    http: &str,
-    tls: Option<&crate::security::ClientTls>,
-    from: Index,
-    to: Index,
-    mut deliver: impl FnMut(Index, String),
-) {
+fn fetch(source: Source<'_>, from: Index, to: Index, mut deliver: impl FnMut(Index, String)) {
+    let Source {
+        http,
+        tls,
+        credential,
+    } = source;
     let mut config = ureq::Agent::config_builder();
     if let Some(tls) = tls {
         // The node's own certificate is its client certificate, as for forwarded requests.
@@ -203,7 +216,10 @@ fn fetch(
     let mut next = from;
     while next <= to {
         let url = format!("{scheme}://{http}/v1/txlog?from={next}&to={to}");
-        let Ok(mut reply) = agent.get(&url).call() else {
+        let request = agent
+            .get(&url)
+            .header(crate::api::MEMBER_CREDENTIAL_HEADER, credential);
+        let Ok(mut reply) = request.call() else {
             return;
         };
         if reply.status().as_u16() != 200 {
