@@ -6,7 +6,7 @@ use std::pin::Pin;
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::context::{client_status, EtcdAnswer, EtcdContext};
+use super::context::{auth_status, client_status, EtcdAnswer, EtcdContext};
 use super::pb::etcdserverpb::lease_client::LeaseClient;
 use super::pb::etcdserverpb::lease_server::Lease;
 use super::pb::etcdserverpb::{
@@ -16,7 +16,8 @@ use super::pb::etcdserverpb::{
 };
 use crate::replicator::etcd::{LeaseKeepAlive, LeaseTimeToLive};
 use crate::replicator::{ClientError, Consistency};
-use crate::state::mvcc::{EtcdCommand, EtcdOutcome};
+use crate::state::mvcc::{DeleteRangeRequest, EtcdCommand, EtcdOutcome, KeyRange};
+use crate::state::Command;
 
 /// A stream of responses a service hands to tonic.
 pub type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -28,6 +29,41 @@ const KEEP_ALIVE_BUFFER: usize = 16;
 pub struct LeaseService(pub EtcdContext);
 
 impl LeaseService {
+    /// With auth on, a revoke deletes the lease's keys, so, as in etcd, the caller needs write
+    /// permission on every one of them. Judged against this node's applied state (the leader
+    /// judges again when a follower forwards the revoke); a key attached after the check is
+    /// deleted with the others, as by a revoke that came a moment later.
+    async fn authorize_revoke(
+        &self,
+        meta: &tonic::metadata::MetadataMap,
+        id: i64,
+    ) -> Result<(), Status> {
+        if !self.0.auth.enabled() {
+            return Ok(());
+        }
+        let caller = self.0.caller(meta)?;
+        let held = self.0.replicator.send(LeaseTimeToLive(id)).await;
+        let held = held.map_err(|_| client_status(ClientError::Stopping))?;
+        // An unknown lease: the revoke itself answers "lease not found".
+        let Ok(Some(lease)) = held else {
+            return Ok(());
+        };
+        for key in lease.keys {
+            let delete = EtcdCommand::DeleteRange(DeleteRangeRequest {
+                range: KeyRange {
+                    key,
+                    range_end: Default::default(),
+                },
+                prev_kv: false,
+            });
+            self.0
+                .auth
+                .authorize(&caller, &Command::Etcd(delete))
+                .map_err(auth_status)?;
+        }
+        Ok(())
+    }
+
     /// The shortest TTL granted: one and a half election timeouts, rounded up to whole seconds,
     /// so that a lease outlives the election that a leader's death causes (etcd's rule).
     fn min_ttl(&self) -> i64 {
@@ -110,9 +146,9 @@ impl Lease for LeaseService {
         &self,
         request: Request<LeaseRevokeRequest>,
     ) -> Result<Response<LeaseRevokeResponse>, Status> {
-        let command = EtcdCommand::LeaseRevoke {
-            id: request.get_ref().id,
-        };
+        let id = request.get_ref().id;
+        self.authorize_revoke(request.metadata(), id).await?;
+        let command = EtcdCommand::LeaseRevoke { id };
         match self.0.etcd(request.metadata(), command, None).await? {
             EtcdAnswer::Done(result) => {
                 let (revision, _) = EtcdAnswer::outcome(result)?;

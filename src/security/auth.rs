@@ -271,7 +271,8 @@ fn etcd_needs(command: &EtcdCommand, f: &mut dyn FnMut(Need)) {
         EtcdCommand::Txn(t) => txn_needs(t, f),
         EtcdCommand::Compact { .. } => f(Need::Root),
         // etcd lets any authenticated user grant, list and inspect leases. Revoking one deletes
-        // its keys; etcd checks write permission on them, raftkv does not yet (docs/SECURITY.md).
+        // its keys: the Lease service checks write permission on each before it proposes
+        // (`LeaseService::authorize_revoke`), since the command alone does not name them.
         EtcdCommand::LeaseGrant { .. }
         | EtcdCommand::LeaseRevoke { .. }
         | EtcdCommand::LeaseLeases

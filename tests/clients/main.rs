@@ -18,6 +18,7 @@ mod client_limits;
 mod client_security;
 mod etcd_grpc;
 mod etcd_tools;
+mod lease_auth;
 mod text_protocol;
 mod text_replication;
 mod ui_browser;
