@@ -176,6 +176,12 @@ async fn relay(
         }
     }
     out = out.insert_header((FORWARDED_BY, st.id.to_string()));
+    // A caller known by its client certificate travels as a token (see `certificate_token`).
+    if !req.headers().contains_key(header::AUTHORIZATION) {
+        if let Some(token) = st.certificate_token(req) {
+            out = out.insert_header((header::AUTHORIZATION, token));
+        }
+    }
     log::debug!(
         "node {}: forwarding {} {} to the leader at {location}",
         st.id,

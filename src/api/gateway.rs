@@ -67,7 +67,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The gRPC request for a gateway call, carrying the HTTP `Authorization` header (the token, as
-/// etcd's gateway takes it) in the metadata the services read it from.
+/// etcd's gateway takes it) in the metadata the services read it from; without one, the user
+/// the client certificate names, as on the gRPC door.
 fn grpc_request<T>(req: &HttpRequest, message: T) -> Request<T> {
     let mut request = Request::new(message);
     if let Some(value) = req
@@ -77,6 +78,10 @@ fn grpc_request<T>(req: &HttpRequest, message: T) -> Request<T> {
         .and_then(|v| tonic::metadata::MetadataValue::try_from(v).ok())
     {
         request.metadata_mut().insert(AUTHORIZATION, value);
+    }
+    if let Some(etcd) = req.app_data::<web::Data<EtcdContext>>() {
+        let name = super::client_cert::certificate_name(req);
+        etcd.identify_by_certificate(request.metadata_mut(), name);
     }
     request
 }

@@ -4,6 +4,7 @@
 //! log. Failures become status codes in one place, [`error`].
 
 mod admin;
+mod client_cert;
 mod error;
 mod forward;
 mod gateway;
@@ -25,6 +26,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures::StreamExt;
 use serde::Deserialize;
 
+pub use client_cert::remember_peer_name;
 pub use error::ApiError;
 pub use forward::{forward_to_leader, FOLLOWER_REQUESTS, FORWARDED_BY};
 pub use responses::count_responses;
@@ -197,11 +199,12 @@ impl ApiState {
 
     /// Who sent `req`: `Authorization: Basic` (a password, checked against its hash once and
     /// then remembered), `Authorization: Bearer <token>` or a bare token (from etcd's
-    /// `/v3/auth/authenticate`), or no one.
+    /// `/v3/auth/authenticate`); without the header, the user its client certificate names
+    /// (with `client_cert_auth`, as etcd); or no one.
     async fn caller(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
         use base64::Engine;
         let Some(value) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
-            return Ok(Caller::Anonymous);
+            return self.certificate_caller(req);
         };
         let value = value.to_str().map_err(|_| {
             ApiError::Unauthenticated("the Authorization header is not text".into())
@@ -220,6 +223,39 @@ impl ApiState {
         }
         let token = value.strip_prefix("Bearer ").unwrap_or(value).trim();
         Ok(self.auth.verify_token(token)?)
+    }
+
+    /// The user `req`'s verified client certificate names, when `client_cert_auth` is on; a
+    /// name that is no user's is refused as etcd refuses it (permission denied).
+    fn certificate_caller(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
+        let Some(name) = self.certificate_user(req) else {
+            return Ok(Caller::Anonymous);
+        };
+        if self.auth.store().user(&name).is_none() {
+            return Err(crate::state::auth::AuthError::PermissionDenied.into());
+        }
+        Ok(Caller::User(name))
+    }
+
+    /// The name `req`'s client certificate gives its caller, if certificates name users here.
+    fn certificate_user(&self, req: &HttpRequest) -> Option<String> {
+        let cert_auth = self.config.client_tls().is_some_and(|t| t.client_cert_auth);
+        if !cert_auth {
+            return None;
+        }
+        client_cert::certificate_name(req)
+    }
+
+    /// A token for the user `req`'s client certificate names, for a follower forwarding a
+    /// request that carries no `Authorization` header to the leader. The leader must not take
+    /// the forwarded request's certificate (the follower's own) as the caller, so the follower,
+    /// which holds the replicated token key, vouches for the caller with a token the leader
+    /// checks like any other. None while auth is off, or for a name that is no user's.
+    fn certificate_token(&self, req: &HttpRequest) -> Option<String> {
+        if !self.auth.enabled() {
+            return None;
+        }
+        self.auth.issue_token(&self.certificate_user(req)?).ok()
     }
 
     /// Refuses `command` unless the caller of `req` may run it (anyone may while auth is off).

@@ -154,6 +154,7 @@ async fn start(
             .wrap(from_fn(api::count_responses))
             .configure(api::routes)
     })
+    .on_connect(api::remember_peer_name)
     .workers(HTTP_WORKERS)
     .max_connections(per_door.div_ceil(HTTP_WORKERS))
     .client_request_timeout(std::time::Duration::from_secs(10))

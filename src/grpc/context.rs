@@ -31,6 +31,9 @@ pub(super) const FORWARDED: &str = "raftkv-forwarded";
 pub const TOKEN: &str = "token";
 /// The other key etcd accepts a token under (its gRPC gateway's).
 pub const AUTHORIZATION: &str = "authorization";
+/// The metadata key marking a call whose client certificate names a user that does not exist
+/// (set only by [`EtcdContext::identify_by_certificate`], which drops any a client sent).
+const CERT_NAMES_NO_USER: &str = "raftkv-cert-names-no-user";
 
 /// The node's side of every etcd call.
 #[derive(Clone)]
@@ -89,10 +92,15 @@ impl EtcdContext {
         self.header(*self.feed.revision.borrow())
     }
 
-    /// Who sent a call: the user its token names, or anonymous without one.
+    /// Who sent a call: the user its token names (which may come from its client certificate,
+    /// see [`EtcdContext::identify_by_certificate`]), or anonymous without one.
     pub(crate) fn caller(&self, meta: &MetadataMap) -> Result<Caller, Status> {
         let token = meta.get(TOKEN).or_else(|| meta.get(AUTHORIZATION));
         match token {
+            // etcd refuses a certificate naming no user as it refuses that user's requests.
+            None if meta.contains_key(CERT_NAMES_NO_USER) => {
+                Err(auth_status(AuthError::PermissionDenied))
+            }
             None => Ok(Caller::Anonymous),
             Some(value) => {
                 let text = value
@@ -100,6 +108,43 @@ impl EtcdContext {
                     .map_err(|_| auth_status(AuthError::InvalidAuthToken))?;
                 let text = text.strip_prefix("Bearer ").unwrap_or(text);
                 self.auth.verify_token(text).map_err(auth_status)
+            }
+        }
+    }
+
+    /// etcd's `--client-cert-auth`: with `client_cert_auth = true` and auth on, a call carrying
+    /// no token is the user its verified client certificate names (`common_name`, the CN). Run
+    /// on every call before a service sees it (the gRPC door's interceptor, the gateway).
+    ///
+    /// The user is carried as a token this node issues for it, so that a call forwarded to the
+    /// leader (which copies only the token, [`EtcdContext::forwarded`]) keeps its caller: the
+    /// leader checks the token's MAC like any other, and never takes a forwarded call's
+    /// certificate, which is the forwarding member's own, as its caller. A client marking its
+    /// call forwarded thus only gives up its certificate's name.
+    pub(crate) fn identify_by_certificate(
+        &self,
+        meta: &mut MetadataMap,
+        common_name: Option<String>,
+    ) {
+        meta.remove(CERT_NAMES_NO_USER);
+        let Some(name) = common_name else {
+            return;
+        };
+        let cert_auth = self.config.client_tls().is_some_and(|t| t.client_cert_auth);
+        let has_token = meta.contains_key(TOKEN) || meta.contains_key(AUTHORIZATION);
+        if !cert_auth || has_token || meta.contains_key(FORWARDED) || !self.auth.enabled() {
+            return;
+        }
+        let token = self.auth.issue_token(&name).ok();
+        match token.and_then(|t| tonic::metadata::MetadataValue::try_from(t).ok()) {
+            Some(token) => {
+                meta.insert(TOKEN, token);
+            }
+            None => {
+                meta.insert(
+                    CERT_NAMES_NO_USER,
+                    tonic::metadata::MetadataValue::from_static("1"),
+                );
             }
         }
     }

@@ -76,7 +76,18 @@ pub fn spawn(
                         }
                     };
                 }
+                let identify = {
+                    let ctx = ctx.clone();
+                    move |mut request: tonic::Request<()>| {
+                        let name = request
+                            .peer_certs()
+                            .and_then(|chain| crate::security::cert::common_name(&chain));
+                        ctx.identify_by_certificate(request.metadata_mut(), name);
+                        Ok(request)
+                    }
+                };
                 let served = builder
+                    .layer(tonic::service::InterceptorLayer::new(identify))
                     .add_service(
                         KvServer::new(KvService(ctx.clone())).max_decoding_message_size(max_bytes),
                     )

@@ -130,7 +130,7 @@ impl Authenticator {
     }
 
     /// A token for `user`, valid for the configured time to live.
-    fn issue_token(&self, user: &str) -> Result<String, AuthError> {
+    pub(crate) fn issue_token(&self, user: &str) -> Result<String, AuthError> {
         let store = self.store();
         let record = store.user(user).ok_or(AuthError::AuthFailed)?;
         let expiry = unix_secs() + self.token_ttl.as_secs().max(1);

@@ -3,6 +3,7 @@
 //! auth (users, roles, permissions) lives in [`crate::state::auth`]; this module only reads it.
 
 pub mod auth;
+pub mod cert;
 pub mod limits;
 pub mod tls;
 

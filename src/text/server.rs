@@ -90,10 +90,13 @@ async fn accept_loop(listener: TcpListener, ctx: TextContext) {
         actix::spawn(async move {
             let _ = stream.set_nodelay(true);
             let served = match tls {
-                None => serve_connection(stream, &ctx).await,
+                None => serve_connection(stream, &ctx, Caller::Anonymous).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => serve_connection(stream, &ctx).await,
+                        Ok(Ok(stream)) => {
+                            let caller = certificate_caller(&ctx, stream.get_ref().1);
+                            serve_connection(stream, &ctx, caller).await
+                        }
                         Ok(Err(e)) => Err(e),
                         Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake")),
                     }
@@ -107,12 +110,25 @@ async fn accept_loop(listener: TcpListener, ctx: TextContext) {
     }
 }
 
-/// Serves one connection until it closes, errs or times out.
-async fn serve_connection<S>(mut stream: S, ctx: &TextContext) -> io::Result<()>
+/// With `client_cert_auth`, the user a connection's verified client certificate names (its
+/// CN, as etcd takes it) is the connection's caller until an `auth` command logs in as another;
+/// a name that is no user's is refused each command by the permission check.
+fn certificate_caller(ctx: &TextContext, session: &rustls::ServerConnection) -> Caller {
+    let cert_auth = ctx.config.client_tls().is_some_and(|t| t.client_cert_auth);
+    let name = session
+        .peer_certificates()
+        .and_then(crate::security::cert::common_name);
+    match name {
+        Some(name) if cert_auth => Caller::User(name),
+        _ => Caller::Anonymous,
+    }
+}
+
+/// Serves one connection, first as `caller`, until it closes, errs or times out.
+async fn serve_connection<S>(mut stream: S, ctx: &TextContext, mut caller: Caller) -> io::Result<()>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let mut caller = Caller::Anonymous;
     let max_value_bytes = ctx.config.cluster().max_value_bytes as usize;
     let mut parser = Parser::new(max_value_bytes);
     let mut input = BytesMut::with_capacity(READ_CHUNK_BYTES);

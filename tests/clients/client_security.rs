@@ -2,6 +2,8 @@
 //! serving every client door over TLS with client certificates required, then `etcdctl` (Debian's
 //! etcd-client) turning auth on and acting as root and as a read-only user, `curl` on the HTTP
 //! door and Python's `ssl` module on the text door. Plain-text connections are refused on all.
+//! With client certificates required, a certificate's Common Name is its user when no credentials
+//! are given (etcd's `--client-cert-auth`): through every member, followers forwarding included.
 //!
 //! Without `etcdctl` the test prints that it skipped (as `etcd_tools` does), unless
 //! RAFTKV_REQUIRE_ETCD_TOOLS=1, which CI sets.
@@ -11,15 +13,27 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::support::{wait_for, Cluster};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+};
 
-/// The files of a test PKI: a CA, one certificate every node serves, one client certificate.
+/// A client certificate and its key.
+struct ClientCert {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+/// The files of a test PKI: a CA, one certificate every node serves (CN `node`), and client
+/// certificates: one naming no one (no CN), one naming the user `alice`, one naming `nobody`,
+/// who is no user.
 struct Pki {
     ca: PathBuf,
     node_cert: PathBuf,
     node_key: PathBuf,
     client_cert: PathBuf,
     client_key: PathBuf,
+    alice: ClientCert,
+    nobody: ClientCert,
 }
 
 impl Pki {
@@ -40,19 +54,36 @@ impl Pki {
         let issuer = Issuer::new(ca_params, ca_key);
         let leaf = |names: Vec<String>, cn: &str| {
             let mut params = CertificateParams::new(names).unwrap();
-            params.distinguished_name.push(DnType::CommonName, cn);
+            // rcgen's default subject has a CN of its own: start from an empty one.
+            params.distinguished_name = DistinguishedName::new();
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, "raftkv tests");
+            if !cn.is_empty() {
+                params.distinguished_name.push(DnType::CommonName, cn);
+            }
             let key = KeyPair::generate().unwrap();
             let cert = params.signed_by(&key, &issuer).unwrap();
             (cert.pem(), key.serialize_pem())
         };
         let (node_pem, node_key_pem) = leaf(vec!["127.0.0.1".into(), "localhost".into()], "node");
-        let (client_pem, client_key_pem) = leaf(vec!["client".into()], "client");
+        let (client_pem, client_key_pem) = leaf(vec!["client".into()], "");
+        let client = |cn: &str| {
+            let (pem, key_pem) = leaf(vec!["client".into()], cn);
+            ClientCert {
+                cert: write(&format!("{cn}.pem"), pem),
+                key: write(&format!("{cn}-key.pem"), key_pem),
+            }
+        };
+        let (alice, nobody) = (client("alice"), client("nobody"));
         Pki {
             ca,
             node_cert: write("node.pem", node_pem),
             node_key: write("node-key.pem", node_key_pem),
             client_cert: write("client.pem", client_pem),
             client_key: write("client-key.pem", client_key_pem),
+            alice,
+            nobody,
         }
     }
 }
@@ -95,20 +126,25 @@ fn etcdctl_curl_and_python_work_over_tls_with_users_and_roles() {
     }
     let grpc = |id: u64| format!("127.0.0.1:{}", cluster.grpc_ports[id as usize - 1]);
     let endpoints = (1..=3).map(grpc).collect::<Vec<_>>().join(",");
-    let etcdctl = |endpoint: &str, args: &[&str]| -> Output {
+    let unnamed = ClientCert {
+        cert: pki.client_cert.clone(),
+        key: pki.client_key.clone(),
+    };
+    let etcdctl_as = |client: &ClientCert, endpoint: &str, args: &[&str]| -> Output {
         Command::new("etcdctl")
             .env("ETCDCTL_API", "3")
             .arg(format!("--endpoints={endpoint}"))
             .arg(format!("--cacert={}", pki.ca.display()))
-            .arg(format!("--cert={}", pki.client_cert.display()))
-            .arg(format!("--key={}", pki.client_key.display()))
+            .arg(format!("--cert={}", client.cert.display()))
+            .arg(format!("--key={}", client.key.display()))
             .arg("--command-timeout=5s")
             .args(args)
             .output()
             .expect("run etcdctl")
     };
-    let ok = |endpoint: &str, args: &[&str]| -> String {
-        let out = etcdctl(endpoint, args);
+    let etcdctl = |endpoint: &str, args: &[&str]| etcdctl_as(&unnamed, endpoint, args);
+    let ok_as = |client: &ClientCert, endpoint: &str, args: &[&str]| -> String {
+        let out = etcdctl_as(client, endpoint, args);
         assert!(
             out.status.success(),
             "etcdctl {args:?} failed: {}",
@@ -116,8 +152,9 @@ fn etcdctl_curl_and_python_work_over_tls_with_users_and_roles() {
         );
         text(&out)
     };
-    let fails = |endpoint: &str, args: &[&str], expected: &str| {
-        let out = etcdctl(endpoint, args);
+    let ok = |endpoint: &str, args: &[&str]| ok_as(&unnamed, endpoint, args);
+    let fails_as = |client: &ClientCert, endpoint: &str, args: &[&str], expected: &str| {
+        let out = etcdctl_as(client, endpoint, args);
         let said = text(&out);
         assert!(
             !out.status.success(),
@@ -127,6 +164,9 @@ fn etcdctl_curl_and_python_work_over_tls_with_users_and_roles() {
             said.contains(expected),
             "etcdctl {args:?}: expected {expected:?}, got {said}"
         );
+    };
+    let fails = |endpoint: &str, args: &[&str], expected: &str| {
+        fails_as(&unnamed, endpoint, args, expected)
     };
     wait_for(
         "a leader serving writes over TLS",
@@ -177,6 +217,9 @@ fn etcdctl_curl_and_python_work_over_tls_with_users_and_roles() {
     as_root(&["role", "add", "reader"]);
     as_root(&["role", "grant-permission", "reader", "read", "k"]);
     as_root(&["user", "grant-role", "alice", "reader"]);
+    as_root(&["role", "add", "owner"]);
+    as_root(&["role", "grant-permission", "owner", "readwrite", "mine"]);
+    as_root(&["user", "grant-role", "alice", "owner"]);
 
     // Through each member: alice reads k, may not write it; no user, or a wrong password, is
     // refused.
@@ -201,6 +244,37 @@ fn etcdctl_curl_and_python_work_over_tls_with_users_and_roles() {
             "authentication failed",
         );
     }
+    // Client certificates name users (etcd's --client-cert-auth): alice's certificate without
+    // --user is alice, through every member. Her writes of `mine` reach the leader from the
+    // followers, so the forwarded call keeps her identity (not the forwarding node's "node").
+    // A name that is no user's is refused as etcd refuses it; a token (--user) wins.
+    for id in 1..=3 {
+        let member = grpc(id);
+        let got = ok_as(&pki.alice, &member, &["get", "k"]);
+        assert_eq!(got.lines().collect::<Vec<_>>(), ["k", "v"], "node {id}");
+        fails_as(&pki.alice, &member, &["put", "k", "x"], "permission denied");
+        ok_as(&pki.alice, &member, &["put", "mine", &format!("grpc{id}")]);
+        let mine = ok_as(&pki.alice, &member, &["get", "mine", "--print-value-only"]);
+        assert_eq!(mine.trim(), format!("grpc{id}"), "node {id}");
+        fails_as(&pki.nobody, &member, &["get", "k"], "permission denied");
+        fails_as(
+            &pki.nobody,
+            &member,
+            &["put", "mine", "x"],
+            "permission denied",
+        );
+        ok_as(
+            &pki.alice,
+            &member,
+            &["--user", "root:rootpw", "put", "k", "v"],
+        );
+        fails_as(
+            &pki.alice,
+            &member,
+            &["--user", "alice:wrong", "get", "k"],
+            "authentication failed",
+        );
+    }
     let after = ok(
         &endpoints,
         &["--user", "root:rootpw", "get", "k", "--print-value-only"],
@@ -208,15 +282,15 @@ fn etcdctl_curl_and_python_work_over_tls_with_users_and_roles() {
     assert_eq!(after.trim(), "v", "a refused write changed the value");
 
     // HTTP with curl: basic credentials, the same permissions; plain http is refused.
-    let curl = |args: &[&str]| -> (String, String) {
+    let curl_as = |client: &ClientCert, args: &[&str]| -> (String, String) {
         let out = Command::new("curl")
             .args(["-sS", "--max-time", "5", "-w", "\n%{http_code}"])
             .arg("--cacert")
             .arg(&pki.ca)
             .arg("--cert")
-            .arg(&pki.client_cert)
+            .arg(&client.cert)
             .arg("--key")
-            .arg(&pki.client_key)
+            .arg(&client.key)
             .args(args)
             .output()
             .expect("run curl");
@@ -224,6 +298,7 @@ fn etcdctl_curl_and_python_work_over_tls_with_users_and_roles() {
         let (body, code) = all.rsplit_once('\n').unwrap_or((&all, ""));
         (body.to_string(), code.to_string())
     };
+    let curl = |args: &[&str]| curl_as(&unnamed, args);
     let leader_http = format!("https://127.0.0.1:{}", cluster.ports[0].1);
     let (body, code) = curl(&["-u", "alice:alicepw", &format!("{leader_http}/v1/kv/k")]);
     assert_eq!(code, "200", "{body}");
@@ -243,6 +318,37 @@ fn etcdctl_curl_and_python_work_over_tls_with_users_and_roles() {
         );
         let (body, code) = curl(&["-X", "PUT", "-d", "w", "-u", "root:rootpw", &url]);
         assert_eq!(code, "200", "node {id}: {body}");
+    }
+    // Certificates name users on the HTTP door too: /v1 and the /v3 gateway, writes of `mine`
+    // forwarded by followers as alice; `nobody` is refused (403, as etcd's permission denied).
+    for id in 1..=3 {
+        let base = format!("https://127.0.0.1:{}", cluster.ports[id - 1].1);
+        let kv = |key: &str| format!("{base}/v1/kv/{key}");
+        let (body, code) = curl_as(&pki.alice, &[&kv("k")]);
+        assert_eq!(code, "200", "node {id}: {body}");
+        let (body, code) = curl_as(&pki.alice, &["-X", "PUT", "-d", "x", &kv("k")]);
+        assert_eq!(code, "403", "node {id}: {body}");
+        let (body, code) = curl_as(&pki.alice, &["-X", "PUT", "-d", "http", &kv("mine")]);
+        assert_eq!(code, "200", "node {id}: {body}");
+        let (body, code) = curl_as(&pki.nobody, &[&kv("k")]);
+        assert_eq!(code, "403", "node {id}: {body}");
+        // The gateway: "aw==" is `k`, "bWluZQ==" `mine`, "eA==" `x`.
+        let gateway = |client: &ClientCert, route: &str, json: &str| {
+            curl_as(
+                client,
+                &["-X", "POST", "-d", json, &format!("{base}/v3/kv/{route}")],
+            )
+        };
+        let (body, code) = gateway(&pki.alice, "range", r#"{"key":"aw=="}"#);
+        assert_eq!(code, "200", "node {id}: {body}");
+        assert!(body.contains(r#""value":"dg==""#), "node {id}: {body}");
+        let (body, code) = gateway(&pki.alice, "put", r#"{"key":"aw==","value":"eA=="}"#);
+        assert_eq!(code, "403", "node {id}: {body}");
+        let (body, code) = gateway(&pki.alice, "put", r#"{"key":"bWluZQ==","value":"eA=="}"#);
+        assert_eq!(code, "200", "node {id}: {body}");
+        let (body, code) = gateway(&pki.nobody, "range", r#"{"key":"aw=="}"#);
+        assert_eq!(code, "403", "node {id}: {body}");
+        assert!(body.contains("permission denied"), "node {id}: {body}");
     }
 
     // raftkv's own CLI, with etcdctl's flags.
@@ -300,5 +406,39 @@ print(ask(b"set k 0 1\r\nx\r\n").split()[0])
         ["ERR_AUTH", "ERR_AUTH", "OK", "VALUE 1 v", "ERR_PERMISSION"],
         "{said}"
     );
+
+    // A connection's certificate names its user until `auth` says otherwise.
+    let text_session = |client: &ClientCert, lines: &[&str]| -> Vec<String> {
+        let script = r#"
+import socket, ssl, sys
+ca, cert, key, port = sys.argv[1:5]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(cert, key)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port)), timeout=5),
+                    server_hostname="127.0.0.1")
+for line in sys.argv[5:]:
+    s.sendall(line.encode().replace(b"|", b"\r\n") + b"\r\n")
+    print(s.recv(4096).decode().replace("\r\n", " ").strip())
+"#;
+        let out = Command::new("python3")
+            .args(["-c", script])
+            .arg(&pki.ca)
+            .arg(&client.cert)
+            .arg(&client.key)
+            .arg(&text_port)
+            .args(lines)
+            .output()
+            .expect("run python3");
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out).lines().map(str::to_string).collect()
+    };
+    assert_eq!(
+        text_session(
+            &pki.alice,
+            &["get k", "set k 0 1|x", "auth root rootpw", "get mine"]
+        ),
+        ["VALUE 1 v", "ERR_PERMISSION", "OK", "VALUE 1 x"]
+    );
+    assert_eq!(text_session(&pki.nobody, &["get k"]), ["ERR_PERMISSION"]);
     drop(cluster);
 }
