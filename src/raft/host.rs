@@ -349,8 +349,9 @@ mod tests {
         .unwrap();
         assert_eq!(tape.calls[1], "write 8: commit Some(5), 0 entries");
         assert_eq!(tape.calls.len(), 2, "the vote waits for its write");
+        // Batch 7 is durable with batch 8: its entry is reported first, then the vote leaves.
         seq.synced(8, &mut tape).unwrap();
-        assert_eq!(tape.calls[2], "send vote to 3");
+        assert_eq!(tape.calls[2..], ["persisted 5@1", "send vote to 3"]);
     }
 
     #[test]
