@@ -3,8 +3,6 @@
 //! gRPC, the text protocol). Each is taken to its limit, then one past it, which fails with the
 //! documented error, and the node serves afterwards.
 
-use std::time::Duration;
-
 use base64::Engine;
 use raftkv::grpc::pb::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
 use raftkv::grpc::pb::etcdserverpb::kv_client::KvClient;
@@ -19,28 +17,9 @@ use raftkv::grpc::pb::etcdserverpb::{
 use tonic::transport::Channel;
 use tonic::Code;
 
+use crate::support::grpc::{channel, runtime, TIMEOUT};
 use crate::support::text::TextClient;
 use crate::support::Cluster;
-
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
-
-async fn channel(c: &Cluster, id: u64) -> Channel {
-    let port = c.grpc_ports[id as usize - 1];
-    tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
-        .expect("an endpoint")
-        .timeout(TIMEOUT)
-        .connect()
-        .await
-        .expect("connect to the node's gRPC port")
-}
 
 fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::support::grpc::{channel, runtime, TIMEOUT};
 use crate::support::{wait_for, Cluster};
 use raftkv::grpc::pb::etcdserverpb::kv_client::KvClient;
 use raftkv::grpc::pb::etcdserverpb::lease_client::LeaseClient;
@@ -17,26 +18,6 @@ use raftkv::grpc::pb::etcdserverpb::{
 };
 use raftkv::grpc::pb::mvccpb::event::EventType;
 use tonic::transport::Channel;
-
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
-
-async fn channel(c: &Cluster, id: u64) -> Channel {
-    let port = c.grpc_ports[id as usize - 1];
-    tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
-        .expect("an endpoint")
-        .timeout(TIMEOUT)
-        .connect()
-        .await
-        .expect("connect to the node's gRPC port")
-}
 
 async fn put(kv: &mut KvClient<Channel>, key: &str, value: &str, lease: i64) -> i64 {
     let response = kv

@@ -12,6 +12,7 @@
 //! - [`raft`]: driving Raft cores by hand (builders, elections, transcripts);
 //! - [`bridge`]: the ZeroMQ bridge (`raftkv::cluster`) on loopback; [`zmtp`]: raw ZMTP peers;
 //! - [`state`]: applying entries to state machines in batches; [`text`]: a text-protocol client;
+//!   [`grpc`]: channels to a cluster's etcd gRPC doors;
 //! - [`machine`]: the claim that lets a test that loads the machine on purpose run alone.
 #![allow(dead_code)]
 
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod docker;
+pub mod grpc;
 pub mod history;
 pub mod inproc;
 pub mod linearizable;
