@@ -302,6 +302,12 @@ impl Config {
         self.client_tls.as_ref()
     }
 
+    /// True when the client doors require verified client certificates (`[client_tls]
+    /// client_cert_auth`); with auth on, a certificate's CN then names the caller.
+    pub fn client_cert_auth(&self) -> bool {
+        self.client_tls().is_some_and(|t| t.client_cert_auth)
+    }
+
     /// The URL scheme of the HTTP door: `https` with client TLS on.
     pub fn http_scheme(&self) -> &'static str {
         if self.client_tls.is_some() {

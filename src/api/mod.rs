@@ -239,8 +239,7 @@ impl ApiState {
 
     /// The name `req`'s client certificate gives its caller, if certificates name users here.
     fn certificate_user(&self, req: &HttpRequest) -> Option<String> {
-        let cert_auth = self.config.client_tls().is_some_and(|t| t.client_cert_auth);
-        if !cert_auth {
+        if !self.config.client_cert_auth() {
             return None;
         }
         client_cert::certificate_name(req)

@@ -71,15 +71,8 @@ impl Secret {
 
     /// Parses 64 hex digits (surrounding whitespace ignored).
     pub fn from_hex(text: &str) -> Option<Secret> {
-        let text = text.trim();
-        if text.len() != 2 * SECRET_BYTES || !text.is_ascii() {
-            return None;
-        }
-        let mut bytes = [0u8; SECRET_BYTES];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-        }
-        Some(Secret(bytes))
+        let bytes = from_hex(text.trim())?;
+        Some(Secret(bytes.try_into().ok()?))
     }
 
     /// A fresh random secret from the operating system's generator.

@@ -130,7 +130,7 @@ impl EtcdContext {
         let Some(name) = common_name else {
             return;
         };
-        let cert_auth = self.config.client_tls().is_some_and(|t| t.client_cert_auth);
+        let cert_auth = self.config.client_cert_auth();
         let has_token = meta.contains_key(TOKEN) || meta.contains_key(AUTHORIZATION);
         if !cert_auth || has_token || meta.contains_key(FORWARDED) || !self.auth.enabled() {
             return;

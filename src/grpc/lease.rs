@@ -30,9 +30,9 @@ pub struct LeaseService(pub EtcdContext);
 
 impl LeaseService {
     /// With auth on, a revoke deletes the lease's keys, so, as in etcd, the caller needs write
-    /// permission on every one of them. Judged against this node's applied state (the leader
-    /// judges again when a follower forwards the revoke); a key attached after the check is
-    /// deleted with the others, as by a revoke that came a moment later.
+    /// permission on every one of them. Judged by the leader, against its applied state: a
+    /// follower passes the revoke on and the leader judges it when it arrives. A key attached
+    /// after the check is deleted with the others, as by a revoke that came a moment later.
     async fn authorize_revoke(
         &self,
         meta: &tonic::metadata::MetadataMap,
@@ -43,10 +43,13 @@ impl LeaseService {
         }
         let caller = self.0.caller(meta)?;
         let held = self.0.replicator.send(LeaseTimeToLive(id)).await;
-        let held = held.map_err(|_| client_status(ClientError::Stopping))?;
-        // An unknown lease: the revoke itself answers "lease not found".
-        let Ok(Some(lease)) = held else {
-            return Ok(());
+        let lease = match held.map_err(|_| client_status(ClientError::Stopping))? {
+            Ok(Some(lease)) => lease,
+            // An unknown lease: the revoke itself answers "lease not found".
+            Ok(None) => return Ok(()),
+            // Not the leader: the revoke is forwarded, and the leader judges it.
+            Err(ClientError::NotLeader { .. }) => return Ok(()),
+            Err(e) => return Err(client_status(e)),
         };
         for key in lease.keys {
             let delete = EtcdCommand::DeleteRange(DeleteRangeRequest {

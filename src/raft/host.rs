@@ -145,7 +145,8 @@ impl Sequencer {
     }
 
     /// True while a batch waits for its sync.
-    pub fn has_unsynced(&self) -> bool {
+    #[cfg(test)]
+    fn has_unsynced(&self) -> bool {
         !self.unsynced.is_empty()
     }
 

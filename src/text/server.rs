@@ -114,7 +114,7 @@ async fn accept_loop(listener: TcpListener, ctx: TextContext) {
 /// CN, as etcd takes it) is the connection's caller until an `auth` command logs in as another;
 /// a name that is no user's is refused each command by the permission check.
 fn certificate_caller(ctx: &TextContext, session: &rustls::ServerConnection) -> Caller {
-    let cert_auth = ctx.config.client_tls().is_some_and(|t| t.client_cert_auth);
+    let cert_auth = ctx.config.client_cert_auth();
     let name = session
         .peer_certificates()
         .and_then(crate::security::cert::common_name);

@@ -356,7 +356,7 @@ impl Host for SimHost<'_> {
     }
 
     fn compact(&mut self, batch: u64, index: Index, term: Term) -> Result<bool, Violation> {
-        let written = &mut self.sim.nodes[self.id as usize - 1].storage.written;
+        let written = &self.sim.nodes[self.id as usize - 1].storage.written;
         if index <= written.prev_index {
             return Ok(false);
         }
